@@ -1,0 +1,64 @@
+/**
+ * The contract between the disk emulator (ARM compute + snapshot data endpoint + disk writes)
+ * and the stack that serves it (HTTPS server, fault injection, blob proxy, Azurite).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** Reads bytes of a snapshot (or other managed-disk source) that a SAS URL grants access to. */
+export interface SourceReader {
+  /** Content length of the source blob (disk size + 512-byte VHD footer). */
+  readonly sizeBytes: number;
+  /** Reads [offset, offset + length); never-written pages read as zeros. */
+  read(offset: number, length: number): Buffer;
+}
+
+/** Thrown by the emulator for requests the real service would refuse; `status`/`code` are what Azure answers. */
+export class EmulatorHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Writes to managed disks as a VM would; offsets and lengths must be 512-byte aligned. */
+export interface DiskControl {
+  /** Writes literal bytes at `offset` of the disk (resource id, case-insensitive). */
+  write(diskId: string, offset: number, data: Buffer): void;
+  /** Writes `length` bytes whose content is derived from `seed` and the absolute offset; costs no memory per byte. */
+  writeSeeded(diskId: string, offset: number, length: number, seed: number): void;
+  /** Trims (unmaps) pages: they read as zeros and show as ClearRange in a later diff. */
+  trim(diskId: string, offset: number, length: number): void;
+  /** Reads the disk's current content (no VHD footer). */
+  read(diskId: string, offset: number, length: number): Buffer;
+}
+
+/** The disk emulator as the stack composes it. */
+export interface DiskEmulator {
+  readonly control: DiskControl;
+  /**
+   * Serves the request if it is one of the emulator's routes (`/subscriptions/...` ARM compute,
+   * `/md-.../...` snapshot data, `/_emulator/disks/...` control) and returns true; otherwise returns false
+   * without touching the request.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /**
+   * The source behind a managed-disk SAS URL served by this emulator, for Put Page From URL. Returns
+   * undefined when the URL is not one of its data URLs; throws EmulatorHttpError(403, ...) for an expired,
+   * revoked or forged SAS and (404, ...) for a source that no longer exists.
+   */
+  openSource(url: URL): SourceReader | undefined;
+}
+
+/** Options the stack passes when it creates the disk emulator. */
+export interface DiskEmulatorOptions {
+  /** Public base URL of the HTTPS server, e.g. https://127.0.0.1:port, used to build accessSAS and LRO URLs. */
+  baseUrl: string;
+  subscriptionId: string;
+  /** Delay before a long-running operation reports Succeeded, in ms (default 0: next poll succeeds). */
+  lroDelayMs?: number;
+  /** Value of Retry-After on 202 answers and in-progress polls, in seconds (default 0 locally). */
+  lroRetryAfterSeconds?: number;
+}

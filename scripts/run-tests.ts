@@ -1,0 +1,35 @@
+/**
+ * Runs the compiled test files with Node's test runner and the local CA trusted.
+ * Usage: run-tests [folder under dist/test ...]; with none, every *.test.js file.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { caCertPath, ensureLocalCa } from "../emulator/ca";
+
+const root = resolve(__dirname, "..", "test");
+
+function findTests(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return findTests(path);
+    return name.endsWith(".test.js") ? [path] : [];
+  });
+}
+
+async function main(): Promise<void> {
+  await ensureLocalCa();
+  const folders = process.argv.slice(2);
+  const files = (folders.length ? folders.map((f) => join(root, f)) : [root]).flatMap(findTests).sort();
+  if (files.length === 0) throw new Error(`no test files under ${root}`);
+  const child = spawn(process.execPath, ["--test", "--test-concurrency=1", ...files], {
+    stdio: "inherit",
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: caCertPath },
+  });
+  child.on("exit", (code) => process.exit(code ?? 1));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
