@@ -1,0 +1,353 @@
+/**
+ * A pass-through in front of Azurite's Blob service that adds the one operation Azurite lacks and this
+ * project needs: Put Page From URL (Azurite answers 501). Everything else is forwarded unchanged —
+ * Shared Key signatures do not cover Host, so signed requests stay valid.
+ */
+import { createHash } from "node:crypto";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { EmulatorHttpError, type SourceReader } from "./disks/api";
+import { sendStorageError, storageServiceVersion } from "./service-errors";
+import { hasValidSharedKey, sharedKeyAuthorization, type SharedKeyAccount } from "./shared-key";
+
+/** Largest range one Put Page From URL may copy. */
+export const maxPageCopyBytes = 4 * 1024 * 1024;
+const pageSize = 512;
+
+/** Options for the blob proxy. */
+export interface BlobProxyOptions {
+  /** Azurite's blob service root, e.g. http://127.0.0.1:10000 (path-style: `<root>/<account>/...`). */
+  azuriteBlobUrl: string;
+  /** Accounts served through the proxy; their keys verify callers' and sign the proxy's own requests. */
+  accounts: SharedKeyAccount[];
+  /** In-process read of a disk-emulator data URL (the emulator's `openSource`); other URLs are fetched over HTTP. */
+  openSource?: (url: URL) => SourceReader | undefined;
+  /** Extra CA (PEM) trusted when fetching https sources, i.e. the local CA. */
+  ca?: string;
+}
+
+/** The blob proxy as the HTTPS server uses it. */
+export interface BlobProxy {
+  /** The account a request path addresses when it is one this proxy serves, else undefined. */
+  accountOf(path: string): string | undefined;
+  /** Serves the request if it addresses a proxied account and returns true; otherwise returns false. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** Closes pooled connections. */
+  close(): void;
+}
+
+/** A storage error the proxy answers instead of a result. */
+class StorageFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, string | number> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+interface ByteRange {
+  start: number;
+  /** Inclusive, as in HTTP ranges. */
+  end: number;
+}
+
+const hopByHopHeaders = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "expect"];
+
+/** Request headers of Put Page From URL that carry over to the Put Page that writes the bytes. */
+const writeConditionHeaders = [
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+  "x-ms-if-tags",
+  "x-ms-lease-id",
+  "x-ms-if-sequence-number-le",
+  "x-ms-if-sequence-number-lt",
+  "x-ms-if-sequence-number-eq",
+  "x-ms-client-request-id",
+  "x-ms-encryption-scope",
+];
+
+/** Source conditions, sent to an HTTP source as its own conditional headers. */
+const sourceConditionHeaders: Record<string, string> = {
+  "x-ms-source-if-match": "if-match",
+  "x-ms-source-if-none-match": "if-none-match",
+  "x-ms-source-if-modified-since": "if-modified-since",
+  "x-ms-source-if-unmodified-since": "if-unmodified-since",
+};
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(",") : value;
+}
+
+function withoutHopByHop(headers: IncomingMessage["headers"]): IncomingMessage["headers"] {
+  const copy = { ...headers };
+  for (const name of hopByHopHeaders) delete copy[name];
+  return copy;
+}
+
+/** Creates the proxy for Azurite's blob service. */
+export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
+  const azurite = new URL(options.azuriteBlobUrl);
+  const accounts = new Map(options.accounts.map((account) => [account.name, account]));
+  // Plenty of sockets: the copy engine keeps many 4 MiB requests in flight.
+  const azuriteAgent = new HttpAgent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128 });
+  const sourceAgent = new HttpsAgent({ keepAlive: true, maxSockets: 128, ca: options.ca });
+
+  function accountOf(path: string): string | undefined {
+    const name = path.split("/", 2)[1]?.split("?", 1)[0];
+    return name !== undefined && accounts.has(name) ? name : undefined;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const accountName = accountOf(req.url ?? "/");
+    if (!accountName) return false;
+    if (isPutPageFromUrl(req)) {
+      try {
+        await putPageFromUrl(req, res, accounts.get(accountName)!);
+      } catch (error) {
+        if (!(error instanceof StorageFailure)) throw error;
+        sendStorageError(res, error.status, error.code, error.message, { details: error.details, headers: error.headers });
+      }
+    } else {
+      forward(req, res);
+    }
+    return true;
+  }
+
+  /** Streams the request to Azurite and Azurite's answer back, both ways without buffering. */
+  function forward(req: IncomingMessage, res: ServerResponse): void {
+    const upstream = httpRequest(
+      {
+        host: azurite.hostname,
+        port: azurite.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...withoutHopByHop(req.headers), host: azurite.host },
+        agent: azuriteAgent,
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => {
+      if (res.headersSent) res.destroy();
+      else sendStorageError(res, 500, "InternalError", "The local blob service (Azurite) did not answer.");
+    });
+    // A client that gives up must not leave a half-sent request hanging on Azurite.
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  /** Put Page From URL, following https://learn.microsoft.com/rest/api/storageservices/put-page-from-url. */
+  async function putPageFromUrl(req: IncomingMessage, res: ServerResponse, account: SharedKeyAccount): Promise<void> {
+    const target = new URL(req.url ?? "/", "http://proxy");
+    const usesSas = authenticate(req, target, account);
+    const destination = parseRange(req, header(req, "x-ms-range") === undefined ? "range" : "x-ms-range");
+    const source = parseRange(req, "x-ms-source-range");
+    const length = destination.end - destination.start + 1;
+    if (source.end - source.start + 1 !== length) {
+      throw invalidHeader("x-ms-source-range", "The source range and the destination range must have the same length.");
+    }
+    if (length > maxPageCopyBytes) {
+      throw new StorageFailure(400, "OutOfRangeInput", "One of the request inputs is out of range.", {
+        HeaderName: "x-ms-range",
+        Reason: `A page range can be at most ${maxPageCopyBytes} bytes.`,
+      });
+    }
+    if ((header(req, "x-ms-page-write") ?? "").toLowerCase() !== "update") {
+      throw invalidHeader("x-ms-page-write", "Put Page From URL requires x-ms-page-write: update.");
+    }
+    const bytes = await readSource(req, source);
+    const expectedMd5 = header(req, "x-ms-source-content-md5");
+    const md5 = expectedMd5 === undefined ? undefined : createHash("md5").update(bytes).digest("base64");
+    if (md5 !== undefined && md5 !== expectedMd5) {
+      throw new StorageFailure(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value calculated by the server.", {
+        UserSpecifiedMd5: expectedMd5 ?? "",
+        ServerCalculatedMd5: md5,
+      });
+    }
+    await writePages(req, res, target, usesSas ? undefined : account, destination, bytes, md5);
+  }
+
+  /**
+   * Shared Key is verified here with the account key; a SAS is verified by Azurite when the proxy writes
+   * with it (so a forged SAS fails after the source was read, where the service would fail before).
+   * Returns true for SAS.
+   */
+  function authenticate(req: IncomingMessage, target: URL, account: SharedKeyAccount): boolean {
+    const authorization = header(req, "authorization");
+    if (authorization?.startsWith("SharedKey ")) {
+      if (hasValidSharedKey(req.method ?? "PUT", req.url ?? "/", req.headers, account)) return false;
+      throw new StorageFailure(
+        403,
+        "AuthenticationFailed",
+        "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
+        { AuthenticationErrorDetail: "The MAC signature found in the HTTP request is not the same as any computed signature." },
+      );
+    }
+    if (authorization === undefined && target.searchParams.has("sig")) return true;
+    if (authorization !== undefined) {
+      throw new StorageFailure(403, "AuthenticationFailed", "Server failed to authenticate the request. The local stack accepts Shared Key and SAS only.");
+    }
+    throw new StorageFailure(401, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.");
+  }
+
+  function parseRange(req: IncomingMessage, name: string): ByteRange {
+    const value = header(req, name);
+    if (value === undefined) {
+      throw new StorageFailure(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.", { HeaderName: name });
+    }
+    const match = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
+    const range = match ? { start: Number(match[1]), end: Number(match[2]) } : undefined;
+    if (!range || range.end < range.start) throw invalidHeader(name, "The range is not of the form bytes=start-end.");
+    if (range.start % pageSize !== 0 || (range.end + 1) % pageSize !== 0) {
+      throw invalidHeader(name, "Page ranges must start at a multiple of 512 and end one byte before one.");
+    }
+    return range;
+  }
+
+  async function readSource(req: IncomingMessage, range: ByteRange): Promise<Buffer> {
+    let url: URL;
+    try {
+      url = new URL(header(req, "x-ms-copy-source") ?? "");
+    } catch {
+      throw invalidHeader("x-ms-copy-source", "The copy source is not an absolute URL.");
+    }
+    let reader: SourceReader | undefined;
+    try {
+      reader = options.openSource?.(url);
+    } catch (error) {
+      if (error instanceof EmulatorHttpError) throw cannotVerifySource(error.status, error.code, error.message);
+      throw error;
+    }
+    if (!reader) return fetchSource(req, url, range);
+    if (range.end >= reader.sizeBytes) {
+      throw cannotVerifySource(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+    }
+    return reader.read(range.start, range.end - range.start + 1);
+  }
+
+  /** A ranged GET of the source URL, as the service does with the caller's SAS in the URL. */
+  function fetchSource(req: IncomingMessage, url: URL, range: ByteRange): Promise<Buffer> {
+    const headers: Record<string, string> = {
+      "x-ms-range": `bytes=${range.start}-${range.end}`,
+      "x-ms-version": header(req, "x-ms-version") ?? storageServiceVersion,
+      "x-ms-date": new Date().toUTCString(),
+    };
+    for (const [from, to] of Object.entries(sourceConditionHeaders)) {
+      const value = header(req, from);
+      if (value !== undefined) headers[to] = value;
+    }
+    const length = range.end - range.start + 1;
+    const get = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const sourceRequest = get(url, { headers, agent: url.protocol === "https:" ? sourceAgent : azuriteAgent }, (answer) => {
+        const status = answer.statusCode ?? 500;
+        const body: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => body.push(chunk));
+        answer.on("error", reject);
+        answer.on("end", () => {
+          const bytes = Buffer.concat(body);
+          if (status >= 300) {
+            const code = /<Code>([^<]*)<\/Code>/.exec(bytes.toString("utf8"))?.[1] ?? answer.headers["x-ms-error-code"];
+            reject(cannotVerifySource(status, String(code ?? "Unknown"), answer.statusMessage ?? "The source refused the read."));
+          } else if (bytes.length !== length) {
+            reject(cannotVerifySource(416, "InvalidRange", "The range specified is invalid for the current size of the resource."));
+          } else {
+            resolve(bytes);
+          }
+        });
+      });
+      sourceRequest.setTimeout(60_000, () => sourceRequest.destroy(new Error("timed out")));
+      sourceRequest.on("error", () =>
+        reject(new StorageFailure(500, "CannotVerifyCopySource", "Could not verify the copy source within the specified time.")),
+      );
+      sourceRequest.end();
+    });
+  }
+
+  /** Writes the bytes with a Put Page to Azurite and relays its answer, which has the headers the service returns. */
+  function writePages(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: URL,
+    signer: SharedKeyAccount | undefined,
+    range: ByteRange,
+    bytes: Buffer,
+    md5: string | undefined,
+  ): Promise<void> {
+    const headers: Record<string, string> = {
+      "x-ms-version": header(req, "x-ms-version") ?? storageServiceVersion,
+      "x-ms-date": new Date().toUTCString(),
+      "x-ms-range": `bytes=${range.start}-${range.end}`,
+      "x-ms-page-write": "update",
+      "content-length": String(bytes.length),
+      "content-type": "application/octet-stream",
+    };
+    for (const name of writeConditionHeaders) {
+      const value = header(req, name);
+      if (value !== undefined) headers[name] = value;
+    }
+    // With SAS, the caller's query (sig included) authorizes the write; otherwise only comp and timeout remain.
+    const path = signer ? `${target.pathname}?comp=page${target.searchParams.has("timeout") ? `&timeout=${target.searchParams.get("timeout")}` : ""}` : (req.url ?? "/");
+    if (signer) headers.authorization = sharedKeyAuthorization("PUT", path, headers, signer);
+    return new Promise((resolve) => {
+      const put = httpRequest(
+        { host: azurite.hostname, port: azurite.port, method: "PUT", path, headers: { ...headers, host: azurite.host }, agent: azuriteAgent },
+        (answer) => {
+          const answerHeaders = withoutHopByHop(answer.headers);
+          if (md5 !== undefined && answer.statusCode === 201) answerHeaders["content-md5"] = md5;
+          res.writeHead(answer.statusCode ?? 502, answerHeaders);
+          answer.pipe(res);
+          answer.on("end", resolve);
+          answer.on("error", resolve);
+        },
+      );
+      put.on("error", () => {
+        sendStorageError(res, 500, "InternalError", "The local blob service (Azurite) did not answer.");
+        resolve();
+      });
+      put.end(bytes);
+    });
+  }
+
+  return {
+    accountOf,
+    handle,
+    close: () => {
+      azuriteAgent.destroy();
+      sourceAgent.destroy();
+    },
+  };
+}
+
+function isPutPageFromUrl(req: IncomingMessage): boolean {
+  return req.method === "PUT" && req.headers["x-ms-copy-source"] !== undefined && /[?&]comp=page(&|$)/.test(req.url ?? "");
+}
+
+function invalidHeader(name: string, reason: string): StorageFailure {
+  return new StorageFailure(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.", {
+    HeaderName: name,
+    Reason: reason,
+  });
+}
+
+/** How the service reports a source it could not read: the source's status, and its error in detail. */
+function cannotVerifySource(status: number, code: string, message: string): StorageFailure {
+  return new StorageFailure(
+    status,
+    "CannotVerifyCopySource",
+    message,
+    { CopySourceStatusCode: status, CopySourceErrorCode: code, CopySourceErrorMessage: message },
+    { "x-ms-copy-source-status-code": String(status), "x-ms-copy-source-error-code": code },
+  );
+}

@@ -1,0 +1,275 @@
+/**
+ * The local Azure stack the tests, the demo, the bench and `npm run stack` share: Azurite for the app's
+ * storage, and one HTTPS endpoint serving ARM compute + snapshot data (the disk emulator) and the backup
+ * target storage (Azurite behind the blob proxy, which adds Put Page From URL).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import type { TokenCredential } from "@azure/identity";
+import { z } from "zod";
+import { startAzurite, devAccount, type AzuriteInstance } from "./azurite";
+import { createBlobProxy } from "./blob-proxy";
+import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
+import type { DiskControl, DiskEmulator, DiskEmulatorOptions } from "./disks/api";
+import { FaultControlClient, FaultInjector, type FaultControl } from "./faults";
+import { startEmulatorServer } from "./server";
+
+/** Options for `startLocalStack`; every field has a sensible local default. */
+export interface LocalStackOptions {
+  subscriptionId?: string;
+  /** Region of the compute resources (the source side). */
+  location?: string;
+  /** Region reported for the target storage account (the backup side, "another region"). */
+  targetLocation?: string;
+  /** Name of the target storage account (3-24 lowercase letters and digits). */
+  targetAccountName?: string;
+  /** Passed to the disk emulator: delay before a long-running operation succeeds. */
+  lroDelayMs?: number;
+  /** Passed to the disk emulator: Retry-After on long-running operations, in seconds. */
+  lroRetryAfterSeconds?: number;
+  /** Cap on Azurite's in-memory data in MiB. */
+  extentMemoryLimitMb?: number;
+}
+
+/** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
+export interface ArmEndpoint {
+  /** HTTPS base URL; pass as `endpoint` to `ComputeManagementClient`. */
+  endpoint: string;
+  subscriptionId: string;
+  /** Region of the disks and snapshots. */
+  location: string;
+  /** Static bearer token credential; the emulator does not check tokens, the SDK just insists on one. */
+  credential: TokenCredential;
+}
+
+/** The app's own storage (state tables, queues): Azurite directly, with the public development account. */
+export interface AppStorageEndpoints {
+  /** Connection string for the development account, endpoints included (plain http, loopback). */
+  connectionString: string;
+  blobEndpoint: string;
+  queueEndpoint: string;
+  tableEndpoint: string;
+}
+
+/** The backup target storage account "in another region": HTTPS through the blob proxy. */
+export interface TargetStorage {
+  /** https://127.0.0.1:<port>/<accountName>, served by the blob proxy in front of Azurite. */
+  blobEndpoint: string;
+  accountName: string;
+  /** Random per stack start, so a secret-scanning test has a real key to look for. */
+  accountKey: string;
+  /** Connection string with BlobEndpoint set to `blobEndpoint`. */
+  connectionString: string;
+  /** A fake ARM id of the account, for Disk Import's `storageAccountId`. */
+  resourceId: string;
+  location: string;
+}
+
+/** What any process needs to reach a running stack. */
+export interface StackEndpoints {
+  arm: ArmEndpoint;
+  appStorage: AppStorageEndpoints;
+  target: TargetStorage;
+  /** The local CA certificate (PEM) that signed the HTTPS endpoint; Node trusts it via NODE_EXTRA_CA_CERTS. */
+  caCertPath: string;
+}
+
+/** A stack running in this process. */
+export interface LocalStack extends StackEndpoints {
+  /** Writes to and reads from emulated managed disks, as a VM would. */
+  disks: DiskControl;
+  /** Fault injection on the HTTPS endpoint; off until `set` is called. */
+  faults: FaultControl;
+  /** The disk emulator itself, for tests that need more than `disks`. */
+  emulator: DiskEmulator;
+  /** Stops the HTTPS server and Azurite; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** A stack running in another process (found through its stack file); disks and faults go over HTTP. */
+export interface StackConnection extends StackEndpoints {
+  faults: FaultControl;
+}
+
+const defaultSubscriptionId = "9f2c6a4e-0d3b-4c1a-8e5f-7b6d2a1c3e90";
+const bearerToken = "diskdelta-local-stack";
+
+/** A credential that always hands out the same token: enough for the emulator, never sent to Azure. */
+export function staticTokenCredential(token = bearerToken): TokenCredential {
+  return { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };
+}
+
+type CreateDiskEmulator = (options: DiskEmulatorOptions) => DiskEmulator;
+
+/** The disk emulator core is built in parallel; until `emulator/disks/index.ts` exists the stack runs without it. */
+function loadDiskEmulator(): CreateDiskEmulator | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional module until the core lands
+    return (require("./disks/index") as { createDiskEmulator?: CreateDiskEmulator }).createDiskEmulator;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return undefined;
+    throw error;
+  }
+}
+
+const missingDiskEmulator: DiskEmulator = {
+  control: new Proxy({} as DiskControl, {
+    get: () => () => {
+      throw new Error("the disk emulator (emulator/disks/index.ts) is not available in this build");
+    },
+  }),
+  handle: async () => false,
+  openSource: () => undefined,
+};
+
+function storageConnectionString(account: { name: string; key: string }, blobEndpoint: string, more = ""): string {
+  const protocol = new URL(blobEndpoint).protocol.replace(":", "");
+  return `DefaultEndpointsProtocol=${protocol};AccountName=${account.name};AccountKey=${account.key};BlobEndpoint=${blobEndpoint};${more}`;
+}
+
+/** Starts Azurite and the HTTPS endpoint in this process; takes a second or two. */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const subscriptionId = options.subscriptionId ?? defaultSubscriptionId;
+  const target = { name: options.targetAccountName ?? "diskdeltatarget", key: randomBytes(64).toString("base64") };
+  const [ca, azurite] = await Promise.all([
+    ensureLocalCa(),
+    startAzurite({ accounts: [devAccount, target], extentMemoryLimitMb: options.extentMemoryLimitMb }),
+  ]);
+  const cleanups: (() => Promise<void> | void)[] = [() => azurite.stop()];
+  const stop = async (): Promise<void> => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  };
+  try {
+    const faults = new FaultInjector();
+    const proxied = new Set([devAccount.name, target.name]);
+    const server = await startEmulatorServer({
+      tls: await issueServerCertificate(ca),
+      faults,
+      scopeOf: (req) => {
+        const path = req.url ?? "/";
+        if (/^\/subscriptions\//i.test(path)) return "compute";
+        if (path.startsWith("/md-")) return "data";
+        return proxied.has(path.split("/", 2)[1]?.split("?", 1)[0] ?? "") ? "blob" : undefined;
+      },
+    });
+    cleanups.push(() => server.close());
+    const emulator =
+      loadDiskEmulator()?.({
+        baseUrl: server.baseUrl,
+        subscriptionId,
+        lroDelayMs: options.lroDelayMs,
+        lroRetryAfterSeconds: options.lroRetryAfterSeconds,
+      }) ?? missingDiskEmulator;
+    const proxy = createBlobProxy({
+      azuriteBlobUrl: azurite.blobUrl,
+      accounts: [devAccount, target],
+      openSource: (url) => emulator.openSource(url),
+      ca: ca.cert,
+    });
+    cleanups.push(() => proxy.close());
+    server.route([(req, res) => emulator.handle(req, res), proxy.handle]);
+    const endpoints = describeStack(options, subscriptionId, azurite, server.baseUrl, target);
+    return { ...endpoints, disks: emulator.control, faults, emulator, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function describeStack(
+  options: LocalStackOptions,
+  subscriptionId: string,
+  azurite: AzuriteInstance,
+  baseUrl: string,
+  target: { name: string; key: string },
+): StackEndpoints {
+  const app = {
+    blobEndpoint: `${azurite.blobUrl}/${devAccount.name}`,
+    queueEndpoint: `${azurite.queueUrl}/${devAccount.name}`,
+    tableEndpoint: `${azurite.tableUrl}/${devAccount.name}`,
+  };
+  const targetBlobEndpoint = `${baseUrl}/${target.name}`;
+  return {
+    arm: { endpoint: baseUrl, subscriptionId, location: options.location ?? "westeurope", credential: staticTokenCredential() },
+    appStorage: {
+      ...app,
+      connectionString: storageConnectionString(
+        devAccount,
+        app.blobEndpoint,
+        `QueueEndpoint=${app.queueEndpoint};TableEndpoint=${app.tableEndpoint};`,
+      ),
+    },
+    target: {
+      blobEndpoint: targetBlobEndpoint,
+      accountName: target.name,
+      accountKey: target.key,
+      connectionString: storageConnectionString(target, targetBlobEndpoint),
+      resourceId: `/subscriptions/${subscriptionId}/resourceGroups/diskdelta-target/providers/Microsoft.Storage/storageAccounts/${target.name}`,
+      location: options.targetLocation ?? "northeurope",
+    },
+    caCertPath,
+  };
+}
+
+const stackFileSchema = z.object({
+  version: z.literal(1),
+  pid: z.number().int(),
+  arm: z.object({ endpoint: z.url(), subscriptionId: z.string(), location: z.string(), token: z.string() }),
+  appStorage: z.object({
+    connectionString: z.string(),
+    blobEndpoint: z.url(),
+    queueEndpoint: z.url(),
+    tableEndpoint: z.url(),
+  }),
+  target: z.object({
+    blobEndpoint: z.url(),
+    accountName: z.string(),
+    accountKey: z.string(),
+    connectionString: z.string(),
+    resourceId: z.string(),
+    location: z.string(),
+  }),
+  caCertPath: z.string(),
+});
+
+/** The content of `.local/stack.json`: a running stack's endpoints and local-only credentials. */
+export type StackFile = z.infer<typeof stackFileSchema>;
+
+/**
+ * Writes the stack file. It holds the target account's key (random, local) and Azurite's public development
+ * key; `.local/` is git-ignored and the file is written readable by the owner only.
+ */
+export function writeStackFile(stack: StackEndpoints, path: string): void {
+  const { credential: _credential, ...arm } = stack.arm;
+  const file: StackFile = {
+    version: 1,
+    pid: process.pid,
+    arm: { ...arm, token: bearerToken },
+    appStorage: stack.appStorage,
+    target: stack.target,
+    caCertPath: stack.caCertPath,
+  };
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(file, null, 2) + "\n", { mode: 0o600 });
+}
+
+/** Reads and validates a stack file; throws with every problem listed if it is not one. */
+export function readStackFile(path: string): StackFile {
+  const parsed = stackFileSchema.safeParse(JSON.parse(readFileSync(path, "utf8")));
+  if (!parsed.success) throw new Error(`${path} is not a local stack file:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Connects to a stack another process started (e.g. `npm run stack`), through its stack file. */
+export function connectToStack(path: string): StackConnection {
+  const file = readStackFile(path);
+  const { token, ...arm } = file.arm;
+  return {
+    arm: { ...arm, credential: staticTokenCredential(token) },
+    appStorage: file.appStorage,
+    target: file.target,
+    caCertPath: file.caCertPath,
+    faults: new FaultControlClient(arm.endpoint, file.caCertPath),
+  };
+}
