@@ -1,0 +1,229 @@
+/**
+ * Managed disks and SourceSnapshots through Azure Resource Manager (`@azure/arm-compute`).
+ * Contract: reads are safe to repeat; createIncrementalSnapshot is idempotent by name; deleteSnapshot and
+ * revokeAccess treat "already gone" as done. A missing disk or snapshot is a PermanentError; throttling and 5xx
+ * are retried by the SDK's retry policy (honouring Retry-After) and then surface as transient errors.
+ */
+import { ComputeManagementClient, type Snapshot } from "@azure/arm-compute";
+import type { TokenCredential } from "@azure/core-auth";
+import { PermanentError, codeOf, statusOf } from "../domain/errors";
+import { type DiskRef, parseDiskId } from "../domain/model";
+
+/** What diskdelta needs to know of a managed disk. */
+export interface DiskInfo {
+  readonly ref: DiskRef;
+  readonly location: string;
+  readonly uniqueId: string;
+  readonly sizeBytes: number;
+}
+
+/** What diskdelta needs to know of an incremental SourceSnapshot. */
+export interface SnapshotInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly resourceGroup: string;
+  readonly subscriptionId: string;
+  readonly uniqueId: string;
+  readonly timeCreated: Date;
+  readonly sizeBytes: number;
+  readonly familyId: string;
+  readonly sourceResourceId: string;
+  readonly sourceUniqueId: string;
+  readonly incremental: boolean;
+  /** Premium SSD v2 / Ultra snapshots are readable only at 100. */
+  readonly completionPercent: number;
+  readonly provisioningState: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Options for a disk created from a RestorePoint. */
+export interface ImportDiskRequest {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+  readonly location: string;
+  readonly sourceUri: string;
+  readonly storageAccountId: string;
+  readonly sku?: string;
+  readonly diskSizeGB?: number;
+}
+
+/** The compute operations diskdelta uses. */
+export interface ComputeGateway {
+  getDisk(ref: DiskRef): Promise<DiskInfo>;
+  createIncrementalSnapshot(disk: DiskInfo, name: string, tags: Record<string, string>): Promise<SnapshotInfo>;
+  getSnapshot(snapshotId: string): Promise<SnapshotInfo | undefined>;
+  /** Incremental snapshots of this disk incarnation (sourceResourceId AND sourceUniqueId), oldest first. */
+  listDiskSnapshots(disk: DiskInfo): Promise<SnapshotInfo[]>;
+  /** A read SAS URL for the snapshot; cached in memory until shortly before it expires unless `fresh`. */
+  grantRead(snapshotId: string, durationSeconds: number, fresh?: boolean): Promise<string>;
+  revokeAccess(snapshotId: string): Promise<void>;
+  deleteSnapshot(snapshotId: string): Promise<void>;
+  importDisk(request: ImportDiskRequest): Promise<DiskInfo>;
+}
+
+const snapshotIdPattern =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/snapshots\/([^/]+)$/i;
+
+function parseSnapshotId(id: string): { subscriptionId: string; resourceGroup: string; name: string } {
+  const match = snapshotIdPattern.exec(id);
+  if (!match) throw new PermanentError("InvalidSnapshotId", `not a snapshot resource id: ${id}`);
+  return { subscriptionId: match[1], resourceGroup: match[2], name: match[3] };
+}
+
+function isNotFound(error: unknown): boolean {
+  return statusOf(error) === 404 || codeOf(error) === "ResourceNotFound" || codeOf(error) === "NotFound";
+}
+
+function toSnapshotInfo(snapshot: Snapshot): SnapshotInfo {
+  const where = parseSnapshotId(snapshot.id ?? "");
+  return {
+    id: snapshot.id ?? "",
+    name: snapshot.name ?? where.name,
+    resourceGroup: where.resourceGroup,
+    subscriptionId: where.subscriptionId,
+    uniqueId: snapshot.uniqueId ?? "",
+    timeCreated: snapshot.timeCreated ? new Date(snapshot.timeCreated) : new Date(0),
+    sizeBytes: snapshot.diskSizeBytes ?? (snapshot.diskSizeGB ?? 0) * 1024 ** 3,
+    familyId: snapshot.incrementalSnapshotFamilyId ?? "",
+    sourceResourceId: snapshot.creationData?.sourceResourceId ?? "",
+    sourceUniqueId: snapshot.creationData?.sourceUniqueId ?? "",
+    incremental: snapshot.incremental === true,
+    completionPercent: snapshot.completionPercent ?? 100,
+    provisioningState: snapshot.provisioningState ?? "",
+    tags: snapshot.tags ?? {},
+  };
+}
+
+/** Options for the ARM client: the endpoint (Azure's by default) and how often to poll long-running operations. */
+export interface ComputeOptions {
+  readonly endpoint: string;
+  readonly pollIntervalMs?: number;
+}
+
+/** Builds the gateway over one ComputeManagementClient per subscription, created once per worker. */
+export function createComputeGateway(credential: TokenCredential, options: ComputeOptions): ComputeGateway {
+  const clients = new Map<string, ComputeManagementClient>();
+  const sasCache = new Map<string, { url: string; renewAfter: number }>();
+  const poll = { updateIntervalInMs: options.pollIntervalMs ?? 2000 };
+
+  const clientFor = (subscriptionId: string): ComputeManagementClient => {
+    let client = clients.get(subscriptionId);
+    if (!client) {
+      client = new ComputeManagementClient(credential, subscriptionId, { endpoint: options.endpoint });
+      clients.set(subscriptionId, client);
+    }
+    return client;
+  };
+
+  const getSnapshot = async (snapshotId: string): Promise<SnapshotInfo | undefined> => {
+    const where = parseSnapshotId(snapshotId);
+    try {
+      return toSnapshotInfo(await clientFor(where.subscriptionId).snapshots.get(where.resourceGroup, where.name));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  };
+
+  return {
+    async getDisk(ref) {
+      try {
+        const disk = await clientFor(ref.subscriptionId).disks.get(ref.resourceGroup, ref.name);
+        return {
+          ref: parseDiskId(disk.id ?? ref.id) ?? ref,
+          location: disk.location,
+          uniqueId: disk.uniqueId ?? "",
+          sizeBytes: disk.diskSizeBytes ?? (disk.diskSizeGB ?? 0) * 1024 ** 3,
+        };
+      } catch (error) {
+        if (isNotFound(error)) throw new PermanentError("DiskNotFound", `disk ${ref.id} does not exist (deleted?)`);
+        throw error;
+      }
+    },
+
+    async createIncrementalSnapshot(disk, name, tags) {
+      const id = `/subscriptions/${disk.ref.subscriptionId}/resourceGroups/${disk.ref.resourceGroup}/providers/Microsoft.Compute/snapshots/${name}`;
+      const existing = await getSnapshot(id);
+      if (existing) return existing;
+      const created = await clientFor(disk.ref.subscriptionId).snapshots.createOrUpdate(
+        disk.ref.resourceGroup,
+        name,
+        { location: disk.location, incremental: true, tags, creationData: { createOption: "Copy", sourceResourceId: disk.ref.id } },
+        poll,
+      );
+      return toSnapshotInfo(created);
+    },
+
+    getSnapshot,
+
+    async listDiskSnapshots(disk) {
+      const found: SnapshotInfo[] = [];
+      for await (const snapshot of clientFor(disk.ref.subscriptionId).snapshots.listByResourceGroup(disk.ref.resourceGroup)) {
+        const info = toSnapshotInfo(snapshot);
+        const sameDisk = info.sourceResourceId.toLowerCase() === disk.ref.id.toLowerCase();
+        if (info.incremental && sameDisk && info.sourceUniqueId === disk.uniqueId) found.push(info);
+      }
+      return found.sort((a, b) => a.timeCreated.getTime() - b.timeCreated.getTime());
+    },
+
+    async grantRead(snapshotId, durationSeconds, fresh = false) {
+      const key = snapshotId.toLowerCase();
+      const cached = sasCache.get(key);
+      if (!fresh && cached && cached.renewAfter > Date.now()) return cached.url;
+      const where = parseSnapshotId(snapshotId);
+      try {
+        const access = await clientFor(where.subscriptionId).snapshots.grantAccess(
+          where.resourceGroup,
+          where.name,
+          { access: "Read", durationInSeconds: durationSeconds },
+          poll,
+        );
+        if (!access.accessSAS) throw new PermanentError("NoAccessSAS", `grant access on ${snapshotId} returned no SAS`);
+        // Renew well before expiry so that a long CopyStep never starts with a SAS about to run out.
+        sasCache.set(key, { url: access.accessSAS, renewAfter: Date.now() + (durationSeconds * 1000) / 2 });
+        return access.accessSAS;
+      } catch (error) {
+        if (isNotFound(error)) throw new PermanentError("SnapshotNotFound", `snapshot ${snapshotId} no longer exists`);
+        throw error;
+      }
+    },
+
+    async revokeAccess(snapshotId) {
+      sasCache.delete(snapshotId.toLowerCase());
+      const where = parseSnapshotId(snapshotId);
+      try {
+        await clientFor(where.subscriptionId).snapshots.revokeAccess(where.resourceGroup, where.name, poll);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    },
+
+    async deleteSnapshot(snapshotId) {
+      sasCache.delete(snapshotId.toLowerCase());
+      const where = parseSnapshotId(snapshotId);
+      try {
+        await clientFor(where.subscriptionId).snapshots.delete(where.resourceGroup, where.name, poll);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    },
+
+    async importDisk(request) {
+      const disk = await clientFor(request.subscriptionId).disks.createOrUpdate(
+        request.resourceGroup,
+        request.name,
+        {
+          location: request.location,
+          sku: request.sku ? { name: request.sku as never } : undefined,
+          diskSizeGB: request.diskSizeGB,
+          creationData: { createOption: "Import", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId },
+        },
+        poll,
+      );
+      const ref = parseDiskId(disk.id ?? "");
+      if (!ref) throw new Error(`disk create returned an unexpected id: ${disk.id}`);
+      return { ref, location: disk.location, uniqueId: disk.uniqueId ?? "", sizeBytes: disk.diskSizeBytes ?? 0 };
+    },
+  };
+}

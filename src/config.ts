@@ -1,0 +1,58 @@
+/**
+ * App settings, validated once at start-up with every problem reported together. The same keys are listed in
+ * local.settings.sample.json and set in infra/ (a test keeps the three in step).
+ */
+import { z } from "zod";
+import { GiB, MiB } from "./domain/ranges";
+
+const intSetting = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** Every app setting diskdelta reads, with its default. */
+export const settingsSchema = z.object({
+  /** App storage for the host and for diskdelta's tables and queues: a connection string, or absent with identity-based settings. */
+  AzureWebJobsStorage: z.string().optional(),
+  /** Identity-based app storage: the account name (https://<name>.table/queue.core.windows.net). */
+  AzureWebJobsStorage__accountName: z.string().optional(),
+  /** Client id of the user-assigned managed identity; DefaultAzureCredential reads it as AZURE_CLIENT_ID too. */
+  AZURE_CLIENT_ID: z.string().optional(),
+  /** Azure Resource Manager endpoint. */
+  DISKDELTA_ARM_ENDPOINT: z.url({ protocol: /^https$/ }).default("https://management.azure.com"),
+  /** NCRONTAB of the timer that looks for due disks (each disk has its own schedule). */
+  DISKDELTA_TIMER_SCHEDULE: z.string().default("0 */5 * * * *"),
+  /** How long a read SAS on a SourceSnapshot lives; it is re-granted when it runs out mid-run. */
+  DISKDELTA_SAS_DURATION_SECONDS: intSetting(3600, 300, 86_400),
+  /** Content bytes one CopyStep may copy before it hands over to the next queue message. */
+  DISKDELTA_STEP_MAX_BYTES: intSetting(4 * GiB, 4 * MiB, 64 * GiB),
+  /** Page requests one CopyStep may issue. */
+  DISKDELTA_STEP_MAX_REQUESTS: intSetting(8192, 16, 100_000),
+  /** Seconds after which a CopyStep stops planning new windows (the function timeout is 10 minutes). */
+  DISKDELTA_STEP_MAX_SECONDS: intSetting(240, 5, 540),
+  /** Size of the first diff window; it adapts to how fragmented the disk is. */
+  DISKDELTA_DIFF_WINDOW_BYTES: intSetting(16 * GiB, 16 * MiB, 1024 * GiB),
+  /** Page requests in flight per CopyStep. */
+  DISKDELTA_COPY_CONCURRENCY: intSetting(8, 1, 64),
+  /** Max BackupRuns the timer starts in one tick (compute throttling and the 5-SAS-per-family limit). */
+  DISKDELTA_MAX_RUNS_PER_TICK: intSetting(50, 1, 1000),
+  /** Local development only: path of the local stack's stack.json (emulated ARM, local credentials). Never set in Azure. */
+  DISKDELTA_LOCAL_STACK_FILE: z.string().optional(),
+});
+
+export type Settings = z.output<typeof settingsSchema>;
+
+/** The setting keys, for the drift test against local.settings.sample.json and infra/. */
+export const settingKeys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+/** Parses app settings; throws one error naming every bad setting. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const result = settingsSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`diskdelta: invalid app settings:\n${problems.join("\n")}`);
+  }
+  const settings = result.data;
+  if (!settings.AzureWebJobsStorage && !settings.AzureWebJobsStorage__accountName) {
+    throw new Error("diskdelta: invalid app settings:\n  AzureWebJobsStorage: set a connection string or AzureWebJobsStorage__accountName");
+  }
+  return settings;
+}

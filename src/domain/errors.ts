@@ -1,0 +1,56 @@
+/**
+ * Permanent failures end a BackupRun with a visible status; everything else is presumed transient and retried
+ * (by the SDK's retry policy, then by queue redelivery). Messages never carry SAS tokens or keys.
+ */
+
+/** A failure that retrying will not fix: bad configuration, a disk or snapshot that is gone, access denied. */
+export class PermanentError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(redact(message));
+    this.name = "PermanentError";
+  }
+}
+
+/** True for a PermanentError, or a service answer that retrying will not change (4xx other than 408/409/412/429). */
+export function isPermanent(error: unknown): boolean {
+  if (error instanceof PermanentError) return true;
+  const status = statusOf(error);
+  return status !== undefined && status >= 400 && status < 500 && ![408, 409, 412, 429].includes(status);
+}
+
+/** The HTTP status of an SDK RestError, if it has one. */
+export function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** The service error code of an SDK RestError (`ResourceNotFound`, `BlobNotFound`, ...), if it has one. */
+export function codeOf(error: unknown): string | undefined {
+  const err = error as { code?: unknown; details?: { errorCode?: unknown } } | undefined;
+  const code = err?.details?.errorCode ?? err?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+const secretPatterns: [RegExp, string][] = [
+  [/([?&](?:sig|se|st|sv|sp|sr|skoid|sktid|skt|ske|sks|skv|si|spr)=)[^&\s"'<>]*/gi, "$1REDACTED"],
+  [/(AccountKey=)[^;\s"']+/gi, "$1REDACTED"],
+  [/(SharedAccessSignature=)[^;\s"']+/gi, "$1REDACTED"],
+  [/(Authorization:\s*)(Bearer|SharedKey)\s+\S+/gi, "$1$2 REDACTED"],
+];
+
+/** Removes SAS parameters, account keys and credentials from text meant for logs, tables or HTTP answers. */
+export function redact(text: string): string {
+  return secretPatterns.reduce((out, [pattern, replacement]) => out.replace(pattern, replacement), text);
+}
+
+/** A one-line, secret-free description of any error: `[status code] message`. */
+export function describeError(error: unknown): string {
+  const status = statusOf(error);
+  const code = error instanceof PermanentError ? error.code : codeOf(error);
+  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  const prefix = [status, code].filter((part) => part !== undefined).join(" ");
+  return redact(prefix ? `[${prefix}] ${message}` : message);
+}

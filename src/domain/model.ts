@@ -1,0 +1,140 @@
+/**
+ * The shapes diskdelta keeps and passes around, validated with zod at every boundary: ProtectedDisk
+ * configuration and state, BackupRun, RestorePoint, and the versioned queue messages.
+ */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { scheduleProblem } from "./schedule";
+
+const diskIdPattern =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/disks\/([^/]+)$/i;
+
+/** The parts of a managed disk's ARM resource id. */
+export interface DiskRef {
+  readonly id: string;
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+}
+
+export function parseDiskId(id: string): DiskRef | undefined {
+  const match = diskIdPattern.exec(id.trim());
+  if (!match) return undefined;
+  return { id: id.trim(), subscriptionId: match[1], resourceGroup: match[2], name: match[3] };
+}
+
+/** A stable short key for a disk resource id (ARM ids are case-insensitive), used as table key and in URLs. */
+export function diskKeyOf(diskId: string): string {
+  return createHash("sha256").update(diskId.trim().toLowerCase()).digest("hex").slice(0, 16);
+}
+
+const blobNamePattern = /^[^\\?#]{1,1024}$/;
+const containerPattern = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
+export const retentionSchema = z
+  .object({
+    keepLast: z.number().int().min(1).max(10_000).optional(),
+    maxAgeDays: z.number().positive().max(36_500).optional(),
+  })
+  .strict();
+
+/** What a user sets when protecting a disk (HTTP body, CLI); defaults filled in. */
+export const protectedDiskInputSchema = z
+  .object({
+    diskId: z.string().refine((id) => parseDiskId(id) !== undefined, {
+      message: "must be a managed disk resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/disks/<name>",
+    }),
+    target: z
+      .object({
+        blobEndpoint: z
+          .url({ protocol: /^https$/, message: "must be the https blob endpoint of the target storage account" })
+          .transform((url) => url.replace(/\/+$/, "")),
+        container: z.string().regex(containerPattern, "must be a valid container name (3-63 chars, a-z 0-9 -)").default("diskdelta"),
+        blobName: z.string().regex(blobNamePattern, "must be a valid blob name").optional(),
+      })
+      .strict(),
+    schedule: z
+      .string()
+      .default("every 4h")
+      .superRefine((value, ctx) => {
+        const problem = scheduleProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    snapshotMode: z.enum(["create", "existing"]).default("create"),
+    retention: retentionSchema.default({ keepLast: 14 }),
+    copyMode: z.enum(["server", "stream"]).default("server"),
+    enabled: z.boolean().default(true),
+    /** The RPO alert threshold: a disk whose newest RestorePoint is older than this is reported late. */
+    rpoAlertMinutes: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type ProtectedDiskInput = z.input<typeof protectedDiskInputSchema>;
+
+/** A ProtectedDisk's configuration, as stored and used. */
+export type ProtectedDiskConfig = z.output<typeof protectedDiskInputSchema> & {
+  readonly diskKey: string;
+  readonly target: { blobEndpoint: string; container: string; blobName: string };
+};
+
+/** Fills the defaults that depend on the disk: the TargetBlob name. */
+export function toProtectedDisk(input: z.output<typeof protectedDiskInputSchema>): ProtectedDiskConfig {
+  const ref = parseDiskId(input.diskId)!;
+  const diskKey = diskKeyOf(input.diskId);
+  const blobName = input.target.blobName ?? `${ref.name}-${diskKey}.vhd`;
+  return { ...input, diskKey, target: { ...input.target, blobName } };
+}
+
+/** Partial update of a ProtectedDisk (everything but the disk id). */
+export const protectedDiskUpdateSchema = z
+  .object({
+    schedule: protectedDiskInputSchema.shape.schedule.removeDefault().optional(),
+    snapshotMode: z.enum(["create", "existing"]).optional(),
+    retention: retentionSchema.optional(),
+    copyMode: z.enum(["server", "stream"]).optional(),
+    enabled: z.boolean().optional(),
+    rpoAlertMinutes: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type ProtectedDiskUpdate = z.output<typeof protectedDiskUpdateSchema>;
+
+export const backupRunStates = ["queued", "preparing", "copying", "finalizing", "succeeded", "failed"] as const;
+export type BackupRunState = (typeof backupRunStates)[number];
+
+export function isActive(state: BackupRunState): boolean {
+  return state !== "succeeded" && state !== "failed";
+}
+
+/** Why a BackupRun copies every allocated page instead of the diff. */
+export type FullCopyReason = "first-run" | "base-missing" | "disk-recreated" | "crossed-4tib" | "target-missing";
+
+/** Queue messages; `v` lets a newer worker refuse what it does not understand instead of guessing. */
+export const runStartMessageSchema = z.object({ v: z.literal(1), kind: z.literal("run-start"), diskKey: z.string().min(1), runId: z.string().min(1) }).strict();
+export const copyStepMessageSchema = z
+  .object({
+    v: z.literal(1),
+    kind: z.literal("copy-step"),
+    diskKey: z.string().min(1),
+    runId: z.string().min(1),
+    step: z.number().int().min(0),
+    cursor: z.number().int().min(0),
+    windowBytes: z.number().int().positive(),
+  })
+  .strict();
+export const finalizeMessageSchema = z.object({ v: z.literal(1), kind: z.literal("finalize"), diskKey: z.string().min(1), runId: z.string().min(1) }).strict();
+
+export type RunStartMessage = z.output<typeof runStartMessageSchema>;
+export type CopyStepMessage = z.output<typeof copyStepMessageSchema>;
+export type FinalizeMessage = z.output<typeof finalizeMessageSchema>;
+
+/** A new BackupRun id: sorts newest first in Table Storage and is unique without coordination. */
+export function newRunId(now: Date, random: string): string {
+  return `${String(9_999_999_999_999 - now.getTime()).padStart(13, "0")}-${random}`;
+}
+
+/** A RestorePoint id derived from its SourceSnapshot: one RestorePoint per snapshot, newest first. */
+export function restorePointIdOf(snapshotId: string, timeCreated: Date): string {
+  const inverted = String(9_999_999_999_999 - timeCreated.getTime()).padStart(13, "0");
+  return `${inverted}-${createHash("sha256").update(snapshotId.toLowerCase()).digest("hex").slice(0, 12)}`;
+}

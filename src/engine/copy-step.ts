@@ -1,0 +1,157 @@
+/**
+ * One CopyStep: from the run's cursor, ask for the diff of successive windows of the disk, plan each window within
+ * the step's budget, copy ChangedRanges and clear ClearedRanges on the TargetBlob, then hand over to the next
+ * CopyStep (or the finalizer). Page writes are idempotent, so a step that runs twice does no harm; the `step`
+ * counter in the BackupRun record tells a stale duplicate message from the current one.
+ */
+import { queueNames } from "../adapters/queues";
+import { isSourceError, type TargetBlob } from "../adapters/target-blob";
+import { ConcurrencyError } from "../adapters/tables";
+import { PermanentError, statusOf } from "../domain/errors";
+import type { CopyStepMessage, FinalizeMessage } from "../domain/model";
+import { type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, nextWindow, planWindow } from "../domain/plan";
+import { type ByteRange, GiB, MiB } from "../domain/ranges";
+import type { BackupRun } from "../domain/records";
+import type { Deps, Log } from "./deps";
+import { forEachLimit } from "./pool";
+
+const windowLimits = { min: 64 * MiB, max: 1024 * GiB };
+
+/** Read access to the run's snapshots, re-granted when the service says it ran out. */
+class SourceAccess {
+  private sourceSas?: string;
+  private baseSas?: string;
+  constructor(
+    private readonly deps: Deps,
+    private readonly run: BackupRun,
+  ) {}
+
+  async source(fresh = false): Promise<string> {
+    if (!this.sourceSas || fresh) this.sourceSas = await this.grant(this.run.sourceSnapshotId!, fresh);
+    return this.sourceSas;
+  }
+
+  async base(fresh = false): Promise<string> {
+    if (!this.baseSas || fresh) this.baseSas = await this.grant(this.run.baseSnapshotId!, fresh);
+    return this.baseSas;
+  }
+
+  /** Runs `work`; on a 403/404 about the source, checks the snapshots still exist, re-grants and tries once more. */
+  async retrying<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const status = statusOf(error);
+      if (!isSourceError(error) && status !== 403 && status !== 404) throw error;
+      await this.ensureSnapshotsExist();
+      await this.source(true);
+      if (this.run.baseSnapshotId) await this.base(true);
+      return work();
+    }
+  }
+
+  private async ensureSnapshotsExist(): Promise<void> {
+    for (const id of [this.run.sourceSnapshotId, this.run.baseSnapshotId]) {
+      if (id && !(await this.deps.compute.getSnapshot(id))) {
+        throw new PermanentError("SnapshotNotFound", `snapshot ${id} was deleted during the run`);
+      }
+    }
+  }
+
+  private grant(snapshotId: string, fresh: boolean): Promise<string> {
+    return this.deps.compute.grantRead(snapshotId, this.deps.settings.DISKDELTA_SAS_DURATION_SECONDS, fresh);
+  }
+}
+
+/** Progress of one step, added to the run's totals. */
+interface StepTotals {
+  windows: number;
+  changed: number;
+  copied: number;
+  cleared: number;
+  requests: number;
+}
+
+export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log): Promise<void> {
+  const { diskKey, runId } = message;
+  const found = await deps.records.getRun(diskKey, runId);
+  if (!found) return log.warn("copy-step for an unknown BackupRun dropped", { diskKey, runId });
+  const run = found.value;
+  if (run.state !== "copying" || message.step < run.step) {
+    return log.info("stale copy-step dropped", { diskKey, runId, step: message.step, runStep: run.step, state: run.state });
+  }
+  const config = await deps.records.getDisk(diskKey);
+  if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
+  const target = deps.targets(config.target);
+  const access = new SourceAccess(deps, run);
+  const blobBytes = run.blobBytes ?? 0;
+  const deadline = Date.now() + deps.settings.DISKDELTA_STEP_MAX_SECONDS * 1000;
+  const budget = { maxBytes: deps.settings.DISKDELTA_STEP_MAX_BYTES, maxRequests: deps.settings.DISKDELTA_STEP_MAX_REQUESTS };
+  const totals: StepTotals = { windows: 0, changed: 0, copied: 0, cleared: 0, requests: 0 };
+
+  let cursor = message.cursor;
+  let windowBytes = message.windowBytes;
+  for (let window = nextWindow(cursor, windowBytes, blobBytes); window; window = nextWindow(cursor, windowBytes, blobBytes)) {
+    const diff = await access.retrying(() => diffOf(deps, access, run, window));
+    const plan = planWindow(diff, cursor, { maxBytes: budget.maxBytes - totals.copied, maxRequests: budget.maxRequests - totals.requests });
+    await execute(deps, run, target, access, plan.operations);
+    totals.changed += plan.copyBytes;
+    totals.copied += plan.copyBytes;
+    totals.cleared += plan.clearBytes;
+    totals.requests += plan.operations.length;
+    cursor = plan.nextCursor;
+    if (!plan.windowComplete) break;
+    totals.windows += 1;
+    windowBytes = adaptWindowBytes(windowBytes, diff.changed.length + diff.cleared.length, windowLimits);
+    if (totals.copied >= budget.maxBytes || totals.requests >= budget.maxRequests || Date.now() >= deadline) break;
+  }
+
+  const done = cursor >= blobBytes;
+  if (done) {
+    const finalize: FinalizeMessage = { v: 1, kind: "finalize", diskKey, runId };
+    await deps.queues.send(queueNames.finalizations, finalize);
+  } else {
+    const next: CopyStepMessage = { ...message, step: message.step + 1, cursor, windowBytes };
+    await deps.queues.send(queueNames.copySteps, next);
+  }
+  const progressed: BackupRun = {
+    ...run,
+    state: done ? "finalizing" : "copying",
+    step: message.step + 1,
+    cursor,
+    windowsDone: run.windowsDone + totals.windows,
+    bytesChanged: run.bytesChanged + totals.changed,
+    bytesCopied: run.bytesCopied + totals.copied,
+    bytesCleared: run.bytesCleared + totals.cleared,
+    requests: run.requests + totals.requests,
+    updatedAt: deps.now().toISOString(),
+  };
+  try {
+    await deps.records.putRun(progressed, found.etag);
+  } catch (error) {
+    // A duplicate of this message got there first; its successor message is already queued, and so is ours.
+    if (!(error instanceof ConcurrencyError)) throw error;
+    return log.info("copy-step raced a duplicate", { diskKey, runId, step: message.step });
+  }
+  log.info("CopyStep done", { diskKey, runId, step: message.step, cursor, blobBytes, ...totals });
+}
+
+async function diffOf(deps: Deps, access: SourceAccess, run: BackupRun, window: ByteRange): Promise<WindowDiff> {
+  const sourceSas = await access.source();
+  if (run.baseSnapshotId) {
+    const { changed, cleared } = await deps.source.diff(sourceSas, await access.base(), window);
+    return { window, changed, cleared };
+  }
+  return fullCopyDiff(window, await deps.source.allocated(sourceSas, window), run.targetWasEmpty === true);
+}
+
+async function execute(deps: Deps, run: BackupRun, target: TargetBlob, access: SourceAccess, operations: readonly PageOperation[]): Promise<void> {
+  await forEachLimit(operations, deps.settings.DISKDELTA_COPY_CONCURRENCY, async ({ kind, range }) => {
+    if (kind === "clear") return target.clear(range);
+    if (run.copyMode === "stream") {
+      const data = await access.retrying(async () => deps.source.read(await access.source(), range));
+      return target.upload(range, data);
+    }
+    return access.retrying(async () => target.copyFromUrl(await access.source(), range));
+  });
+}

@@ -1,0 +1,32 @@
+/** What the engine works with; built once per worker by the composition root (src/composition.ts). */
+import type { Settings } from "../config";
+import type { ComputeGateway } from "../adapters/compute";
+import type { WorkQueues } from "../adapters/queues";
+import type { SourceSnapshotReader } from "../adapters/source-snapshot";
+import type { Records } from "../adapters/tables";
+import type { TargetBlobFactory } from "../adapters/target-blob";
+
+/** Structured log lines: a message and the ids that let an operator follow one disk or run. */
+export interface Log {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Counters and gauges for monitoring (Application Insights in Azure, nothing locally unless asked). */
+export interface Metrics {
+  record(name: string, value: number, dimensions: Record<string, string>): void;
+}
+
+export interface Deps {
+  readonly settings: Settings;
+  readonly compute: ComputeGateway;
+  readonly source: SourceSnapshotReader;
+  readonly targets: TargetBlobFactory;
+  readonly records: Records;
+  readonly queues: WorkQueues;
+  readonly metrics: Metrics;
+  readonly now: () => Date;
+  /** Used to fence run ids; random in production. */
+  readonly randomId: () => string;
+}

@@ -1,0 +1,106 @@
+/**
+ * Starting and ending BackupRuns. One active run per disk is enforced with the ETag of the disk's state row:
+ * two starters racing for the same disk both read the state, and only one write of `activeRunId` succeeds.
+ */
+import { queueNames } from "../adapters/queues";
+import { ConcurrencyError } from "../adapters/tables";
+import { describeError } from "../domain/errors";
+import { type RunStartMessage, isActive, newRunId } from "../domain/model";
+import type { BackupRun, DiskState } from "../domain/records";
+import type { Deps, Log } from "./deps";
+
+/** What happened when a run was asked for. */
+export type StartOutcome =
+  | { readonly status: "started"; readonly runId: string }
+  | { readonly status: "busy"; readonly activeRunId: string; readonly reason: string }
+  | { readonly status: "not-found" }
+  | { readonly status: "disabled" };
+
+/** A run that has not moved for this long is presumed lost (its worker died) and is failed so the disk can go on. */
+export const abandonedAfterMs = 6 * 3600 * 1000;
+/** A claim whose BackupRun record never appeared (the starter died in between) is released after this long. */
+const orphanClaimAfterMs = 10 * 60 * 1000;
+
+/** Claims the disk for a new BackupRun and queues its start; `busy` if another run holds the disk. */
+export async function startBackupRun(deps: Deps, diskKey: string, trigger: BackupRun["trigger"], log: Log): Promise<StartOutcome> {
+  const config = await deps.records.getDisk(diskKey);
+  if (!config) return { status: "not-found" };
+  if (!config.enabled && trigger === "schedule") return { status: "disabled" };
+  const now = deps.now();
+  const { value: state, etag } = await deps.records.getState(diskKey);
+  if (state.activeRunId) {
+    const holder = await deps.records.getRun(diskKey, state.activeRunId);
+    const busy = await stillHolds(deps, state, holder?.value, now, log);
+    if (busy) return { status: "busy", activeRunId: state.activeRunId, reason: `run ${state.activeRunId} is ${holder?.value.state ?? "starting"}` };
+  }
+  const runId = newRunId(now, deps.randomId());
+  try {
+    await deps.records.putState(diskKey, { ...state, activeRunId: runId, lastRunId: runId, lastRunStartedAt: now.toISOString() }, etag);
+  } catch (error) {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    const fresh = await deps.records.getState(diskKey);
+    return { status: "busy", activeRunId: fresh.value.activeRunId ?? "", reason: "another start claimed this disk at the same moment" };
+  }
+  const stamp = now.toISOString();
+  await deps.records.createRun({
+    diskKey, runId, trigger, state: "queued", startedAt: stamp, updatedAt: stamp, copyMode: config.copyMode,
+    step: 0, cursor: 0, windowsDone: 0, bytesChanged: 0, bytesCopied: 0, bytesCleared: 0, requests: 0,
+  });
+  const message: RunStartMessage = { v: 1, kind: "run-start", diskKey, runId };
+  await deps.queues.send(queueNames.runStarts, message);
+  log.info("BackupRun queued", { diskKey, runId, trigger });
+  return { status: "started", runId };
+}
+
+/** Whether the run named in the state still holds the disk; a lost or finished holder is released. */
+async function stillHolds(deps: Deps, state: DiskState, holder: BackupRun | undefined, now: Date, log: Log): Promise<boolean> {
+  if (!holder) {
+    const claimedAt = Date.parse(state.lastRunStartedAt ?? "");
+    return Number.isFinite(claimedAt) && now.getTime() - claimedAt < orphanClaimAfterMs;
+  }
+  if (!isActive(holder.state)) return false;
+  if (now.getTime() - Date.parse(holder.updatedAt) < abandonedAfterMs) return true;
+  await failRun(deps, holder.diskKey, holder.runId, new Error(`abandoned: no progress since ${holder.updatedAt}`), log);
+  return false;
+}
+
+/**
+ * Ends a run as failed with its cause, releases the disk and revokes the run's read access.
+ * Nothing already backed up is touched: RestorePoints and the chain base stay as they were.
+ */
+export async function failRun(deps: Deps, diskKey: string, runId: string, cause: unknown, log: Log): Promise<void> {
+  const reason = describeError(cause);
+  const found = await deps.records.getRun(diskKey, runId);
+  if (found && isActive(found.value.state)) {
+    const ended = deps.now().toISOString();
+    await deps.records
+      .putRun({ ...found.value, state: "failed", error: reason, endedAt: ended, updatedAt: ended }, found.etag)
+      .catch((error: unknown) => {
+        if (!(error instanceof ConcurrencyError)) throw error;
+      });
+    for (const snapshotId of [found.value.sourceSnapshotId, found.value.baseSnapshotId]) {
+      if (snapshotId) await deps.compute.revokeAccess(snapshotId).catch(() => undefined);
+    }
+  }
+  await updateState(deps, diskKey, (state) =>
+    state.activeRunId === runId ? { ...state, activeRunId: undefined, lastRunState: "failed", lastError: reason } : undefined,
+  );
+  deps.metrics.record("diskdelta.run.failed", 1, { diskKey });
+  log.error("BackupRun failed", { diskKey, runId, error: reason });
+}
+
+/** Read-modify-write of a disk's state with ETag retries; `change` returns undefined to leave it as it is. */
+export async function updateState(deps: Deps, diskKey: string, change: (state: DiskState) => DiskState | undefined): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const { value, etag } = await deps.records.getState(diskKey);
+    const next = change(value);
+    if (!next) return;
+    try {
+      await deps.records.putState(diskKey, next, etag);
+      return;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+    }
+  }
+  throw new ConcurrencyError(`state of disk ${diskKey}`);
+}
