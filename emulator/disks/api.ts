@@ -61,4 +61,20 @@ export interface DiskEmulatorOptions {
   lroDelayMs?: number;
   /** Value of Retry-After on 202 answers and in-progress polls, in seconds (default 0 locally). */
   lroRetryAfterSeconds?: number;
+  /** Items per page of the list operations before a `nextLink` (default 100); small values exercise paging. */
+  pageSize?: number;
+  /**
+   * Opens the source of a disk `Import` (`creationData.sourceUri`: a blob or blob snapshot URL in the target
+   * storage). Without it, Import is refused. Throw EmulatorHttpError to answer with that status and code.
+   */
+  importReader?: (sourceUri: string) => Promise<ImportSource>;
+}
+
+/** A page blob (or blob snapshot) that a disk Import copies from. */
+export interface ImportSource {
+  /** Content length of the blob: the disk size plus the 512-byte VHD footer. */
+  readonly sizeBytes: number;
+  read(offset: number, length: number): Promise<Buffer>;
+  /** Written pages as Get Page Ranges lists them: `end` is inclusive, e.g. {start: 0, end: 511}. */
+  pageRanges(): Promise<{ start: number; end: number }[]>;
 }

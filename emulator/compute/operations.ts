@@ -1,0 +1,89 @@
+/**
+ * Long-running operations as Microsoft.Compute reports them: a DiskOperations resource that reads InProgress
+ * until the operation's time has come, then Succeeded (or Failed) with `properties.output`; and its
+ * `monitor=true` twin, which answers 202 while running and then the operation's final body.
+ */
+import { randomUUID } from "node:crypto";
+import { armTime } from "./resources";
+
+/** One operation; `output` is read when it completes, so it shows the resource as it is then. */
+interface Operation {
+  readonly name: string;
+  readonly startTime: number;
+  readonly doneAt: number;
+  /** `properties.output` of the status resource; absent for delete and revoke. */
+  readonly output?: () => unknown;
+  /** Body of the final monitor answer (default: the output). */
+  readonly finalBody?: () => unknown;
+}
+
+/** Where to poll an operation, as the 202 answer's headers carry it. */
+export interface OperationLinks {
+  azureAsyncOperation: string;
+  location: string;
+}
+
+/** What a poll answers: status code, headers and body. */
+export interface PollAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+export class OperationRegistry {
+  private readonly operations = new Map<string, Operation>();
+  /** Stands for the `p` parameter ARM adds to operation URLs (the serving instance). */
+  private readonly servedBy = randomUUID();
+
+  constructor(
+    private readonly baseUrl: string,
+    private readonly subscriptionId: string,
+    private readonly delayMs: number,
+    private readonly retryAfterSeconds: number,
+  ) {}
+
+  start(location: string, output?: () => unknown, finalBody?: () => unknown): OperationLinks {
+    const name = randomUUID();
+    const startTime = Date.now();
+    this.operations.set(name, { name, startTime, doneAt: startTime + this.delayMs, output, finalBody });
+    const base =
+      `${this.baseUrl.replace(/\/$/, "")}/subscriptions/${this.subscriptionId}/providers/Microsoft.Compute/locations/` +
+      `${armLocation(location)}/DiskOperations/${name}?p=${this.servedBy}`;
+    return {
+      azureAsyncOperation: `${base}&api-version=2025-01-02`,
+      location: `${base}&monitor=true&api-version=2025-01-02`,
+    };
+  }
+
+  /** Answers a GET of an operation URL; undefined when the operation is unknown. */
+  poll(name: string, monitor: boolean): PollAnswer | undefined {
+    const op = this.operations.get(name);
+    if (!op) return undefined;
+    const done = Date.now() >= op.doneAt;
+    const retryAfter = { "Retry-After": String(this.retryAfterSeconds) };
+    if (monitor) {
+      if (!done) return { status: 202, headers: retryAfter };
+      const body = (op.finalBody ?? op.output)?.();
+      return { status: 200, headers: {}, body };
+    }
+    const status: Record<string, unknown> = { startTime: armTime(op.startTime) };
+    if (!done) return { status: 200, headers: retryAfter, body: { ...status, status: "InProgress", name: op.name } };
+    const output = op.output?.();
+    return {
+      status: 200,
+      headers: {},
+      body: {
+        ...status,
+        endTime: armTime(op.doneAt),
+        status: "Succeeded",
+        ...(output === undefined ? {} : { properties: { output } }),
+        name: op.name,
+      },
+    };
+  }
+}
+
+/** ARM's location name: "West US" → "westus". */
+export function armLocation(location: string): string {
+  return location.replace(/\s+/g, "").toLowerCase();
+}

@@ -1,0 +1,71 @@
+/** Disks and snapshots as ARM returns them (api-version 2025-01-02; shapes from the recorded session). */
+import { gib } from "../disks/limits";
+import type { DiskRecord, DiskStore, SnapshotRecord } from "../disks/store";
+
+/** ARM's timestamp form, 7 fractional digits and an explicit offset: 2023-01-11T03:08:41.9044038+00:00. */
+export function armTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, ".$10000+00:00");
+}
+
+function provisioningState(resource: { readyAt: number }): string {
+  return Date.now() >= resource.readyAt ? "Succeeded" : "Updating";
+}
+
+const common = {
+  encryption: { type: "EncryptionAtRestWithPlatformKey" },
+  networkAccessPolicy: "AllowAll",
+  publicNetworkAccess: "Enabled",
+};
+
+export function diskJson(disk: DiskRecord): Record<string, unknown> {
+  return {
+    name: disk.name,
+    id: disk.id,
+    type: "Microsoft.Compute/disks",
+    location: disk.location,
+    ...(disk.tags ? { tags: disk.tags } : {}),
+    sku: { name: "Standard_LRS", tier: "Standard" },
+    properties: {
+      creationData: disk.creationData,
+      diskSizeGB: Math.ceil(disk.sizeBytes / gib),
+      diskIOPSReadWrite: 500,
+      diskMBpsReadWrite: 60,
+      ...common,
+      timeCreated: armTime(disk.timeCreated),
+      provisioningState: provisioningState(disk),
+      diskState: "Unattached",
+      diskSizeBytes: disk.sizeBytes,
+      uniqueId: disk.uniqueId,
+    },
+  };
+}
+
+export function snapshotJson(snapshot: SnapshotRecord, store: DiskStore): Record<string, unknown> {
+  return {
+    name: snapshot.name,
+    id: snapshot.id,
+    type: "Microsoft.Compute/snapshots",
+    location: snapshot.location,
+    ...(snapshot.tags ? { tags: snapshot.tags } : {}),
+    sku: { name: "Standard_LRS", tier: "Standard" },
+    properties: {
+      creationData: snapshot.creationData,
+      diskSizeGB: Math.ceil(snapshot.view.diskSizeBytes / gib),
+      ...common,
+      incremental: snapshot.incremental,
+      ...(snapshot.familyId ? { incrementalSnapshotFamilyId: snapshot.familyId } : {}),
+      timeCreated: armTime(snapshot.timeCreated),
+      provisioningState: provisioningState(snapshot),
+      diskState: store.activeAccess(snapshot) ? "ActiveSAS" : "Unattached",
+      diskSizeBytes: snapshot.view.diskSizeBytes,
+      uniqueId: snapshot.uniqueId,
+      completionPercent: 100,
+    },
+  };
+}
+
+/** The body of a 202 to a PUT or PATCH: the resource as submitted, still "Updating". */
+export function acceptedJson(resource: Record<string, unknown>): Record<string, unknown> {
+  const properties = resource.properties as Record<string, unknown>;
+  return { ...resource, properties: { ...properties, provisioningState: "Updating" } };
+}

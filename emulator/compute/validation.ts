@@ -1,0 +1,51 @@
+/** Request-body checks with ARM's answers: 400 InvalidParameter naming the offending property in `target`. */
+import { EmulatorHttpError } from "../disks/api";
+
+/** A 400 InvalidParameter about one property. */
+export class InvalidParameter extends EmulatorHttpError {
+  constructor(
+    readonly target: string,
+    message: string,
+  ) {
+    super(400, "InvalidParameter", message);
+  }
+}
+
+export function armError(target: string, message: string): InvalidParameter {
+  return new InvalidParameter(target, message);
+}
+
+export function bodyObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new EmulatorHttpError(400, "InvalidRequestContent", "The request content must be a JSON object.");
+  }
+  return body as Record<string, unknown>;
+}
+
+export function optionalObject(value: unknown, name: string): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) throw armError(name, `Parameter '${name}' must be an object.`);
+  return value as Record<string, unknown>;
+}
+
+export function requiredString(value: unknown, name: string): string {
+  if (value === undefined || value === null) throw armError(name, `Required parameter '${name}' is missing (null).`);
+  if (typeof value !== "string" || value === "") throw armError(name, `Parameter '${name}' must be a non-empty string.`);
+  return value;
+}
+
+export function optionalPositiveInt(value: unknown, name: string, max: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw armError(name, `The value '${String(value)}' of parameter '${name}' is not valid: expected 1 to ${max}.`);
+  }
+  return value;
+}
+
+export function optionalTags(value: unknown): Record<string, string> | undefined {
+  const tags = optionalObject(value, "tags");
+  if (tags && Object.values(tags).some((v) => typeof v !== "string")) {
+    throw armError("tags", "Tag values must be strings.");
+  }
+  return tags as Record<string, string> | undefined;
+}

@@ -1,0 +1,87 @@
+/**
+ * The SAS URLs behind `accessSAS`: shaped like the service's (`/md-<access>/<blob>/abcd?sv&sr&sk&sig&st&se&sp`),
+ * path-style on the emulator's own origin, signed with an HMAC key that never leaves the process.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { EmulatorHttpError } from "../disks/api";
+import type { SnapshotAccess } from "../disks/store";
+
+const dataPath = /^\/md-([a-z0-9]+)\/([a-z0-9]+)\/abcd$/;
+const signedVersion = "2018-03-28";
+
+/** The grant a data URL names, once its signature and time window check out. */
+export interface DataUrlClaim {
+  accessId: string;
+  blobId: string;
+}
+
+export class SasAuthority {
+  private readonly key = randomBytes(32);
+
+  constructor(private readonly baseUrl: string) {}
+
+  /** Whether a path is one of the data URLs (whatever its signature); other paths are not ours. */
+  isDataPath(pathname: string): boolean {
+    return dataPath.test(pathname);
+  }
+
+  /** True when the URL is on this emulator's origin, so `verify` applies to it. */
+  isOwnOrigin(url: URL): boolean {
+    return url.origin === new URL(this.baseUrl).origin;
+  }
+
+  issue(access: SnapshotAccess): string {
+    const path = `/md-${access.accessId}/${access.blobId}/abcd`;
+    const fields = {
+      sv: signedVersion,
+      sr: "b",
+      sk: "system-1",
+      st: isoSeconds(Math.floor(Date.now() / 1000) * 1000),
+      se: isoSeconds(Math.ceil(access.expiresAt / 1000) * 1000),
+      sp: "r",
+    };
+    const sig = this.sign(path, fields);
+    const query = new URLSearchParams({ sv: fields.sv, sr: fields.sr, sk: fields.sk, sig, st: fields.st, se: fields.se, sp: fields.sp });
+    return `${this.baseUrl.replace(/\/$/, "")}${path}?${query.toString()}`;
+  }
+
+  /** Checks the signature and time window; throws 403 AuthenticationFailed like the service. */
+  verify(url: URL): DataUrlClaim {
+    const m = dataPath.exec(url.pathname);
+    if (!m) throw authenticationFailed("The URL is not a managed disk data URL.");
+    const q = url.searchParams;
+    const fields = { sv: q.get("sv"), sr: q.get("sr"), sk: q.get("sk"), st: q.get("st"), se: q.get("se"), sp: q.get("sp") };
+    const sig = q.get("sig");
+    if (!sig || Object.values(fields).some((v) => v === null)) {
+      throw authenticationFailed("Signature fields not well formed.");
+    }
+    const expected = Buffer.from(this.sign(url.pathname, fields as Record<keyof typeof fields, string>), "base64");
+    const given = Buffer.from(sig, "base64");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw authenticationFailed("Signature did not match.");
+    }
+    const now = Date.now();
+    if (now < Date.parse(fields.st as string) - 300_000 || now >= Date.parse(fields.se as string)) {
+      throw authenticationFailed("Signature not valid in the specified time frame.");
+    }
+    return { accessId: m[1], blobId: m[2] };
+  }
+
+  private sign(path: string, f: Record<"sv" | "sr" | "sk" | "st" | "se" | "sp", string>): string {
+    const toSign = [path, f.sp, f.st, f.se, f.sv, f.sr, f.sk].join("\n");
+    return createHmac("sha256", this.key).update(toSign).digest("base64");
+  }
+}
+
+/** The 403 the service answers for a bad, expired or revoked SAS; `detail` never contains the signature. */
+export function authenticationFailed(detail: string): EmulatorHttpError {
+  return new EmulatorHttpError(
+    403,
+    "AuthenticationFailed",
+    `Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. ${detail}`,
+  );
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}

@@ -1,0 +1,219 @@
+/**
+ * The managed-disk data endpoint behind each accessSAS: a read-only page blob holding the snapshot as a fixed
+ * VHD. Get Blob Properties, Get Blob (ranged, streamed), Get Page Ranges and its managed-disk diff form
+ * (`x-ms-previous-snapshot-url`).
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { EmulatorHttpError } from "../disks/api";
+import { parseByteRange, streamChunks } from "../disks/http";
+import { diffResizeBoundaryBytes } from "../disks/limits";
+import type { DiskStore, SnapshotRecord } from "../disks/store";
+import { listChangedRanges, listPageRanges, pageListXml } from "./page-ranges";
+import { authenticationFailed, type SasAuthority } from "./sas";
+
+const defaultVersion = "2025-01-05";
+
+/** Serves the data URLs; answers false for any other path. */
+export type DataRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+/** The snapshot a data URL grants, or the 403 the service answers for a forged, expired or revoked SAS. */
+export function resolveDataUrl(store: DiskStore, sas: SasAuthority, url: URL): SnapshotRecord {
+  const claim = sas.verify(url);
+  const snapshot = store.snapshotByAccessId(claim.accessId);
+  if (!snapshot || snapshot.access?.blobId !== claim.blobId) {
+    throw authenticationFailed("The access to this snapshot has expired or was revoked.");
+  }
+  return snapshot;
+}
+
+export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority): DataRoute {
+  const resolve = (url: URL) => resolveDataUrl(store, sas, url);
+
+  return async (req, res, url) => {
+    if (!sas.isDataPath(url.pathname)) return false;
+    const requestId = randomUUID();
+    const common: Record<string, string> = {
+      "x-ms-request-id": requestId,
+      "x-ms-version": header(req, "x-ms-version") ?? defaultVersion,
+      Date: new Date().toUTCString(),
+    };
+    const clientRequestId = header(req, "x-ms-client-request-id");
+    if (clientRequestId) common["x-ms-client-request-id"] = clientRequestId;
+    try {
+      const snapshot = resolve(url);
+      const method = req.method ?? "GET";
+      if (method !== "GET" && method !== "HEAD") {
+        throw new EmulatorHttpError(
+          403,
+          "AuthorizationPermissionMismatch",
+          "This request is not authorized to perform this operation using this permission.",
+        );
+      }
+      const headers = { ...common, ...blobHeaders(snapshot) };
+      if (url.searchParams.get("comp") === "pagelist") {
+        sendPageList(req, res, snapshot, headers, (u) => resolve(u));
+      } else {
+        await sendBlob(req, res, snapshot, headers, method === "HEAD");
+      }
+    } catch (error) {
+      if (!(error instanceof EmulatorHttpError)) throw error;
+      sendStorageError(res, req.method === "HEAD", error, common, snapshotSizeFor416(error));
+    }
+    return true;
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function blobHeaders(snapshot: SnapshotRecord): Record<string, string> {
+  const etag = createHash("sha256").update(snapshot.uniqueId).digest("hex").slice(0, 15).toUpperCase();
+  return {
+    ETag: `"0x8D${etag}"`,
+    "Last-Modified": new Date(snapshot.timeCreated).toUTCString(),
+    "x-ms-creation-time": new Date(snapshot.timeCreated).toUTCString(),
+    "x-ms-blob-type": "PageBlob",
+    "x-ms-blob-sequence-number": "0",
+    "x-ms-lease-status": "unlocked",
+    "x-ms-lease-state": "available",
+    "x-ms-server-encrypted": "true",
+    "Accept-Ranges": "bytes",
+  };
+}
+
+/** A 416 carries the blob size in Content-Range; the error says which size that was. */
+class RangeNotSatisfiable extends EmulatorHttpError {
+  constructor(readonly blobSize: number) {
+    super(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+  }
+}
+
+function snapshotSizeFor416(error: EmulatorHttpError): number | undefined {
+  return error instanceof RangeNotSatisfiable ? error.blobSize : undefined;
+}
+
+/** The requested byte window [start, end) of a blob of `size`; x-ms-range wins over Range like the service. */
+function requestedWindow(req: IncomingMessage, size: number): { start: number; end: number; partial: boolean } {
+  const range = parseByteRange(header(req, "x-ms-range") ?? header(req, "range"));
+  if (!range) return { start: 0, end: size, partial: false };
+  if (range.start >= size) throw new RangeNotSatisfiable(size);
+  return { start: range.start, end: Math.min(size, (range.end ?? size - 1) + 1), partial: true };
+}
+
+async function sendBlob(
+  req: IncomingMessage,
+  res: ServerResponse,
+  snapshot: SnapshotRecord,
+  headers: Record<string, string>,
+  headOnly: boolean,
+): Promise<void> {
+  const view = snapshot.view;
+  const size = view.sizeBytes;
+  if (headOnly) {
+    res.writeHead(200, { ...headers, "Content-Length": size, "Content-Type": "application/octet-stream" });
+    res.end();
+    return;
+  }
+  const window = requestedWindow(req, size);
+  const length = window.end - window.start;
+  res.writeHead(window.partial ? 206 : 200, {
+    ...headers,
+    "Content-Length": length,
+    "Content-Type": "application/octet-stream",
+    ...(window.partial ? { "Content-Range": `bytes ${window.start}-${window.end - 1}/${size}` } : {}),
+  });
+  await streamChunks(res, window.start, length, (offset, len) => view.read(offset, len));
+}
+
+function sendPageList(
+  req: IncomingMessage,
+  res: ServerResponse,
+  snapshot: SnapshotRecord,
+  headers: Record<string, string>,
+  resolve: (url: URL) => SnapshotRecord,
+): void {
+  const size = snapshot.view.sizeBytes;
+  const window = requestedWindow(req, size);
+  const previousUrl = header(req, "x-ms-previous-snapshot-url");
+  const ranges = previousUrl
+    ? listChangedRanges(previousSnapshot(previousUrl, snapshot, resolve), snapshot, window.start, window.end)
+    : listPageRanges(snapshot.view, window.start, window.end);
+  const xml = pageListXml(ranges);
+  res.writeHead(200, {
+    ...headers,
+    "x-ms-blob-content-length": String(size),
+    "Content-Type": "application/xml",
+    "Content-Length": Buffer.byteLength(xml),
+  });
+  res.end(xml);
+}
+
+/** The older snapshot of a diff, refused the way the service refuses unusable previous snapshots. */
+function previousSnapshot(
+  previousUrl: string,
+  current: SnapshotRecord,
+  resolve: (url: URL) => SnapshotRecord,
+): SnapshotRecord {
+  let url: URL;
+  try {
+    url = new URL(previousUrl);
+  } catch {
+    throw new EmulatorHttpError(400, "InvalidHeaderValue", "The value for header 'x-ms-previous-snapshot-url' is not a URL.");
+  }
+  const previous = resolve(url);
+  if (!previous.incremental || !current.incremental || previous.familyId !== current.familyId) {
+    // Assumed code for snapshots of different disks or of a recreated disk (a different family): the blob
+    // service's "not supported on the previous snapshot".
+    throw new EmulatorHttpError(
+      409,
+      "PreviousSnapshotOperationNotSupported",
+      "Differential Get Page Ranges is not supported on the previous snapshot.",
+    );
+  }
+  if (previous.timeCreated > current.timeCreated) {
+    throw new EmulatorHttpError(
+      400,
+      "PreviousSnapshotCannotBeNewer",
+      "The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.",
+    );
+  }
+  const crossed =
+    previous.view.diskSizeBytes <= diffResizeBoundaryBytes && current.view.diskSizeBytes > diffResizeBoundaryBytes;
+  if (crossed) {
+    // The service documents that no diff exists across a resize past 4 TiB, not its error body; this code is
+    // the blob service's answer for a previous snapshot it cannot diff against.
+    throw new EmulatorHttpError(
+      409,
+      "PreviousSnapshotOperationNotSupported",
+      "Differential Get Page Ranges is not supported on the previous snapshot: the disk grew past 4 TiB since.",
+    );
+  }
+  return previous;
+}
+
+function sendStorageError(
+  res: ServerResponse,
+  headOnly: boolean,
+  error: EmulatorHttpError,
+  common: Record<string, string>,
+  blobSize: number | undefined,
+): void {
+  const message = `${error.message}\nRequestId:${common["x-ms-request-id"]}\nTime:${new Date().toISOString()}`;
+  const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${error.code}</Code><Message>${escapeXml(message)}</Message></Error>`;
+  const headers: Record<string, string | number> = { ...common, "x-ms-error-code": error.code };
+  if (blobSize !== undefined) headers["Content-Range"] = `bytes */${blobSize}`;
+  if (headOnly) {
+    res.writeHead(error.status, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(error.status, { ...headers, "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(xml) });
+  res.end(xml);
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}

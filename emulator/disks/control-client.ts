@@ -1,0 +1,58 @@
+/**
+ * A typed client for the disk control routes, for processes that do not hold the emulator in memory: the
+ * async twin of DiskControl. Errors carry the emulator's status and code as EmulatorHttpError.
+ */
+import { EmulatorHttpError } from "./api";
+import { controlPaths, type DiskOpsRequest } from "./control-protocol";
+
+/** One write of a batch: `write-seeded` (content from seed and offset) or `trim`. */
+export type DiskOpInput = DiskOpsRequest["ops"][number];
+
+export class DiskControlClient {
+  constructor(private readonly baseUrl: string) {}
+
+  /** Applies many seeded writes and trims in one request, in order; a bad batch changes nothing. */
+  async applyOps(diskId: string, ops: readonly DiskOpInput[]): Promise<void> {
+    await this.call(controlPaths.ops, {}, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: diskId, ops }),
+    });
+  }
+
+  async writeSeeded(diskId: string, offset: number, length: number, seed: number): Promise<void> {
+    await this.applyOps(diskId, [{ op: "write-seeded", offset, length, seed }]);
+  }
+
+  async trim(diskId: string, offset: number, length: number): Promise<void> {
+    await this.applyOps(diskId, [{ op: "trim", offset, length }]);
+  }
+
+  async write(diskId: string, offset: number, data: Buffer): Promise<void> {
+    await this.call(controlPaths.write, { id: diskId, offset: String(offset) }, {
+      method: "PUT",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: data,
+    });
+  }
+
+  async read(diskId: string, offset: number, length: number): Promise<Buffer> {
+    const res = await this.call(controlPaths.read, { id: diskId, offset: String(offset), length: String(length) }, {});
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  private async call(path: string, query: Record<string, string>, init: RequestInit): Promise<Response> {
+    const url = new URL(path, this.baseUrl);
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+    const res = await fetch(url, init);
+    if (!res.ok) {
+      const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+      throw new EmulatorHttpError(
+        res.status,
+        body?.error?.code ?? "Unknown",
+        body?.error?.message ?? `${init.method ?? "GET"} ${path} answered ${res.status}.`,
+      );
+    }
+    return res;
+  }
+}

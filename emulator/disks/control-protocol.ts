@@ -1,0 +1,21 @@
+/** The wire format of the disk control routes, shared by the routes and their client. */
+import { z } from "zod";
+
+const span = { offset: z.number().int().nonnegative(), length: z.number().int().nonnegative() };
+
+/** One write of a batch: seeded content or a trim. */
+export const diskOpSchema = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("write-seeded"), ...span, seed: z.number().int() }),
+  z.object({ op: z.literal("trim"), ...span }),
+]);
+
+/** Body of `POST /_emulator/disks/ops`. */
+export const diskOpsRequestSchema = z.object({ id: z.string().min(1), ops: z.array(diskOpSchema) });
+
+export type DiskOpsRequest = z.infer<typeof diskOpsRequestSchema>;
+
+export const controlPaths = {
+  ops: "/_emulator/disks/ops",
+  write: "/_emulator/disks/write",
+  read: "/_emulator/disks/read",
+} as const;

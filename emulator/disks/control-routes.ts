@@ -1,0 +1,59 @@
+/**
+ * HTTP access to DiskControl for other processes (what a VM would do to its disk):
+ * `POST /_emulator/disks/ops` (JSON batch of seeded writes and trims), `PUT /_emulator/disks/write?id=&offset=`
+ * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`. Errors are `{error: {code, message}}`.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { EmulatorHttpError } from "./api";
+import { controlPaths, diskOpsRequestSchema } from "./control-protocol";
+import { readBody, readJson, sendJson } from "./http";
+import type { DiskStore } from "./store";
+
+const maxOpsBodyBytes = 256 << 20;
+const maxWriteBytes = 64 << 20;
+
+/** Serves the control routes; answers false for other paths. */
+export type ControlRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
+export function createControlRoute(store: DiskStore): ControlRoute {
+  return async (req, res, url) => {
+    const path = url.pathname;
+    if (path !== controlPaths.ops && path !== controlPaths.write && path !== controlPaths.read) return false;
+    try {
+      if (path === controlPaths.ops && req.method === "POST") {
+        const parsed = diskOpsRequestSchema.safeParse(await readJson(req, maxOpsBodyBytes));
+        if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
+        store.applyOps(parsed.data.id, parsed.data.ops);
+        sendJson(res, 200, { applied: parsed.data.ops.length });
+      } else if (path === controlPaths.write && req.method === "PUT") {
+        const data = await readBody(req, maxWriteBytes);
+        store.write(requiredParam(url, "id"), numberParam(url, "offset"), data);
+        sendJson(res, 200, { written: data.length });
+      } else if (path === controlPaths.read && req.method === "GET") {
+        const data = store.read(requiredParam(url, "id"), numberParam(url, "offset"), numberParam(url, "length"));
+        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });
+        res.end(data);
+      } else {
+        throw new EmulatorHttpError(405, "MethodNotAllowed", `${req.method} is not allowed on ${path}.`);
+      }
+    } catch (error) {
+      if (!(error instanceof EmulatorHttpError)) throw error;
+      sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+    }
+    return true;
+  };
+}
+
+function requiredParam(url: URL, name: string): string {
+  const value = url.searchParams.get(name);
+  if (!value) throw new EmulatorHttpError(400, "InvalidParameter", `Query parameter '${name}' is required.`);
+  return value;
+}
+
+function numberParam(url: URL, name: string): number {
+  const value = Number(requiredParam(url, name));
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new EmulatorHttpError(400, "InvalidParameter", `Query parameter '${name}' must be a non-negative integer.`);
+  }
+  return value;
+}

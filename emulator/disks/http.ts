@@ -1,0 +1,77 @@
+/** Small HTTP helpers the emulator's routes share. */
+import { once } from "node:events";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { EmulatorHttpError } from "./api";
+
+/** Reads the whole request body, refusing more than `limitBytes`. */
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limitBytes) {
+      throw new EmulatorHttpError(413, "RequestBodyTooLarge", `The request body is larger than ${limitBytes} bytes.`);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, total);
+}
+
+/** Parses a JSON body; an empty body is `undefined`. */
+export async function readJson(req: IncomingMessage, limitBytes = 1 << 20): Promise<unknown> {
+  const body = await readBody(req, limitBytes);
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new EmulatorHttpError(400, "InvalidRequestContent", "The request content is not valid JSON.");
+  }
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    ...(text ? { "Content-Type": "application/json; charset=utf-8" } : {}),
+    "Content-Length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/**
+ * Streams `length` bytes produced chunk by chunk, waiting for the socket to drain so a slow reader never makes
+ * the emulator hold a whole large range in memory. Stops quietly when the client goes away.
+ */
+export async function streamChunks(
+  res: ServerResponse,
+  offset: number,
+  length: number,
+  read: (offset: number, length: number) => Buffer,
+  chunkBytes = 4 << 20,
+): Promise<void> {
+  const end = offset + length;
+  for (let pos = offset; pos < end && !res.destroyed; pos += chunkBytes) {
+    if (!res.write(read(pos, Math.min(chunkBytes, end - pos)))) {
+      await Promise.race([once(res, "drain"), once(res, "close")]);
+    }
+  }
+  res.end();
+}
+
+/** Parses `bytes=start-end` / `bytes=start-` into an inclusive range; undefined when the header is absent. */
+export function parseByteRange(header: string | undefined): { start: number; end?: number } | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
+  if (!m) throw new EmulatorHttpError(400, "InvalidRange", `The range header '${header}' is not valid.`);
+  const start = Number(m[1]);
+  const end = m[2] === "" ? undefined : Number(m[2]);
+  if (end !== undefined && end < start) {
+    throw new EmulatorHttpError(400, "InvalidRange", `The range header '${header}' is not valid.`);
+  }
+  return { start, end };
+}

@@ -1,0 +1,329 @@
+/**
+ * The emulator's state: managed disks, their snapshots and the snapshot access grants, with the rules the
+ * service enforces on them. Protocol-free: the ARM and data-plane routes translate HTTP to these calls.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { EmulatorHttpError, type DiskControl } from "./api";
+import { ExtentMap, type ExtentContent } from "./extents";
+import { maxActiveSasPerFamily, maxIncrementalSnapshotsPerDisk } from "./limits";
+import { parseResourceId, resourceId, resourceKey } from "./resource-id";
+import { pageSize } from "./seeded";
+import { buildFixedVhdFooter } from "./vhd";
+import { VhdView } from "./vhd-view";
+
+/** `properties.creationData` as the service echoes it. */
+export interface CreationData {
+  createOption: string;
+  sourceUri?: string;
+  storageAccountId?: string;
+  sourceResourceId?: string;
+  sourceUniqueId?: string;
+}
+
+/** Fields disks and snapshots share. */
+interface ComputeResource {
+  readonly id: string;
+  readonly name: string;
+  readonly resourceGroup: string;
+  readonly location: string;
+  tags?: Record<string, string>;
+  readonly uniqueId: string;
+  /** Epoch ms; strictly increasing across all resources so ordering by timeCreated is total. */
+  readonly timeCreated: number;
+  /** Until this epoch ms, provisioningState reads "Updating" (the operation is still InProgress). */
+  readyAt: number;
+  readonly creationData: CreationData;
+}
+
+/** A managed disk: its live, writable content. */
+export interface DiskRecord extends ComputeResource {
+  /** Every incremental snapshot of this disk (this uniqueId) shares it; a recreated disk gets a new one. */
+  readonly familyId: string;
+  sizeBytes: number;
+  readonly data: ExtentMap;
+}
+
+/** An active grant of read access to a snapshot's data. */
+export interface SnapshotAccess {
+  /** Names the grant in the data URL (`/md-<accessId>/...`); a new grant after a revoke gets a new one. */
+  readonly accessId: string;
+  readonly blobId: string;
+  expiresAt: number;
+}
+
+/** A snapshot: an immutable view of its disk at `gen`. */
+export interface SnapshotRecord extends ComputeResource {
+  readonly incremental: boolean;
+  readonly familyId?: string;
+  readonly view: VhdView;
+  /** Writes with a generation above this one happened after the snapshot. */
+  readonly gen: number;
+  access?: SnapshotAccess;
+}
+
+/** One write of a batch, as the control route receives it. */
+export type DiskOp =
+  | { op: "write-seeded"; offset: number; length: number; seed: number }
+  | { op: "trim"; offset: number; length: number };
+
+/** The parameters common to creating a disk or snapshot. */
+export interface NewResource {
+  resourceGroup: string;
+  name: string;
+  location: string;
+  tags?: Record<string, string>;
+}
+
+export class DiskStore implements DiskControl {
+  private readonly disks = new Map<string, DiskRecord>();
+  private readonly snapshots = new Map<string, SnapshotRecord>();
+  private readonly grants = new Map<string, SnapshotRecord>();
+  private gen = 0;
+  private lastTimeCreated = 0;
+
+  constructor(
+    readonly subscriptionId: string,
+    private readonly lroDelayMs: number,
+  ) {}
+
+  findDisk(resourceGroup: string, name: string): DiskRecord | undefined {
+    return this.disks.get(resourceKey(resourceGroup, name));
+  }
+
+  findSnapshot(resourceGroup: string, name: string): SnapshotRecord | undefined {
+    return this.snapshots.get(resourceKey(resourceGroup, name));
+  }
+
+  /** Disks in creation order, optionally of one resource group. */
+  listDisks(resourceGroup?: string): DiskRecord[] {
+    return inGroup([...this.disks.values()], resourceGroup);
+  }
+
+  listSnapshots(resourceGroup?: string): SnapshotRecord[] {
+    return inGroup([...this.snapshots.values()], resourceGroup);
+  }
+
+  /** The disk a resource id names, if it exists in this subscription. */
+  diskById(id: string): DiskRecord | undefined {
+    const ref = parseResourceId(id);
+    if (!ref || ref.kind !== "disks" || ref.subscriptionId.toLowerCase() !== this.subscriptionId.toLowerCase()) {
+      return undefined;
+    }
+    return this.findDisk(ref.resourceGroup, ref.name);
+  }
+
+  snapshotById(id: string): SnapshotRecord | undefined {
+    const ref = parseResourceId(id);
+    if (!ref || ref.kind !== "snapshots" || ref.subscriptionId.toLowerCase() !== this.subscriptionId.toLowerCase()) {
+      return undefined;
+    }
+    return this.findSnapshot(ref.resourceGroup, ref.name);
+  }
+
+  /** A new, empty disk; the caller checked that the name is free. */
+  createDisk(params: NewResource, sizeBytes: number, creationData: CreationData): DiskRecord {
+    const disk: DiskRecord = {
+      ...this.newResource(params, "disks", creationData),
+      familyId: randomUUID(),
+      sizeBytes,
+      data: ExtentMap.empty(),
+    };
+    this.disks.set(resourceKey(params.resourceGroup, params.name), disk);
+    return disk;
+  }
+
+  deleteDisk(disk: DiskRecord): void {
+    this.disks.delete(resourceKey(disk.resourceGroup, disk.name));
+  }
+
+  /** Grows the disk; the pages past the old end read as zeros until written. */
+  resizeDisk(disk: DiskRecord, sizeBytes: number): void {
+    if (sizeBytes < disk.sizeBytes) {
+      throw new EmulatorHttpError(
+        400,
+        "InvalidParameter",
+        `Disk '${disk.name}' cannot be shrunk from ${disk.sizeBytes} to ${sizeBytes} bytes: 'diskSizeGB' can only grow.`,
+      );
+    }
+    disk.sizeBytes = sizeBytes;
+    disk.readyAt = Date.now() + this.lroDelayMs;
+  }
+
+  /** Takes a snapshot of the disk as it is now. */
+  createSnapshot(params: NewResource, source: DiskRecord, incremental: boolean): SnapshotRecord {
+    if (incremental) {
+      const existing = this.listSnapshots().filter((s) => s.incremental && s.familyId === source.familyId).length;
+      if (existing >= maxIncrementalSnapshotsPerDisk) {
+        // Assumed code: the limit (500 per disk) is documented, its error body is not.
+        throw new EmulatorHttpError(
+          409,
+          "OperationNotAllowed",
+          `Disk '${source.name}' already has ${existing} incremental snapshots, the maximum. Delete older ones first.`,
+        );
+      }
+    }
+    const creationData = { createOption: "Copy", sourceResourceId: source.id, sourceUniqueId: source.uniqueId };
+    const snapshot: SnapshotRecord = {
+      ...this.newResource(params, "snapshots", creationData),
+      incremental,
+      familyId: incremental ? source.familyId : undefined,
+      view: new VhdView(source.sizeBytes, source.data.freeze(), this.footerOf(source)),
+      gen: this.gen,
+    };
+    this.snapshots.set(resourceKey(params.resourceGroup, params.name), snapshot);
+    return snapshot;
+  }
+
+  deleteSnapshot(snapshot: SnapshotRecord): void {
+    if (this.activeAccess(snapshot)) {
+      throw new EmulatorHttpError(
+        409,
+        "OperationNotAllowed",
+        `Snapshot '${snapshot.name}' has an active SAS; revoke access before deleting it.`,
+      );
+    }
+    this.snapshots.delete(resourceKey(snapshot.resourceGroup, snapshot.name));
+  }
+
+  /** The snapshot's grant if it has not expired nor been revoked. */
+  activeAccess(snapshot: SnapshotRecord): SnapshotAccess | undefined {
+    const access = snapshot.access;
+    if (access && access.expiresAt <= Date.now()) {
+      this.grants.delete(access.accessId);
+      snapshot.access = undefined;
+    }
+    return snapshot.access;
+  }
+
+  /**
+   * Grants read access for `durationSeconds`. Granting again while a grant is active extends it and keeps its
+   * data URL, so it does not count twice against the per-family limit.
+   */
+  grantAccess(snapshot: SnapshotRecord, durationSeconds: number): SnapshotAccess {
+    const expiresAt = Date.now() + durationSeconds * 1000;
+    const current = this.activeAccess(snapshot);
+    if (current) {
+      current.expiresAt = expiresAt;
+      return current;
+    }
+    if (snapshot.familyId) {
+      const active = this.listSnapshots().filter((s) => s.familyId === snapshot.familyId && this.activeAccess(s));
+      if (active.length >= maxActiveSasPerFamily) {
+        // Assumed code: the limit of 5 active SAS per family is documented, its error body is not.
+        throw new EmulatorHttpError(
+          409,
+          "OperationNotAllowed",
+          `At most ${maxActiveSasPerFamily} snapshots of one incremental snapshot family can have an active SAS at a ` +
+            `time; revoke access to one of ${active.map((s) => `'${s.name}'`).join(", ")} first.`,
+        );
+      }
+    }
+    const access: SnapshotAccess = { accessId: randomName(), blobId: randomName(), expiresAt };
+    snapshot.access = access;
+    this.grants.set(access.accessId, snapshot);
+    return access;
+  }
+
+  revokeAccess(snapshot: SnapshotRecord): void {
+    if (snapshot.access) this.grants.delete(snapshot.access.accessId);
+    snapshot.access = undefined;
+  }
+
+  /** The snapshot behind a data URL's access id, while its grant is active and the snapshot exists. */
+  snapshotByAccessId(accessId: string): SnapshotRecord | undefined {
+    const snapshot = this.grants.get(accessId);
+    if (!snapshot || !this.activeAccess(snapshot) || snapshot.access?.accessId !== accessId) return undefined;
+    return snapshot;
+  }
+
+  write(diskId: string, offset: number, data: Buffer): void {
+    const disk = this.requireDiskById(diskId);
+    checkSpan(disk, offset, data.length);
+    if (data.length > 0) {
+      disk.data.set(offset, offset + data.length, ++this.gen, { kind: "bytes", data: Buffer.from(data), origin: offset });
+    }
+  }
+
+  writeSeeded(diskId: string, offset: number, length: number, seed: number): void {
+    this.applyOps(diskId, [{ op: "write-seeded", offset, length, seed }]);
+  }
+
+  trim(diskId: string, offset: number, length: number): void {
+    this.applyOps(diskId, [{ op: "trim", offset, length }]);
+  }
+
+  /** Applies writes in order; all are checked before any is applied, so a bad batch changes nothing. */
+  applyOps(diskId: string, ops: readonly DiskOp[]): void {
+    const disk = this.requireDiskById(diskId);
+    for (const op of ops) checkSpan(disk, op.offset, op.length);
+    for (const op of ops) {
+      if (op.length === 0) continue;
+      const content: ExtentContent = op.op === "trim" ? clear : { kind: "seeded", seed: op.seed >>> 0 };
+      disk.data.set(op.offset, op.offset + op.length, ++this.gen, content);
+    }
+  }
+
+  read(diskId: string, offset: number, length: number): Buffer {
+    const disk = this.requireDiskById(diskId);
+    if (offset < 0 || length < 0 || offset + length > disk.sizeBytes) {
+      throw new EmulatorHttpError(400, "InvalidParameter", `Read [${offset}, ${offset + length}) is outside the disk.`);
+    }
+    return new VhdView(disk.sizeBytes, disk.data, Buffer.alloc(0)).read(offset, length);
+  }
+
+  /** The footer every snapshot of this disk at its current size carries. */
+  private footerOf(disk: DiskRecord): Buffer {
+    return buildFixedVhdFooter(disk.sizeBytes, disk.uniqueId, new Date(disk.timeCreated));
+  }
+
+  private requireDiskById(diskId: string): DiskRecord {
+    const disk = this.diskById(diskId);
+    if (!disk) throw new EmulatorHttpError(404, "ResourceNotFound", `Disk '${diskId}' was not found.`);
+    return disk;
+  }
+
+  private newResource(params: NewResource, kind: "disks" | "snapshots", creationData: CreationData) {
+    const now = Date.now();
+    this.lastTimeCreated = Math.max(now, this.lastTimeCreated + 1);
+    return {
+      id: resourceId({ subscriptionId: this.subscriptionId, resourceGroup: params.resourceGroup, kind, name: params.name }),
+      name: params.name,
+      resourceGroup: params.resourceGroup,
+      location: params.location,
+      tags: params.tags,
+      uniqueId: randomUUID(),
+      timeCreated: this.lastTimeCreated,
+      readyAt: now + this.lroDelayMs,
+      creationData,
+    };
+  }
+}
+
+const clear: ExtentContent = { kind: "clear" };
+
+function inGroup<T extends { resourceGroup: string; timeCreated: number }>(items: T[], group?: string): T[] {
+  const wanted = group?.toLowerCase();
+  return items
+    .filter((item) => wanted === undefined || item.resourceGroup.toLowerCase() === wanted)
+    .sort((a, b) => a.timeCreated - b.timeCreated);
+}
+
+function checkSpan(disk: DiskRecord, offset: number, length: number): void {
+  const aligned = Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset % pageSize === 0;
+  if (!aligned || length % pageSize !== 0 || offset < 0 || length < 0) {
+    throw new EmulatorHttpError(400, "InvalidParameter", `Offset ${offset} and length ${length} must be 512-byte aligned.`);
+  }
+  if (offset + length > disk.sizeBytes) {
+    throw new EmulatorHttpError(
+      400,
+      "InvalidParameter",
+      `[${offset}, ${offset + length}) is past the end of disk '${disk.name}' (${disk.sizeBytes} bytes).`,
+    );
+  }
+}
+
+/** 12 lowercase letters and digits, like the host and container names of real managed-disk SAS URLs. */
+function randomName(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  return [...randomBytes(12)].map((b) => alphabet[b % alphabet.length]).join("");
+}
