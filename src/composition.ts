@@ -1,0 +1,89 @@
+/**
+ * The one place that builds SDK clients, once per worker: DefaultAzureCredential (managed identity) in Azure;
+ * locally, the credentials of the local stack named by DISKDELTA_LOCAL_STACK_FILE. Nothing else reads credentials.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { TokenCredential } from "@azure/core-auth";
+import { DefaultAzureCredential } from "@azure/identity";
+import { StorageSharedKeyCredential } from "@azure/storage-blob";
+import { z } from "zod";
+import { type Settings, loadSettings } from "./config";
+import { createComputeGateway } from "./adapters/compute";
+import { type QueuesConnection, createWorkQueues } from "./adapters/queues";
+import { createSourceSnapshotReader } from "./adapters/source-snapshot";
+import { type TablesConnection, createRecords } from "./adapters/tables";
+import { createTargetBlobFactory } from "./adapters/target-blob";
+import type { Deps, Metrics } from "./engine/deps";
+import { createMetrics } from "./host/metrics";
+
+/** Credentials and endpoints of a local stack; never used in Azure. */
+export interface LocalProfile {
+  readonly armEndpoint: string;
+  readonly armCredential: TokenCredential;
+  readonly targetCredential: StorageSharedKeyCredential;
+}
+
+const stackFileSchema = z.object({
+  arm: z.object({ endpoint: z.string(), token: z.string() }),
+  target: z.object({ accountName: z.string(), accountKey: z.string() }),
+});
+
+/** Reads the parts of a local stack file (see docs/local-stack.md) that the app needs. */
+export function localProfileFromFile(path: string): LocalProfile {
+  const file = stackFileSchema.parse(JSON.parse(readFileSync(path, "utf8")));
+  return {
+    armEndpoint: file.arm.endpoint,
+    armCredential: { getToken: async () => ({ token: file.arm.token, expiresOnTimestamp: Date.now() + 3600_000 }) },
+    targetCredential: new StorageSharedKeyCredential(file.target.accountName, file.target.accountKey),
+  };
+}
+
+function storageConnection(settings: Settings, service: "table" | "queue", credential: TokenCredential): TablesConnection & QueuesConnection {
+  if (settings.AzureWebJobsStorage) return { connectionString: settings.AzureWebJobsStorage };
+  return { endpoint: `https://${settings.AzureWebJobsStorage__accountName}.${service}.core.windows.net`, credential };
+}
+
+/** Options for `createDeps`: a local profile, and replacements tests may need (a clock, a metrics sink). */
+export interface DepsOptions {
+  readonly local?: LocalProfile;
+  readonly metrics?: Metrics;
+  readonly now?: () => Date;
+  readonly pollIntervalMs?: number;
+}
+
+export function createDeps(settings: Settings, options: DepsOptions = {}): Deps {
+  const identity = options.local ? undefined : new DefaultAzureCredential({ managedIdentityClientId: settings.AZURE_CLIENT_ID });
+  const armCredential = options.local?.armCredential ?? identity!;
+  return {
+    settings,
+    compute: createComputeGateway(armCredential, {
+      endpoint: options.local?.armEndpoint ?? settings.DISKDELTA_ARM_ENDPOINT,
+      pollIntervalMs: options.pollIntervalMs ?? (options.local ? 50 : 2000),
+    }),
+    source: createSourceSnapshotReader(),
+    targets: createTargetBlobFactory(options.local?.targetCredential ?? identity!),
+    records: createRecords(storageConnection(settings, "table", armCredential)),
+    queues: createWorkQueues(storageConnection(settings, "queue", armCredential)),
+    metrics: options.metrics ?? createMetrics(),
+    now: options.now ?? (() => new Date()),
+    randomId: () => randomBytes(4).toString("hex"),
+  };
+}
+
+let shared: Deps | undefined;
+
+/** The worker's Deps, built on first use from the app settings. */
+export function getDeps(): Deps {
+  if (!shared) {
+    const settings = loadSettings();
+    const local = settings.DISKDELTA_LOCAL_STACK_FILE ? localProfileFromFile(settings.DISKDELTA_LOCAL_STACK_FILE) : undefined;
+    shared = createDeps(settings, { local });
+  }
+  return shared;
+}
+
+/** Replaces the worker's Deps (the local host and tests build their own). */
+export function setDeps(deps: Deps | undefined): void {
+  shared = deps;
+}

@@ -1,0 +1,72 @@
+/**
+ * The timer's work: start a BackupRun for every enabled ProtectedDisk that is due, report rows that cannot be used
+ * (without stopping the others), and nudge runs that stopped moving (a lost queue message) by re-queueing their
+ * current message; page writes and the step counter make that safe.
+ */
+import { queueNames } from "../adapters/queues";
+import { describeError } from "../domain/errors";
+import { isActive } from "../domain/model";
+import { isDue } from "../domain/schedule";
+import type { Deps, Log } from "./deps";
+import { type StartOutcome, startBackupRun } from "./runs";
+
+/** A run whose record has not changed for this long gets its current message queued again. */
+export const stalledAfterMs = 15 * 60 * 1000;
+
+/** What one tick did, for logs and tests. */
+export interface TickReport {
+  readonly started: string[];
+  readonly skipped: { diskKey: string; reason: string }[];
+  readonly invalid: { row: string; problems: string[] }[];
+  readonly nudged: string[];
+}
+
+export async function scheduleDueBackups(deps: Deps, log: Log): Promise<TickReport> {
+  const report: TickReport = { started: [], skipped: [], invalid: [], nudged: [] };
+  const { disks, invalid } = await deps.records.listDisks();
+  for (const row of invalid) {
+    const name = `${row.table}/${row.partitionKey}/${row.rowKey}`;
+    report.invalid.push({ row: name, problems: row.problems });
+    log.error("invalid ProtectedDisk row skipped", { row: name, problems: row.problems });
+  }
+  const now = deps.now();
+  for (const disk of disks) {
+    if (!disk.enabled) continue;
+    try {
+      const { value: state } = await deps.records.getState(disk.diskKey);
+      if (state.activeRunId) {
+        if (await nudgeIfStalled(deps, disk.diskKey, state.activeRunId, now, log)) report.nudged.push(disk.diskKey);
+      }
+      const lastStarted = state.lastRunStartedAt ? new Date(state.lastRunStartedAt) : undefined;
+      if (!isDue(disk.schedule, lastStarted, now)) continue;
+      if (report.started.length >= deps.settings.DISKDELTA_MAX_RUNS_PER_TICK) {
+        report.skipped.push({ diskKey: disk.diskKey, reason: "run limit for this tick reached; next tick" });
+        continue;
+      }
+      const outcome: StartOutcome = await startBackupRun(deps, disk.diskKey, "schedule", log);
+      if (outcome.status === "started") report.started.push(disk.diskKey);
+      else report.skipped.push({ diskKey: disk.diskKey, reason: outcome.status === "busy" ? outcome.reason : outcome.status });
+    } catch (error) {
+      report.skipped.push({ diskKey: disk.diskKey, reason: describeError(error) });
+      log.error("could not schedule disk; other disks go on", { diskKey: disk.diskKey, error: describeError(error) });
+    }
+  }
+  return report;
+}
+
+async function nudgeIfStalled(deps: Deps, diskKey: string, runId: string, now: Date, log: Log): Promise<boolean> {
+  const found = await deps.records.getRun(diskKey, runId);
+  const run = found?.value;
+  if (!run || !isActive(run.state) || now.getTime() - Date.parse(run.updatedAt) < stalledAfterMs) return false;
+  if (run.state === "queued" || run.state === "preparing") {
+    await deps.queues.send(queueNames.runStarts, { v: 1, kind: "run-start", diskKey, runId });
+  } else if (run.state === "copying") {
+    await deps.queues.send(queueNames.copySteps, {
+      v: 1, kind: "copy-step", diskKey, runId, step: run.step, cursor: run.cursor, windowBytes: deps.settings.DISKDELTA_DIFF_WINDOW_BYTES,
+    });
+  } else {
+    await deps.queues.send(queueNames.finalizations, { v: 1, kind: "finalize", diskKey, runId });
+  }
+  log.warn("stalled BackupRun nudged", { diskKey, runId, state: run.state, since: run.updatedAt });
+  return true;
+}

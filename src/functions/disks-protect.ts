@@ -1,0 +1,17 @@
+/** POST /api/disks — protect a disk. 201 with the ProtectedDisk, 409 if it is protected already. */
+import { protectedDiskInputSchema } from "../domain/model";
+import { protectDisk } from "../engine/protection";
+import { httpHandler, json, problem, readBody } from "../host/http";
+import { register } from "../host/register";
+
+export const protectDiskHandler = httpHandler(async (request, deps) => {
+  const body = await readBody(request, protectedDiskInputSchema);
+  if ("response" in body) return body.response;
+  const outcome = await protectDisk(deps, body.value);
+  if (outcome.status === "exists") {
+    return problem(409, "AlreadyProtected", `disk ${outcome.disk.diskId} is protected already as ${outcome.disk.diskKey}; use PATCH /api/disks/${outcome.disk.diskKey}`);
+  }
+  return json(201, outcome.disk);
+});
+
+export default register({ kind: "http", name: "protectDisk", methods: ["POST"], route: "disks", handler: protectDiskHandler });
