@@ -71,10 +71,7 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
     const start = Number.isSafeInteger(skip) && skip > 0 ? skip : 0;
     const value = items.slice(start, start + pageSize).map(render);
     if (start + pageSize >= items.length) return { value };
-    const next = new URL(url.pathname, baseUrl);
-    next.searchParams.set("api-version", apiVersion);
-    next.searchParams.set("$skiptoken", String(start + pageSize));
-    return { value, nextLink: next.toString() };
+    return { value, nextLink: `${baseUrl}${url.pathname}?api-version=${apiVersion}&$skiptoken=${start + pageSize}` };
   }
 
   function notFound(kind: "disks" | "snapshots", resourceGroup: string, name: string): EmulatorHttpError {
