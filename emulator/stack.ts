@@ -11,8 +11,10 @@ import { z } from "zod";
 import { startAzurite, devAccount, type AzuriteInstance } from "./azurite";
 import { createBlobProxy } from "./blob-proxy";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
-import type { DiskControl, DiskEmulator, DiskEmulatorOptions } from "./disks/api";
+import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
+import { DiskControlClient } from "./disks/control-client";
 import { FaultControlClient, FaultInjector, type FaultControl } from "./faults";
+import { createImportReader } from "./import-reader";
 import { startEmulatorServer } from "./server";
 
 /** Options for `startLocalStack`; every field has a sensible local default. */
@@ -89,6 +91,8 @@ export interface LocalStack extends StackEndpoints {
 
 /** A stack running in another process (found through its stack file); disks and faults go over HTTP. */
 export interface StackConnection extends StackEndpoints {
+  /** The async twin of `LocalStack.disks`, over the emulator's control routes. */
+  disks: DiskControlClient;
   faults: FaultControl;
 }
 
@@ -99,29 +103,6 @@ const bearerToken = "diskdelta-local-stack";
 export function staticTokenCredential(token = bearerToken): TokenCredential {
   return { getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }) };
 }
-
-type CreateDiskEmulator = (options: DiskEmulatorOptions) => DiskEmulator;
-
-/** The disk emulator core is built in parallel; until `emulator/disks/index.ts` exists the stack runs without it. */
-function loadDiskEmulator(): CreateDiskEmulator | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional module until the core lands
-    return (require("./disks/index") as { createDiskEmulator?: CreateDiskEmulator }).createDiskEmulator;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") return undefined;
-    throw error;
-  }
-}
-
-const missingDiskEmulator: DiskEmulator = {
-  control: new Proxy({} as DiskControl, {
-    get: () => () => {
-      throw new Error("the disk emulator (emulator/disks/index.ts) is not available in this build");
-    },
-  }),
-  handle: async () => false,
-  openSource: () => undefined,
-};
 
 function storageConnectionString(account: { name: string; key: string }, blobEndpoint: string, more = ""): string {
   const protocol = new URL(blobEndpoint).protocol.replace(":", "");
@@ -154,16 +135,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     });
     cleanups.push(() => server.close());
-    const emulator =
-      loadDiskEmulator()?.({
-        baseUrl: server.baseUrl,
-        subscriptionId,
-        lroDelayMs: options.lroDelayMs,
-        lroRetryAfterSeconds: options.lroRetryAfterSeconds,
-      }) ?? missingDiskEmulator;
+    const accounts = [devAccount, target];
+    const emulator = createDiskEmulator({
+      baseUrl: server.baseUrl,
+      subscriptionId,
+      lroDelayMs: options.lroDelayMs,
+      lroRetryAfterSeconds: options.lroRetryAfterSeconds,
+      importReader: createImportReader({ azuriteBlobUrl: azurite.blobUrl, accounts }),
+    });
     const proxy = createBlobProxy({
       azuriteBlobUrl: azurite.blobUrl,
-      accounts: [devAccount, target],
+      accounts,
       openSource: (url) => emulator.openSource(url),
       ca: ca.cert,
     });
@@ -270,6 +252,7 @@ export function connectToStack(path: string): StackConnection {
     appStorage: file.appStorage,
     target: file.target,
     caCertPath: file.caCertPath,
+    disks: new DiskControlClient(arm.endpoint),
     faults: new FaultControlClient(arm.endpoint, file.caCertPath),
   };
 }
