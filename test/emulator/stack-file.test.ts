@@ -6,7 +6,8 @@ import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { devAccount } from "../../emulator/azurite";
 import { connectToStack, readStackFile, writeStackFile } from "../../emulator/stack";
-import { targetBlobService, useTestStack } from "../support/stack";
+import { createEmptyDisk } from "../support/disk-emulator-server";
+import { computeClient, targetBlobService, useTestStack } from "../support/stack";
 
 const stackScript = resolve(__dirname, "..", "..", "scripts", "stack.js");
 
@@ -14,7 +15,7 @@ describe("the stack file", () => {
   const stack = useTestStack();
   const dir = mkdtempSync(join(tmpdir(), "diskdelta-stack-"));
 
-  test("when the stack file is written, then another client connects through it and switches faults", async () => {
+  test("when the stack file is written, then another client reaches ARM, disks, storage and faults through it", async () => {
     const path = join(dir, "stack.json");
     writeStackFile(stack(), path);
     assert.equal(statSync(path).mode & 0o777, 0o600);
@@ -26,6 +27,10 @@ describe("the stack file", () => {
     const container = targetBlobService(connection).getContainerClient("through-stack-file");
     await container.create();
     await container.getBlockBlobClient("hello.txt").upload("hello", 5);
+
+    const diskId = await createEmptyDisk(computeClient(connection), "through-stack-file", 1);
+    await connection.disks.write(diskId, 4096, Buffer.alloc(512, 0x42));
+    assert.deepEqual(stack().disks.read(diskId, 4096, 512), Buffer.alloc(512, 0x42));
 
     await connection.faults.set([{ scope: "blob", kind: "latency", latencyMs: 1, rate: 1 }]);
     await container.getBlobClient("hello.txt").getProperties();
