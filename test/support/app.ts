@@ -1,0 +1,145 @@
+/**
+ * The whole app on the local stack, for end-to-end tests: the local stack, Deps built from app settings exactly as
+ * a worker builds them (only the local profile differs), and the local host running the declared functions.
+ * `const app = useTestApp()` in a `describe` starts it before the suite and stops it after.
+ */
+import { after, before } from "node:test";
+import type { ComputeManagementClient } from "@azure/arm-compute";
+import { StorageSharedKeyCredential } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
+import { type Settings, loadSettings } from "../../src/config";
+import { createDeps, setDeps } from "../../src/composition";
+import { diskKeyOf } from "../../src/domain/model";
+import type { RestorePoint } from "../../src/domain/records";
+import type { Deps } from "../../src/engine/deps";
+import { type VerifyResult, sparseDigest } from "../../src/engine/verify";
+import { locationFromUrl } from "../../src/adapters/target-blob";
+import { verifyRestorePoint } from "../../src/engine/verify-restore-point";
+import { type LocalHost, createLocalHost } from "../../src/local/host";
+import { loadAppFunctions } from "../../src/local/app";
+import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../emulator/stack";
+import { computeClient } from "./stack";
+
+export const GiB = 1024 ** 3;
+export const MiB = 1024 ** 2;
+export const resourceGroup = "rg-app";
+
+/** A log line the local host produced. */
+export interface CapturedLog {
+  readonly level: string;
+  readonly functionName: string;
+  readonly text: string;
+}
+
+/** The app running on a local stack. */
+export interface TestApp {
+  readonly stack: LocalStack;
+  readonly deps: Deps;
+  readonly host: LocalHost;
+  readonly compute: ComputeManagementClient;
+  readonly logs: CapturedLog[];
+  /** Creates an empty managed disk and returns its resource id. */
+  createDisk(name: string, sizeBytes: number): Promise<string>;
+  /** Protects a disk through the HTTP API; returns its diskKey. */
+  protect(diskId: string, options?: Record<string, unknown>): Promise<string>;
+  /** Starts a BackupRun through the HTTP API and processes the queues until idle; returns the run id. */
+  sync(diskKey: string): Promise<string>;
+  restorePoints(diskKey: string): Promise<RestorePoint[]>;
+  verify(point: RestorePoint): Promise<VerifyResult>;
+  /** The content digest of a RestorePoint's blob snapshot alone (no source needed). */
+  targetDigest(point: RestorePoint): Promise<string>;
+}
+
+export interface TestAppOptions {
+  readonly settings?: Record<string, string>;
+  readonly stack?: LocalStackOptions;
+}
+
+export function useTestApp(options: TestAppOptions = {}): () => TestApp {
+  let app: TestApp | undefined;
+  before(async () => {
+    app = await startTestApp(options);
+  });
+  after(async () => {
+    await app?.host.stop();
+    setDeps(undefined);
+    await app?.stack.stop();
+  });
+  return () => {
+    if (!app) throw new Error("the test app is not started yet");
+    return app;
+  };
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const stack = await startLocalStack(options.stack);
+  const settings: Settings = loadSettings({
+    AzureWebJobsStorage: stack.appStorage.connectionString,
+    DISKDELTA_ARM_ENDPOINT: stack.arm.endpoint,
+    ...options.settings,
+  });
+  const deps = createDeps(settings, {
+    local: {
+      armEndpoint: stack.arm.endpoint,
+      armCredential: stack.arm.credential,
+      targetCredential: new StorageSharedKeyCredential(stack.target.accountName, stack.target.accountKey),
+    },
+    pollIntervalMs: 10,
+  });
+  setDeps(deps);
+  const logs: CapturedLog[] = [];
+  const host = createLocalHost({
+    functions: loadAppFunctions(),
+    queueService: QueueServiceClient.fromConnectionString(stack.appStorage.connectionString),
+    settings,
+    log: (level, functionName, text) => logs.push({ level, functionName, text }),
+    queueSettings: { visibilityTimeout: 0 },
+  });
+  const compute = computeClient(stack);
+  const app: TestApp = {
+    stack,
+    deps,
+    host,
+    compute,
+    logs,
+    async createDisk(name, sizeBytes) {
+      const disk = await compute.disks.createOrUpdate(
+        resourceGroup,
+        name,
+        { location: stack.arm.location, diskSizeGB: Math.ceil(sizeBytes / GiB), creationData: { createOption: "Empty" } },
+        { updateIntervalInMs: 10 },
+      );
+      return disk.id!;
+    },
+    async protect(diskId, extra = {}) {
+      const answer = await host.invokeHttp("POST", "/api/disks", {
+        diskId,
+        target: { blobEndpoint: stack.target.blobEndpoint, container: "backups" },
+        ...extra,
+      });
+      if (answer.status !== 201) throw new Error(`protect failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+      return diskKeyOf(diskId);
+    },
+    async sync(diskKey) {
+      const answer = await host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
+      if (answer.status !== 202) throw new Error(`sync failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+      await host.runUntilIdle();
+      return (answer.body as { runId: string }).runId;
+    },
+    async restorePoints(diskKey) {
+      const answer = await host.invokeHttp("GET", `/api/disks/${diskKey}/restore-points`);
+      return (answer.body as { restorePoints: RestorePoint[] }).restorePoints;
+    },
+    verify: (point) => verifyRestorePoint(deps, point),
+    async targetDigest(point) {
+      const target = deps.targets(locationFromUrl(point.targetBlobUrl));
+      const digest = await sparseDigest({
+        sizeBytes: point.blobBytes,
+        allocated: (window) => target.snapshotRanges(point.targetSnapshot, window),
+        read: (range) => target.readSnapshot(point.targetSnapshot, range),
+      });
+      return digest.digest;
+    },
+  };
+  return app;
+}
