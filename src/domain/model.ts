@@ -51,6 +51,11 @@ export const protectedDiskInputSchema = z
           .transform((url) => url.replace(/\/+$/, "")),
         container: z.string().regex(containerPattern, "must be a valid container name (3-63 chars, a-z 0-9 -)").default("diskdelta"),
         blobName: z.string().regex(blobNamePattern, "must be a valid blob name").optional(),
+        /** ARM id of the target storage account, used by restores (Disk Import needs it). */
+        storageAccountId: z
+          .string()
+          .regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+$/i, "must be a storage account resource id")
+          .optional(),
       })
       .strict(),
     schedule: z
@@ -74,7 +79,7 @@ export type ProtectedDiskInput = z.input<typeof protectedDiskInputSchema>;
 /** A ProtectedDisk's configuration, as stored and used. */
 export type ProtectedDiskConfig = z.output<typeof protectedDiskInputSchema> & {
   readonly diskKey: string;
-  readonly target: { blobEndpoint: string; container: string; blobName: string };
+  readonly target: { blobEndpoint: string; container: string; blobName: string; storageAccountId?: string };
 };
 
 /** Fills the defaults that depend on the disk: the TargetBlob name. */
