@@ -33,10 +33,13 @@ export interface DiskEmulatorServer {
 export async function startDiskEmulatorServer(
   options: Partial<Omit<DiskEmulatorOptions, "baseUrl" | "subscriptionId">> = {},
 ): Promise<DiskEmulatorServer> {
-  let emulator: DiskEmulator | undefined;
-  const server = createServer(await issueServerCertificate(await ensureLocalCa()), (req, res) => {
-    const handled = emulator ? emulator.handle(req, res) : Promise.resolve(false);
-    handled
+  const server = createServer(await issueServerCertificate(await ensureLocalCa()));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const emulator = createDiskEmulator({ baseUrl, subscriptionId, ...options });
+  server.on("request", (req, res) => {
+    emulator
+      .handle(req, res)
       .then((served) => {
         if (!served) {
           res.writeHead(404, { "Content-Type": "application/json" });
@@ -47,9 +50,6 @@ export async function startDiskEmulatorServer(
         res.destroy(error instanceof Error ? error : new Error(String(error)));
       });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  emulator = createDiskEmulator({ baseUrl, subscriptionId, ...options });
   const compute = new ComputeManagementClient(credential, subscriptionId, { endpoint: baseUrl });
   return {
     baseUrl,
