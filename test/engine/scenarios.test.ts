@@ -1,0 +1,163 @@
+/**
+ * BackupRun scenarios on the local stack: snapshot modes, copy modes, retention, high offsets, resizes,
+ * recreated disks and restores. Every RestorePoint is checked against its SourceSnapshot by content digest.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { locationFromUrl } from "../../src/adapters/target-blob";
+import { compareBlobs } from "../../src/engine/verify";
+import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
+import { runOf, syncAndVerify } from "./backup.test";
+
+describe("BackupRun scenarios", () => {
+  const app = useTestApp();
+
+  it("when a change is written near the end of a 1 TiB disk, then it lands at that offset in the RestorePoint", async () => {
+    const { stack, deps } = app();
+    const diskId = await app().createDisk("disk-high", 1024 * GiB);
+    const offset = 1024 * GiB - 12 * MiB;
+    stack.disks.writeSeeded(diskId, offset, 4 * MiB, 11);
+    const diskKey = await app().protect(diskId);
+    const { point } = await syncAndVerify(app(), diskKey);
+    const target = deps.targets(locationFromUrl(point.targetBlobUrl));
+    const landed = await target.readSnapshot(point.targetSnapshot, { start: offset, end: offset + 4 * MiB });
+    assert.deepEqual(landed, stack.disks.read(diskId, offset, 4 * MiB));
+    const atZero = await target.readSnapshot(point.targetSnapshot, { start: 0, end: 4 * MiB });
+    assert.ok(atZero.every((b) => b === 0), "nothing was written at offset 0");
+  });
+
+  it("when copy mode is stream, then ranges are read and uploaded with a checksum and RestorePoints still match", async () => {
+    const { stack } = app();
+    const diskId = await app().createDisk("disk-stream", 8 * GiB);
+    stack.disks.writeSeeded(diskId, 1 * GiB, 9 * MiB, 21);
+    const diskKey = await app().protect(diskId, { copyMode: "stream" });
+    const first = await syncAndVerify(app(), diskKey);
+    assert.equal(first.run.copyMode, "stream");
+    stack.disks.writeSeeded(diskId, 7 * GiB, 512, 22);
+    stack.disks.trim(diskId, 1 * GiB, 4 * MiB);
+    const second = await syncAndVerify(app(), diskKey);
+    assert.equal(second.run.bytesCopied, 512);
+    assert.equal(second.run.bytesCleared, 4 * MiB);
+  });
+
+  it("when snapshot mode is existing, then every snapshot someone took is replicated once, oldest first", async () => {
+    const { stack, compute } = app();
+    const diskId = await app().createDisk("disk-existing", 4 * GiB);
+    const names = ["user-snap-1", "user-snap-2", "user-snap-3"];
+    for (const [i, name] of names.entries()) {
+      stack.disks.writeSeeded(diskId, i * GiB, 2 * MiB, 30 + i);
+      await compute.snapshots.createOrUpdate(
+        resourceGroup,
+        name,
+        { location: stack.arm.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+        { updateIntervalInMs: 10 },
+      );
+    }
+    const diskKey = await app().protect(diskId, { snapshotMode: "existing" });
+    await app().sync(diskKey);
+    const points = (await app().restorePoints(diskKey)).reverse();
+    assert.deepEqual(points.map((p) => p.sourceSnapshotId.split("/").pop()), names);
+    assert.deepEqual(points.map((p) => p.fullCopy), [true, false, false]);
+    assert.deepEqual(points.map((p) => p.bytesCopied), [2 * MiB + 512, 2 * MiB, 2 * MiB]);
+    for (const point of points) assert.ok((await app().verify(point)).equal, `${point.sourceSnapshotId} verifies`);
+    for (const name of names) assert.ok(await compute.snapshots.get(resourceGroup, name), "others' snapshots are never deleted");
+    await app().sync(diskKey);
+    assert.equal((await app().restorePoints(diskKey)).length, 3, "no new snapshot, no new RestorePoint");
+  });
+
+  it("when retention keeps the last 2, then older RestorePoints and their blob snapshots are removed, never the newest", async () => {
+    const { stack, deps } = app();
+    const diskId = await app().createDisk("disk-retention", 2 * GiB);
+    const diskKey = await app().protect(diskId, { retention: { keepLast: 2 } });
+    for (let i = 0; i < 4; i++) {
+      stack.disks.writeSeeded(diskId, i * 8 * MiB, 1 * MiB, 40 + i);
+      await syncAndVerify(app(), diskKey);
+    }
+    const points = await app().restorePoints(diskKey);
+    assert.equal(points.length, 2);
+    const target = deps.targets(locationFromUrl(points[0].targetBlobUrl));
+    const snapshots = (await target.listSnapshots()).map((s) => s.snapshot).sort();
+    assert.deepEqual(snapshots, points.map((p) => p.targetSnapshot).sort());
+  });
+
+  it("when the disk grows, then the TargetBlob grows and the RestorePoint matches, old footer cleared", async () => {
+    const { stack, compute } = app();
+    const diskId = await app().createDisk("disk-grow", 2 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 1 * MiB, 50);
+    const diskKey = await app().protect(diskId);
+    await syncAndVerify(app(), diskKey);
+    await compute.disks.update(resourceGroup, "disk-grow", { diskSizeGB: 3 }, { updateIntervalInMs: 10 });
+    stack.disks.writeSeeded(diskId, 2 * GiB + 4 * MiB, 1 * MiB, 51);
+    const { run, point } = await syncAndVerify(app(), diskKey);
+    assert.equal(run.fullCopyReason, undefined);
+    assert.equal(point.blobBytes, 3 * GiB + 512);
+  });
+
+  it("when the disk is deleted and recreated under the same name, then a new chain starts with a full copy", async () => {
+    const { stack, compute } = app();
+    const diskId = await app().createDisk("disk-recreate", 2 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 3 * MiB, 60);
+    const diskKey = await app().protect(diskId);
+    await syncAndVerify(app(), diskKey);
+    for (const snap of await listSnapshotsOf(diskId)) await compute.snapshots.delete(resourceGroup, snap, { updateIntervalInMs: 10 });
+    await compute.disks.delete(resourceGroup, "disk-recreate", { updateIntervalInMs: 10 });
+    await app().createDisk("disk-recreate", 2 * GiB);
+    stack.disks.writeSeeded(diskId, 1 * GiB, 1 * MiB, 61);
+    const { run } = await syncAndVerify(app(), diskKey);
+    assert.equal(run.fullCopyReason, "disk-recreated");
+    assert.equal(run.bytesCopied, 1 * MiB + 512);
+  });
+
+  it("when the disk is deleted, then the run fails with a clear cause and earlier RestorePoints stay", async () => {
+    const { stack, compute } = app();
+    const diskId = await app().createDisk("disk-gone", 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 1 * MiB, 70);
+    const diskKey = await app().protect(diskId);
+    await syncAndVerify(app(), diskKey);
+    for (const snap of await listSnapshotsOf(diskId)) await compute.snapshots.delete(resourceGroup, snap, { updateIntervalInMs: 10 });
+    await compute.disks.delete(resourceGroup, "disk-gone", { updateIntervalInMs: 10 });
+    const run = await runOf(app(), diskKey, await app().sync(diskKey));
+    assert.equal(run.state, "failed");
+    assert.match(run.error ?? "", /does not exist/);
+    assert.equal((await app().restorePoints(diskKey)).length, 1);
+    const status = await app().host.invokeHttp("GET", `/api/disks/${diskKey}`);
+    assert.equal((status.body as { lastRunState: string }).lastRunState, "failed");
+  });
+
+  it("when a RestorePoint is restored, then the new disk's content equals the source snapshot", async () => {
+    const { stack, compute, deps } = app();
+    const diskId = await app().createDisk("disk-restore-src", 4 * GiB);
+    stack.disks.writeSeeded(diskId, 100 * MiB, 5 * MiB, 80);
+    stack.disks.writeSeeded(diskId, 3 * GiB, 2 * MiB, 81);
+    const diskKey = await app().protect(diskId, { target: { blobEndpoint: stack.target.blobEndpoint, container: "backups", storageAccountId: stack.target.resourceId } });
+    const { point } = await syncAndVerify(app(), diskKey);
+    const answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${point.restorePointId}/restore`, {
+      name: "disk-restored", resourceGroup: "rg-restore", location: stack.target.location,
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const restored = answer.body as { diskId: string; sizeBytes: number };
+    assert.equal(restored.sizeBytes, 4 * GiB);
+    const check = await compute.snapshots.createOrUpdate(
+      "rg-restore", "check-restored",
+      { location: stack.target.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: restored.diskId } },
+      { updateIntervalInMs: 10 },
+    );
+    const [restoredSas, sourceSas] = await Promise.all([
+      deps.compute.grantRead(check.id!, 3600),
+      deps.compute.grantRead(point.sourceSnapshotId, 3600),
+    ]);
+    const blob = (sas: string, size: number) => ({ sizeBytes: size, allocated: (w: { start: number; end: number }) => deps.source.allocated(sas, w), read: (r: { start: number; end: number }) => deps.source.read(sas, r) });
+    // The disk's data, not the VHD footer: a restored disk is a new disk with a footer of its own.
+    const diskBytes = point.blobBytes - 512;
+    const result = await compareBlobs(blob(sourceSas, diskBytes), blob(restoredSas, diskBytes));
+    assert.ok(result.equal, `restored disk differs at ${JSON.stringify(result.mismatches)}`);
+  });
+
+  async function listSnapshotsOf(diskId: string): Promise<string[]> {
+    const names: string[] = [];
+    for await (const s of app().compute.snapshots.listByResourceGroup(resourceGroup)) {
+      if (s.creationData?.sourceResourceId?.toLowerCase() === diskId.toLowerCase()) names.push(s.name!);
+    }
+    return names;
+  }
+});
