@@ -1,6 +1,8 @@
 /**
  * Disk creation with `createOption: "Import"`: the source blob must be a fixed VHD (its last 512 bytes a valid
  * footer whose size matches the blob) of a whole number of MiB; the disk gets the blob's written pages.
+ * The code InvalidVhd is the service's (its "not a supported VHD" error); answering it synchronously as a 400,
+ * and copying before the 202, are the emulator's choices.
  */
 import { EmulatorHttpError, type ImportSource } from "../disks/api";
 import { gib } from "../disks/limits";

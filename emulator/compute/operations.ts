@@ -45,6 +45,7 @@ export class OperationRegistry {
   start(location: string, output?: () => unknown, finalBody?: () => unknown): OperationLinks {
     const name = randomUUID();
     const startTime = Date.now();
+    this.forgetOlderThan(startTime - retentionMs);
     this.operations.set(name, { name, startTime, doneAt: startTime + this.delayMs, output, finalBody });
     const base =
       `${this.baseUrl.replace(/\/$/, "")}/subscriptions/${this.subscriptionId}/providers/Microsoft.Compute/locations/` +
@@ -53,6 +54,14 @@ export class OperationRegistry {
       azureAsyncOperation: `${base}&api-version=2025-01-02`,
       location: `${base}&monitor=true&api-version=2025-01-02`,
     };
+  }
+
+  /** Operations are kept in start order, so the old ones are at the front. */
+  private forgetOlderThan(cutoff: number): void {
+    for (const [name, op] of this.operations) {
+      if (op.doneAt >= cutoff) return;
+      this.operations.delete(name);
+    }
   }
 
   /** Answers a GET of an operation URL; undefined when the operation is unknown. */
@@ -82,6 +91,9 @@ export class OperationRegistry {
     };
   }
 }
+
+/** How long a finished operation can still be polled; ARM keeps them for hours, a local run needs less. */
+const retentionMs = 60 * 60_000;
 
 /** ARM's location name: "West US" → "westus". */
 export function armLocation(location: string): string {

@@ -30,8 +30,10 @@ export function listPageRanges(view: VhdView, from: number, to: number): ListedR
 
 /**
  * Pages written (PageRange) or trimmed (ClearRange) in `newer` since `older` was taken, within [from, to).
- * The service tracks writes, so a page rewritten with the same bytes is listed. When the disk grew, the old
- * footer page is now disk space (cleared unless written) and the new footer page is new.
+ * The service tracks writes, so a page rewritten with the same bytes is listed. Assumption: a trim is tracked
+ * the same way, so trimming pages that held nothing at the older snapshot still lists them as ClearRange (the
+ * consumer clears zeros; harmless, and never misses a clear). When the disk grew, the old footer page is now disk
+ * space (cleared unless written) and the new footer page is new; at an unchanged size the footer is unchanged.
  */
 export function listChangedRanges(older: SnapshotCut, newer: SnapshotCut, from: number, to: number): ListedRange[] {
   const raw: ListedRange[] = [];

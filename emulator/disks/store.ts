@@ -139,6 +139,7 @@ export class DiskStore implements DiskControl {
   /** Grows the disk; the pages past the old end read as zeros until written. */
   resizeDisk(disk: DiskRecord, sizeBytes: number): void {
     if (sizeBytes < disk.sizeBytes) {
+      // The service refuses to shrink a disk; the exact code is assumed.
       throw new EmulatorHttpError(
         400,
         "InvalidParameter",
