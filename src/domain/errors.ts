@@ -38,7 +38,10 @@ const secretPatterns: [RegExp, string][] = [
   [/([?&](?:sig|se|st|sv|sp|sr|skoid|sktid|skt|ske|sks|skv|si|spr)=)[^&\s"'<>]*/gi, "$1REDACTED"],
   [/(AccountKey=)[^;\s"']+/gi, "$1REDACTED"],
   [/(SharedAccessSignature=)[^;\s"']+/gi, "$1REDACTED"],
-  [/(Authorization:\s*)(Bearer|SharedKey)\s+\S+/gi, "$1$2 REDACTED"],
+  // A SAS nested, percent-encoded, in another URL's query.
+  [/((?:%3F|%26)sig%3D)(?:(?!%26)[^&\s"'<>])*/gi, "$1REDACTED"],
+  // Headers as text ("Authorization: Bearer …") and as JSON ("authorization":"Bearer …").
+  [/(Authorization"?\s*[:=]\s*"?)(Bearer|SharedKey)\s+[^\s"']+/gi, "$1$2 REDACTED"],
 ];
 
 /** Removes SAS parameters, account keys and credentials from text meant for logs, tables or HTTP answers. */

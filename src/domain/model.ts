@@ -31,6 +31,12 @@ export function diskKeyOf(diskId: string): string {
 const blobNamePattern = /^[^\\?#]{1,1024}$/;
 const containerPattern = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
+/** Defined once so that an update is checked like a new ProtectedDisk (a refinement does not survive removeDefault). */
+const scheduleSchema = z.string().superRefine((value, ctx) => {
+  const problem = scheduleProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
 export const retentionSchema = z
   .object({
     keepLast: z.number().int().min(1).max(10_000).optional(),
@@ -41,7 +47,7 @@ export const retentionSchema = z
 /** What a user sets when protecting a disk (HTTP body, CLI); defaults filled in. */
 export const protectedDiskInputSchema = z
   .object({
-    diskId: z.string().refine((id) => parseDiskId(id) !== undefined, {
+    diskId: z.string().trim().refine((id) => parseDiskId(id) !== undefined, {
       message: "must be a managed disk resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/disks/<name>",
     }),
     target: z
@@ -58,13 +64,7 @@ export const protectedDiskInputSchema = z
           .optional(),
       })
       .strict(),
-    schedule: z
-      .string()
-      .default("every 4h")
-      .superRefine((value, ctx) => {
-        const problem = scheduleProblem(value);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-      }),
+    schedule: scheduleSchema.default("every 4h"),
     snapshotMode: z.enum(["create", "existing"]).default("create"),
     retention: retentionSchema.default({ keepLast: 14 }),
     copyMode: z.enum(["server", "stream"]).default("server"),
@@ -93,7 +93,7 @@ export function toProtectedDisk(input: z.output<typeof protectedDiskInputSchema>
 /** Partial update of a ProtectedDisk (everything but the disk id). */
 export const protectedDiskUpdateSchema = z
   .object({
-    schedule: protectedDiskInputSchema.shape.schedule.removeDefault().optional(),
+    schedule: scheduleSchema.optional(),
     snapshotMode: z.enum(["create", "existing"]).optional(),
     retention: retentionSchema.optional(),
     copyMode: z.enum(["server", "stream"]).optional(),
