@@ -1,0 +1,38 @@
+/** RetentionPolicy: which RestorePoints go, oldest first; the newest RestorePoint always stays. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type RetainedPoint, type RetentionPolicy, applyRetention } from "../../src/domain/retention";
+
+const now = new Date("2026-06-30T12:00:00Z");
+const dayMs = 86_400_000;
+/** A RestorePoint `days` days before now, named after its age. */
+const point = (days: number): RetainedPoint => ({ id: `${days}d`, createdAt: new Date(now.getTime() - days * dayMs) });
+const daily = (count: number) => Array.from({ length: count }, (_, i) => point(i));
+
+describe("applyRetention", () => {
+  const cases: { name: string; points: RetainedPoint[]; policy: RetentionPolicy; removed: string[] }[] = [
+    { name: "when there are no RestorePoints, then nothing is removed", points: [], policy: { keepLast: 1, maxAgeDays: 1 }, removed: [] },
+    { name: "when no rule is set, then nothing is removed", points: daily(5), policy: {}, removed: [] },
+    { name: "when keepLast is 3 of 5, then the two oldest are removed, oldest first", points: daily(5), policy: { keepLast: 3 }, removed: ["4d", "3d"] },
+    { name: "when keepLast exceeds the count, then nothing is removed", points: daily(3), policy: { keepLast: 14 }, removed: [] },
+    { name: "when maxAgeDays is 2, then points older than two days are removed", points: daily(5), policy: { maxAgeDays: 2 }, removed: ["4d", "3d"] },
+    { name: "when a point is exactly maxAgeDays old, then it is kept", points: [point(0), point(7)], policy: { maxAgeDays: 7 }, removed: [] },
+    { name: "when maxAgeDays is fractional, then it counts in hours too", points: [point(0), point(0.25), point(0.75)], policy: { maxAgeDays: 0.5 }, removed: ["0.75d"] },
+    { name: "when both rules are set and the count is stricter, then the count decides", points: daily(6), policy: { keepLast: 2, maxAgeDays: 30 }, removed: ["5d", "4d", "3d", "2d"] },
+    { name: "when both rules are set and the age is stricter, then the age decides", points: daily(6), policy: { keepLast: 5, maxAgeDays: 1.5 }, removed: ["5d", "4d", "3d", "2d"] },
+    { name: "when every point is too old, then the newest is still kept", points: [point(40), point(50), point(60)], policy: { maxAgeDays: 30 }, removed: ["60d", "50d"] },
+    { name: "when keepLast is 1, then only the newest stays", points: daily(3), policy: { keepLast: 1 }, removed: ["2d", "1d"] },
+    { name: "when the only point is too old, then it is kept", points: [point(400)], policy: { keepLast: 1, maxAgeDays: 1 }, removed: [] },
+    { name: "when points come unsorted, then the newest is found and removals are oldest first", points: [point(3), point(0), point(5), point(1)], policy: { keepLast: 2 }, removed: ["5d", "3d"] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.deepEqual(applyRetention(c.points, c.policy, now).map((p) => p.id), c.removed);
+    });
+  }
+
+  it("when points carry more fields, then the removed ones come back whole", () => {
+    const points = [{ ...point(0), targetSnapshot: "a" }, { ...point(9), targetSnapshot: "b" }];
+    assert.deepEqual(applyRetention(points, { keepLast: 1 }, now), [points[1]]);
+  });
+});
