@@ -1,0 +1,352 @@
+/**
+ * The CLI's command line: one spec per command (positionals, options, help), parsed with `node:util` parseArgs
+ * into a typed command. Pure: no I/O, so every accepted and refused command line is unit-tested.
+ * Values the API validates (schedules, names, ranges) are passed through; the API's answer names what is wrong.
+ */
+import { parseArgs } from "node:util";
+
+/** A command line that cannot be run as given; the message says what to change. Exit code 2. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** The command whose usage to show with the error, if known. */
+    readonly command?: string,
+  ) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Body of POST /api/disks. */
+export interface ProtectBody {
+  readonly diskId: string;
+  readonly target: { blobEndpoint: string; container?: string; blobName?: string; storageAccountId?: string };
+  readonly schedule?: string;
+  readonly snapshotMode?: string;
+  readonly copyMode?: string;
+  readonly retention?: { keepLast?: number; maxAgeDays?: number };
+  readonly rpoAlertMinutes?: number;
+  readonly enabled?: boolean;
+}
+
+/** Body of PATCH /api/disks/{diskKey}. */
+export type UpdateBody = Omit<ProtectBody, "diskId" | "target">;
+
+/** Body of POST …/restore-points/{restorePointId}/restore. */
+export interface RestoreBody {
+  readonly name: string;
+  readonly resourceGroup: string;
+  readonly location: string;
+  readonly sku?: string;
+  readonly diskSizeGB?: number;
+  readonly storageAccountId?: string;
+  readonly subscriptionId?: string;
+}
+
+/** How `sync --wait` polls the BackupRun. */
+export interface WaitOptions {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+}
+
+/** What the operator asked for. */
+export type CliCommand =
+  | { readonly name: "help"; readonly topic?: string }
+  | { readonly name: "protect"; readonly body: ProtectBody }
+  | { readonly name: "unprotect"; readonly diskKey: string }
+  | { readonly name: "list" }
+  | { readonly name: "update"; readonly diskKey: string; readonly body: UpdateBody }
+  | { readonly name: "sync"; readonly diskKey: string; readonly wait?: WaitOptions }
+  | { readonly name: "status"; readonly diskKey: string }
+  | { readonly name: "runs"; readonly diskKey: string; readonly limit?: number }
+  | { readonly name: "restore-points"; readonly diskKey: string }
+  | { readonly name: "restore"; readonly diskKey: string; readonly restorePointId: string; readonly body: RestoreBody }
+  | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string };
+
+/** A parsed command line: the command and the options every command takes. */
+export interface Invocation {
+  readonly command: CliCommand;
+  readonly json: boolean;
+  readonly api?: string;
+  readonly key?: string;
+}
+
+interface OptionSpec {
+  readonly type: "string" | "boolean";
+  /** Placeholder shown in help for a string option. */
+  readonly value?: string;
+  readonly help: string;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+interface CommandSpec {
+  readonly args: readonly string[];
+  readonly summary: string;
+  readonly options: Readonly<Record<string, OptionSpec>>;
+  build(positionals: readonly string[], values: Values): CliCommand;
+}
+
+const globalOptions: Readonly<Record<string, OptionSpec & { short?: string }>> = {
+  api: { type: "string", value: "url", help: "API base URL, e.g. https://<app>.azurewebsites.net/api (env DISKDELTA_API_URL)" },
+  key: { type: "string", value: "key", help: "function key, sent as x-functions-key (env DISKDELTA_FUNCTION_KEY)" },
+  json: { type: "boolean", help: "print the API's JSON answer instead of tables" },
+  help: { type: "boolean", short: "h", help: "show help" },
+};
+
+/** Options that describe how a disk is protected, shared by `protect` and `update`. */
+const settingOptions: Readonly<Record<string, OptionSpec>> = {
+  schedule: { type: "string", value: "schedule", help: '"every 30m|4h|1d" or 6-field NCRONTAB "0 30 2 * * *" (default every 4h)' },
+  mode: { type: "string", value: "create|existing", help: "take a new snapshot per run, or use the newest existing one (default create)" },
+  "copy-mode": { type: "string", value: "server|stream", help: "Put Page From URL, or read and write through the app (default server)" },
+  "keep-last": { type: "string", value: "n", help: "RetentionPolicy: keep the newest n RestorePoints" },
+  "max-age-days": { type: "string", value: "days", help: "RetentionPolicy: remove RestorePoints older than this" },
+  "rpo-alert-minutes": { type: "string", value: "n", help: "report the disk late when its newest RestorePoint is older" },
+};
+
+const targetOptions: Readonly<Record<string, OptionSpec>> = {
+  "target-endpoint": { type: "string", value: "url", help: "https blob endpoint of the target storage account (required)" },
+  container: { type: "string", value: "name", help: "container of the TargetBlob (default diskdelta)" },
+  "blob-name": { type: "string", value: "name", help: "name of the TargetBlob (default <disk>-<diskKey>.vhd)" },
+  "storage-account-id": { type: "string", value: "id", help: "ARM id of the target storage account (needed to restore)" },
+};
+
+const commands: Readonly<Record<string, CommandSpec>> = {
+  protect: {
+    args: ["diskId"],
+    summary: "protect a managed disk: back it up on a schedule to the target storage account",
+    options: { ...targetOptions, ...settingOptions },
+    build: ([diskId], values) => {
+      const blobEndpoint = requiredString(values, "target-endpoint", "protect");
+      const target = {
+        blobEndpoint,
+        ...defined({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
+      };
+      return { name: "protect", body: { diskId, target, ...diskSettings(values) } };
+    },
+  },
+  unprotect: {
+    args: ["diskKey"],
+    summary: "stop protecting a disk; its RestorePoints and TargetBlob are kept",
+    options: {},
+    build: ([diskKey]) => ({ name: "unprotect", diskKey }),
+  },
+  list: {
+    args: [],
+    summary: "list protected disks with their last run, newest RestorePoint and RPO",
+    options: {},
+    build: () => ({ name: "list" }),
+  },
+  update: {
+    args: ["diskKey"],
+    summary: "change how a disk is protected (--keep-last/--max-age-days replace the RetentionPolicy)",
+    options: {
+      ...settingOptions,
+      enable: { type: "boolean", help: "resume scheduled BackupRuns" },
+      disable: { type: "boolean", help: "pause scheduled BackupRuns" },
+    },
+    build: ([diskKey], values) => {
+      if (values.enable && values.disable) throw new UsageError("--enable and --disable exclude each other", "update");
+      const body: UpdateBody = { ...diskSettings(values), ...defined({ enabled: values.enable ? true : values.disable ? false : undefined }) };
+      if (Object.keys(body).length === 0) throw new UsageError("nothing to update: give at least one option", "update");
+      return { name: "update", diskKey, body };
+    },
+  },
+  sync: {
+    args: ["diskKey"],
+    summary: "start a BackupRun now; with --wait, follow it until it ends",
+    options: {
+      wait: { type: "boolean", help: "poll the run until it succeeds or fails" },
+      interval: { type: "string", value: "seconds", help: "with --wait: seconds between polls (default 5)" },
+      timeout: { type: "string", value: "seconds", help: "with --wait: give up waiting after this long (default 3600)" },
+    },
+    build: ([diskKey], values) => {
+      if (!values.wait && (values.interval !== undefined || values.timeout !== undefined)) {
+        throw new UsageError("--interval and --timeout only apply with --wait", "sync");
+      }
+      if (!values.wait) return { name: "sync", diskKey };
+      const intervalMs = 1000 * (positiveNumber(values, "interval") ?? 5);
+      const timeoutMs = 1000 * (positiveNumber(values, "timeout") ?? 3600);
+      return { name: "sync", diskKey, wait: { intervalMs, timeoutMs } };
+    },
+  },
+  status: {
+    args: ["diskKey"],
+    summary: "show a disk's configuration, active run, newest RestorePoint and RPO",
+    options: {},
+    build: ([diskKey]) => ({ name: "status", diskKey }),
+  },
+  runs: {
+    args: ["diskKey"],
+    summary: "list a disk's newest BackupRuns",
+    options: { limit: { type: "string", value: "n", help: "how many runs (1-500, default 20)" } },
+    build: ([diskKey], values) => ({ name: "runs", diskKey, ...defined({ limit: positiveInteger(values, "limit") }) }),
+  },
+  "restore-points": {
+    args: ["diskKey"],
+    summary: "list a disk's RestorePoints, newest first",
+    options: {},
+    build: ([diskKey]) => ({ name: "restore-points", diskKey }),
+  },
+  restore: {
+    args: ["diskKey", "restorePointId"],
+    summary: "create a managed disk in the target region from a RestorePoint",
+    options: {
+      name: { type: "string", value: "diskName", help: "name of the new managed disk (required)" },
+      "resource-group": { type: "string", value: "rg", help: "resource group of the new disk (required)" },
+      location: { type: "string", value: "region", help: "region of the new disk: the target storage account's region (required)" },
+      sku: { type: "string", value: "sku", help: "Standard_LRS, Premium_LRS, StandardSSD_LRS, …" },
+      "size-gb": { type: "string", value: "n", help: "size of the new disk in GiB (at least the source's)" },
+      "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disk" },
+      subscription: { type: "string", value: "id", help: "subscription of the new disk (default: the source disk's)" },
+    },
+    build: ([diskKey, restorePointId], values) => ({
+      name: "restore",
+      diskKey,
+      restorePointId,
+      body: {
+        name: requiredString(values, "name", "restore"),
+        resourceGroup: requiredString(values, "resource-group", "restore"),
+        location: requiredString(values, "location", "restore"),
+        ...defined({
+          sku: str(values.sku),
+          diskSizeGB: positiveInteger(values, "size-gb"),
+          storageAccountId: str(values["storage-account-id"]),
+          subscriptionId: str(values.subscription),
+        }),
+      },
+    }),
+  },
+  verify: {
+    args: ["diskKey", "restorePointId"],
+    summary: "compare a RestorePoint with its source snapshot, byte for byte",
+    options: {},
+    build: ([diskKey, restorePointId]) => ({ name: "verify", diskKey, restorePointId }),
+  },
+};
+
+/** The command names, in the order help lists them. */
+export const commandNames = Object.keys(commands);
+
+/** Parses the arguments after `diskdelta`; throws UsageError for anything that cannot be run. */
+export function parseCommandLine(argv: readonly string[]): Invocation {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    const topic = name === "help" ? rest[0] : undefined;
+    if (topic !== undefined && !commands[topic]) throw new UsageError(`unknown command "${topic}"`);
+    return { command: { name: "help", topic }, json: false };
+  }
+  const spec = commands[name];
+  if (!spec) {
+    throw new UsageError(name.startsWith("-") ? `a command comes first, before ${name}` : `unknown command "${name}"`);
+  }
+  const { values, positionals } = parseOrExplain(name, spec, rest);
+  const global = { json: values.json === true, ...defined({ api: str(values.api), key: str(values.key) }) };
+  if (values.help) return { command: { name: "help", topic: name }, ...global };
+  if (positionals.length !== spec.args.length) {
+    const expected = spec.args.length ? spec.args.map((arg) => `<${arg}>`).join(" ") : "no arguments";
+    throw new UsageError(`${name} takes ${expected}; got ${positionals.length ? positionals.map((p) => `"${p}"`).join(" ") : "none"}`, name);
+  }
+  return { command: spec.build(positionals, values), ...global };
+}
+
+/** Help for one command, or for all of them. */
+export function usage(topic?: string): string {
+  const spec = topic ? commands[topic] : undefined;
+  if (topic && spec) {
+    return [
+      `Usage: diskdelta ${topic}${spec.args.map((arg) => ` <${arg}>`).join("")} [options]`,
+      "",
+      `${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.`,
+      ...(Object.keys(spec.options).length ? ["", "Options:", ...optionLines(spec.options)] : []),
+      "",
+      "Global options:",
+      ...optionLines(globalOptions),
+    ].join("\n");
+  }
+  const width = Math.max(...commandNames.map((name) => commandLabel(name).length));
+  return [
+    "diskdelta: operate differential backups of Azure managed disks through the app's HTTP API.",
+    "",
+    "Usage: diskdelta <command> [arguments] [options]",
+    "",
+    "Commands:",
+    ...commandNames.map((name) => `  ${commandLabel(name).padEnd(width)}  ${commands[name].summary}`),
+    "",
+    "Global options:",
+    ...optionLines(globalOptions),
+    "",
+    "Exit codes: 0 done; 1 the API refused or could not be reached; 2 bad command line;",
+    "            3 the BackupRun failed or the RestorePoint differs; 4 gave up waiting (the run goes on).",
+    "Run `diskdelta <command> --help` for a command's options.",
+  ].join("\n");
+}
+
+function commandLabel(name: string): string {
+  return [name, ...commands[name].args.map((arg) => `<${arg}>`)].join(" ");
+}
+
+function optionLines(options: Readonly<Record<string, OptionSpec & { short?: string }>>): string[] {
+  const labels = Object.entries(options).map(([name, option]) => {
+    const long = `--${name}${option.type === "string" ? ` <${option.value ?? "value"}>` : ""}`;
+    return option.short ? `-${option.short}, ${long}` : long;
+  });
+  const width = Math.max(...labels.map((label) => label.length));
+  return Object.values(options).map((option, i) => `  ${labels[i].padEnd(width)}  ${option.help}`);
+}
+
+function parseOrExplain(name: string, spec: CommandSpec, args: readonly string[]): { values: Values; positionals: string[] } {
+  const options = Object.fromEntries(
+    Object.entries({ ...globalOptions, ...spec.options }).map(([option, { type, ...rest }]) => [option, "short" in rest ? { type, short: rest.short } : { type }]),
+  );
+  try {
+    const parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    return { values: parsed.values as Values, positionals: parsed.positionals };
+  } catch (error) {
+    // parseArgs explains well ("Unknown option '--x'", "Option '--name <value>' argument missing"); keep its first sentence.
+    const message = error instanceof Error ? error.message.split(/\.\s/)[0].replace(/\.$/, "") : String(error);
+    throw new UsageError(message, name);
+  }
+}
+
+function diskSettings(values: Values): UpdateBody {
+  const keepLast = positiveInteger(values, "keep-last");
+  const maxAgeDays = positiveNumber(values, "max-age-days");
+  const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : defined({ keepLast, maxAgeDays });
+  return defined({
+    schedule: str(values.schedule),
+    snapshotMode: str(values.mode),
+    copyMode: str(values["copy-mode"]),
+    retention,
+    rpoAlertMinutes: positiveInteger(values, "rpo-alert-minutes"),
+  });
+}
+
+function str(value: string | boolean | undefined): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function requiredString(values: Values, option: string, command: string): string {
+  const value = str(values[option]);
+  if (value === undefined || value.trim() === "") throw new UsageError(`--${option} is required`, command);
+  return value;
+}
+
+function positiveNumber(values: Values, option: string): number | undefined {
+  const text = str(values[option]);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) throw new UsageError(`--${option} must be a positive number, not "${text}"`);
+  return value;
+}
+
+function positiveInteger(values: Values, option: string): number | undefined {
+  const value = positiveNumber(values, option);
+  if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${option} must be a whole number, not "${str(values[option])}"`);
+  return value;
+}
+
+/** The object without its undefined fields, so that JSON bodies carry only what the operator set. */
+function defined<T extends Record<string, unknown>>(object: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}

@@ -1,0 +1,121 @@
+/** Each CLI command as one or two API calls: what it sends, what it prints for people, and its exit code. */
+import type { ProtectedDiskConfig } from "../domain/model";
+import type { BackupRun, RestorePoint } from "../domain/records";
+import type { RestoreResult } from "../engine/restore";
+import type { DiskStatus } from "../engine/status";
+import type { CliCommand } from "./args";
+import type { Api } from "./api";
+import {
+  type DiskList,
+  type VerifyAnswer,
+  formatDiskList,
+  formatDiskStatus,
+  formatProgress,
+  formatProtectedDisk,
+  formatRestore,
+  formatRestorePoints,
+  formatRun,
+  formatRunStarted,
+  formatRuns,
+  formatVerify,
+} from "./format";
+import { waitForRun } from "./wait";
+
+/** Exit codes, as documented in `diskdelta --help` and docs/cli.md. */
+export const exitCodes = { ok: 0, apiError: 1, usage: 2, badOutcome: 3, timedOut: 4 } as const;
+
+/** What a command produced: the API's answer (printed by --json), the text for people, the exit code. */
+export interface Outcome {
+  readonly data: unknown;
+  readonly text: string;
+  readonly exitCode: number;
+  /** Said on stderr after the output, e.g. why the exit code is not 0. */
+  readonly note?: string;
+}
+
+/** What commands need besides the API: where progress goes, and the clock for `sync --wait`. */
+export interface CommandContext {
+  readonly api: Api;
+  /** Progress lines while waiting (stderr); not called in --json mode. */
+  readonly progress?: (line: string) => void;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => number;
+}
+
+type RunnableCommand = Exclude<CliCommand, { name: "help" }>;
+
+const disk = (diskKey: string) => `/disks/${encodeURIComponent(diskKey)}`;
+const point = (diskKey: string, restorePointId: string) => `${disk(diskKey)}/restore-points/${encodeURIComponent(restorePointId)}`;
+const ok = (data: unknown, text: string): Outcome => ({ data, text, exitCode: exitCodes.ok });
+
+export async function runCommand(command: RunnableCommand, context: CommandContext): Promise<Outcome> {
+  const { api } = context;
+  switch (command.name) {
+    case "protect": {
+      const config = await api.request<ProtectedDiskConfig>("POST", "/disks", command.body);
+      return ok(config, formatProtectedDisk(`Protected ${config.diskId} as diskKey ${config.diskKey}.`, config));
+    }
+    case "update": {
+      const config = await api.request<ProtectedDiskConfig>("PATCH", disk(command.diskKey), command.body);
+      return ok(config, formatProtectedDisk(`Updated disk ${config.diskKey}.`, config));
+    }
+    case "unprotect": {
+      const answer = await api.request<{ diskKey: string }>("DELETE", disk(command.diskKey));
+      return ok(answer, `Unprotected disk ${command.diskKey}. Its RestorePoints and the TargetBlob are kept.`);
+    }
+    case "list": {
+      const answer = await api.request<DiskList>("GET", "/disks");
+      return ok(answer, formatDiskList(answer));
+    }
+    case "status": {
+      const status = await api.request<DiskStatus>("GET", disk(command.diskKey));
+      return ok(status, formatDiskStatus(status));
+    }
+    case "runs": {
+      const query = command.limit !== undefined ? `?limit=${command.limit}` : "";
+      const answer = await api.request<{ runs: BackupRun[] }>("GET", `${disk(command.diskKey)}/runs${query}`);
+      return ok(answer, formatRuns(answer.runs));
+    }
+    case "restore-points": {
+      const answer = await api.request<{ restorePoints: RestorePoint[] }>("GET", `${disk(command.diskKey)}/restore-points`);
+      return ok(answer, formatRestorePoints(answer.restorePoints));
+    }
+    case "restore": {
+      const result = await api.request<RestoreResult>("POST", `${point(command.diskKey, command.restorePointId)}/restore`, command.body);
+      return ok(result, formatRestore(result));
+    }
+    case "verify": {
+      const result = await api.request<VerifyAnswer>("POST", `${point(command.diskKey, command.restorePointId)}/verify`);
+      const outcome = ok(result, formatVerify({ restorePointId: command.restorePointId, ...result }));
+      return result.equal ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
+    }
+    case "sync":
+      return sync(command, context);
+  }
+}
+
+async function sync(command: Extract<CliCommand, { name: "sync" }>, context: CommandContext): Promise<Outcome> {
+  const { api } = context;
+  const started = await api.request<{ diskKey: string; runId: string; statusUrl?: string }>("POST", `${disk(command.diskKey)}/sync`);
+  if (!command.wait) return ok(started, formatRunStarted(started));
+  // The status URL is followed only into this API: the function key is never sent anywhere else.
+  const statusPath = (started.statusUrl && api.pathOf(started.statusUrl)) ?? `${disk(command.diskKey)}/runs/${encodeURIComponent(started.runId)}`;
+  const { run, timedOut } = await waitForRun(
+    {
+      fetchRun: () => api.request<BackupRun>("GET", statusPath),
+      sleep: context.sleep,
+      now: context.now,
+      onProgress: (next, previous) => {
+        const line = formatProgress(next, previous);
+        if (line && context.progress) context.progress(line);
+      },
+    },
+    command.wait,
+  );
+  const outcome = ok(run, formatRun(run));
+  if (timedOut) {
+    const seconds = command.wait.timeoutMs / 1000;
+    return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${seconds}s; the BackupRun goes on. Follow it with: diskdelta runs ${command.diskKey}` };
+  }
+  return run.state === "succeeded" ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
+}

@@ -1,0 +1,246 @@
+/**
+ * What the CLI prints for people: aligned tables and field lists built from the API's answers. Pure, so unit tests
+ * read exactly what an operator sees. Shapes come from the API's own types; `--json` prints the answers untouched.
+ */
+import type { InvalidRow } from "../adapters/tables";
+import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
+import type { ByteRange } from "../domain/ranges";
+import type { BackupRun, RestorePoint } from "../domain/records";
+import type { RestoreResult } from "../engine/restore";
+import type { DiskStatus } from "../engine/status";
+import type { VerifyResult } from "../engine/verify";
+
+/** GET /api/disks. */
+export interface DiskList {
+  readonly disks: readonly DiskStatus[];
+  readonly invalid: readonly InvalidRow[];
+}
+
+/** POST …/verify: the comparison, with the RestorePoint it is about. */
+export type VerifyAnswer = VerifyResult & { readonly diskKey?: string; readonly restorePointId?: string };
+
+/** Columns padded to their widest cell, two spaces apart, no trailing spaces. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)));
+  const line = (cells: readonly string[]) => cells.map((cell, i) => (cell ?? "").padEnd(widths[i])).join("  ").trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n");
+}
+
+/** "Label  value" lines; fields without a value are left out. */
+export function fields(pairs: readonly (readonly [string, string | undefined])[]): string {
+  const present = pairs.filter((pair): pair is readonly [string, string] => pair[1] !== undefined && pair[1] !== "");
+  const width = Math.max(0, ...present.map(([label]) => label.length));
+  return present.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n");
+}
+
+const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return "-";
+  if (Math.abs(bytes) < 1024) return `${bytes} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A duration as the two largest units: "45s", "5m 10s", "2h 05m", "3d 04h". */
+export function formatSeconds(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds)) return "-";
+  const s = Math.max(0, Math.round(seconds));
+  const two = (n: number) => String(n).padStart(2, "0");
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${two(s % 60)}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${two(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86_400)}d ${two(Math.floor((s % 86_400) / 3600))}h`;
+}
+
+/** An ISO time to the second, UTC: "2026-01-15 10:00:00Z". */
+export function formatTime(iso: string | undefined): string {
+  if (!iso) return "-";
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? iso : new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/** "name (resource group)" of a disk resource id. */
+export function diskLabel(diskId: string): string {
+  const ref = parseDiskId(diskId);
+  return ref ? `${ref.name} (${ref.resourceGroup})` : diskId;
+}
+
+function between(startIso: string | undefined, endIso: string | undefined): number | undefined {
+  if (!startIso || !endIso) return undefined;
+  return (Date.parse(endIso) - Date.parse(startIso)) / 1000;
+}
+
+function retentionText(retention: ProtectedDiskConfig["retention"]): string {
+  const rules = [
+    retention.keepLast !== undefined ? `keep last ${retention.keepLast}` : undefined,
+    retention.maxAgeDays !== undefined ? `remove after ${retention.maxAgeDays} days` : undefined,
+  ].filter((rule) => rule !== undefined);
+  return rules.length ? rules.join(", ") : "keep all";
+}
+
+function rpoText(status: Pick<DiskStatus, "rpoSeconds" | "rpoExceeded" | "config">): string {
+  const late = status.rpoExceeded ? ` (LATE: alert after ${status.config.rpoAlertMinutes} min)` : "";
+  return `${status.rpoSeconds === undefined ? "no RestorePoint yet" : formatSeconds(status.rpoSeconds)}${late}`;
+}
+
+function progressText(run: BackupRun): string {
+  return `${run.runId} ${run.state}: ${formatBytes(run.bytesCopied)} copied, ${run.requests} requests`;
+}
+
+function configFields(config: ProtectedDiskConfig): [string, string | undefined][] {
+  return [
+    ["Disk key", config.diskKey],
+    ["Disk", config.diskId],
+    ["Enabled", config.enabled ? "yes" : "no"],
+    ["Schedule", config.schedule],
+    ["Snapshot mode", config.snapshotMode],
+    ["Copy mode", config.copyMode],
+    ["Retention", retentionText(config.retention)],
+    ["RPO alert", config.rpoAlertMinutes !== undefined ? `after ${config.rpoAlertMinutes} min` : "off"],
+    ["TargetBlob", `${config.target.blobEndpoint}/${config.target.container}/${config.target.blobName}`],
+    ["Storage account", config.target.storageAccountId],
+  ];
+}
+
+/** After protect or update: the ProtectedDisk as it now stands. */
+export function formatProtectedDisk(headline: string, config: ProtectedDiskConfig): string {
+  return `${headline}\n\n${fields(configFields(config))}`;
+}
+
+export function formatDiskList(answer: DiskList): string {
+  const rows = answer.disks.map((disk) => [
+    disk.diskKey,
+    diskLabel(disk.diskId),
+    disk.config.enabled ? "yes" : "no",
+    disk.config.schedule,
+    disk.activeRun?.state ?? disk.lastRunState ?? "never",
+    disk.lastRestorePoint ? formatTime(disk.lastRestorePoint.sourceSnapshotTime) : "none",
+    rpoText(disk),
+  ]);
+  const out = rows.length
+    ? [table(["DISK KEY", "DISK", "ENABLED", "SCHEDULE", "LAST RUN", "NEWEST RESTORE POINT", "RPO"], rows)]
+    : ["No protected disks. Protect one with: diskdelta protect <diskId> --target-endpoint <url>"];
+  if (answer.invalid.length) {
+    out.push("", `${answer.invalid.length} ProtectedDisk row(s) cannot be used; fix or delete them in Table Storage:`);
+    out.push(...answer.invalid.map((row) => `  ${row.table}/${row.partitionKey}/${row.rowKey}: ${row.problems.join("; ")}`));
+  }
+  return out.join("\n");
+}
+
+export function formatDiskStatus(status: DiskStatus): string {
+  const newest = status.lastRestorePoint;
+  return fields([
+    ...configFields(status.config),
+    ["Active run", status.activeRun ? progressText(status.activeRun) : "none"],
+    ["Last run", status.lastRunState ?? "never"],
+    ["Last error", status.lastError],
+    ["Newest RestorePoint", newest ? `${newest.restorePointId} (source snapshot ${formatTime(newest.sourceSnapshotTime)})` : "none"],
+    ["RPO", rpoText(status)],
+  ]);
+}
+
+export function formatRuns(runs: readonly BackupRun[]): string {
+  if (!runs.length) return "No BackupRuns yet. Start one with: diskdelta sync <diskKey>";
+  const rows = runs.map((run) => [
+    run.runId,
+    run.trigger,
+    run.state,
+    formatTime(run.startedAt),
+    formatSeconds(between(run.startedAt, run.endedAt)),
+    formatBytes(run.bytesChanged),
+    formatBytes(run.bytesCopied),
+    formatBytes(run.bytesCleared),
+    String(run.requests),
+    run.error ?? run.note ?? (run.fullCopyReason ? `full copy: ${run.fullCopyReason}` : ""),
+  ]);
+  return table(["RUN ID", "TRIGGER", "STATE", "STARTED", "DURATION", "CHANGED", "COPIED", "CLEARED", "REQUESTS", "NOTE"], rows);
+}
+
+/** The end (or the last known state) of one BackupRun. */
+export function formatRun(run: BackupRun): string {
+  const headline =
+    run.state === "succeeded"
+      ? `BackupRun ${run.runId} succeeded.`
+      : run.state === "failed"
+        ? `BackupRun ${run.runId} FAILED: ${run.error ?? "no error recorded"}`
+        : `BackupRun ${run.runId} is still ${run.state}.`;
+  const body = fields([
+    ["Disk key", run.diskKey],
+    ["State", run.state],
+    ["Started", formatTime(run.startedAt)],
+    ["Ended", run.endedAt ? formatTime(run.endedAt) : undefined],
+    ["Duration", run.endedAt ? formatSeconds(between(run.startedAt, run.endedAt)) : undefined],
+    ["Full copy", run.fullCopyReason],
+    ["Changed", formatBytes(run.bytesChanged)],
+    ["Copied", formatBytes(run.bytesCopied)],
+    ["Cleared", formatBytes(run.bytesCleared)],
+    ["Requests", String(run.requests)],
+    ["RestorePoint", run.restorePointId],
+    ["Note", run.note],
+  ]);
+  return `${headline}\n\n${body}`;
+}
+
+export function formatRunStarted(answer: { diskKey: string; runId: string }): string {
+  return `Started BackupRun ${answer.runId} for disk ${answer.diskKey}.\nFollow it with: diskdelta runs ${answer.diskKey}`;
+}
+
+/** One progress line while waiting for a run, or undefined when nothing changed since the last one. */
+export function formatProgress(run: BackupRun, previous: BackupRun | undefined): string | undefined {
+  if (previous && previous.state === run.state && previous.bytesCopied === run.bytesCopied && previous.bytesCleared === run.bytesCleared) return undefined;
+  return `BackupRun ${progressText(run)}`;
+}
+
+export function formatRestorePoints(points: readonly RestorePoint[]): string {
+  if (!points.length) return "No RestorePoints yet.";
+  const rows = points.map((point) => [
+    point.restorePointId,
+    formatTime(point.sourceSnapshotTime),
+    formatTime(point.createdAt),
+    point.fullCopy ? "full" : "diff",
+    formatBytes(point.blobBytes),
+    formatBytes(point.bytesCopied),
+    formatSeconds(point.durationMs / 1000),
+  ]);
+  return table(["RESTORE POINT", "SOURCE SNAPSHOT TIME", "CREATED", "COPY", "DISK SIZE", "COPIED", "DURATION"], rows);
+}
+
+export function formatRestore(result: RestoreResult): string {
+  return `Restored RestorePoint ${result.restorePointId} as a new managed disk.\n\n${fields([
+    ["Disk", result.diskId],
+    ["Unique id", result.uniqueId],
+    ["Size", formatBytes(result.sizeBytes)],
+  ])}`;
+}
+
+function rangeRow(range: ByteRange): string[] {
+  return [String(range.start), String(range.end), formatBytes(range.end - range.start)];
+}
+
+export function formatVerify(result: VerifyAnswer): string {
+  const point = result.restorePointId ? `RestorePoint ${result.restorePointId}` : "The RestorePoint";
+  if (result.equal) {
+    return `${point} equals its source snapshot.\n\n${fields([
+      ["Digest", result.sourceDigest],
+      ["Bytes read", formatBytes(result.bytesRead)],
+    ])}`;
+  }
+  return [
+    `${point} DIFFERS from its source snapshot.`,
+    "",
+    fields([
+      ["Source digest", result.sourceDigest],
+      ["Target digest", result.targetDigest],
+      ["Bytes read", formatBytes(result.bytesRead)],
+    ]),
+    "",
+    "First differing ranges (bytes, end exclusive):",
+    table(["START", "END", "LENGTH"], result.mismatches.map(rangeRow)),
+  ].join("\n");
+}
