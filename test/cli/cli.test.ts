@@ -1,0 +1,132 @@
+/**
+ * The compiled `diskdelta` CLI as an operator runs it: a child process talking HTTP to the whole app on the local
+ * stack, with the host polling its queues so that BackupRuns progress while the CLI waits.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { diskKeyOf } from "../../src/domain/model";
+import type { RestorePoint } from "../../src/domain/records";
+import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
+
+const cliPath = join(__dirname, "..", "..", "src", "cli", "main.js");
+
+/** What one CLI run printed and how it exited. */
+interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI without blocking this process, which serves the API it calls. */
+function runCli(args: readonly string[], env: Record<string, string>): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("diskdelta CLI against the local app", () => {
+  const app = useTestApp();
+  let env: Record<string, string>;
+  const cli = async (...args: string[]): Promise<CliRun> => {
+    const run = await runCli(args, env);
+    const key = app().host.functionKey;
+    assert.ok(!run.stdout.includes(key) && !run.stderr.includes(key), `the function key was printed by: diskdelta ${args.join(" ")}`);
+    return run;
+  };
+  const succeeds = async (...args: string[]): Promise<string> => {
+    const run = await cli(...args);
+    assert.equal(run.code, 0, `diskdelta ${args.join(" ")} exited ${run.code}:\n${run.stderr}${run.stdout}`);
+    return run.stdout;
+  };
+
+  before(async () => {
+    env = { DISKDELTA_API_URL: await app().host.listen(), DISKDELTA_FUNCTION_KEY: app().host.functionKey };
+    app().host.start();
+  });
+
+  it("when an operator protects, lists, syncs with --wait, inspects, verifies, restores and unprotects a disk, then each command reports it", async () => {
+    const { stack, compute } = app();
+    const diskId = await app().createDisk("disk-cli", 2 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 3 * MiB, 1);
+    stack.disks.writeSeeded(diskId, GiB + 512, 1024, 2);
+    const diskKey = diskKeyOf(diskId);
+
+    const protectedText = await succeeds("protect", diskId, "--target-endpoint", stack.target.blobEndpoint, "--container", "backups",
+      "--storage-account-id", stack.target.resourceId, "--schedule", "every 1d", "--keep-last", "3", "--rpo-alert-minutes", "1440");
+    assert.match(protectedText, new RegExp(`as diskKey ${diskKey}`));
+    assert.match(protectedText, /Retention\s+keep last 3/);
+
+    const listed = await succeeds("list");
+    assert.match(listed, /^DISK KEY\s+DISK\s+ENABLED/);
+    assert.match(listed, new RegExp(`${diskKey}\\s+disk-cli \\(${resourceGroup}\\)\\s+yes\\s+every 1d\\s+never\\s+none`));
+
+    const synced = await cli("sync", diskKey, "--wait", "--interval", "0.2", "--timeout", "120");
+    assert.equal(synced.code, 0, synced.stderr + synced.stdout);
+    assert.match(synced.stdout, /^BackupRun \S+ succeeded\./);
+    assert.match(synced.stdout, /Copied\s+3\.0 MiB/, "3 MiB + 1 KiB of data + the VHD footer page");
+    assert.match(synced.stderr, /BackupRun \S+ (queued|preparing|copying|finalizing|succeeded)/, "progress goes to stderr");
+
+    const status = await succeeds("status", diskKey);
+    assert.match(status, /Last run\s+succeeded/);
+    assert.match(status, /Active run\s+none/);
+    assert.match(status, /Newest RestorePoint\s+\S+ \(source snapshot /);
+
+    const points = JSON.parse(await succeeds("restore-points", diskKey, "--json")) as { restorePoints: RestorePoint[] };
+    assert.equal(points.restorePoints.length, 1);
+    const [point] = points.restorePoints;
+    assert.equal(point.bytesCopied, 3 * MiB + 1024 + 512);
+    assert.match(await succeeds("restore-points", diskKey), new RegExp(`${point.restorePointId}\\s.*\\sfull\\s+2\\.0 GiB`));
+    assert.match(await succeeds("runs", diskKey), new RegExp(`${point.runId}\\s+manual\\s+succeeded`));
+
+    assert.match(await succeeds("verify", diskKey, point.restorePointId), /equals its source snapshot/);
+
+    const restored = await succeeds("restore", diskKey, point.restorePointId, "--name", "disk-cli-restored", "--resource-group", "rg-cli-restore",
+      "--location", stack.target.location);
+    assert.match(restored, /Restored RestorePoint .* as a new managed disk/);
+    const disk = await compute.disks.get("rg-cli-restore", "disk-cli-restored");
+    assert.equal(disk.diskSizeGB, 2);
+
+    assert.match(await succeeds("unprotect", diskKey), /Unprotected disk .*RestorePoints and the TargetBlob are kept/);
+    assert.deepEqual((JSON.parse(await succeeds("list", "--json")) as { disks: unknown[] }).disks, []);
+  });
+
+  it("when a disk is not protected, then status exits 1 with the API's error code and a hint", async () => {
+    const run = await cli("status", "0000000000000000");
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, "");
+    assert.match(run.stderr, /^error: DiskNotProtected \(HTTP 404\): no protected disk 0000000000000000\nlist protected disks with: diskdelta list/);
+  });
+
+  it("when the API refuses the input, then every problem is listed and the exit code is 1", async () => {
+    const run = await cli("protect", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d", "--target-endpoint", "http://insecure.example", "--schedule", "every 0m");
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /InvalidRequest \(HTTP 400\)/);
+    assert.match(run.stderr, /\n {2}target\.blobEndpoint: must be the https blob endpoint/);
+    assert.match(run.stderr, /\n {2}schedule: the interval must be at least 1/);
+  });
+
+  it("when the function key is wrong, then the CLI exits 1 with Unauthorized and never shows the key", async () => {
+    const run = await runCli(["list", "--json"], { ...env, DISKDELTA_FUNCTION_KEY: "not-the-key-0123456789" });
+    assert.equal(run.code, 1);
+    const error = JSON.parse(run.stderr) as { error: { code: string; status: number } };
+    assert.deepEqual([error.error.code, error.error.status], ["Unauthorized", 401]);
+    assert.ok(!run.stderr.includes("not-the-key-0123456789"));
+  });
+
+  it("when the command line is wrong, then the CLI exits 2 and says what to change", async () => {
+    const missing = await cli("protect", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d");
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^error: --target-endpoint is required\nsee: diskdelta protect --help/);
+    const noUrl = await runCli(["list"], {});
+    assert.equal(noUrl.code, 2);
+    assert.match(noUrl.stderr, /no API URL: pass --api <url> or set DISKDELTA_API_URL/);
+  });
+});

@@ -1,0 +1,145 @@
+/** The CLI's command lines: what each one sends to the API, and what is refused before anything is sent. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type Invocation, UsageError, commandNames, parseCommandLine, usage } from "../../src/cli/args";
+import { normalizeBaseUrl } from "../../src/cli/api";
+
+const diskId = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/d1";
+const endpoint = "https://backup.blob.core.windows.net";
+
+describe("parseCommandLine", () => {
+  const accepted: { name: string; argv: string[]; expected: Invocation }[] = [
+    {
+      name: "when protect gets only the disk and the endpoint, then the body carries only those (the API fills defaults)",
+      argv: ["protect", diskId, "--target-endpoint", endpoint],
+      expected: { command: { name: "protect", body: { diskId, target: { blobEndpoint: endpoint } } }, json: false },
+    },
+    {
+      name: "when protect gets every option, then each lands in its API field",
+      argv: ["protect", diskId, "--target-endpoint", endpoint, "--container", "backups", "--blob-name", "d1.vhd", "--storage-account-id", "/subscriptions/s1/resourceGroups/t/providers/Microsoft.Storage/storageAccounts/a",
+        "--schedule", "0 30 2 * * *", "--mode", "existing", "--copy-mode", "stream", "--keep-last", "7", "--max-age-days", "2.5", "--rpo-alert-minutes", "90"],
+      expected: {
+        command: {
+          name: "protect",
+          body: {
+            diskId,
+            target: { blobEndpoint: endpoint, container: "backups", blobName: "d1.vhd", storageAccountId: "/subscriptions/s1/resourceGroups/t/providers/Microsoft.Storage/storageAccounts/a" },
+            schedule: "0 30 2 * * *",
+            snapshotMode: "existing",
+            copyMode: "stream",
+            retention: { keepLast: 7, maxAgeDays: 2.5 },
+            rpoAlertMinutes: 90,
+          },
+        },
+        json: false,
+      },
+    },
+    {
+      name: "when global options come before the arguments, then they are read as well",
+      argv: ["list", "--json", "--api", "https://app.example/api", "--key", "k"],
+      expected: { command: { name: "list" }, json: true, api: "https://app.example/api", key: "k" },
+    },
+    {
+      name: "when update disables a disk and sets only an age limit, then retention carries only that rule",
+      argv: ["update", "abc", "--disable", "--max-age-days", "30"],
+      expected: { command: { name: "update", diskKey: "abc", body: { retention: { maxAgeDays: 30 }, enabled: false } }, json: false },
+    },
+    {
+      name: "when update enables a disk, then enabled is true",
+      argv: ["update", "abc", "--enable"],
+      expected: { command: { name: "update", diskKey: "abc", body: { enabled: true } }, json: false },
+    },
+    { name: "when sync has no --wait, then it only starts the run", argv: ["sync", "abc"], expected: { command: { name: "sync", diskKey: "abc" }, json: false } },
+    {
+      name: "when sync --wait has no timing options, then it polls every 5 s for up to an hour",
+      argv: ["sync", "abc", "--wait"],
+      expected: { command: { name: "sync", diskKey: "abc", wait: { intervalMs: 5000, timeoutMs: 3_600_000 } }, json: false },
+    },
+    {
+      name: "when sync --wait has timing options, then fractions of seconds are allowed",
+      argv: ["sync", "abc", "--wait", "--interval", "0.25", "--timeout", "90"],
+      expected: { command: { name: "sync", diskKey: "abc", wait: { intervalMs: 250, timeoutMs: 90_000 } }, json: false },
+    },
+    { name: "when runs has a limit, then it is passed on", argv: ["runs", "abc", "--limit", "5"], expected: { command: { name: "runs", diskKey: "abc", limit: 5 }, json: false } },
+    {
+      name: "when restore gets its options, then the body uses the API's names",
+      argv: ["restore", "abc", "rp1", "--name", "restored", "--resource-group", "rg-dr", "--location", "northeurope", "--sku", "Premium_LRS", "--size-gb", "256", "--subscription", "s2"],
+      expected: {
+        command: { name: "restore", diskKey: "abc", restorePointId: "rp1", body: { name: "restored", resourceGroup: "rg-dr", location: "northeurope", sku: "Premium_LRS", diskSizeGB: 256, subscriptionId: "s2" } },
+        json: false,
+      },
+    },
+    { name: "when verify gets a disk and a RestorePoint, then both are kept", argv: ["verify", "abc", "rp1"], expected: { command: { name: "verify", diskKey: "abc", restorePointId: "rp1" }, json: false } },
+    { name: "when there are no arguments, then help is shown", argv: [], expected: { command: { name: "help", topic: undefined }, json: false } },
+    { name: "when help names a command, then that command's help is shown", argv: ["help", "restore"], expected: { command: { name: "help", topic: "restore" }, json: false } },
+    { name: "when a command gets --help, then its help is shown even without its arguments", argv: ["restore", "-h"], expected: { command: { name: "help", topic: "restore" }, json: false } },
+    { name: "when unprotect gets a key, then it is the only thing sent", argv: ["unprotect", "abc"], expected: { command: { name: "unprotect", diskKey: "abc" }, json: false } },
+  ];
+  for (const c of accepted) {
+    it(c.name, () => assert.deepEqual(parseCommandLine(c.argv), c.expected));
+  }
+
+  const refused: { name: string; argv: string[]; message: RegExp; command?: string }[] = [
+    { name: "when the command is unknown, then it is named", argv: ["backup", "abc"], message: /^unknown command "backup"$/ },
+    { name: "when an option comes before the command, then the order is explained", argv: ["--json", "list"], message: /^a command comes first, before --json$/ },
+    { name: "when protect lacks the endpoint, then the endpoint is asked for", argv: ["protect", diskId], message: /^--target-endpoint is required$/, command: "protect" },
+    { name: "when an option is unknown, then it is named", argv: ["status", "abc", "--verbose"], message: /Unknown option '--verbose'/, command: "status" },
+    { name: "when an option misses its value, then that is said", argv: ["protect", diskId, "--target-endpoint"], message: /--target-endpoint/, command: "protect" },
+    { name: "when a disk key is missing, then the expected arguments are listed", argv: ["status"], message: /^status takes <diskKey>; got none$/, command: "status" },
+    { name: "when there are too many arguments, then they are shown", argv: ["list", "extra"], message: /^list takes no arguments; got "extra"$/, command: "list" },
+    { name: "when restore lacks a RestorePoint id, then both arguments are listed", argv: ["restore", "abc", "--name", "x", "--resource-group", "y"], message: /^restore takes <diskKey> <restorePointId>; got "abc"$/, command: "restore" },
+    { name: "when restore lacks a name, then the name is asked for", argv: ["restore", "abc", "rp1", "--resource-group", "y", "--location", "l"], message: /^--name is required$/, command: "restore" },
+    { name: "when restore lacks a location, then the location is asked for", argv: ["restore", "abc", "rp1", "--name", "x", "--resource-group", "y"], message: /^--location is required$/, command: "restore" },
+    { name: "when keep-last is not a number, then the value is shown", argv: ["update", "abc", "--keep-last", "lots"], message: /^--keep-last must be a positive number, not "lots"$/ },
+    { name: "when keep-last is a fraction, then a whole number is asked for", argv: ["update", "abc", "--keep-last", "1.5"], message: /^--keep-last must be a whole number, not "1.5"$/ },
+    { name: "when a count is zero, then it is refused", argv: ["runs", "abc", "--limit", "0"], message: /^--limit must be a positive number/ },
+    { name: "when update is told to enable and disable, then it is refused", argv: ["update", "abc", "--enable", "--disable"], message: /exclude each other/, command: "update" },
+    { name: "when update changes nothing, then it is refused", argv: ["update", "abc"], message: /^nothing to update/, command: "update" },
+    { name: "when timing options are given without --wait, then they are refused", argv: ["sync", "abc", "--interval", "1"], message: /only apply with --wait/, command: "sync" },
+    { name: "when a boolean option gets a value, then that is said", argv: ["sync", "abc", "--wait=yes"], message: /--wait/, command: "sync" },
+    { name: "when help is asked for an unknown command, then it is named", argv: ["help", "nope"], message: /^unknown command "nope"$/ },
+  ];
+  for (const c of refused) {
+    it(c.name, () => {
+      assert.throws(
+        () => parseCommandLine(c.argv),
+        (error: unknown) => error instanceof UsageError && c.message.test(error.message) && error.command === c.command,
+      );
+    });
+  }
+});
+
+describe("usage", () => {
+  it("when help is shown, then every command is listed with its arguments", () => {
+    const text = usage();
+    for (const name of commandNames) assert.match(text, new RegExp(`^  ${name}( <|\\s{2})`, "m"));
+    assert.match(text, /Exit codes: 0 done; 1 .*; 2 bad command line;/);
+  });
+
+  it("when a command's help is shown, then its own and the global options are listed", () => {
+    const text = usage("sync");
+    assert.match(text, /^Usage: diskdelta sync <diskKey> \[options\]/);
+    assert.match(text, /--timeout <seconds>/);
+    assert.match(text, /--api <url>/);
+  });
+});
+
+describe("normalizeBaseUrl", () => {
+  const cases: { name: string; input: string; expected: string }[] = [
+    { name: "when the URL is a bare origin, then the Functions route prefix /api is added", input: "https://app.azurewebsites.net", expected: "https://app.azurewebsites.net/api" },
+    { name: "when the URL ends with a slash, then it is dropped", input: "https://app.azurewebsites.net/api/", expected: "https://app.azurewebsites.net/api" },
+    { name: "when the URL has a custom prefix, then it is kept", input: "http://127.0.0.1:7071/backup", expected: "http://127.0.0.1:7071/backup" },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.equal(normalizeBaseUrl(c.input), c.expected));
+  }
+
+  const refused: { name: string; input: string; message: RegExp }[] = [
+    { name: "when the URL carries a ?code= key, then it is refused so the key cannot be printed", input: "https://app.azurewebsites.net/api?code=secret", message: /must not carry credentials, a query/ },
+    { name: "when the URL is not a URL, then an example is given", input: "app.azurewebsites.net", message: /not a URL; expected e\.g\. https:/ },
+    { name: "when the URL is not http(s), then it is refused", input: "ftp://app", message: /must be http\(s\)/ },
+  ];
+  for (const c of refused) {
+    it(c.name, () => assert.throws(() => normalizeBaseUrl(c.input), c.message));
+  }
+});

@@ -1,0 +1,79 @@
+/**
+ * The CLI from argv to exit code, with `fetch` answering as the API would in cases the local app cannot produce
+ * (an answer echoing the key, a bare 401 from a front end, a status URL on another host). The real API is in test/cli.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { runCli } from "../../src/cli/cli";
+
+const key = "fk_0123456789abcdef";
+const env = { DISKDELTA_API_URL: "https://app.example/api", DISKDELTA_FUNCTION_KEY: key };
+
+/** Records requests and answers each from `answer`. */
+function fakeApi(answer: (url: string, init: RequestInit) => Response) {
+  const requests: { url: string; method: string; key: string | undefined }[] = [];
+  const fetchImpl = (async (input: string | URL | Request, init: RequestInit = {}) => {
+    const url = String(input);
+    requests.push({ url, method: init.method ?? "GET", key: (init.headers as Record<string, string>)["x-functions-key"] });
+    return answer(url, init);
+  }) as typeof fetch;
+  return { requests, fetchImpl };
+}
+
+async function run(argv: string[], fetchImpl: typeof fetch) {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runCli(argv, env, { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), fetch: fetchImpl, sleep: async () => undefined });
+  return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
+}
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+
+describe("runCli", () => {
+  it("when an answer contains the function key or a SAS, then neither is printed", async () => {
+    const api = fakeApi(() => json(500, { error: { code: "InternalError", message: `key ${key} and https://a/b?sv=1&sig=s3cr3t leaked` } }));
+    const result = await run(["list"], api.fetchImpl);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, "error: InternalError (HTTP 500): key *** and https://a/b?sv=REDACTED&sig=REDACTED leaked");
+    assert.equal(api.requests[0].key, key, "the key is sent, only never shown");
+  });
+
+  it("when a front end answers 401 without a body, then the CLI says to pass the key", async () => {
+    const result = await run(["status", "abc"], fakeApi(() => new Response("", { status: 401, statusText: "Unauthorized" })).fetchImpl);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /GET \/disks\/abc answered 401 Unauthorized; pass the function key with --key or DISKDELTA_FUNCTION_KEY/);
+  });
+
+  it("when a RestorePoint differs from its source, then the result is printed and the exit code is 3", async () => {
+    const api = fakeApi(() => json(200, { equal: false, sourceDigest: "a", targetDigest: "b", mismatches: [{ start: 0, end: 512 }], bytesRead: 1024 }));
+    const result = await run(["verify", "abc", "rp1"], api.fetchImpl);
+    assert.equal(result.code, 3);
+    assert.match(result.stdout, /^RestorePoint rp1 DIFFERS/);
+    assert.deepEqual(api.requests.map((r) => `${r.method} ${r.url}`), ["POST https://app.example/api/disks/abc/restore-points/rp1/verify"]);
+  });
+
+  it("when the status URL of a run points to another host, then the key goes only to the API's own run route", async () => {
+    const api = fakeApi((url) =>
+      url.endsWith("/sync")
+        ? json(202, { diskKey: "abc", runId: "r1", statusUrl: "https://elsewhere.example/api/disks/abc/runs/r1" })
+        : json(200, { diskKey: "abc", runId: "r1", trigger: "manual", state: "failed", error: "disk gone", startedAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z", step: 0, cursor: 0, windowsDone: 0, bytesChanged: 0, bytesCopied: 0, bytesCleared: 0, requests: 0 }),
+    );
+    const result = await run(["sync", "abc", "--wait", "--json"], api.fetchImpl);
+    assert.equal(result.code, 3, "a failed run is a bad outcome");
+    assert.equal((JSON.parse(result.stdout) as { state: string }).state, "failed");
+    assert.deepEqual(api.requests.map((r) => r.url), ["https://app.example/api/disks/abc/sync", "https://app.example/api/disks/abc/runs/r1"]);
+  });
+
+  it("when --json is given and the API refuses, then the error is JSON on stderr in the API's shape", async () => {
+    const api = fakeApi(() => json(409, { error: { code: "RunInProgress", message: "disk abc has an active BackupRun r0" } }));
+    const result = await run(["sync", "abc", "--json"], api.fetchImpl);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.deepEqual(JSON.parse(result.stderr), { error: { code: "RunInProgress", message: "disk abc has an active BackupRun r0", details: [], status: 409 } });
+  });
+
+  it("when a refused request names a disk, then the hint names it too", async () => {
+    const api = fakeApi(() => json(409, { error: { code: "RunInProgress", message: "busy" } }));
+    assert.match((await run(["sync", "abc"], api.fetchImpl)).stderr, /follow the active run with: diskdelta status abc$/);
+  });
+});
