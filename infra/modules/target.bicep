@@ -1,0 +1,68 @@
+// The target region: the storage account of the TargetBlobs (a page blob per ProtectedDisk, its blob snapshots are
+// the RestorePoints) and the resource group where restored disks are created (Import needs the disk and the
+// storage account in the same region).
+param name string
+param location string
+param tags object
+param skuName string
+param allowSharedKeyAccess bool
+param principalId string
+param restoreRoleDefinitionId string
+
+// The default container of a ProtectedDisk's TargetBlob (src/domain/model.ts).
+var containerName = 'diskdelta'
+// Put Page From URL, Put Page, Clear Pages, blob snapshots, listing and deleting them.
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+
+resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    allowBlobPublicAccess: false
+    allowSharedKeyAccess: allowSharedKeyAccess
+    defaultToOAuthAuthentication: true
+    accessTier: 'Hot'
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: account
+  name: 'default'
+}
+
+resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: containerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource blobContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account.id, principalId, storageBlobDataContributor)
+  scope: account
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource restore 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(resourceGroup().id, principalId, restoreRoleDefinitionId)
+  properties: {
+    roleDefinitionId: restoreRoleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+output id string = account.id
+output blobEndpoint string = account.properties.primaryEndpoints.blob
