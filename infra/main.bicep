@@ -31,6 +31,12 @@ param targetStorageSku string = 'Standard_LRS'
 @description('Allow Shared Key on the target account. diskdelta itself never uses keys; see docs/deploy.md (restore).')
 param targetAllowSharedKeyAccess bool = false
 
+@description('Lock the target storage account against deletion (recommended: it holds the backups).')
+param lockTargetStorage bool = true
+
+@description('App settings that replace the defaults set in infra/modules/function-app.bicep, e.g. { "DISKDELTA_COPY_CONCURRENCY": "16" }. docs/configuration.md lists them.')
+param appSettingOverrides object = {}
+
 @minValue(1)
 @maxValue(1000)
 @description('Most Function App instances at once; each instance runs at most a few CopySteps.')
@@ -112,6 +118,7 @@ module target 'modules/target.bicep' = {
     allowSharedKeyAccess: targetAllowSharedKeyAccess
     principalId: identity.outputs.principalId
     restoreRoleDefinitionId: roles.outputs.restoreRoleDefinitionId
+    lock: lockTargetStorage
   }
 }
 
@@ -149,6 +156,7 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerUrl: appStorage.outputs.deploymentContainerUrl
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
+    appSettingOverrides: appSettingOverrides
   }
 }
 

@@ -1,6 +1,7 @@
 // The Function App on Flex Consumption (Node 20), running as the user-assigned identity. The app settings below are
 // the ones src/config.ts reads plus the host's own; test/unit/settings-drift.test.ts keeps them in step with
-// src/config.ts and local.settings.sample.json, and checks that each literal value is the schema's default.
+// src/config.ts and local.settings.sample.json, and checks that each literal value is the schema's default;
+// deployments change values through appSettingOverrides (main.bicep), which the app validates at start-up.
 param name string
 param planName string
 param location string
@@ -12,6 +13,8 @@ param deploymentContainerUrl string
 @secure()
 param applicationInsightsConnectionString string
 param maximumInstanceCount int
+@description('Replaces values of appSettings below (operators tune here, not by editing the defaults).')
+param appSettingOverrides object
 
 // The ARM endpoint of this cloud, without the trailing slash.
 var resourceManager = environment().resourceManager
@@ -90,7 +93,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
 
   resource settings 'config' = {
     name: 'appsettings'
-    properties: appSettings
+    properties: union(appSettings, appSettingOverrides)
   }
 }
 

@@ -8,6 +8,8 @@ param skuName string
 param allowSharedKeyAccess bool
 param principalId string
 param restoreRoleDefinitionId string
+@description('Put a CanNotDelete lock on the account so that deleting the environment (azd down) cannot delete the backups.')
+param lock bool
 
 // The default container of a ProtectedDisk's TargetBlob (src/domain/model.ts).
 var containerName = 'diskdelta'
@@ -29,6 +31,16 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowSharedKeyAccess: allowSharedKeyAccess
     defaultToOAuthAuthentication: true
     accessTier: 'Hot'
+  }
+}
+
+// Management locks stop deleting the account, not reading or writing its blobs.
+resource deleteLock 'Microsoft.Authorization/locks@2020-05-01' = if (lock) {
+  name: 'diskdelta-backups'
+  scope: account
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'The RestorePoints of diskdelta live here. Remove this lock only to delete the backups on purpose.'
   }
 }
 
