@@ -1,6 +1,7 @@
 // diskdelta: the Function App (Flex Consumption) with its app storage, monitoring and alerts in `location`, and the
-// TargetBlobs' storage account in `targetLocation`, in a resource group of its own there so that restoring never
-// depends on the source region. The identity gets exactly the compute actions the app calls (infra/modules/roles.bicep).
+// TargetBlobs' storage account in `targetLocation`, in a resource group of its own there (a resource group's
+// metadata lives in its region: the backups and the restore must not depend on the source region's). The identity
+// gets exactly the compute actions the app calls (infra/modules/roles.bicep).
 targetScope = 'subscription'
 
 @minLength(1)
