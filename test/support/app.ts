@@ -5,18 +5,15 @@
  */
 import { after, before } from "node:test";
 import type { ComputeManagementClient } from "@azure/arm-compute";
-import { StorageSharedKeyCredential } from "@azure/storage-blob";
-import { QueueServiceClient } from "@azure/storage-queue";
-import { type Settings, loadSettings } from "../../src/config";
-import { createDeps, setDeps } from "../../src/composition";
+import { setDeps } from "../../src/composition";
 import { diskKeyOf } from "../../src/domain/model";
 import type { RestorePoint } from "../../src/domain/records";
 import type { Deps } from "../../src/engine/deps";
 import { type VerifyResult, sparseDigest } from "../../src/engine/verify";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { verifyRestorePoint } from "../../src/engine/verify-restore-point";
-import { type LocalHost, createLocalHost } from "../../src/local/host";
-import { loadAppFunctions } from "../../src/local/app";
+import type { LocalHost } from "../../src/local/host";
+import { startLocalApp } from "../../scripts/lib/local-app";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../emulator/stack";
 import { computeClient } from "./stack";
 
@@ -73,25 +70,10 @@ export function useTestApp(options: TestAppOptions = {}): () => TestApp {
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const stack = await startLocalStack(options.stack);
-  const settings: Settings = loadSettings({
-    AzureWebJobsStorage: stack.appStorage.connectionString,
-    DISKDELTA_ARM_ENDPOINT: stack.arm.endpoint,
-    ...options.settings,
-  });
-  const deps = createDeps(settings, {
-    local: {
-      armEndpoint: stack.arm.endpoint,
-      armCredential: stack.arm.credential,
-      targetCredential: new StorageSharedKeyCredential(stack.target.accountName, stack.target.accountKey),
-    },
-    pollIntervalMs: 10,
-  });
-  setDeps(deps);
   const logs: CapturedLog[] = [];
-  const host = createLocalHost({
-    functions: loadAppFunctions(),
-    queueService: QueueServiceClient.fromConnectionString(stack.appStorage.connectionString),
-    settings,
+  const { deps, host } = startLocalApp({
+    stack,
+    settings: options.settings,
     log: (level, functionName, text) => logs.push({ level, functionName, text }),
     queueSettings: { visibilityTimeout: 0 },
   });
