@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
-import { StorageSharedKeyCredential } from "@azure/storage-blob";
+import { StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { z } from "zod";
 import { type Settings, loadSettings } from "./config";
 import { createComputeGateway } from "./adapters/compute";
@@ -50,6 +50,8 @@ export interface DepsOptions {
   readonly metrics?: Metrics;
   readonly now?: () => Date;
   readonly pollIntervalMs?: number;
+  /** Data-plane retry policy; tests shorten the delays, production keeps `dataPlaneRetry`. */
+  readonly dataPlane?: StoragePipelineOptions;
 }
 
 export function createDeps(settings: Settings, options: DepsOptions = {}): Deps {
@@ -61,11 +63,11 @@ export function createDeps(settings: Settings, options: DepsOptions = {}): Deps 
       endpoint: options.local?.armEndpoint ?? settings.DISKDELTA_ARM_ENDPOINT,
       pollIntervalMs: options.pollIntervalMs ?? (options.local ? 50 : 2000),
     }),
-    source: createSourceSnapshotReader(),
-    targets: createTargetBlobFactory(options.local?.targetCredential ?? identity!),
+    source: createSourceSnapshotReader(options.dataPlane),
+    targets: createTargetBlobFactory(options.local?.targetCredential ?? identity!, options.dataPlane),
     records: createRecords(storageConnection(settings, "table", armCredential)),
     queues: createWorkQueues(storageConnection(settings, "queue", armCredential)),
-    metrics: options.metrics ?? createMetrics(),
+    metrics: options.metrics ?? createMetrics({ credential: identity }),
     now: options.now ?? (() => new Date()),
     randomId: () => randomBytes(4).toString("hex"),
   };

@@ -3,7 +3,7 @@
  * local profile differs), and the local host running the declared functions. Shared by `npm start`, the demo,
  * the bench and the tests.
  */
-import { StorageSharedKeyCredential } from "@azure/storage-blob";
+import { StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { type Settings, loadSettings } from "../../src/config";
 import { createDeps, setDeps } from "../../src/composition";
@@ -20,6 +20,8 @@ export interface LocalAppOptions {
   readonly log?: LogSink;
   readonly queueSettings?: Partial<QueueSettings>;
   readonly functionKey?: string;
+  /** Data-plane retry policy (tests shorten the delays). */
+  readonly dataPlane?: StoragePipelineOptions;
 }
 
 /** The app: its settings, the worker's Deps and the local host. */
@@ -44,6 +46,7 @@ export function startLocalApp(options: LocalAppOptions): LocalApp {
       targetCredential: new StorageSharedKeyCredential(stack.target.accountName, stack.target.accountKey),
     },
     pollIntervalMs: 10,
+    dataPlane: options.dataPlane,
   });
   setDeps(deps);
   const host = createLocalHost({

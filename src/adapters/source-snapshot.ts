@@ -29,8 +29,8 @@ export const dataPlaneRetry: StoragePipelineOptions = {
   retryOptions: { maxTries: 6, retryDelayInMs: 200, maxRetryDelayInMs: 10_000, tryTimeoutInMs: 120_000 },
 };
 
-export function createSourceSnapshotReader(): SourceSnapshotReader {
-  const client = (sasUrl: string) => new PageBlobClient(sasUrl, new AnonymousCredential(), dataPlaneRetry);
+export function createSourceSnapshotReader(pipeline: StoragePipelineOptions = dataPlaneRetry): SourceSnapshotReader {
+  const client = (sasUrl: string) => new PageBlobClient(sasUrl, new AnonymousCredential(), pipeline);
   return {
     async contentLength(sasUrl) {
       const properties = await client(sasUrl).getProperties();

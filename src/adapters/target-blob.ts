@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
-import { BlobServiceClient, type PageBlobClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { BlobServiceClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { codeOf, statusOf } from "../domain/errors";
 import { type ByteRange, fromSdkRange, lengthOf } from "../domain/ranges";
 import { dataPlaneRetry } from "./source-snapshot";
@@ -65,12 +65,15 @@ export function isSourceError(error: unknown): boolean {
   return codeOf(error) === "CannotVerifyCopySource";
 }
 
-export function createTargetBlobFactory(credential: TokenCredential | StorageSharedKeyCredential): TargetBlobFactory {
+export function createTargetBlobFactory(
+  credential: TokenCredential | StorageSharedKeyCredential,
+  pipeline: StoragePipelineOptions = dataPlaneRetry,
+): TargetBlobFactory {
   const services = new Map<string, BlobServiceClient>();
   const serviceFor = (endpoint: string) => {
     let service = services.get(endpoint);
     if (!service) {
-      service = new BlobServiceClient(endpoint, credential, dataPlaneRetry);
+      service = new BlobServiceClient(endpoint, credential, pipeline);
       services.set(endpoint, service);
     }
     return service;

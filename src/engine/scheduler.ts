@@ -9,6 +9,7 @@ import { isActive } from "../domain/model";
 import { isDue } from "../domain/schedule";
 import type { Deps, Log } from "./deps";
 import { type StartOutcome, startBackupRun } from "./runs";
+import { type DiskStatus, describeDisk } from "./status";
 
 /** A run whose record has not changed for this long gets its current message queued again. */
 export const stalledAfterMs = 15 * 60 * 1000;
@@ -34,6 +35,7 @@ export async function scheduleDueBackups(deps: Deps, log: Log): Promise<TickRepo
     if (!disk.enabled) continue;
     try {
       const { value: state } = await deps.records.getState(disk.diskKey);
+      recordRpo(deps, describeDisk(disk, state, undefined, now));
       if (state.activeRunId) {
         if (await nudgeIfStalled(deps, disk.diskKey, state.activeRunId, now, log)) report.nudged.push(disk.diskKey);
       }
@@ -69,4 +71,11 @@ async function nudgeIfStalled(deps: Deps, diskKey: string, runId: string, now: D
   }
   log.warn("stalled BackupRun nudged", { diskKey, runId, state: run.state, since: run.updatedAt });
   return true;
+}
+
+/** The RPO per disk, on every tick, for the RPO alert and the workbook. */
+function recordRpo(deps: Deps, status: DiskStatus): void {
+  const dims = { diskKey: status.diskKey };
+  if (status.rpoSeconds !== undefined) deps.metrics.record("diskdelta.disk.rpo_seconds", status.rpoSeconds, dims);
+  if (status.config.rpoAlertMinutes !== undefined) deps.metrics.record("diskdelta.disk.rpo_exceeded", status.rpoExceeded ? 1 : 0, dims);
 }

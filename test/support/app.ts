@@ -76,6 +76,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     settings: options.settings,
     log: (level, functionName, text) => logs.push({ level, functionName, text }),
     queueSettings: { visibilityTimeout: 0 },
+    dataPlane: { retryOptions: { maxTries: 4, retryDelayInMs: 20, maxRetryDelayInMs: 200, tryTimeoutInMs: 60_000 } },
   });
   const compute = computeClient(stack);
   const app: TestApp = {
