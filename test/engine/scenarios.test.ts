@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { compareBlobs } from "../../src/engine/verify";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
-import { runOf, syncAndVerify } from "./backup.test";
+import { runOf, syncAndVerify } from "../support/backup";
 
 describe("BackupRun scenarios", () => {
   const app = useTestApp();

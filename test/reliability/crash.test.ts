@@ -1,0 +1,121 @@
+/**
+ * Crash anywhere: the worker dies at each step boundary and inside steps; redelivery (or the next tick) must finish
+ * with correct RestorePoints — never one for incomplete data, never two for one snapshot, never a deleted base,
+ * no read access left granted.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setDeps } from "../../src/composition";
+import { scheduleDueBackups } from "../../src/engine/scheduler";
+import type { BackupRun } from "../../src/domain/records";
+import { GiB, MiB, type TestApp, resourceGroup, useTestApp } from "../support/app";
+import { type InterceptPoint, intercept } from "../support/intercept";
+import { recordOutcome } from "../support/reliability-report";
+import { runOf } from "../support/backup";
+
+const quietLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** The invariants every scenario ends with; returns a one-line summary for the report. */
+export async function assertHealthy(app: TestApp, diskKey: string, diskId: string, expectedPoints: number): Promise<string> {
+  const points = await app.restorePoints(diskKey);
+  assert.equal(points.length, expectedPoints, "one RestorePoint per successful run");
+  assert.equal(new Set(points.map((p) => p.sourceSnapshotId.toLowerCase())).size, points.length, "never two RestorePoints for one snapshot");
+  const newest = points[0];
+  const check = await app.verify(newest);
+  assert.ok(check.equal, `newest RestorePoint differs at ${JSON.stringify(check.mismatches)}`);
+  const { value: state } = await app.deps.records.getState(diskKey);
+  assert.equal(state.activeRunId, undefined, "the disk is released");
+  assert.ok(state.base, "a chain base is recorded");
+  const base = await app.deps.compute.getSnapshot(state.base.snapshotId);
+  assert.ok(base, "the chain base snapshot still exists");
+  for await (const snapshot of app.compute.snapshots.listByResourceGroup(resourceGroup)) {
+    if (snapshot.creationData?.sourceResourceId?.toLowerCase() !== diskId.toLowerCase()) continue;
+    assert.notEqual(snapshot.diskState, "ActiveSAS", `read access left granted on ${snapshot.name}`);
+  }
+  return `${points.length} RestorePoint(s), newest verified equal; base exists; no SAS left`;
+}
+
+describe("crash anywhere", () => {
+  const app = useTestApp();
+  let diskCounter = 0;
+
+  /** A disk with several 4 MiB-separated extents (so a step issues many requests) and one backup already taken. */
+  async function protectedDisk(options: Record<string, unknown> = {}): Promise<{ diskId: string; diskKey: string }> {
+    const name = `disk-crash-${++diskCounter}`;
+    const diskId = await app().createDisk(name, 4 * GiB);
+    for (let i = 0; i < 6; i++) app().stack.disks.writeSeeded(diskId, i * 64 * MiB, 4 * MiB, diskCounter * 100 + i);
+    const diskKey = await app().protect(diskId, options);
+    const first = await runOf(app(), diskKey, await app().sync(diskKey));
+    assert.equal(first.state, "succeeded", first.error);
+    for (let i = 0; i < 6; i++) app().stack.disks.writeSeeded(diskId, i * 64 * MiB + 1 * MiB, 2 * MiB, diskCounter * 100 + 50 + i);
+    return { diskId, diskKey };
+  }
+
+  async function syncWithCrash(diskKey: string, point: InterceptPoint, after: number): Promise<{ run: BackupRun; fired: boolean }> {
+    const crashing = intercept(app().deps, point, after, "crash");
+    setDeps(crashing.deps);
+    try {
+      const runId = await app().sync(diskKey);
+      return { run: await runOf(app(), diskKey, runId), fired: crashing.fired() };
+    } finally {
+      setDeps(app().deps);
+    }
+  }
+
+  const points: [string, InterceptPoint, number][] = [
+    ["after the source snapshot is taken", "compute.createIncrementalSnapshot", 1],
+    ["after the run is recorded as copying, before its first CopyStep is queued", "records.putRun", 1],
+    ["after 3 of 6 copy requests of a window", "target.copyFromUrl", 3],
+    ["after the first CopyStep is queued, before the start message is completed", "queues.send", 2],
+    ["after the CopyStep queued the finalizer, before the run recorded it", "queues.send", 3],
+    ["after the target blob snapshot, before the RestorePoint record", "target.createSnapshotOnce", 1],
+    ["after the RestorePoint record, before read access is revoked", "records.recordRestorePoint", 1],
+    ["after revoking, before superseded snapshots are deleted", "compute.revokeAccess", 1],
+  ];
+
+  for (const [where, point, after] of points) {
+    it(`when the worker crashes ${where}, then redelivery finishes with one correct RestorePoint`, async () => {
+      const { diskId, diskKey } = await protectedDisk();
+      const { run, fired } = await syncWithCrash(diskKey, point, after);
+      assert.ok(fired, `the crash at ${point} happened`);
+      assert.equal(run.state, "succeeded", run.error);
+      assert.equal(run.bytesCopied, 12 * MiB, "exactly the changed bytes, once");
+      const summary = await assertHealthy(app(), diskKey, diskId, 2);
+      recordOutcome({ area: "Crash anywhere", scenario: `crash ${where} (${point} #${after})`, runs: 2, faults: "1 simulated crash, message redelivered", result: `run succeeded; ${summary}` });
+    });
+  }
+
+  it("when the worker crashes during retention, then no record points at deleted data and orphans are removed", async () => {
+    const { diskId, diskKey } = await protectedDisk({ retention: { keepLast: 1 } });
+    const { run, fired } = await syncWithCrash(diskKey, "records.deleteRestorePoint", 1);
+    assert.ok(fired);
+    assert.equal(run.state, "succeeded", run.error);
+    await assertHealthy(app(), diskKey, diskId, 1);
+    const [point] = await app().restorePoints(diskKey);
+    const target = app().deps.targets({ blobEndpoint: app().stack.target.blobEndpoint, container: "backups", blobName: point.targetBlobUrl.split("/").pop()! });
+    const snapshots = await target.listSnapshots();
+    assert.deepEqual(snapshots.map((s) => s.snapshot), [point.targetSnapshot], "the expired blob snapshot is gone too");
+    recordOutcome({ area: "Crash anywhere", scenario: "crash during retention (after the record of the expired RestorePoint is deleted)", runs: 2, faults: "1 simulated crash", result: "1 RestorePoint kept and verified; its blob snapshot is the only one left" });
+  });
+
+  it("when the starter crashes after recording the run, before queueing it, then the next tick nudges it to completion", async () => {
+    const { diskId, diskKey } = await protectedDisk();
+    const crashing = intercept(app().deps, "records.createRun", 1, "crash");
+    setDeps(crashing.deps);
+    let answer;
+    try {
+      answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
+    } finally {
+      setDeps(app().deps);
+    }
+    assert.equal(answer.status, 500, "the caller is told the start failed");
+    const busy = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
+    assert.equal(busy.status, 409, "the claimed run still holds the disk");
+    const later = { ...app().deps, now: () => new Date(Date.now() + 20 * 60_000) };
+    const report = await scheduleDueBackups(later, quietLog);
+    assert.deepEqual(report.nudged, [diskKey]);
+    await app().host.runUntilIdle();
+    await assertHealthy(app(), diskKey, diskId, 2);
+    recordOutcome({ area: "Crash anywhere", scenario: "crash after the BackupRun is recorded, before its start message is queued", runs: 2, faults: "1 simulated crash in the HTTP sync", result: "HTTP 500 to the caller; 409 while claimed; next tick re-queued it; RestorePoint verified" });
+  });
+});
