@@ -8,32 +8,12 @@ import { describe, it } from "node:test";
 import { setDeps } from "../../src/composition";
 import { scheduleDueBackups } from "../../src/engine/scheduler";
 import type { BackupRun } from "../../src/domain/records";
-import { GiB, MiB, type TestApp, resourceGroup, useTestApp } from "../support/app";
+import { GiB, MiB, useTestApp } from "../support/app";
 import { type InterceptPoint, intercept } from "../support/intercept";
 import { recordOutcome } from "../support/reliability-report";
-import { runOf } from "../support/backup";
+import { assertHealthy, runOf } from "../support/backup";
 
 const quietLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-/** The invariants every scenario ends with; returns a one-line summary for the report. */
-export async function assertHealthy(app: TestApp, diskKey: string, diskId: string, expectedPoints: number): Promise<string> {
-  const points = await app.restorePoints(diskKey);
-  assert.equal(points.length, expectedPoints, "one RestorePoint per successful run");
-  assert.equal(new Set(points.map((p) => p.sourceSnapshotId.toLowerCase())).size, points.length, "never two RestorePoints for one snapshot");
-  const newest = points[0];
-  const check = await app.verify(newest);
-  assert.ok(check.equal, `newest RestorePoint differs at ${JSON.stringify(check.mismatches)}`);
-  const { value: state } = await app.deps.records.getState(diskKey);
-  assert.equal(state.activeRunId, undefined, "the disk is released");
-  assert.ok(state.base, "a chain base is recorded");
-  const base = await app.deps.compute.getSnapshot(state.base.snapshotId);
-  assert.ok(base, "the chain base snapshot still exists");
-  for await (const snapshot of app.compute.snapshots.listByResourceGroup(resourceGroup)) {
-    if (snapshot.creationData?.sourceResourceId?.toLowerCase() !== diskId.toLowerCase()) continue;
-    assert.notEqual(snapshot.diskState, "ActiveSAS", `read access left granted on ${snapshot.name}`);
-  }
-  return `${points.length} RestorePoint(s), newest verified equal; base exists; no SAS left`;
-}
 
 describe("crash anywhere", () => {
   const app = useTestApp();

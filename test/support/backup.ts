@@ -1,7 +1,7 @@
 /** Backup helpers shared by the end-to-end and reliability tests. */
 import assert from "node:assert/strict";
 import type { BackupRun, RestorePoint } from "../../src/domain/records";
-import type { TestApp } from "./app";
+import { type TestApp, resourceGroup } from "./app";
 
 /** Reads a BackupRun through the HTTP API. */
 export async function runOf(app: TestApp, diskKey: string, runId: string): Promise<BackupRun> {
@@ -19,4 +19,24 @@ export async function syncAndVerify(app: TestApp, diskKey: string): Promise<{ ru
   const result = await app.verify(point);
   assert.ok(result.equal, `RestorePoint ${point.restorePointId} differs from its snapshot at ${JSON.stringify(result.mismatches)}`);
   return { run, point };
+}
+
+/** The invariants every scenario ends with; returns a one-line summary for the report. */
+export async function assertHealthy(app: TestApp, diskKey: string, diskId: string, expectedPoints: number): Promise<string> {
+  const points = await app.restorePoints(diskKey);
+  assert.equal(points.length, expectedPoints, "one RestorePoint per successful run");
+  assert.equal(new Set(points.map((p) => p.sourceSnapshotId.toLowerCase())).size, points.length, "never two RestorePoints for one snapshot");
+  const newest = points[0];
+  const check = await app.verify(newest);
+  assert.ok(check.equal, `newest RestorePoint differs at ${JSON.stringify(check.mismatches)}`);
+  const { value: state } = await app.deps.records.getState(diskKey);
+  assert.equal(state.activeRunId, undefined, "the disk is released");
+  assert.ok(state.base, "a chain base is recorded");
+  const base = await app.deps.compute.getSnapshot(state.base.snapshotId);
+  assert.ok(base, "the chain base snapshot still exists");
+  for await (const snapshot of app.compute.snapshots.listByResourceGroup(resourceGroup)) {
+    if (snapshot.creationData?.sourceResourceId?.toLowerCase() !== diskId.toLowerCase()) continue;
+    assert.notEqual(snapshot.diskState, "ActiveSAS", `read access left granted on ${snapshot.name}`);
+  }
+  return `${points.length} RestorePoint(s), newest verified equal; base exists; no SAS left`;
 }
