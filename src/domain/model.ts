@@ -124,7 +124,11 @@ export const copyStepMessageSchema = z
     runId: z.string().min(1),
     step: z.number().int().min(0),
     cursor: z.number().int().min(0),
-    windowBytes: z.number().int().positive(),
+    windowBytes: z
+      .number()
+      .int()
+      .positive()
+      .refine((bytes) => bytes % (1024 * 1024) === 0, "must be a whole number of MiB"),
   })
   .strict();
 export const finalizeMessageSchema = z.object({ v: z.literal(1), kind: z.literal("finalize"), diskKey: z.string().min(1), runId: z.string().min(1) }).strict();

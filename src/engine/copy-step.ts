@@ -1,8 +1,13 @@
 /**
  * One CopyStep: from the run's cursor, ask for the diff of successive windows of the disk, plan each window within
  * the step's budget, copy ChangedRanges and clear ClearedRanges on the TargetBlob, then hand over to the next
- * CopyStep (or the finalizer). Page writes are idempotent, so a step that runs twice does no harm; the `step`
- * counter in the BackupRun record tells a stale duplicate message from the current one.
+ * CopyStep (or the finalizer).
+ *
+ * The BackupRun record is the authority on progress: a message only names the step it is for, and is served only
+ * when that is the run's current step; the cursor comes from the record. The step records its progress (ETag: one
+ * of two concurrent duplicates wins) and only then queues its successor. If the worker dies in between, the
+ * redelivered message finds the run one step further and queues the successor again. Page writes are idempotent,
+ * so a step that runs twice does no harm.
  */
 import { queueNames } from "../adapters/queues";
 import { isSourceError, type TargetBlob } from "../adapters/target-blob";
@@ -12,6 +17,7 @@ import type { CopyStepMessage, FinalizeMessage } from "../domain/model";
 import { type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, nextWindow, planWindow } from "../domain/plan";
 import { type ByteRange, GiB, MiB } from "../domain/ranges";
 import type { BackupRun } from "../domain/records";
+import type { Delivery } from "../host/queue";
 import type { Deps, Log } from "./deps";
 import { forEachLimit } from "./pool";
 
@@ -72,13 +78,22 @@ interface StepTotals {
   requests: number;
 }
 
-export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log): Promise<void> {
+export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log, delivery: Delivery = { attempt: 1 }): Promise<void> {
   const { diskKey, runId } = message;
   const found = await deps.records.getRun(diskKey, runId);
   if (!found) return log.warn("copy-step for an unknown BackupRun dropped", { diskKey, runId });
   const run = found.value;
-  if (run.state !== "copying" || message.step < run.step) {
-    return log.info("stale copy-step dropped", { diskKey, runId, step: message.step, runStep: run.step, state: run.state });
+  if (message.step === run.step - 1 && delivery.attempt > 1 && (run.state === "copying" || run.state === "finalizing")) {
+    // This step's work was recorded but the worker may have died before queueing the successor: queue it again.
+    await handOver(deps, run, message.windowBytes);
+    return log.warn("redelivered copy-step: successor queued again", { diskKey, runId, step: message.step });
+  }
+  if (run.state !== "copying" || message.step !== run.step) {
+    const what = message.step > run.step ? "copy-step ahead of its run ignored" : "stale copy-step dropped";
+    return log.info(what, { diskKey, runId, step: message.step, runStep: run.step, state: run.state });
+  }
+  if (message.cursor !== run.cursor) {
+    log.warn("copy-step cursor differs from the run's; the run's is used", { diskKey, runId, step: message.step, messageCursor: message.cursor, runCursor: run.cursor });
   }
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
@@ -89,7 +104,7 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   const budget = { maxBytes: deps.settings.DISKDELTA_STEP_MAX_BYTES, maxRequests: deps.settings.DISKDELTA_STEP_MAX_REQUESTS };
   const totals: StepTotals = { windows: 0, changed: 0, copied: 0, cleared: 0, requests: 0 };
 
-  let cursor = message.cursor;
+  let cursor = run.cursor;
   let windowBytes = message.windowBytes;
   for (let window = nextWindow(cursor, windowBytes, blobBytes); window; window = nextWindow(cursor, windowBytes, blobBytes)) {
     const diff = await access.retrying(() => diffOf(deps, access, run, window));
@@ -106,18 +121,10 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     if (totals.copied >= budget.maxBytes || totals.requests >= budget.maxRequests || Date.now() >= deadline) break;
   }
 
-  const done = cursor >= blobBytes;
-  if (done) {
-    const finalize: FinalizeMessage = { v: 1, kind: "finalize", diskKey, runId };
-    await deps.queues.send(queueNames.finalizations, finalize);
-  } else {
-    const next: CopyStepMessage = { ...message, step: message.step + 1, cursor, windowBytes };
-    await deps.queues.send(queueNames.copySteps, next);
-  }
   const progressed: BackupRun = {
     ...run,
-    state: done ? "finalizing" : "copying",
-    step: message.step + 1,
+    state: cursor >= blobBytes ? "finalizing" : "copying",
+    step: run.step + 1,
     cursor,
     windowsDone: run.windowsDone + totals.windows,
     bytesChanged: run.bytesChanged + totals.changed,
@@ -129,11 +136,22 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   try {
     await deps.records.putRun(progressed, found.etag);
   } catch (error) {
-    // A duplicate of this message got there first; its successor message is already queued, and so is ours.
+    // A duplicate of this message did the same work and recorded it first; it queues the successor.
     if (!(error instanceof ConcurrencyError)) throw error;
     return log.info("copy-step raced a duplicate", { diskKey, runId, step: message.step });
   }
+  await handOver(deps, progressed, windowBytes);
   log.info("CopyStep done", { diskKey, runId, step: message.step, cursor, blobBytes, ...totals });
+}
+
+/** Queues what comes after the run's recorded progress: the next CopyStep, or the finalizer. */
+async function handOver(deps: Deps, run: BackupRun, windowBytes: number): Promise<void> {
+  if (run.state === "finalizing") {
+    const finalize: FinalizeMessage = { v: 1, kind: "finalize", diskKey: run.diskKey, runId: run.runId };
+    return deps.queues.send(queueNames.finalizations, finalize);
+  }
+  const next: CopyStepMessage = { v: 1, kind: "copy-step", diskKey: run.diskKey, runId: run.runId, step: run.step, cursor: run.cursor, windowBytes };
+  return deps.queues.send(queueNames.copySteps, next);
 }
 
 async function diffOf(deps: Deps, access: SourceAccess, run: BackupRun, window: ByteRange): Promise<WindowDiff> {

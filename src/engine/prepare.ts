@@ -21,7 +21,8 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
   const found = await deps.records.getRun(diskKey, runId);
   if (!found) return log.warn("run-start for an unknown BackupRun dropped", { diskKey, runId });
   const run = found.value;
-  if (run.state === "copying" && run.step === 0 && run.windowsDone === 0) return queueStep(deps, run);
+  // Recorded as copying but the worker may have died before queueing the first step: queue it (again).
+  if (run.state === "copying" && run.step === 0) return queueStep(deps, run);
   if (run.state !== "queued" && run.state !== "preparing") return log.info("stale run-start dropped", { diskKey, runId, state: run.state });
 
   const config = await deps.records.getDisk(diskKey);

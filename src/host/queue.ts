@@ -21,9 +21,14 @@ const supportedVersion = 1;
 
 type RunMessage = { diskKey: string; runId: string };
 
+/** How this message got here: its delivery count (1 = first delivery; more = an earlier attempt failed or died). */
+export interface Delivery {
+  readonly attempt: number;
+}
+
 export function queueHandler<S extends z.ZodType<RunMessage>>(
   schema: S,
-  work: (deps: Deps, message: z.output<S>, log: Log) => Promise<void>,
+  work: (deps: Deps, message: z.output<S>, log: Log, delivery: Delivery) => Promise<void>,
 ): (message: unknown, context: InvocationContext) => Promise<void> {
   return async (raw, context) => {
     const log = logFor(context);
@@ -40,10 +45,10 @@ export function queueHandler<S extends z.ZodType<RunMessage>>(
     }
     const message = parsed.data;
     const deps = getDeps();
+    const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
     try {
-      await work(deps, message, log);
+      await work(deps, message, log, { attempt });
     } catch (error) {
-      const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
       if (isPermanent(error)) {
         await failRun(deps, message.diskKey, message.runId, error, log);
         return;
