@@ -143,7 +143,7 @@ describe("run and RestorePoint ids", () => {
 });
 
 describe("queue messages", () => {
-  const step = { v: 1, kind: "copy-step", diskKey: "k", runId: "r", step: 0, cursor: 0, windowBytes: 1024 };
+  const step = { v: 1, kind: "copy-step", diskKey: "k", runId: "r", step: 0, cursor: 0, windowBytes: 16 * 1024 * 1024 };
   const cases: { name: string; message: unknown; valid: boolean }[] = [
     { name: "when a copy-step message is well formed, then it is accepted", message: step, valid: true },
     { name: "when a message comes from a newer version, then it is refused rather than guessed", message: { ...step, v: 2 }, valid: false },
