@@ -8,7 +8,7 @@ param deploymentContainerName string
 param principalId string
 
 // src/adapters/queues.ts (queueNames) and src/adapters/tables.ts (tableNames).
-var queueNames = ['run-starts', 'copy-steps', 'run-finalizations']
+var queueNames = ['run-starts', 'copy-steps', 'run-finalizations', 'restore-point-verifications']
 var tableNames = ['diskdeltaDisks', 'diskdeltaRuns', 'diskdeltaRestorePoints']
 
 var roles = {

@@ -10,6 +10,7 @@ export const queueNames = {
   runStarts: "run-starts",
   copySteps: "copy-steps",
   finalizations: "run-finalizations",
+  verifications: "restore-point-verifications",
 } as const;
 export type QueueName = (typeof queueNames)[keyof typeof queueNames];
 

@@ -82,6 +82,7 @@ const configColumns = {
   copyMode: "copyMode",
   enabled: "enabled",
   rpoAlertMinutes: "rpoAlertMinutes",
+  verifyAfterBackup: "verifyAfterBackup",
 } as const;
 
 function configToEntity(config: ProtectedDiskConfig): TableEntity {
@@ -100,6 +101,7 @@ function configToEntity(config: ProtectedDiskConfig): TableEntity {
     [configColumns.copyMode]: config.copyMode,
     [configColumns.enabled]: config.enabled,
     [configColumns.rpoAlertMinutes]: config.rpoAlertMinutes,
+    [configColumns.verifyAfterBackup]: config.verifyAfterBackup,
   });
 }
 
@@ -119,6 +121,7 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     copyMode: entity[configColumns.copyMode],
     enabled: entity[configColumns.enabled],
     rpoAlertMinutes: entity[configColumns.rpoAlertMinutes],
+    verifyAfterBackup: entity[configColumns.verifyAfterBackup],
   };
   const parsed = protectedDiskInputSchema.safeParse(dropUndefined(input));
   if (!parsed.success) {

@@ -53,6 +53,10 @@ export interface TargetBlob {
   /** Allocated pages of a blob snapshot within `window`. */
   snapshotRanges(snapshot: string, window: ByteRange): Promise<ByteRange[]>;
   readSnapshot(snapshot: string, range: ByteRange): Promise<Buffer>;
+  /** Stores a RestorePoint's checksums beside the TargetBlob (`<blob>.checksums/<id>.json`); overwrites. */
+  writeChecksums(restorePointId: string, checksums: object): Promise<void>;
+  /** The stored checksums of a RestorePoint, or undefined when none were recorded. */
+  readChecksums(restorePointId: string): Promise<unknown>;
 }
 
 /** Builds TargetBlobs; one BlobServiceClient per endpoint, created once per worker. */
@@ -151,6 +155,21 @@ export function createTargetBlobFactory(
         const answer = await atSnapshot(snapshot).getPageRanges(window.start, lengthOf(window));
         return (answer.pageRange ?? []).map(fromSdkRange);
       },
+      async writeChecksums(restorePointId, checksums) {
+        const body = JSON.stringify(checksums);
+        await container.getBlockBlobClient(checksumBlobName(location.blobName, restorePointId)).upload(body, Buffer.byteLength(body), {
+          blobHTTPHeaders: { blobContentType: "application/json" },
+        });
+      },
+      async readChecksums(restorePointId) {
+        try {
+          const data = await container.getBlockBlobClient(checksumBlobName(location.blobName, restorePointId)).downloadToBuffer();
+          return JSON.parse(data.toString("utf8")) as unknown;
+        } catch (error) {
+          if (statusOf(error) === 404) return undefined;
+          throw error;
+        }
+      },
       async readSnapshot(snapshot, range) {
         const buffer = Buffer.alloc(lengthOf(range));
         await atSnapshot(snapshot).downloadToBuffer(buffer, range.start, lengthOf(range), { maxRetryRequestsPerBlock: 5 });
@@ -158,6 +177,10 @@ export function createTargetBlobFactory(
       },
     };
   };
+}
+
+function checksumBlobName(blobName: string, restorePointId: string): string {
+  return `${blobName}.checksums/${restorePointId}.json`;
 }
 
 /** Splits a blob URL (no query) into endpoint, container and blob name; IP-style hosts carry the account in the path. */

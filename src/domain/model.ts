@@ -71,6 +71,11 @@ export const protectedDiskInputSchema = z
     enabled: z.boolean().default(true),
     /** The RPO alert threshold: a disk whose newest RestorePoint is older than this is reported late. */
     rpoAlertMinutes: z.number().int().positive().optional(),
+    /**
+     * Verify each new RestorePoint against its SourceSnapshot right after the backup and keep its checksums beside
+     * the TargetBlob, so that it can be verified later when the snapshot is gone. Reads all allocated data twice.
+     */
+    verifyAfterBackup: z.boolean().default(false),
   })
   .strict();
 
@@ -99,6 +104,7 @@ export const protectedDiskUpdateSchema = z
     copyMode: z.enum(["server", "stream"]).optional(),
     enabled: z.boolean().optional(),
     rpoAlertMinutes: z.number().int().positive().optional(),
+    verifyAfterBackup: z.boolean().optional(),
   })
   .strict();
 
@@ -132,6 +138,11 @@ export const copyStepMessageSchema = z
   })
   .strict();
 export const finalizeMessageSchema = z.object({ v: z.literal(1), kind: z.literal("finalize"), diskKey: z.string().min(1), runId: z.string().min(1) }).strict();
+
+export const verifyMessageSchema = z
+  .object({ v: z.literal(1), kind: z.literal("verify"), diskKey: z.string().min(1), runId: z.string().min(1), restorePointId: z.string().min(1) })
+  .strict();
+export type VerifyMessage = z.output<typeof verifyMessageSchema>;
 
 export type RunStartMessage = z.output<typeof runStartMessageSchema>;
 export type CopyStepMessage = z.output<typeof copyStepMessageSchema>;

@@ -3,6 +3,7 @@
  * always points at complete data), then the new chain base, read access revoked, SourceSnapshots diskdelta no
  * longer needs deleted, and retention applied. Every part is idempotent, so a redelivered message finishes the job.
  */
+import { queueNames } from "../adapters/queues";
 import type { TargetBlob } from "../adapters/target-blob";
 import { describeError } from "../domain/errors";
 import { type FinalizeMessage, type ProtectedDiskConfig, parseDiskId, restorePointIdOf } from "../domain/model";
@@ -55,6 +56,9 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
     state.activeRunId === runId ? { ...state, activeRunId: undefined, lastRunState: "succeeded", lastError: undefined } : undefined,
   );
   recordRunMetrics(deps, run, point);
+  if (config.verifyAfterBackup) {
+    await deps.queues.send(queueNames.verifications, { v: 1, kind: "verify", diskKey, runId, restorePointId: point.restorePointId });
+  }
   log.info("RestorePoint recorded", { diskKey, runId, restorePointId: point.restorePointId, bytesCopied: run.bytesCopied, durationMs: point.durationMs });
 
   if (config.snapshotMode === "existing") {

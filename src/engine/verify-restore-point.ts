@@ -1,15 +1,47 @@
-/** Checks a RestorePoint byte for byte against its SourceSnapshot (while that snapshot exists). */
+/**
+ * Verifying a RestorePoint: against its SourceSnapshot while that exists (and then its checksums are kept beside the
+ * TargetBlob), otherwise against the checksums recorded then. Either way the RestorePoint's data is read in full.
+ */
+import { z } from "zod";
+import type { TargetBlob } from "../adapters/target-blob";
 import { locationFromUrl } from "../adapters/target-blob";
-import { PermanentError } from "../domain/errors";
+import { PermanentError, describeError } from "../domain/errors";
+import type { VerifyMessage } from "../domain/model";
 import type { RestorePoint } from "../domain/records";
-import type { Deps } from "./deps";
-import { type SparseBlob, type VerifyResult, compareBlobs } from "./verify";
+import type { Deps, Log } from "./deps";
+import { type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest, verifyBlockBytes } from "./verify";
 
-export async function verifyRestorePoint(deps: Deps, point: RestorePoint): Promise<VerifyResult> {
+/** What a verification compared against. */
+export type VerifyBasis = "source-snapshot" | "recorded-checksums";
+
+export interface VerifyOutcome extends VerifyResult {
+  readonly basis: VerifyBasis;
+}
+
+/** The checksums kept beside the TargetBlob: the digest and per-block hashes of a verified RestorePoint. */
+const recordedChecksumsSchema = z.object({
+  version: z.literal(1),
+  restorePointId: z.string(),
+  sourceSnapshotId: z.string(),
+  verifiedAt: z.string(),
+  blockBytes: z.literal(verifyBlockBytes),
+  sizeBytes: z.number().int().min(0),
+  digest: z.string(),
+  blocks: z.array(z.tuple([z.number().int().min(0), z.string()])),
+});
+
+function targetBlobOf(target: TargetBlob, point: RestorePoint): SparseBlob {
+  return {
+    sizeBytes: point.blobBytes,
+    allocated: (window) => target.snapshotRanges(point.targetSnapshot, window),
+    read: (range) => target.readSnapshot(point.targetSnapshot, range),
+  };
+}
+
+export async function verifyRestorePoint(deps: Deps, point: RestorePoint): Promise<VerifyOutcome> {
+  const target = deps.targets(locationFromUrl(point.targetBlobUrl));
   const snapshot = await deps.compute.getSnapshot(point.sourceSnapshotId);
-  if (!snapshot) {
-    throw new PermanentError("SourceSnapshotGone", `source snapshot ${point.sourceSnapshotId} no longer exists; nothing to compare with`);
-  }
+  if (!snapshot) return verifyAgainstRecord(target, point);
   const sas = await deps.compute.grantRead(point.sourceSnapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   try {
     const source: SparseBlob = {
@@ -17,14 +49,57 @@ export async function verifyRestorePoint(deps: Deps, point: RestorePoint): Promi
       allocated: (window) => deps.source.allocated(sas, window),
       read: (range) => deps.source.read(sas, range),
     };
-    const target = deps.targets(locationFromUrl(point.targetBlobUrl));
-    const targetBlob: SparseBlob = {
-      sizeBytes: point.blobBytes,
-      allocated: (window) => target.snapshotRanges(point.targetSnapshot, window),
-      read: (range) => target.readSnapshot(point.targetSnapshot, range),
-    };
-    return await compareBlobs(source, targetBlob);
+    const [sourceDigest, targetDigest] = await Promise.all([sparseDigest(source), sparseDigest(targetBlobOf(target, point))]);
+    const result = compareDigests(sourceDigest, targetDigest);
+    if (result.equal) await target.writeChecksums(point.restorePointId, toRecord(point, targetDigest, deps.now()));
+    return { ...result, basis: "source-snapshot" };
   } finally {
     await deps.compute.revokeAccess(point.sourceSnapshotId).catch(() => undefined);
+  }
+}
+
+async function verifyAgainstRecord(target: TargetBlob, point: RestorePoint): Promise<VerifyOutcome> {
+  const stored = await target.readChecksums(point.restorePointId);
+  if (stored === undefined) {
+    throw new PermanentError(
+      "NothingToCompare",
+      `source snapshot ${point.sourceSnapshotId} no longer exists and no checksums were recorded for RestorePoint ${point.restorePointId}; set verifyAfterBackup on the disk to record them`,
+    );
+  }
+  const parsed = recordedChecksumsSchema.safeParse(stored);
+  if (!parsed.success) throw new PermanentError("InvalidChecksums", `the recorded checksums of ${point.restorePointId} are unreadable: ${parsed.error.issues[0]?.message}`);
+  // The digest is derived from the recorded block hashes, so a changed record cannot hide behind its old digest.
+  const blocks = new Map(parsed.data.blocks);
+  const recorded: SparseDigest = { sizeBytes: parsed.data.sizeBytes, digest: digestOf(parsed.data.sizeBytes, blocks), blocks, bytesRead: 0 };
+  const now = await sparseDigest(targetBlobOf(target, point));
+  return { ...compareDigests(recorded, now), basis: "recorded-checksums" };
+}
+
+function toRecord(point: RestorePoint, digest: SparseDigest, now: Date): z.output<typeof recordedChecksumsSchema> {
+  return {
+    version: 1,
+    restorePointId: point.restorePointId,
+    sourceSnapshotId: point.sourceSnapshotId,
+    verifiedAt: now.toISOString(),
+    blockBytes: verifyBlockBytes,
+    sizeBytes: digest.sizeBytes,
+    digest: digest.digest,
+    blocks: [...digest.blocks.entries()].sort((a, b) => a[0] - b[0]),
+  };
+}
+
+/** The queued verification after a backup (verifyAfterBackup): a mismatch is an error to alert on, not a retry. */
+export async function verifyAfterBackup(deps: Deps, message: VerifyMessage, log: Log): Promise<void> {
+  const { diskKey, restorePointId } = message;
+  const point = await deps.records.getRestorePoint(diskKey, restorePointId);
+  if (!point) return log.warn("verification of an unknown RestorePoint dropped", { diskKey, restorePointId });
+  try {
+    const result = await verifyRestorePoint(deps, point);
+    deps.metrics.record("diskdelta.verify.mismatch", result.equal ? 0 : 1, { diskKey });
+    if (result.equal) log.info("RestorePoint verified", { diskKey, restorePointId, basis: result.basis, bytesRead: result.bytesRead });
+    else log.error("RestorePoint differs from its source", { diskKey, restorePointId, mismatches: result.mismatches });
+  } catch (error) {
+    if (!(error instanceof PermanentError)) throw error;
+    log.error("RestorePoint could not be verified", { diskKey, restorePointId, error: describeError(error) });
   }
 }

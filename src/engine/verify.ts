@@ -58,13 +58,23 @@ export async function sparseDigest(blob: SparseBlob, concurrency = 4): Promise<S
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, ordered.length) }, worker));
-  const digest = createHash("sha256").update(`size:${blob.sizeBytes}\n`);
+  return { sizeBytes: blob.sizeBytes, digest: digestOf(blob.sizeBytes, blocks), blocks, bytesRead };
+}
+
+/** The digest of a blob's size and its non-zero blocks' hashes: what two equal blobs share. */
+export function digestOf(sizeBytes: number, blocks: ReadonlyMap<number, string>): string {
+  const digest = createHash("sha256").update(`size:${sizeBytes}\n`);
   for (const block of [...blocks.keys()].sort((a, b) => a - b)) digest.update(`${block}:${blocks.get(block)}\n`);
-  return { sizeBytes: blob.sizeBytes, digest: digest.digest("hex"), blocks, bytesRead };
+  return digest.digest("hex");
 }
 
 export async function compareBlobs(source: SparseBlob, target: SparseBlob): Promise<VerifyResult> {
   const [a, b] = await Promise.all([sparseDigest(source), sparseDigest(target)]);
+  return compareDigests(a, b);
+}
+
+/** Compares two digests; where they differ, names the first differing blocks. */
+export function compareDigests(a: SparseDigest, b: SparseDigest): VerifyResult {
   const mismatches: ByteRange[] = [];
   if (a.digest !== b.digest) {
     const indexes = [...new Set([...a.blocks.keys(), ...b.blocks.keys()])].sort((x, y) => x - y);

@@ -1,4 +1,7 @@
-/** POST /api/disks/{diskKey}/restore-points/{restorePointId}/verify — compare a RestorePoint with its SourceSnapshot. */
+/**
+ * POST /api/disks/{diskKey}/restore-points/{restorePointId}/verify — compare a RestorePoint with its SourceSnapshot,
+ * or, when that is gone, with the checksums recorded when it was verified then (`basis` says which).
+ */
 import { PermanentError } from "../domain/errors";
 import { verifyRestorePoint } from "../engine/verify-restore-point";
 import { httpHandler, json, problem } from "../host/http";

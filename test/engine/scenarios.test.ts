@@ -111,4 +111,43 @@ describe("BackupRun scenarios", () => {
     const result = await compareBlobs(blob(sourceSas, diskBytes), blob(restoredSas, diskBytes));
     assert.ok(result.equal, `restored disk differs at ${JSON.stringify(result.mismatches)}`);
   });
+  it("when the source snapshot is gone, then verify compares with the checksums recorded after the backup, and catches a difference", async () => {
+    const { stack, deps } = app();
+    const diskId = await app().createDisk("disk-checksums", 2 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 6 * MiB, 90);
+    stack.disks.writeSeeded(diskId, 1 * GiB, 1 * MiB, 91);
+    const diskKey = await app().protect(diskId, { verifyAfterBackup: true });
+    const { point: first } = await syncAndVerify(app(), diskKey);
+    stack.disks.writeSeeded(diskId, 8 * MiB, 1 * MiB, 92);
+    await syncAndVerify(app(), diskKey);
+    assert.equal(await deps.compute.getSnapshot(first.sourceSnapshotId), undefined, "the first source snapshot was superseded");
+
+    const verify = () => app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${first.restorePointId}/verify`);
+    const answer = await verify();
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual([(answer.body as { basis: string }).basis, (answer.body as { equal: boolean }).equal], ["recorded-checksums", true]);
+
+    const target = deps.targets(locationFromUrl(first.targetBlobUrl));
+    const recorded = (await target.readChecksums(first.restorePointId)) as { blocks: [number, string][] };
+    const tampered = { ...recorded, blocks: recorded.blocks.map(([block, hash], i) => [block, i === 1 ? hash.replace(/^./, (c) => (c === "0" ? "1" : "0")) : hash]) };
+    await target.writeChecksums(first.restorePointId, tampered);
+    const mismatch = (await verify()).body as { equal: boolean; mismatches: { start: number }[] };
+    assert.equal(mismatch.equal, false);
+    assert.equal(mismatch.mismatches[0].start, recorded.blocks[1][0] * 4 * MiB, "the differing block is named");
+  });
+
+  it("when neither the source snapshot nor recorded checksums exist, then verify says there is nothing to compare with", async () => {
+    const { stack } = app();
+    const diskId = await app().createDisk("disk-nochecksums", 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 1 * MiB, 95);
+    const diskKey = await app().protect(diskId);
+    const runId = await app().sync(diskKey);
+    const [first] = await app().restorePoints(diskKey);
+    assert.equal(first.runId, runId);
+    stack.disks.writeSeeded(diskId, 0, 512, 96);
+    await app().sync(diskKey);
+    const answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${first.restorePointId}/verify`);
+    assert.equal(answer.status, 409);
+    assert.match((answer.body as { error: { message: string } }).error.message, /no checksums were recorded.*verifyAfterBackup/);
+  });
 });

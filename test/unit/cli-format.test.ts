@@ -30,6 +30,7 @@ const config: ProtectedDiskConfig = {
   retention: { keepLast: 14 },
   copyMode: "server",
   enabled: true,
+  verifyAfterBackup: false,
 };
 const run = (fields: Partial<BackupRun>): BackupRun =>
   backupRunSchema.parse({ diskKey: config.diskKey, runId: "r1", trigger: "manual", state: "succeeded", startedAt: "2026-01-15T10:00:00.000Z", updatedAt: "2026-01-15T10:00:00.000Z", ...fields });

@@ -32,6 +32,7 @@ describe("protectedDiskInputSchema", () => {
       retention: { keepLast: 14 },
       copyMode: "server",
       enabled: true,
+      verifyAfterBackup: false,
     });
   });
 
