@@ -26,6 +26,7 @@ export interface ProtectBody {
   readonly copyMode?: string;
   readonly retention?: { keepLast?: number; maxAgeDays?: number };
   readonly rpoAlertMinutes?: number;
+  readonly verifyAfterBackup?: boolean;
   readonly enabled?: boolean;
 }
 
@@ -102,6 +103,8 @@ const settingOptions: Readonly<Record<string, OptionSpec>> = {
   "keep-last": { type: "string", value: "n", help: "RetentionPolicy: keep the newest n RestorePoints" },
   "max-age-days": { type: "string", value: "days", help: "RetentionPolicy: remove RestorePoints older than this" },
   "rpo-alert-minutes": { type: "string", value: "n", help: "report the disk late when its newest RestorePoint is older" },
+  "verify-after-backup": { type: "boolean", help: "verify each new RestorePoint and record its checksums (reads the data twice)" },
+  "no-verify-after-backup": { type: "boolean", help: "stop verifying new RestorePoints after backup (the default)" },
 };
 
 const targetOptions: Readonly<Record<string, OptionSpec>> = {
@@ -310,6 +313,10 @@ function parseOrExplain(name: string, spec: CommandSpec, args: readonly string[]
 }
 
 function diskSettings(values: Values): UpdateBody {
+  if (values["verify-after-backup"] && values["no-verify-after-backup"]) {
+    throw new UsageError("--verify-after-backup and --no-verify-after-backup exclude each other");
+  }
+  const verifyAfterBackup = values["verify-after-backup"] ? true : values["no-verify-after-backup"] ? false : undefined;
   const keepLast = positiveInteger(values, "keep-last");
   const maxAgeDays = positiveNumber(values, "max-age-days");
   const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : defined({ keepLast, maxAgeDays });
@@ -319,6 +326,7 @@ function diskSettings(values: Values): UpdateBody {
     copyMode: str(values["copy-mode"]),
     retention,
     rpoAlertMinutes: positiveInteger(values, "rpo-alert-minutes"),
+    verifyAfterBackup,
   });
 }
 

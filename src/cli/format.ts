@@ -8,7 +8,7 @@ import type { ByteRange } from "../domain/ranges";
 import type { BackupRun, RestorePoint } from "../domain/records";
 import type { RestoreResult } from "../engine/restore";
 import type { DiskStatus } from "../engine/status";
-import type { VerifyResult } from "../engine/verify";
+import type { VerifyOutcome } from "../engine/verify-restore-point";
 
 /** GET /api/disks. */
 export interface DiskList {
@@ -16,8 +16,8 @@ export interface DiskList {
   readonly invalid: readonly InvalidRow[];
 }
 
-/** POST …/verify: the comparison, with the RestorePoint it is about. */
-export type VerifyAnswer = VerifyResult & { readonly diskKey?: string; readonly restorePointId?: string };
+/** POST …/verify: the comparison and what it compared against, with the RestorePoint it is about. */
+export type VerifyAnswer = VerifyOutcome & { readonly diskKey?: string; readonly restorePointId?: string };
 
 /** Columns padded to their widest cell, two spaces apart, no trailing spaces. */
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -103,6 +103,7 @@ function configFields(config: ProtectedDiskConfig): [string, string | undefined]
     ["Copy mode", config.copyMode],
     ["Retention", retentionText(config.retention)],
     ["RPO alert", config.rpoAlertMinutes !== undefined ? `after ${config.rpoAlertMinutes} min` : "off"],
+    ["Verify after backup", config.verifyAfterBackup ? "yes" : "no"],
     ["TargetBlob", `${config.target.blobEndpoint}/${config.target.container}/${config.target.blobName}`],
     ["Storage account", config.target.storageAccountId],
   ];
@@ -225,18 +226,19 @@ function rangeRow(range: ByteRange): string[] {
 
 export function formatVerify(result: VerifyAnswer): string {
   const point = result.restorePointId ? `RestorePoint ${result.restorePointId}` : "The RestorePoint";
+  const basis = result.basis === "recorded-checksums" ? "the checksums recorded when it was verified after backup (its source snapshot is gone)" : "its source snapshot";
   if (result.equal) {
-    return `${point} equals its source snapshot.\n\n${fields([
+    return `${point} equals ${basis}.\n\n${fields([
       ["Digest", result.sourceDigest],
       ["Bytes read", formatBytes(result.bytesRead)],
     ])}`;
   }
   return [
-    `${point} DIFFERS from its source snapshot.`,
+    `${point} DIFFERS from ${basis}.`,
     "",
     fields([
-      ["Source digest", result.sourceDigest],
-      ["Target digest", result.targetDigest],
+      ["Expected digest", result.sourceDigest],
+      ["RestorePoint digest", result.targetDigest],
       ["Bytes read", formatBytes(result.bytesRead)],
     ]),
     "",

@@ -17,7 +17,7 @@ describe("parseCommandLine", () => {
     {
       name: "when protect gets every option, then each lands in its API field",
       argv: ["protect", diskId, "--target-endpoint", endpoint, "--container", "backups", "--blob-name", "d1.vhd", "--storage-account-id", "/subscriptions/s1/resourceGroups/t/providers/Microsoft.Storage/storageAccounts/a",
-        "--schedule", "0 30 2 * * *", "--mode", "existing", "--copy-mode", "stream", "--keep-last", "7", "--max-age-days", "2.5", "--rpo-alert-minutes", "90"],
+        "--schedule", "0 30 2 * * *", "--mode", "existing", "--copy-mode", "stream", "--keep-last", "7", "--max-age-days", "2.5", "--rpo-alert-minutes", "90", "--verify-after-backup"],
       expected: {
         command: {
           name: "protect",
@@ -29,6 +29,7 @@ describe("parseCommandLine", () => {
             copyMode: "stream",
             retention: { keepLast: 7, maxAgeDays: 2.5 },
             rpoAlertMinutes: 90,
+            verifyAfterBackup: true,
           },
         },
         json: false,
@@ -45,9 +46,9 @@ describe("parseCommandLine", () => {
       expected: { command: { name: "update", diskKey: "abc", body: { retention: { maxAgeDays: 30 }, enabled: false } }, json: false },
     },
     {
-      name: "when update enables a disk, then enabled is true",
-      argv: ["update", "abc", "--enable"],
-      expected: { command: { name: "update", diskKey: "abc", body: { enabled: true } }, json: false },
+      name: "when update enables a disk and stops verifying after backup, then both are sent",
+      argv: ["update", "abc", "--enable", "--no-verify-after-backup"],
+      expected: { command: { name: "update", diskKey: "abc", body: { verifyAfterBackup: false, enabled: true } }, json: false },
     },
     { name: "when sync has no --wait, then it only starts the run", argv: ["sync", "abc"], expected: { command: { name: "sync", diskKey: "abc" }, json: false } },
     {
@@ -94,6 +95,7 @@ describe("parseCommandLine", () => {
     { name: "when keep-last is a fraction, then a whole number is asked for", argv: ["update", "abc", "--keep-last", "1.5"], message: /^--keep-last must be a whole number, not "1.5"$/ },
     { name: "when a count is zero, then it is refused", argv: ["runs", "abc", "--limit", "0"], message: /^--limit must be a positive number/ },
     { name: "when update is told to enable and disable, then it is refused", argv: ["update", "abc", "--enable", "--disable"], message: /exclude each other/, command: "update" },
+    { name: "when verifying after backup is turned on and off at once, then it is refused", argv: ["update", "abc", "--verify-after-backup", "--no-verify-after-backup"], message: /exclude each other/ },
     { name: "when update changes nothing, then it is refused", argv: ["update", "abc"], message: /^nothing to update/, command: "update" },
     { name: "when timing options are given without --wait, then they are refused", argv: ["sync", "abc", "--interval", "1"], message: /only apply with --wait/, command: "sync" },
     { name: "when a boolean option gets a value, then that is said", argv: ["sync", "abc", "--wait=yes"], message: /--wait/, command: "sync" },

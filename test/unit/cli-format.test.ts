@@ -106,6 +106,7 @@ describe("disk list and status", () => {
     assert.match(text, /^Disk key {13}0123456789abcdef$/m);
     assert.match(text, /^Retention {12}keep last 14$/m);
     assert.match(text, /^RPO alert {12}off$/m);
+    assert.match(text, /^Verify after backup {2}no$/m);
     assert.match(text, /^TargetBlob {11}https:\/\/backup\.blob\.core\.windows\.net\/diskdelta\/data-01-0123456789abcdef\.vhd$/m);
     assert.match(text, /^Active run {11}r2 copying: 12\.0 MiB copied, 3 requests$/m);
     assert.match(text, /^Newest RestorePoint {2}rp1 \(source snapshot 2026-01-15 10:00:00Z\)$/m);
@@ -157,15 +158,21 @@ describe("runs, RestorePoints and results", () => {
   });
 
   it("when a RestorePoint differs, then the first differing ranges are listed in bytes", () => {
-    const text = formatVerify({ restorePointId: "rp1", equal: false, sourceDigest: "aa", targetDigest: "bb", bytesRead: 8 * MiB, mismatches: [{ start: 4 * MiB, end: 8 * MiB }] });
+    const text = formatVerify({ restorePointId: "rp1", equal: false, sourceDigest: "aa", targetDigest: "bb", bytesRead: 8 * MiB, mismatches: [{ start: 4 * MiB, end: 8 * MiB }], basis: "source-snapshot" });
     assert.match(text, /^RestorePoint rp1 DIFFERS from its source snapshot\./);
+    assert.match(text, /^Expected digest {6}aa\nRestorePoint digest {2}bb$/m);
     assert.match(text, /START {4}END {6}LENGTH\n4194304 {2}8388608 {2}4\.0 MiB$/);
   });
 
   it("when a RestorePoint equals its source, then the digest and the bytes read are shown", () => {
     assert.equal(
-      formatVerify({ restorePointId: "rp1", equal: true, sourceDigest: "aa", targetDigest: "aa", bytesRead: 512, mismatches: [] }),
+      formatVerify({ restorePointId: "rp1", equal: true, sourceDigest: "aa", targetDigest: "aa", bytesRead: 512, mismatches: [], basis: "source-snapshot" }),
       "RestorePoint rp1 equals its source snapshot.\n\nDigest      aa\nBytes read  512 B",
     );
+  });
+
+  it("when a RestorePoint was checked against recorded checksums, then the text says so", () => {
+    const text = formatVerify({ restorePointId: "rp1", equal: true, sourceDigest: "aa", targetDigest: "aa", bytesRead: 512, mismatches: [], basis: "recorded-checksums" });
+    assert.match(text, /^RestorePoint rp1 equals the checksums recorded when it was verified after backup \(its source snapshot is gone\)\./);
   });
 });
