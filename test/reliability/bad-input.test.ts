@@ -248,64 +248,58 @@ describe("bad input", () => {
     });
   });
 
-  it(
-    "when a well-formed copy-step claims a later step and a cursor past the end of an active run, then it is refused and the RestorePoint is complete",
-    { todo: "runCopyStep trusts message.cursor and accepts any step >= run.step: a forged or corrupted message skips the rest of the disk and finalizes an incomplete RestorePoint" },
-    async () => {
-      const { stack } = app();
-      const forgedDiskId = await app().createDisk("disk-forged", 2 * GiB);
-      stack.disks.writeSeeded(forgedDiskId, 0, 1 * MiB, 5);
-      const forgedKey = await app().protect(forgedDiskId);
-      await syncAndVerify(app(), forgedKey);
-      stack.disks.writeSeeded(forgedDiskId, 1 * GiB, 1 * MiB, 6);
-      const started = await app().host.invokeHttp("POST", `/api/disks/${forgedKey}/sync`);
-      const runId = (started.body as { runId: string }).runId;
-      // Right after the genuine first CopyStep is queued, a forged one for the same run is handled first.
-      const forging = intercept(app().deps, "queues.send", 1, async () => {
-        const run = (await app().deps.records.getRun(forgedKey, runId))!.value;
-        const forged = { v: 1 as const, kind: "copy-step" as const, diskKey: forgedKey, runId, step: 7, cursor: run.blobBytes! - 512, windowBytes: 64 * MiB };
-        await runCopyStep(app().deps, forged, quietLog);
-      });
-      setDeps(forging.deps);
-      try {
-        await app().host.runUntilIdle();
-      } finally {
-        setDeps(app().deps);
-      }
-      const run = await runOf(app(), forgedKey, runId);
-      const point = (await app().restorePoints(forgedKey)).find((p) => p.runId === runId);
-      const check = point ? await app().verify(point) : undefined;
-      recordOutcome({
-        area,
-        scenario: "a well-formed copy-step with step 7 and cursor = end of disk, handled before the genuine step 0 of an active run (known bug, test marked todo)",
-        runs: 2,
-        faults: "1 forged message",
-        result: `run ${run.state}, bytesCopied ${run.bytesCopied} of 1 MiB changed; RestorePoint ${point ? (check!.equal ? "equal" : `DIFFERS at ${JSON.stringify(check!.mismatches)}`) : "not recorded"}`,
-      });
-      assert.ok(forging.fired());
-      assert.ok(!point || check!.equal, `an incomplete RestorePoint was recorded: mismatches ${JSON.stringify(check?.mismatches)}`);
-    },
-  );
+  it("when a well-formed copy-step claims a later step and a cursor past the end of an active run, then it is ignored and the RestorePoint is complete", async () => {
+    const { stack } = app();
+    const forgedDiskId = await app().createDisk("disk-forged", 2 * GiB);
+    stack.disks.writeSeeded(forgedDiskId, 0, 1 * MiB, 5);
+    const forgedKey = await app().protect(forgedDiskId);
+    await syncAndVerify(app(), forgedKey);
+    stack.disks.writeSeeded(forgedDiskId, 1 * GiB, 1 * MiB, 6);
+    const started = await app().host.invokeHttp("POST", `/api/disks/${forgedKey}/sync`);
+    const runId = (started.body as { runId: string }).runId;
+    // Right after the genuine first CopyStep is queued, a forged one for the same run is handled first.
+    const forging = intercept(app().deps, "queues.send", 1, async () => {
+      const run = (await app().deps.records.getRun(forgedKey, runId))!.value;
+      const forged = { v: 1 as const, kind: "copy-step" as const, diskKey: forgedKey, runId, step: 7, cursor: run.blobBytes! - 512, windowBytes: 64 * MiB };
+      await runCopyStep(app().deps, forged, quietLog);
+    });
+    setDeps(forging.deps);
+    try {
+      await app().host.runUntilIdle();
+    } finally {
+      setDeps(app().deps);
+    }
+    const run = await runOf(app(), forgedKey, runId);
+    const point = (await app().restorePoints(forgedKey)).find((p) => p.runId === runId);
+    const check = point ? await app().verify(point) : undefined;
+    recordOutcome({
+      area,
+      scenario: "a well-formed copy-step with step 7 and cursor = end of disk, handled before the genuine step 0 of an active run",
+      runs: 2,
+      faults: "1 forged message",
+      result: `run ${run.state}, ${run.bytesCopied / MiB} MiB copied of 1 MiB changed; RestorePoint ${point ? (check!.equal ? "equal to its snapshot" : `DIFFERS at ${JSON.stringify(check!.mismatches)}`) : "not recorded"}`,
+    });
+    assert.ok(forging.fired());
+    assert.equal(run.state, "succeeded", run.error);
+    assert.equal(run.bytesCopied, 1 * MiB, "the genuine step copied the change");
+    assert.ok(point && check!.equal, `an incomplete RestorePoint was recorded: mismatches ${JSON.stringify(check?.mismatches)}`);
+  });
 
-  it(
-    "when DISKDELTA_DIFF_WINDOW_BYTES is not a multiple of 512, then the app settings are refused naming it",
-    { todo: "settingsSchema accepts any integer window; windows then end off page boundaries and Put Page From URL refuses every copy that crosses one" },
-    () => {
-      const settings = { AzureWebJobsStorage: "UseDevelopmentStorage=true", DISKDELTA_DIFF_WINDOW_BYTES: String(16 * MiB + 1) };
-      let refused: string | undefined;
-      try {
-        loadSettings(settings);
-      } catch (error) {
-        refused = (error as Error).message;
-      }
-      recordOutcome({
-        area,
-        scenario: "app setting DISKDELTA_DIFF_WINDOW_BYTES = 16 MiB + 1 (known bug, test marked todo)",
-        runs: 0,
-        faults: "1 bad app setting",
-        result: refused ? `refused: ${refused.replace(/\s+/g, " ")}` : "accepted by loadSettings",
-      });
-      assert.match(refused ?? "", /DISKDELTA_DIFF_WINDOW_BYTES: /);
-    },
-  );
+  it("when DISKDELTA_DIFF_WINDOW_BYTES would end windows off page boundaries, then the app settings are refused naming it", () => {
+    const settings = { AzureWebJobsStorage: "UseDevelopmentStorage=true", DISKDELTA_DIFF_WINDOW_BYTES: String(16 * MiB + 1) };
+    let refused: string | undefined;
+    try {
+      loadSettings(settings);
+    } catch (error) {
+      refused = (error as Error).message;
+    }
+    recordOutcome({
+      area,
+      scenario: "app setting DISKDELTA_DIFF_WINDOW_BYTES = 16 MiB + 1",
+      runs: 0,
+      faults: "1 bad app setting",
+      result: refused ? `refused: ${refused.replace(/\s+/g, " ")}` : "accepted by loadSettings",
+    });
+    assert.match(refused ?? "", /DISKDELTA_DIFF_WINDOW_BYTES: /);
+  });
 });
