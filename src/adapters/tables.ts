@@ -6,7 +6,7 @@
 import { type TableEntity, TableClient, type TableEntityResult, type TableServiceClientOptions } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/core-auth";
 import type { z } from "zod";
-import { statusOf } from "../domain/errors";
+import { PermanentError, statusOf } from "../domain/errors";
 import { type ProtectedDiskConfig, protectedDiskInputSchema, toProtectedDisk } from "../domain/model";
 import {
   type BackupRun,
@@ -200,7 +200,9 @@ export function createRecords(connection: TablesConnection, options: TableServic
         const entity = await get(disks, diskKey, "config");
         if (!entity) return undefined;
         const { config, problems } = entityToConfig(entity);
-        if (!config) throw new Error(`invalid ProtectedDisk row ${tableNames.disks}/${diskKey}/config: ${problems.join("; ")}`);
+        if (!config) {
+          throw new PermanentError("InvalidProtectedDisk", `invalid ProtectedDisk row ${tableNames.disks}/${diskKey}/config: ${problems.join("; ")}; fix it with PATCH or protect the disk again`);
+        }
         return config;
       }),
     createDisk: (config) =>

@@ -1,8 +1,8 @@
 /**
  * POST /api/disks/{diskKey}/restore-points/{restorePointId}/verify — compare a RestorePoint with its SourceSnapshot,
- * or, when that is gone, with the checksums recorded when it was verified then (`basis` says which).
+ * or, when that is gone, with the checksums recorded when it was verified then (`basis` says which). 409 when there
+ * is nothing to compare with.
  */
-import { PermanentError } from "../domain/errors";
 import { verifyRestorePoint } from "../engine/verify-restore-point";
 import { httpHandler, json, problem } from "../host/http";
 import { register } from "../host/register";
@@ -11,15 +11,10 @@ export const verifyHandler = httpHandler(async (request, deps, log) => {
   const { diskKey, restorePointId } = request.params;
   const point = await deps.records.getRestorePoint(diskKey, restorePointId);
   if (!point) return problem(404, "RestorePointNotFound", `no RestorePoint ${restorePointId} for disk ${diskKey}`);
-  try {
-    const result = await verifyRestorePoint(deps, point);
-    log[result.equal ? "info" : "error"]("RestorePoint verified", { diskKey, restorePointId, equal: result.equal, mismatches: result.mismatches.length });
-    deps.metrics.record("diskdelta.verify.mismatch", result.equal ? 0 : 1, { diskKey });
-    return json(200, { diskKey, restorePointId, ...result });
-  } catch (error) {
-    if (error instanceof PermanentError) return problem(409, error.code, error.message);
-    throw error;
-  }
+  const result = await verifyRestorePoint(deps, point);
+  log[result.equal ? "info" : "error"]("RestorePoint verified", { diskKey, restorePointId, basis: result.basis, equal: result.equal, mismatches: result.mismatches.length });
+  deps.metrics.record("diskdelta.verify.mismatch", result.equal ? 0 : 1, { diskKey });
+  return json(200, { diskKey, restorePointId, ...result });
 });
 
 export default register({

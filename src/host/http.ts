@@ -2,7 +2,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { z } from "zod";
 import { getDeps } from "../composition";
-import { describeError } from "../domain/errors";
+import { PermanentError, describeError, redact } from "../domain/errors";
 import type { Deps, Log } from "../engine/deps";
 import { logFor } from "./log";
 
@@ -28,7 +28,7 @@ export async function readBody<S extends z.ZodType>(request: HttpRequest, schema
   try {
     body = text.length ? JSON.parse(text) : {};
   } catch (error) {
-    return { response: problem(400, "InvalidJson", `request body is not valid JSON: ${(error as Error).message}`) };
+    return { response: problem(400, "InvalidJson", `request body is not valid JSON: ${redact((error as Error).message)}`) };
   }
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
@@ -47,7 +47,9 @@ export function httpHandler(
     try {
       return await work(request, getDeps(), log);
     } catch (error) {
-      log.error("HTTP request failed", { url: request.url, error: describeError(error) });
+      // A permanent failure is about the state of what was asked for (e.g. an unusable ProtectedDisk row).
+      if (error instanceof PermanentError) return problem(409, error.code, error.message);
+      log.error("HTTP request failed", { url: redact(request.url), error: describeError(error) });
       return problem(500, "InternalError", describeError(error));
     }
   };

@@ -5,7 +5,7 @@
  * base64 messages are decoded and JSON is parsed, as the host does. The timer fires on its NCRONTAB; HTTP routes
  * are served under /api with a function key. Used by `npm start`, the demo, the bench and the tests.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HttpRequest, type HttpResponseInit, InvocationContext, type LogLevel } from "@azure/functions";
@@ -162,8 +162,8 @@ export function createLocalHost(options: LocalHostOptions): LocalHost {
   }
 
   async function handleHttp(method: string, url: URL, headers: Record<string, string>, body: Buffer): Promise<HttpResponseInit> {
-    const key = headers["x-functions-key"] ?? url.searchParams.get("code");
-    if (key !== functionKey) return { status: 401, jsonBody: { error: { code: "Unauthorized", message: "a function key is required (x-functions-key header or ?code=)" } } };
+    const key = headers["x-functions-key"] ?? url.searchParams.get("code") ?? "";
+    if (!sameSecret(key, functionKey)) return { status: 401, jsonBody: { error: { code: "Unauthorized", message: "a function key is required (x-functions-key header or ?code=)" } } };
     const route = matchRoute(method, url.pathname);
     if (!route) return { status: 404, jsonBody: { error: { code: "NotFound", message: `no route for ${method} ${url.pathname}` } } };
     const query: Record<string, string> = Object.fromEntries(url.searchParams);
@@ -246,4 +246,10 @@ export function createLocalHost(options: LocalHostOptions): LocalHost {
     },
   };
   return host;
+}
+
+/** Compares secrets in constant time (hashing first makes the lengths equal). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
