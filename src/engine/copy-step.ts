@@ -19,7 +19,7 @@ import { type ByteRange, GiB, MiB } from "../domain/ranges";
 import type { BackupRun } from "../domain/records";
 import type { Delivery } from "../host/queue";
 import type { Deps, Log } from "./deps";
-import { forEachLimit } from "./pool";
+import { createWorkPool } from "./pool";
 
 const windowLimits = { min: 64 * MiB, max: 1024 * GiB };
 
@@ -104,12 +104,14 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   const budget = { maxBytes: deps.settings.DISKDELTA_STEP_MAX_BYTES, maxRequests: deps.settings.DISKDELTA_STEP_MAX_REQUESTS };
   const totals: StepTotals = { windows: 0, changed: 0, copied: 0, cleared: 0, requests: 0 };
 
+  // Copies of one window run while the next window's diff is asked for; progress is recorded only after all finish.
+  const pool = createWorkPool<PageOperation>(deps.settings.DISKDELTA_COPY_CONCURRENCY, (operation) => perform(deps, run, target, access, operation));
   let cursor = run.cursor;
   let windowBytes = message.windowBytes;
-  for (let window = nextWindow(cursor, windowBytes, blobBytes); window; window = nextWindow(cursor, windowBytes, blobBytes)) {
+  for (let window = nextWindow(cursor, windowBytes, blobBytes); window && !pool.failed; window = nextWindow(cursor, windowBytes, blobBytes)) {
     const diff = await access.retrying(() => diffOf(deps, access, run, window));
     const plan = planWindow(diff, cursor, { maxBytes: budget.maxBytes - totals.copied, maxRequests: budget.maxRequests - totals.requests });
-    await execute(deps, run, target, access, plan.operations);
+    pool.add(plan.operations);
     totals.changed += plan.copyBytes;
     totals.copied += plan.copyBytes;
     totals.cleared += plan.clearBytes;
@@ -120,6 +122,7 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     windowBytes = adaptWindowBytes(windowBytes, diff.changed.length + diff.cleared.length, windowLimits);
     if (totals.copied >= budget.maxBytes || totals.requests >= budget.maxRequests || Date.now() >= deadline) break;
   }
+  await pool.drain();
 
   const progressed: BackupRun = {
     ...run,
@@ -163,13 +166,10 @@ async function diffOf(deps: Deps, access: SourceAccess, run: BackupRun, window: 
   return fullCopyDiff(window, await deps.source.allocated(sourceSas, window), run.targetWasEmpty === true);
 }
 
-async function execute(deps: Deps, run: BackupRun, target: TargetBlob, access: SourceAccess, operations: readonly PageOperation[]): Promise<void> {
-  await forEachLimit(operations, deps.settings.DISKDELTA_COPY_CONCURRENCY, async ({ kind, range }) => {
-    if (kind === "clear") return target.clear(range);
-    if (run.copyMode === "stream") {
-      const data = await access.retrying(async () => deps.source.read(await access.source(), range));
-      return target.upload(range, data);
-    }
-    return access.retrying(async () => target.copyFromUrl(await access.source(), range));
-  });
+function perform(deps: Deps, run: BackupRun, target: TargetBlob, access: SourceAccess, { kind, range }: PageOperation): Promise<void> {
+  if (kind === "clear") return target.clear(range);
+  if (run.copyMode === "stream") {
+    return access.retrying(async () => target.upload(range, await deps.source.read(await access.source(), range)));
+  }
+  return access.retrying(async () => target.copyFromUrl(await access.source(), range));
 }

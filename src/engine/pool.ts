@@ -1,19 +1,54 @@
-/** Runs `work` over `items` with at most `limit` in flight; the first failure stops new work and is thrown. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/**
+ * A bounded pool of page operations that keeps accepting work while it runs, so a CopyStep can ask for the next
+ * window's diff while the current window's copies are still in flight (no drain between windows). The first failure
+ * stops new work; `drain` waits for what is in flight and throws that failure.
+ */
+export interface WorkPool<T> {
+  add(items: readonly T[]): void;
+  /** True once an item failed; no new items start after that. */
+  readonly failed: boolean;
+  drain(): Promise<void>;
+}
+
+export function createWorkPool<T>(limit: number, work: (item: T) => Promise<void>): WorkPool<T> {
+  const queue: T[] = [];
   let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
+  let active = 0;
+  let failure: { error: unknown } | undefined;
+  let waiters: (() => void)[] = [];
+
+  const settled = () => active === 0 && (next >= queue.length || failure !== undefined);
+  const pump = () => {
+    while (!failure && active < limit && next < queue.length) {
+      const item = queue[next++];
+      active += 1;
+      work(item)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => {
+          active -= 1;
+          pump();
+          if (settled()) {
+            const wake = waiters;
+            waiters = [];
+            for (const resolve of wake) resolve();
+          }
+        });
     }
   };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (rejected) throw rejected.reason;
+
+  return {
+    add(items) {
+      queue.push(...items);
+      pump();
+    },
+    get failed() {
+      return failure !== undefined;
+    },
+    async drain() {
+      if (!settled()) await new Promise<void>((resolve) => waiters.push(resolve));
+      if (failure) throw failure.error;
+    },
+  };
 }
