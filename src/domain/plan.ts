@@ -2,7 +2,7 @@
  * Plan, then execute: a CopyStep asks for the diff of one window of the disk and turns it into page
  * operations here, without touching any service. The executor only performs the plan.
  */
-import { type ByteRange, MAX_PAGE_WRITE_BYTES, PAGE_BYTES, chunk, clip, coalesce, complement, lengthOf } from "./ranges";
+import { type ByteRange, MAX_PAGE_WRITE_BYTES, MiB, chunk, clip, coalesce, complement, lengthOf } from "./ranges";
 
 /** What the service reported for one window: pages written since the base (ChangedRange) and trimmed (ClearedRange). */
 export interface WindowDiff {
@@ -86,9 +86,11 @@ export function nextWindow(cursor: number, windowBytes: number, blobBytes: numbe
  * blobs make Get Page Ranges slow, empty stretches make many small queries wasteful.
  */
 export function adaptWindowBytes(current: number, rangesSeen: number, limits: { min: number; max: number }): number {
-  // Halving must keep windows page aligned: copies are clipped to the window and Put Page needs whole pages.
-  if (rangesSeen > 4000) return Math.max(limits.min, Math.floor(current / 2 / PAGE_BYTES) * PAGE_BYTES);
-  if (rangesSeen < 500) return Math.min(limits.max, current * 2);
+  // Whole MiB, so that every window starts and ends on a page boundary.
+  const wholeMiB = (bytes: number) => Math.max(MiB, Math.floor(bytes / MiB) * MiB);
+  // Shrink in proportion to the density seen, aiming at ~2000 ranges per query, so one dense answer is enough.
+  if (rangesSeen > 4000) return wholeMiB(Math.max(limits.min, (current * 2000) / rangesSeen));
+  if (rangesSeen < 500) return wholeMiB(Math.min(limits.max, current * 2));
   return current;
 }
 

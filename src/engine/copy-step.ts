@@ -117,9 +117,10 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     totals.cleared += plan.clearBytes;
     totals.requests += plan.operations.length;
     cursor = plan.nextCursor;
+    // Adapt even when the budget cut the window short, or the next step lists the same oversized window again.
+    windowBytes = adaptWindowBytes(windowBytes, diff.changed.length + diff.cleared.length, windowLimits);
     if (!plan.windowComplete) break;
     totals.windows += 1;
-    windowBytes = adaptWindowBytes(windowBytes, diff.changed.length + diff.cleared.length, windowLimits);
     if (totals.copied >= budget.maxBytes || totals.requests >= budget.maxRequests || Date.now() >= deadline) break;
   }
   await pool.drain();

@@ -213,12 +213,13 @@ describe("fullCopyDiff", () => {
 describe("adaptWindowBytes", () => {
   const limits = { min: 64 * MiB, max: 1024 * GiB };
   const cases: { name: string; current: number; rangesSeen: number; expected: number }[] = [
-    { name: "when a window held more than 4000 ranges, then the next one is half as large", current: 16 * GiB, rangesSeen: 4001, expected: 8 * GiB },
+    { name: "when a window held more than 4000 ranges, then the next one shrinks to hold about 2000", current: 16 * GiB, rangesSeen: 4001, expected: Math.floor((16 * 1024 * 2000) / 4001) * MiB },
+    { name: "when a window was very dense, then one step shrinks it in proportion", current: 1024 * GiB, rangesSeen: 100_000, expected: Math.floor((1024 * 1024 * 2000) / 100_000) * MiB },
     { name: "when a window held fewer than 500 ranges, then the next one is twice as large", current: 16 * GiB, rangesSeen: 499, expected: 32 * GiB },
     { name: "when a window held between 500 and 4000 ranges, then the size stays", current: 16 * GiB, rangesSeen: 4000, expected: 16 * GiB },
     { name: "when halving would go below the minimum, then the minimum is used", current: 100 * MiB, rangesSeen: 10_000, expected: 64 * MiB },
     { name: "when doubling would go above the maximum, then the maximum is used", current: 768 * GiB, rangesSeen: 0, expected: 1024 * GiB },
-    { name: "when a page-aligned size that is not a power of two is halved, then the result stays page aligned", current: 200 * MiB + 512, rangesSeen: 5000, expected: 100 * MiB },
+    { name: "when a page-aligned size that is not a power of two shrinks, then the result is whole MiB", current: 200 * MiB + 512, rangesSeen: 5000, expected: 80 * MiB },
   ];
   for (const c of cases) {
     it(c.name, () => {

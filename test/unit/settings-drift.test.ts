@@ -11,6 +11,7 @@ const hostSettings = {
     "AzureWebJobsStorage__clientId",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    "NODE_OPTIONS",
   ],
   sample: ["FUNCTIONS_WORKER_RUNTIME"],
 };
