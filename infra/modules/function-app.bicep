@@ -37,7 +37,7 @@ var appSettings = {
   DISKDELTA_COPY_CONCURRENCY: '8'
   DISKDELTA_MAX_RUNS_PER_TICK: '50'
   // Keeps the worker's peak RSS under 256 MiB at 200,000 changed ranges (bench/README.md, scenario 5).
-  NODE_OPTIONS: '--max-old-space-size=160'
+  languageWorkers__node__arguments: '--max-old-space-size=160'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

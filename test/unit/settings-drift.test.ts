@@ -11,7 +11,7 @@ const hostSettings = {
     "AzureWebJobsStorage__clientId",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
-    "NODE_OPTIONS",
+    "languageWorkers__node__arguments",
   ],
   sample: ["FUNCTIONS_WORKER_RUNTIME"],
 };
