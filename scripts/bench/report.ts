@@ -149,6 +149,10 @@ function windowStats(run: MeasuredRun) {
   };
 }
 
+function capped(point: ScalePoint): boolean {
+  return point.nodeArguments.some((arg) => arg.startsWith("--max-old-space-size="));
+}
+
 function scaleRows(points: readonly ScalePoint[]): Row[] {
   const limit = 256 * MiB;
   const rows: Row[] = [];
@@ -166,8 +170,9 @@ function scaleRows(points: readonly ScalePoint[]): Row[] {
         value: mib(peak),
         reference: `${label(smallest.diskBytes)} disk ${mib(smallest.unchanged.workerPeakRssBytes)}`,
         ratio: fixed(peak / smallest.unchanged.workerPeakRssBytes),
-        target: "≤ 256 MiB, flat",
-        holds: peak <= limit && peak / smallest.unchanged.workerPeakRssBytes <= 1.15,
+        // Only the deployed configuration (heap capped) is held to the target; an uncapped worker is information.
+        target: capped(point) ? "≤ 256 MiB, flat" : "(info: heap not capped)",
+        holds: capped(point) ? peak <= limit && peak / smallest.unchanged.workerPeakRssBytes <= 1.15 : undefined,
       },
       {
         scenario: name,

@@ -49,8 +49,11 @@ export async function scaleAndControlPlane(sizes: BenchSizes): Promise<{ scale: 
   const sink = await startPageSink(bench.stack);
   try {
     const scale: ScalePoint[] = [];
-    const points = sizes.scaleDiskBytes.map((diskBytes) => ({ diskBytes, nodeArguments: workerNodeArguments() }));
-    if (sizes.cappedHeapMib > 0) points.push({ diskBytes: Math.max(...sizes.scaleDiskBytes), nodeArguments: [`--max-old-space-size=${sizes.cappedHeapMib}`] });
+    // The deployed worker runs with the heap cap of infra/ (languageWorkers__node__arguments); one more point
+    // without it shows what V8 does when left to size its heap by itself.
+    const deployed = sizes.cappedHeapMib > 0 ? [`--max-old-space-size=${sizes.cappedHeapMib}`] : [];
+    const points = sizes.scaleDiskBytes.map((diskBytes) => ({ diskBytes, nodeArguments: [...deployed, ...workerNodeArguments()] }));
+    if (deployed.length > 0) points.push({ diskBytes: Math.max(...sizes.scaleDiskBytes), nodeArguments: workerNodeArguments() });
     for (const [i, { diskBytes, nodeArguments }] of points.entries()) {
       const { diskId, worker, diskKey } = await protectedDisk(bench, sink, `bench-scale-${i}`, diskBytes, {}, nodeArguments);
       const changes = layOut({ diskBytes, count: sizes.scaleRanges, minBytes: 512, maxBytes: 64 * 1024, seed: 7 });
