@@ -116,6 +116,19 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
     return client;
   };
 
+  /** Revoke and delete: forget the cached SAS, and treat a snapshot that is already gone as done. */
+  const endSnapshotOperation = async (
+    snapshotId: string,
+    operation: (where: ReturnType<typeof parseSnapshotId>) => PromiseLike<unknown>,
+  ): Promise<void> => {
+    sasCache.delete(snapshotId.toLowerCase());
+    try {
+      await operation(parseSnapshotId(snapshotId));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  };
+
   const getSnapshot = async (snapshotId: string): Promise<SnapshotInfo | undefined> => {
     const where = parseSnapshotId(snapshotId);
     try {
@@ -189,25 +202,11 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       }
     },
 
-    async revokeAccess(snapshotId) {
-      sasCache.delete(snapshotId.toLowerCase());
-      const where = parseSnapshotId(snapshotId);
-      try {
-        await clientFor(where.subscriptionId).snapshots.revokeAccess(where.resourceGroup, where.name, poll);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-    },
+    revokeAccess: (snapshotId) =>
+      endSnapshotOperation(snapshotId, (where) => clientFor(where.subscriptionId).snapshots.revokeAccess(where.resourceGroup, where.name, poll)),
 
-    async deleteSnapshot(snapshotId) {
-      sasCache.delete(snapshotId.toLowerCase());
-      const where = parseSnapshotId(snapshotId);
-      try {
-        await clientFor(where.subscriptionId).snapshots.delete(where.resourceGroup, where.name, poll);
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-    },
+    deleteSnapshot: (snapshotId) =>
+      endSnapshotOperation(snapshotId, (where) => clientFor(where.subscriptionId).snapshots.delete(where.resourceGroup, where.name, poll)),
 
     async importDisk(request) {
       const disk = await clientFor(request.subscriptionId).disks.createOrUpdate(
