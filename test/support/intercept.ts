@@ -41,18 +41,23 @@ export function intercept(deps: Deps, point: InterceptPoint, after: number, then
   const [group, method] = point.split(".") as [string, string];
   let calls = 0;
   let fired = false;
+  // While an outside event happens, later calls of the same operation wait for it: the event lands between the
+  // n-th call and the ones after, whatever the concurrency (calls already in flight finish as they would).
+  let event: Promise<void> | undefined;
   const wrap = <T extends object>(target: T): T => {
     const original = (target as Record<string, unknown>)[method];
     if (typeof original !== "function") throw new Error(`no operation ${point}`);
     return {
       ...target,
       [method]: async (...args: unknown[]) => {
+        if (event) await event;
         const result = await (original as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         calls += 1;
         if (!fired && calls >= after) {
           fired = true;
           if (then === "crash") throw new SimulatedCrash(point);
-          await then();
+          event = then();
+          await event;
         }
         return result;
       },
