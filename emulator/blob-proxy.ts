@@ -1,11 +1,14 @@
 /**
- * A pass-through in front of Azurite's Blob service that adds the one operation Azurite lacks and this
- * project needs: Put Page From URL (Azurite answers 501). Everything else is forwarded unchanged —
- * Shared Key signatures do not cover Host, so signed requests stay valid.
+ * A pass-through in front of Azurite's Blob service that adds what Azurite lacks and this project needs:
+ * Put Page From URL (Azurite answers 501), and paged Get Page Ranges (Azurite accepts `maxresults` and `marker`
+ * but ignores them and always answers the whole list). Everything else is forwarded unchanged — Shared Key
+ * signatures do not cover Host, so signed requests stay valid.
  */
 import { createHash } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
+import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
 import { EmulatorHttpError, type SourceReader } from "./disks/api";
 import { sendStorageError, storageServiceVersion } from "./service-errors";
 import { hasValidSharedKey, sharedKeyAuthorization, type SharedKeyAccount } from "./shared-key";
@@ -24,6 +27,8 @@ export interface BlobProxyOptions {
   openSource?: (url: URL) => SourceReader | undefined;
   /** Extra CA (PEM) trusted when fetching https sources, i.e. the local CA. */
   ca?: string;
+  /** Live service behaviour; Get Page Ranges answers hold at most `pageListMaxRanges`. Default: the service's. */
+  behaviour?: ServiceBehaviour;
 }
 
 /** The blob proxy as the HTTPS server uses it. */
@@ -98,6 +103,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   // Plenty of sockets: the copy engine keeps many 4 MiB requests in flight.
   const azuriteAgent = new HttpAgent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128 });
   const sourceAgent = new HttpsAgent({ keepAlive: true, maxSockets: 128, ca: options.ca });
+  const behaviour = options.behaviour ?? new BehaviourSettings();
 
   function accountOf(path: string): string | undefined {
     const name = path.split("/", 2)[1]?.split("?", 1)[0];
@@ -107,21 +113,37 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const accountName = accountOf(req.url ?? "/");
     if (!accountName) return false;
-    if (isPutPageFromUrl(req)) {
-      try {
-        await putPageFromUrl(req, res, accounts.get(accountName)!);
-      } catch (error) {
-        if (!(error instanceof StorageFailure)) throw error;
+    try {
+      if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
+      else if (isGetPageRanges(req)) getPageRanges(req, res);
+      else forward(req, res);
+    } catch (error) {
+      if (error instanceof StorageFailure) {
         sendStorageError(res, error.status, error.code, error.message, { details: error.details, headers: error.headers });
+      } else if (error instanceof EmulatorHttpError) {
+        sendStorageError(res, error.status, error.code, error.message, { details: error.details });
+      } else {
+        throw error;
       }
-    } else {
-      forward(req, res);
     }
     return true;
   }
 
-  /** Streams the request to Azurite and Azurite's answer back, both ways without buffering. */
-  function forward(req: IncomingMessage, res: ServerResponse): void {
+  /**
+   * Get Page Ranges, paged like the service. The request goes to Azurite unchanged, so its signature still
+   * verifies there, and Azurite's whole list is cut to the page the request asks for. Invalid paging parameters
+   * are refused here (Azurite answers them with a bodiless 400), before authentication.
+   */
+  function getPageRanges(req: IncomingMessage, res: ServerResponse): void {
+    const paging = pageListPaging(new URL(req.url ?? "/", "http://proxy"), req.headers, behaviour.pageListMaxRanges);
+    forward(req, res, (xml) => pageListXml(takePage(parsePageListXml(xml), paging)));
+  }
+
+  /**
+   * Streams the request to Azurite and Azurite's answer back, both ways without buffering; with `rewrite`, a
+   * 200 answer's body is read whole and replaced by what `rewrite` makes of it.
+   */
+  function forward(req: IncomingMessage, res: ServerResponse, rewrite?: (body: string) => string): void {
     const upstream = httpRequest(
       {
         host: azurite.hostname,
@@ -132,6 +154,10 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
         agent: azuriteAgent,
       },
       (answer) => {
+        if (rewrite && answer.statusCode === 200) {
+          relayRewritten(answer, res, rewrite);
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
         answer.pipe(res);
       },
@@ -328,6 +354,24 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       sourceAgent.destroy();
     },
   };
+}
+
+/** Relays Azurite's answer with its body replaced, headers kept but the length recomputed. */
+function relayRewritten(answer: IncomingMessage, res: ServerResponse, rewrite: (body: string) => string): void {
+  const chunks: Buffer[] = [];
+  answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+  answer.on("error", () => res.destroy());
+  answer.on("end", () => {
+    const body = Buffer.from(rewrite(Buffer.concat(chunks).toString("utf8")));
+    const headers = withoutHopByHop(answer.headers);
+    delete headers["transfer-encoding"];
+    res.writeHead(answer.statusCode ?? 200, { ...headers, "content-length": String(body.length) });
+    res.end(body);
+  });
+}
+
+function isGetPageRanges(req: IncomingMessage): boolean {
+  return req.method === "GET" && /[?&]comp=pagelist(&|$)/.test(req.url ?? "");
 }
 
 function isPutPageFromUrl(req: IncomingMessage): boolean {

@@ -16,15 +16,18 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Writes a storage error: `<Error><Code>..</Code><Message>..</Message>..</Error>` plus x-ms-error-code. */
+/**
+ * Writes a storage error: `<Error><Code>..</Code><Message>..</Message>..</Error>` plus x-ms-error-code. Pass
+ * `requestId` when the answer's other headers already name one, so the body's RequestId line matches it.
+ */
 export function sendStorageError(
   res: ServerResponse,
   status: number,
   code: string,
   message: string,
-  options: { details?: StorageErrorDetails; headers?: Record<string, string> } = {},
+  options: { details?: StorageErrorDetails; headers?: Record<string, string>; requestId?: string } = {},
 ): void {
-  const requestId = randomUUID();
+  const requestId = options.requestId ?? randomUUID();
   const details = Object.entries(options.details ?? {})
     .map(([name, value]) => `<${name}>${escapeXml(String(value))}</${name}>`)
     .join("");

@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import type { TokenCredential } from "@azure/identity";
 import { z } from "zod";
 import { startAzurite, devAccount, type AzuriteInstance } from "./azurite";
+import { BehaviourControlClient, BehaviourSettings, handleBehaviourRoute, type BehaviourControl } from "./behaviour";
 import { createBlobProxy } from "./blob-proxy";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
@@ -32,6 +33,16 @@ export interface LocalStackOptions {
   lroRetryAfterSeconds?: number;
   /** Cap on Azurite's in-memory data in MiB. */
   extentMemoryLimitMb?: number;
+  /**
+   * Most ranges in one Get Page Ranges answer, on the snapshot data endpoint and the target storage alike
+   * (default 10,000, the service's). Change it at run time with `setPageListMaxRanges`.
+   */
+  pageListMaxRanges?: number;
+  /**
+   * Whether a managed-disk diff across a disk growth lists the old VHD footer page as ClearRange (default true).
+   * Undocumented by Azure; false plays a service that does not. Change it at run time with `setListOldFooterAsCleared`.
+   */
+  listOldFooterAsCleared?: boolean;
 }
 
 /** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
@@ -77,8 +88,8 @@ export interface StackEndpoints {
   caCertPath: string;
 }
 
-/** A stack running in this process. */
-export interface LocalStack extends StackEndpoints {
+/** A stack running in this process; `setPageListMaxRanges` and `setListOldFooterAsCleared` switch service behaviour. */
+export interface LocalStack extends StackEndpoints, BehaviourControl {
   /** Writes to and reads from emulated managed disks, as a VM would. */
   disks: DiskControl;
   /** Fault injection on the HTTPS endpoint; off until `set` is called. */
@@ -89,8 +100,8 @@ export interface LocalStack extends StackEndpoints {
   stop(): Promise<void>;
 }
 
-/** A stack running in another process (found through its stack file); disks and faults go over HTTP. */
-export interface StackConnection extends StackEndpoints {
+/** A stack running in another process (found through its stack file); disks, faults and behaviour go over HTTP. */
+export interface StackConnection extends StackEndpoints, BehaviourControl {
   /** The async twin of `LocalStack.disks`, over the emulator's control routes. */
   disks: DiskControlClient;
   faults: FaultControl;
@@ -123,6 +134,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
   try {
     const faults = new FaultInjector();
+    const behaviour = new BehaviourSettings({
+      pageListMaxRanges: options.pageListMaxRanges,
+      listOldFooterAsCleared: options.listOldFooterAsCleared,
+    });
     const proxied = new Set([devAccount.name, target.name]);
     const server = await startEmulatorServer({
       tls: await issueServerCertificate(ca),
@@ -142,17 +157,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       lroDelayMs: options.lroDelayMs,
       lroRetryAfterSeconds: options.lroRetryAfterSeconds,
       importReader: createImportReader({ azuriteBlobUrl: azurite.blobUrl, accounts }),
+      behaviour,
     });
     const proxy = createBlobProxy({
       azuriteBlobUrl: azurite.blobUrl,
       accounts,
       openSource: (url) => emulator.openSource(url),
       ca: ca.cert,
+      behaviour,
     });
     cleanups.push(() => proxy.close());
-    server.route([(req, res) => emulator.handle(req, res), proxy.handle]);
+    server.route([
+      (req, res) => handleBehaviourRoute(req, res, behaviour),
+      (req, res) => emulator.handle(req, res),
+      proxy.handle,
+    ]);
     const endpoints = describeStack(options, subscriptionId, azurite, server.baseUrl, target);
-    return { ...endpoints, disks: emulator.control, faults, emulator, stop };
+    return {
+      ...endpoints,
+      disks: emulator.control,
+      faults,
+      emulator,
+      ...behaviourControl(behaviour),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -254,5 +282,14 @@ export function connectToStack(path: string): StackConnection {
     caCertPath: file.caCertPath,
     disks: new DiskControlClient(arm.endpoint),
     faults: new FaultControlClient(arm.endpoint, file.caCertPath),
+    ...behaviourControl(new BehaviourControlClient(arm.endpoint)),
+  };
+}
+
+/** The behaviour switches as the stack's own methods, bound, so they can be passed around like `stop`. */
+function behaviourControl(control: BehaviourControl): BehaviourControl {
+  return {
+    setPageListMaxRanges: (n) => control.setPageListMaxRanges(n),
+    setListOldFooterAsCleared: (on) => control.setListOldFooterAsCleared(on),
   };
 }

@@ -14,7 +14,8 @@ import { importDisk } from "./import";
 import { OperationRegistry, type OperationLinks } from "./operations";
 import { RateLimitCounters, type Policy } from "./rate-limits";
 import { acceptedJson, diskJson, snapshotJson } from "./resources";
-import { armError, InvalidParameter, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
+import { unchangedCreationData } from "./creation-data";
+import { armError, PropertyError, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
 
 const apiVersion = "2025-01-02";
 
@@ -103,6 +104,7 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     let disk = store.findDisk(group, name);
     if (disk) {
+      unchangedCreationData(disk.creationData, optionalObject(properties.creationData, "creationData"));
       if (tags) disk.tags = tags;
       if (diskSizeGB !== undefined) store.resizeDisk(disk, diskSizeGB * gib);
     } else {
@@ -272,7 +274,7 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
           'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", ' +
           `error_description="${error.message}"`;
       }
-      const target = error instanceof InvalidParameter ? { target: error.target } : {};
+      const target = error instanceof PropertyError ? { target: error.target } : {};
       sendJson(res, error.status, { error: { code: error.code, message: error.message, ...target } }, headers);
     }
     return true;

@@ -1,13 +1,22 @@
 /** Request-body checks with ARM's answers: 400 InvalidParameter naming the offending property in `target`. */
 import { EmulatorHttpError } from "../disks/api";
 
-/** A 400 InvalidParameter about one property. */
-export class InvalidParameter extends EmulatorHttpError {
+/** An ARM error about one property, named in the error's `target` as ARM does. */
+export class PropertyError extends EmulatorHttpError {
   constructor(
+    status: number,
+    code: string,
     readonly target: string,
     message: string,
   ) {
-    super(400, "InvalidParameter", message);
+    super(status, code, message);
+  }
+}
+
+/** A 400 InvalidParameter about one property. */
+export class InvalidParameter extends PropertyError {
+  constructor(target: string, message: string) {
+    super(400, "InvalidParameter", target, message);
   }
 }
 

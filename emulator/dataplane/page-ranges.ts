@@ -1,6 +1,7 @@
 /**
- * What Get Page Ranges answers for a snapshot's VHD, plain or as a diff against an older snapshot, and the XML
- * the service writes it in. Work is proportional to the extents inside the window, never to the disk size.
+ * What Get Page Ranges answers for a snapshot's VHD, plain or as a diff against an older snapshot. The lists are
+ * lazy and in offset order, so an answer capped at N ranges reads only the extents up to its N+1st range: the
+ * work is proportional to the ranges returned, never to the disk size.
  */
 import type { VhdView } from "../disks/vhd-view";
 import { vhdFooterSize } from "../disks/vhd";
@@ -18,47 +19,71 @@ export interface SnapshotCut {
   gen: number;
 }
 
+/** Choices of a diff the service does not document. */
+export interface DiffOptions {
+  /** List the old footer page as ClearRange when the disk grew (see `listChangedRanges`). */
+  listOldFooterAsCleared: boolean;
+}
+
 /** Written pages of the blob within [from, to), the footer page included. */
-export function listPageRanges(view: VhdView, from: number, to: number): ListedRange[] {
-  const raw: ListedRange[] = [];
-  for (const e of view.data.overlapping(from, Math.min(to, view.diskSizeBytes))) {
-    if (e.content.kind !== "clear") raw.push({ kind: "page", start: e.start, end: e.end });
-  }
-  pushClipped(raw, "page", view.diskSizeBytes, view.sizeBytes, from, to);
-  return coalesce(raw);
+export function listPageRanges(view: VhdView, from: number, to: number): Iterable<ListedRange> {
+  const footer: ListedRange[] = [];
+  pushClipped(footer, "page", view.diskSizeBytes, view.sizeBytes, from, to);
+  return coalesce(mergeByStart(writtenExtents(view, from, to), footer));
 }
 
 /**
  * Pages written (PageRange) or trimmed (ClearRange) in `newer` since `older` was taken, within [from, to).
  * The service tracks writes, so a page rewritten with the same bytes is listed. Assumption: a trim is tracked
  * the same way, so trimming pages that held nothing at the older snapshot still lists them as ClearRange (the
- * consumer clears zeros; harmless, and never misses a clear). When the disk grew, the old footer page is now disk
- * space (cleared unless written) and the new footer page is new; at an unchanged size the footer is unchanged.
+ * consumer clears zeros; harmless, and never misses a clear). When the disk grew, the new footer page is new, and
+ * the old footer page is now disk space, cleared unless written: listed as ClearRange unless
+ * `listOldFooterAsCleared` is off (undocumented either way). At an unchanged size the footer is unchanged.
  */
-export function listChangedRanges(older: SnapshotCut, newer: SnapshotCut, from: number, to: number): ListedRange[] {
-  const raw: ListedRange[] = [];
-  const newSize = newer.view.diskSizeBytes;
-  for (const e of newer.view.data.overlapping(from, Math.min(to, newSize))) {
-    if (e.gen > older.gen) raw.push({ kind: e.content.kind === "clear" ? "clear" : "page", start: e.start, end: e.end });
-  }
+export function listChangedRanges(
+  older: SnapshotCut,
+  newer: SnapshotCut,
+  from: number,
+  to: number,
+  options: DiffOptions,
+): Iterable<ListedRange> {
   const oldSize = older.view.diskSizeBytes;
+  const newSize = newer.view.diskSizeBytes;
+  const footers: ListedRange[] = [];
   if (oldSize !== newSize) {
-    const oldFooterRewritten = [...newer.view.data.overlapping(oldSize, oldSize + vhdFooterSize)].some(
-      (e) => e.gen > older.gen,
-    );
-    if (!oldFooterRewritten) pushClipped(raw, "clear", oldSize, oldSize + vhdFooterSize, from, to);
-    pushClipped(raw, "page", newSize, newSize + vhdFooterSize, from, to);
+    if (options.listOldFooterAsCleared && !writtenSince(older, newer, oldSize, oldSize + vhdFooterSize)) {
+      pushClipped(footers, "clear", oldSize, oldSize + vhdFooterSize, from, to);
+    }
+    pushClipped(footers, "page", newSize, newSize + vhdFooterSize, from, to);
   }
-  return coalesce(raw.sort((a, b) => a.start - b.start));
+  return coalesce(mergeByStart(changedExtents(older, newer, from, to), footers));
 }
 
-/** The Get Page Ranges body, ranges interleaved in offset order with inclusive ends, as the service writes it. */
-export function pageListXml(ranges: readonly ListedRange[]): string {
-  const items = ranges.map((r) => {
-    const tag = r.kind === "page" ? "PageRange" : "ClearRange";
-    return `<${tag}><Start>${r.start}</Start><End>${r.end - 1}</End></${tag}>`;
-  });
-  return `<?xml version="1.0" encoding="utf-8"?><PageList>${items.join("")}</PageList>`;
+function* writtenExtents(view: VhdView, from: number, to: number): Generator<ListedRange> {
+  for (const e of view.data.overlapping(from, Math.min(to, view.diskSizeBytes))) {
+    if (e.content.kind !== "clear") yield { kind: "page", start: e.start, end: e.end };
+  }
+}
+
+function* changedExtents(older: SnapshotCut, newer: SnapshotCut, from: number, to: number): Generator<ListedRange> {
+  for (const e of newer.view.data.overlapping(from, Math.min(to, newer.view.diskSizeBytes))) {
+    if (e.gen > older.gen) yield { kind: e.content.kind === "clear" ? "clear" : "page", start: e.start, end: e.end };
+  }
+}
+
+function writtenSince(older: SnapshotCut, newer: SnapshotCut, start: number, end: number): boolean {
+  for (const e of newer.view.data.overlapping(start, end)) if (e.gen > older.gen) return true;
+  return false;
+}
+
+/** Interleaves a few sorted ranges (footer pages) into a sorted stream of extents; neither overlaps the other. */
+function* mergeByStart(sorted: Iterable<ListedRange>, few: readonly ListedRange[]): Generator<ListedRange> {
+  let next = 0;
+  for (const r of sorted) {
+    while (next < few.length && few[next].start < r.start) yield few[next++];
+    yield r;
+  }
+  while (next < few.length) yield few[next++];
 }
 
 function pushClipped(out: ListedRange[], kind: ListedRange["kind"], start: number, end: number, from: number, to: number) {
@@ -68,12 +93,15 @@ function pushClipped(out: ListedRange[], kind: ListedRange["kind"], start: numbe
 }
 
 /** Merges touching ranges of the same kind, as the service never lists two adjacent ranges of one kind. */
-function coalesce(sorted: ListedRange[]): ListedRange[] {
-  const out: ListedRange[] = [];
+function* coalesce(sorted: Iterable<ListedRange>): Generator<ListedRange> {
+  let pending: ListedRange | undefined;
   for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && last.kind === r.kind && last.end === r.start) last.end = r.end;
-    else out.push({ ...r });
+    if (pending && pending.kind === r.kind && pending.end === r.start) {
+      pending.end = r.end;
+    } else {
+      if (pending) yield pending;
+      pending = { ...r };
+    }
   }
-  return out;
+  if (pending) yield pending;
 }

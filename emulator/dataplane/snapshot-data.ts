@@ -1,15 +1,18 @@
 /**
  * The managed-disk data endpoint behind each accessSAS: a read-only page blob holding the snapshot as a fixed
  * VHD. Get Blob Properties, Get Blob (ranged, streamed), Get Page Ranges and its managed-disk diff form
- * (`x-ms-previous-snapshot-url`).
+ * (`x-ms-previous-snapshot-url`), both paged with `maxresults`/`marker` under the stack's cap.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServiceBehaviour } from "../behaviour";
 import { EmulatorHttpError } from "../disks/api";
 import { parseByteRange, streamChunks } from "../disks/http";
 import { diffResizeBoundaryBytes } from "../disks/limits";
 import type { DiskStore, SnapshotRecord } from "../disks/store";
-import { listChangedRanges, listPageRanges, pageListXml } from "./page-ranges";
+import { sendStorageError } from "../service-errors";
+import { pageListPaging, pageListXml, takePage } from "./page-list";
+import { listChangedRanges, listPageRanges } from "./page-ranges";
 import { authenticationFailed, type SasAuthority } from "./sas";
 
 const defaultVersion = "2025-01-05";
@@ -27,7 +30,8 @@ export function resolveDataUrl(store: DiskStore, sas: SasAuthority, url: URL): S
   return snapshot;
 }
 
-export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority): DataRoute {
+/** Serves the data URLs of `store`'s snapshots; Get Page Ranges reads `behaviour` at every request. */
+export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, behaviour: ServiceBehaviour): DataRoute {
   const resolve = (url: URL) => resolveDataUrl(store, sas, url);
 
   return async (req, res, url) => {
@@ -36,7 +40,6 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority): Da
     const common: Record<string, string> = {
       "x-ms-request-id": requestId,
       "x-ms-version": header(req, "x-ms-version") ?? defaultVersion,
-      Date: new Date().toUTCString(),
     };
     const clientRequestId = header(req, "x-ms-client-request-id");
     if (clientRequestId) common["x-ms-client-request-id"] = clientRequestId;
@@ -50,15 +53,20 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority): Da
           "This request is not authorized to perform this operation using this permission.",
         );
       }
-      const headers = { ...common, ...blobHeaders(snapshot) };
+      const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(snapshot) };
       if (url.searchParams.get("comp") === "pagelist") {
-        sendPageList(req, res, snapshot, headers, (u) => resolve(u));
+        sendPageList(req, res, url, { snapshot, headers, behaviour, resolve });
       } else {
         await sendBlob(req, res, snapshot, headers, method === "HEAD");
       }
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
-      sendStorageError(res, req.method === "HEAD", error, common, snapshotSizeFor416(error));
+      const blobSize = snapshotSizeFor416(error);
+      sendStorageError(res, error.status, error.code, error.message, {
+        requestId,
+        details: error.details,
+        headers: blobSize === undefined ? common : { ...common, "Content-Range": `bytes */${blobSize}` },
+      });
     }
     return true;
   };
@@ -128,22 +136,28 @@ async function sendBlob(
   await streamChunks(res, window.start, length, (offset, len) => view.read(offset, len));
 }
 
-function sendPageList(
-  req: IncomingMessage,
-  res: ServerResponse,
-  snapshot: SnapshotRecord,
-  headers: Record<string, string>,
-  resolve: (url: URL) => SnapshotRecord,
-): void {
+/** What a Get Page Ranges answer is about, beyond the request itself. */
+interface PageListContext {
+  snapshot: SnapshotRecord;
+  headers: Record<string, string>;
+  behaviour: ServiceBehaviour;
+  resolve: (url: URL) => SnapshotRecord;
+}
+
+function sendPageList(req: IncomingMessage, res: ServerResponse, url: URL, context: PageListContext): void {
+  const { snapshot, behaviour } = context;
   const size = snapshot.view.sizeBytes;
   const window = requestedWindow(req, size);
   const previousUrl = header(req, "x-ms-previous-snapshot-url");
-  const ranges = previousUrl
-    ? listChangedRanges(previousSnapshot(previousUrl, snapshot, resolve), snapshot, window.start, window.end)
-    : listPageRanges(snapshot.view, window.start, window.end);
-  const xml = pageListXml(ranges);
+  const paging = pageListPaging(url, req.headers, behaviour.pageListMaxRanges);
+  // A marker resumes the listing where the last answer stopped, so no answer walks the extents before it.
+  const from = Math.max(window.start, paging.resumeAt);
+  const listing = previousUrl
+    ? listChangedRanges(previousSnapshot(previousUrl, snapshot, context.resolve), snapshot, from, window.end, behaviour)
+    : listPageRanges(snapshot.view, from, window.end);
+  const xml = pageListXml(takePage(listing, paging));
   res.writeHead(200, {
-    ...headers,
+    ...context.headers,
     "x-ms-blob-content-length": String(size),
     "Content-Type": "application/xml",
     "Content-Length": Buffer.byteLength(xml),
@@ -192,28 +206,4 @@ function previousSnapshot(
     );
   }
   return previous;
-}
-
-function sendStorageError(
-  res: ServerResponse,
-  headOnly: boolean,
-  error: EmulatorHttpError,
-  common: Record<string, string>,
-  blobSize: number | undefined,
-): void {
-  const message = `${error.message}\nRequestId:${common["x-ms-request-id"]}\nTime:${new Date().toISOString()}`;
-  const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${error.code}</Code><Message>${escapeXml(message)}</Message></Error>`;
-  const headers: Record<string, string | number> = { ...common, "x-ms-error-code": error.code };
-  if (blobSize !== undefined) headers["Content-Range"] = `bytes */${blobSize}`;
-  if (headOnly) {
-    res.writeHead(error.status, headers);
-    res.end();
-    return;
-  }
-  res.writeHead(error.status, { ...headers, "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(xml) });
-  res.end(xml);
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

@@ -3,6 +3,7 @@
  * and the stack that serves it (HTTPS server, fault injection, blob proxy, Azurite).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServiceBehaviour } from "../behaviour";
 
 /** Reads bytes of a snapshot (or other managed-disk source) that a SAS URL grants access to. */
 export interface SourceReader {
@@ -12,12 +13,16 @@ export interface SourceReader {
   read(offset: number, length: number): Buffer;
 }
 
-/** Thrown by the emulator for requests the real service would refuse; `status`/`code` are what Azure answers. */
+/**
+ * Thrown by the emulator for requests the real service would refuse; `status`/`code` are what Azure answers.
+ * `details` are the extra elements a storage error body carries (e.g. QueryParameterName).
+ */
 export class EmulatorHttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details: Record<string, string | number> = {},
   ) {
     super(message);
   }
@@ -68,6 +73,8 @@ export interface DiskEmulatorOptions {
    * storage). Without it, Import is refused. Throw EmulatorHttpError to answer with that status and code.
    */
   importReader?: (sourceUri: string) => Promise<ImportSource>;
+  /** Live service behaviour (page list cap, growth-diff footer); read at every request. Default: the service's. */
+  behaviour?: ServiceBehaviour;
 }
 
 /** A page blob (or blob snapshot) that a disk Import copies from. */

@@ -2,7 +2,7 @@
  * A typed client for the disk control routes, for processes that do not hold the emulator in memory: the
  * async twin of DiskControl. Errors carry the emulator's status and code as EmulatorHttpError.
  */
-import { EmulatorHttpError } from "./api";
+import { callControlRoute } from "../control-call";
 import { controlPaths, type DiskOpsRequest } from "./control-protocol";
 
 /** One write of a batch: `write-seeded` (content from seed and offset) or `trim`. */
@@ -41,18 +41,7 @@ export class DiskControlClient {
     return Buffer.from(await res.arrayBuffer());
   }
 
-  private async call(path: string, query: Record<string, string>, init: RequestInit): Promise<Response> {
-    const url = new URL(path, this.baseUrl);
-    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-    const res = await fetch(url, init);
-    if (!res.ok) {
-      const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
-      throw new EmulatorHttpError(
-        res.status,
-        body?.error?.code ?? "Unknown",
-        body?.error?.message ?? `${init.method ?? "GET"} ${path} answered ${res.status}.`,
-      );
-    }
-    return res;
+  private call(path: string, query: Record<string, string>, init: RequestInit): Promise<Response> {
+    return callControlRoute(this.baseUrl, path, query, init);
   }
 }

@@ -2,6 +2,7 @@
  * The disk emulator: in-memory managed disks and snapshots behind the ARM compute API, the managed-disk data
  * endpoint behind each accessSAS, and control routes that write to disks as a VM would.
  */
+import { BehaviourSettings } from "../behaviour";
 import { createComputeRoute } from "../compute/routes";
 import { SasAuthority } from "../dataplane/sas";
 import { createSnapshotDataRoute, resolveDataUrl } from "../dataplane/snapshot-data";
@@ -14,7 +15,11 @@ export * from "./api";
 export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
   const store = new DiskStore(options.subscriptionId, options.lroDelayMs ?? 0);
   const sas = new SasAuthority(options.baseUrl);
-  const routes = [createComputeRoute(store, sas, options), createSnapshotDataRoute(store, sas), createControlRoute(store)];
+  const routes = [
+    createComputeRoute(store, sas, options),
+    createSnapshotDataRoute(store, sas, options.behaviour ?? new BehaviourSettings()),
+    createControlRoute(store),
+  ];
   return {
     control: store,
     async handle(req, res) {

@@ -113,7 +113,7 @@ describe("disk emulator snapshot data endpoint", () => {
     assert.ok((await download(newer, 0, 4 * kib)).equals(seededBytes(0, 4 * kib, 1)), "unchanged pages keep their bytes");
   });
 
-  it("when a diff is asked over the wire, then the XML interleaves PageRange and ClearRange in offset order", async () => {
+  it("when a diff is asked over the wire, then the XML interleaves PageRange and ClearRange in offset order and ends with an empty NextMarker", async () => {
     const { newer, olderUrl } = await twoSnapshots(
       "disk-xml",
       1,
@@ -136,7 +136,7 @@ describe("disk emulator snapshot data endpoint", () => {
         "<PageRange><Start>0</Start><End>511</End></PageRange>" +
         "<ClearRange><Start>512</Start><End>1535</End></ClearRange>" +
         "<PageRange><Start>2048</Start><End>2559</End></PageRange>" +
-        "</PageList>",
+        "<NextMarker /></PageList>",
     );
   });
 

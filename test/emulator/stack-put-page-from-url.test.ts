@@ -4,26 +4,16 @@ import { before, describe, test } from "node:test";
 import {
   BlobSASPermissions,
   BlobServiceClient,
-  RestError,
   StorageSharedKeyCredential,
   generateBlobSASQueryParameters,
   type ContainerClient,
   type PageBlobClient,
 } from "@azure/storage-blob";
 import { appBlobService, devAccountReadSasUrl, quickRetries, targetBlobService, useTestStack } from "../support/stack";
+import { rejectsWithStorageError } from "./storage-errors";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-
-/** Asserts the storage error the service would answer: status and x-ms-error-code. */
-async function rejectsWithStorageError(action: Promise<unknown>, status: number, code: string): Promise<void> {
-  await assert.rejects(action, (error: unknown) => {
-    assert.ok(error instanceof RestError, `expected a RestError, got ${String(error)}`);
-    assert.equal(error.statusCode, status);
-    assert.equal(error.code, code);
-    return true;
-  });
-}
 
 describe("Put Page From URL through the blob proxy", () => {
   const stack = useTestStack();

@@ -1,0 +1,126 @@
+/**
+ * Service behaviours a test may switch while the stack runs: the Get Page Ranges answer cap, and choices the
+ * emulator had to make where Azure's behaviour is undocumented. One setting per stack, read at every request by
+ * the snapshot data endpoint and the blob proxy alike; the same contract in-process and over HTTP.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { callControlRoute } from "./control-call";
+import { EmulatorHttpError } from "./disks/api";
+import { readJson, sendJson } from "./disks/http";
+
+/** What the emulated services do, as the handlers read it. */
+export interface ServiceBehaviour {
+  /** Most ranges (PageRange and ClearRange together) in one Get Page Ranges answer; the service's is 10,000. */
+  readonly pageListMaxRanges: number;
+  /**
+   * Whether a managed-disk diff across a disk growth lists the old VHD footer page as ClearRange. Undocumented:
+   * true is the emulator's default, false plays a service that does not list it. Confirm against live Azure.
+   */
+  readonly listOldFooterAsCleared: boolean;
+}
+
+/** The service's own cap on ranges per Get Page Ranges answer (REST reference, version 2020-10-02 and later). */
+export const servicePageListMaxRanges = 10_000;
+
+/** Switches service behaviour on a running stack; each change applies to requests that start after it. */
+export interface BehaviourControl {
+  /** Sets the cap on ranges per Get Page Ranges answer (data endpoint and target storage); a positive integer. */
+  setPageListMaxRanges(n: number): Promise<void>;
+  /** Sets whether a diff across a disk growth lists the old footer page as ClearRange. */
+  setListOldFooterAsCleared(on: boolean): Promise<void>;
+}
+
+const behaviourUpdateSchema = z.strictObject({
+  pageListMaxRanges: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  listOldFooterAsCleared: z.boolean().optional(),
+});
+
+type BehaviourUpdate = z.infer<typeof behaviourUpdateSchema>;
+
+/** The stack's live behaviour settings: handlers read the fields, controls change them. */
+export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
+  private current: ServiceBehaviour;
+
+  /** Starts from the service's behaviour, with any field of `initial` overriding it (validated like a change). */
+  constructor(initial: Partial<ServiceBehaviour> = {}) {
+    this.current = { pageListMaxRanges: servicePageListMaxRanges, listOldFooterAsCleared: true };
+    this.apply(initial);
+  }
+
+  get pageListMaxRanges(): number {
+    return this.current.pageListMaxRanges;
+  }
+
+  get listOldFooterAsCleared(): boolean {
+    return this.current.listOldFooterAsCleared;
+  }
+
+  async setPageListMaxRanges(n: number): Promise<void> {
+    this.apply({ pageListMaxRanges: n });
+  }
+
+  async setListOldFooterAsCleared(on: boolean): Promise<void> {
+    this.apply({ listOldFooterAsCleared: on });
+  }
+
+  /** Validates and applies a partial change; throws EmulatorHttpError(400) listing every problem, changing nothing. */
+  apply(update: unknown): void {
+    const parsed = behaviourUpdateSchema.safeParse(update);
+    if (!parsed.success) throw new EmulatorHttpError(400, "InvalidBehaviour", z.prettifyError(parsed.error));
+    this.current = { ...this.current, ...definedFields(parsed.data) };
+  }
+}
+
+function definedFields(update: BehaviourUpdate): Partial<ServiceBehaviour> {
+  return Object.fromEntries(Object.entries(update).filter(([, value]) => value !== undefined));
+}
+
+/** Path of the behaviour control route; like every `/_emulator/` route it bypasses fault injection. */
+export const behaviourRoute = "/_emulator/behaviour";
+
+/**
+ * Serves `PATCH /_emulator/behaviour` (body: any of `{ pageListMaxRanges, listOldFooterAsCleared }`, answer 204;
+ * 400 `InvalidBehaviour` with every issue) and `GET /_emulator/behaviour` (the current settings). Returns false
+ * for any other path.
+ */
+export async function handleBehaviourRoute(req: IncomingMessage, res: ServerResponse, settings: BehaviourSettings): Promise<boolean> {
+  if ((req.url ?? "").split("?", 1)[0] !== behaviourRoute) return false;
+  try {
+    if (req.method === "PATCH") {
+      settings.apply((await readJson(req)) ?? {});
+      res.writeHead(204).end();
+    } else if (req.method === "GET") {
+      const { pageListMaxRanges, listOldFooterAsCleared } = settings;
+      sendJson(res, 200, { pageListMaxRanges, listOldFooterAsCleared });
+    } else {
+      throw new EmulatorHttpError(405, "MethodNotAllowed", `${req.method} is not allowed on ${behaviourRoute}.`);
+    }
+  } catch (error) {
+    if (!(error instanceof EmulatorHttpError)) throw error;
+    sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+  }
+  return true;
+}
+
+/** BehaviourControl for another process: talks to the behaviour route of a running stack. */
+export class BehaviourControlClient implements BehaviourControl {
+  /** `baseUrl` is the stack's HTTPS endpoint. */
+  constructor(private readonly baseUrl: string) {}
+
+  async setPageListMaxRanges(n: number): Promise<void> {
+    await this.change({ pageListMaxRanges: n });
+  }
+
+  async setListOldFooterAsCleared(on: boolean): Promise<void> {
+    await this.change({ listOldFooterAsCleared: on });
+  }
+
+  private async change(update: BehaviourUpdate): Promise<void> {
+    await callControlRoute(this.baseUrl, behaviourRoute, {}, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(update),
+    });
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * A disk's `creationData` is fixed once the disk exists: a PUT on the same name may update tags or size, but a
+ * different source is refused. The answer is the one seen from the service for a disk PUT (ansible/ansible#38883:
+ * `PropertyChangeNotAllowed`, "Changing property 'creationData' is not allowed.", target `creationData`); 409 is
+ * the status ARM gives that code elsewhere (azure-cli#15765). Assumed for this API version; the service wins.
+ */
+import type { CreationData } from "../disks/store";
+import { PropertyError } from "./validation";
+
+/** The fields compared; ids and the option are case-insensitive in ARM, a blob URL is not. */
+const comparedFields: readonly { name: keyof CreationData; caseInsensitive: boolean }[] = [
+  { name: "createOption", caseInsensitive: true },
+  { name: "sourceUri", caseInsensitive: false },
+  { name: "sourceResourceId", caseInsensitive: true },
+  { name: "storageAccountId", caseInsensitive: true },
+];
+
+/**
+ * Throws 409 PropertyChangeNotAllowed when `requested` (a PUT body's creationData) differs from the existing
+ * disk's; a body without creationData asks for no change. Runs before anything is applied, so a refused PUT
+ * leaves the disk as it was.
+ */
+export function unchangedCreationData(existing: CreationData, requested: Record<string, unknown> | undefined): void {
+  if (requested === undefined) return;
+  const changed = comparedFields.some(
+    ({ name, caseInsensitive }) => normalized(existing[name], caseInsensitive) !== normalized(requested[name], caseInsensitive),
+  );
+  if (changed) {
+    throw new PropertyError(409, "PropertyChangeNotAllowed", "creationData", "Changing property 'creationData' is not allowed.");
+  }
+}
+
+function normalized(value: unknown, caseInsensitive: boolean): unknown {
+  return typeof value === "string" && caseInsensitive ? value.toLowerCase() : value;
+}
