@@ -164,9 +164,9 @@ export class Probe {
     return {
       ...this.timed(blob, "target"),
       url: blob.url,
-      copyFromUrl: (sourceUrl, range) => page("copy", range.end - range.start, () => blob.copyFromUrl(sourceUrl, range)),
-      upload: (range, data) => page("upload", range.end - range.start, () => blob.upload(range, data)),
-      clear: (range) => page("clear", range.end - range.start, () => blob.clear(range)),
+      copyFromUrl: (sourceUrl, range, lease) => page("copy", range.end - range.start, () => blob.copyFromUrl(sourceUrl, range, lease)),
+      upload: (range, data, lease) => page("upload", range.end - range.start, () => blob.upload(range, data, lease)),
+      clear: (range, lease) => page("clear", range.end - range.start, () => blob.clear(range, lease)),
     };
   }
 

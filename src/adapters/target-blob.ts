@@ -1,15 +1,17 @@
 /**
  * The TargetBlob: the page blob in the target region that receives the copies, and its blob snapshots, which are
- * the RestorePoints' data. Contract: page writes and clears are idempotent (same bytes, same place); ensureSize and
- * createSnapshotOnce are safe to repeat; deleting a missing snapshot is a no-op. A 403 from Put Page From URL whose
- * cause is the source (CannotVerifyCopySource) is reported as such so callers can re-grant the source SAS.
+ * the RestorePoints' data. Contract: page writes and clears are idempotent (same bytes, same place) and fenced:
+ * each carries the run's lease, so a writer whose lease was broken fails with 412 instead of writing; create,
+ * acquireLease and createSnapshotOnce are safe to repeat; deleting a missing snapshot is a no-op. A 403 from Put
+ * Page From URL whose cause is the source (CannotVerifyCopySource) is reported as such so callers can re-grant the
+ * source SAS. Page range listings follow the service's continuation markers until complete.
  */
 import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { codeOf, statusOf } from "../domain/errors";
-import { type ByteRange, fromSdkRange, lengthOf } from "../domain/ranges";
-import { dataPlaneRetry } from "./source-snapshot";
+import { type ByteRange, lengthOf } from "../domain/ranges";
+import { allPages, dataPlaneRetry } from "./source-snapshot";
 
 /** Where a ProtectedDisk's TargetBlob lives. */
 export interface TargetLocation {
@@ -23,6 +25,31 @@ export interface SnapshotStamp {
   readonly runId: string;
   readonly sourceSnapshotId: string;
   readonly diskUniqueId: string;
+  /** The ProtectedDisk that made it: the orphan sweep removes only its own disk's snapshots. */
+  readonly diskKey: string;
+}
+
+/**
+ * What the TargetBlob itself proves, in its metadata: which ProtectedDisk owns it and which SourceSnapshot's content
+ * it held when that was last proven (a RestorePoint recorded). `holds` is absent while no content is proven: a new
+ * blob, or a full copy under way. Since `holds` was written only diffs from that snapshot were written to the blob.
+ */
+export interface TargetStamp {
+  readonly owner: string;
+  readonly holds?: { readonly snapshotId: string; readonly blobBytes: number };
+}
+
+/** The TargetBlob as found: its size, its stamp (owner absent on a blob diskdelta did not create) and its lease. */
+export interface TargetState {
+  readonly sizeBytes: number;
+  readonly owner?: string;
+  readonly holds?: TargetStamp["holds"];
+  readonly leased: boolean;
+}
+
+/** Proof of holding the TargetBlob's lease; every write requires one, so an unfenced write does not compile. */
+export interface TargetLease {
+  readonly leaseId: string;
 }
 
 /** A blob snapshot of the TargetBlob. */
@@ -37,15 +64,32 @@ export interface TargetBlob {
   readonly url: string;
   /** Current size, or undefined when the blob does not exist. */
   size(): Promise<number | undefined>;
-  /** Creates the container and blob if missing, resizes to `sizeBytes` otherwise; tells whether it was created. */
-  ensureSize(sizeBytes: number): Promise<{ created: boolean }>;
+  /** Size, stamp and lease state, or undefined when the blob does not exist. */
+  inspect(): Promise<TargetState | undefined>;
+  /** True when no page of the blob is allocated (asks for one range only). */
+  isEmpty(): Promise<boolean>;
+  /** Creates the container and the blob, owned by `owner` and holding nothing; a no-op when the blob exists. */
+  create(sizeBytes: number, owner: string): Promise<void>;
+  /**
+   * Takes the blob's infinite lease with `leaseId`, breaking a lease held by another id (a run that died or was
+   * superseded: its later writes then fail). Taking it again with the same id succeeds.
+   */
+  acquireLease(leaseId: string): Promise<TargetLease>;
+  /** Gives the lease up; a no-op when it is not held with this id any more. */
+  releaseLease(lease: TargetLease): Promise<void>;
+  /** Replaces the blob's stamp. */
+  setStamp(stamp: TargetStamp, lease: TargetLease): Promise<void>;
+  resize(sizeBytes: number, lease: TargetLease): Promise<void>;
   /** Put Page From URL: the service reads `range` of `sourceUrl` and writes it at the same offset. */
-  copyFromUrl(sourceUrl: string, range: ByteRange): Promise<void>;
+  copyFromUrl(sourceUrl: string, range: ByteRange, lease: TargetLease): Promise<void>;
   /** Put Page with a transactional MD5 of `data`. */
-  upload(range: ByteRange, data: Buffer): Promise<void>;
-  clear(range: ByteRange): Promise<void>;
-  /** Takes a blob snapshot stamped with `stamp`, unless one with the same runId exists already. */
-  createSnapshotOnce(stamp: SnapshotStamp): Promise<string>;
+  upload(range: ByteRange, data: Buffer, lease: TargetLease): Promise<void>;
+  clear(range: ByteRange, lease: TargetLease): Promise<void>;
+  /**
+   * Takes a blob snapshot stamped with `stamp` while `lease` is held (so no other run wrote since), unless one with
+   * the same runId exists already.
+   */
+  createSnapshotOnce(stamp: SnapshotStamp, lease: TargetLease): Promise<string>;
   listSnapshots(): Promise<TargetSnapshot[]>;
   deleteSnapshot(snapshot: string): Promise<void>;
   /** URL of a blob snapshot, without any credential. */
@@ -53,6 +97,11 @@ export interface TargetBlob {
   /** Allocated pages of a blob snapshot within `window`. */
   snapshotRanges(snapshot: string, window: ByteRange): Promise<ByteRange[]>;
   readSnapshot(snapshot: string, range: ByteRange): Promise<Buffer>;
+  /** Records beside the TargetBlob (`<blob>.restores/<id>`) that a restore reads RestorePoint `restorePointId`. */
+  holdForRestore(restorePointId: string, startedAt: Date): Promise<void>;
+  releaseRestoreHold(restorePointId: string): Promise<void>;
+  /** The restores recorded as reading this blob's RestorePoints, with when each started. */
+  listRestoreHolds(): Promise<{ restorePointId: string; startedAt: Date }[]>;
   /** Stores a RestorePoint's checksums beside the TargetBlob (`<blob>.checksums/<id>.json`); overwrites. */
   writeChecksums(restorePointId: string, checksums: object): Promise<void>;
   /** The stored checksums of a RestorePoint, or undefined when none were recorded. */
@@ -62,11 +111,43 @@ export interface TargetBlob {
 /** Builds TargetBlobs; one BlobServiceClient per endpoint, created once per worker. */
 export type TargetBlobFactory = (location: TargetLocation) => TargetBlob;
 
-const stampKeys = { runId: "diskdeltarunid", sourceSnapshotId: "diskdeltasourcesnapshot", diskUniqueId: "diskdeltadiskuniqueid" } as const;
+const stampKeys = {
+  runId: "diskdeltarunid",
+  sourceSnapshotId: "diskdeltasourcesnapshot",
+  diskUniqueId: "diskdeltadiskuniqueid",
+  diskKey: "diskdeltadiskkey",
+} as const;
+/** The live blob's own stamp (metadata keys are case-insensitive C# identifiers in the service). */
+const blobStampKeys = { owner: "diskdeltaowner", holds: "diskdeltaholds", holdsBytes: "diskdeltaholdsbytes" } as const;
 
 /** Error raised when the service could not read the copy source (expired/revoked SAS, snapshot gone). */
 export function isSourceError(error: unknown): boolean {
   return codeOf(error) === "CannotVerifyCopySource";
+}
+
+const leaseCodes = new Set(["LeaseIdMismatchWithBlobOperation", "LeaseNotPresentWithBlobOperation", "LeaseIdMissing", "LeaseLost", "LeaseIdMismatchWithLeaseOperation", "LeaseNotPresentWithLeaseOperation"]);
+
+/** The write was refused because the caller no longer holds the TargetBlob's lease: it has been fenced off. */
+export function isLeaseLost(error: unknown): boolean {
+  return statusOf(error) === 412 && leaseCodes.has(codeOf(error) ?? "");
+}
+
+function stampOf(metadata: Record<string, string>): Pick<TargetState, "owner" | "holds"> {
+  const holds = metadata[blobStampKeys.holds];
+  const holdsBytes = Number(metadata[blobStampKeys.holdsBytes]);
+  return {
+    owner: metadata[blobStampKeys.owner] || undefined,
+    holds: holds && Number.isSafeInteger(holdsBytes) ? { snapshotId: holds, blobBytes: holdsBytes } : undefined,
+  };
+}
+
+function stampMetadata(stamp: TargetStamp): Record<string, string> {
+  const metadata: Record<string, string> = { [blobStampKeys.owner]: stamp.owner };
+  if (stamp.holds) {
+    metadata[blobStampKeys.holds] = stamp.holds.snapshotId;
+    metadata[blobStampKeys.holdsBytes] = String(stamp.holds.blobBytes);
+  }
+  return metadata;
 }
 
 export function createTargetBlobFactory(
@@ -89,42 +170,75 @@ export function createTargetBlobFactory(
     return {
       url: blob.url,
       async size() {
+        return (await this.inspect())?.sizeBytes;
+      },
+      async inspect() {
         try {
-          return (await blob.getProperties()).contentLength;
+          const properties = await blob.getProperties();
+          return { sizeBytes: properties.contentLength ?? 0, ...stampOf(properties.metadata ?? {}), leased: properties.leaseState === "leased" };
         } catch (error) {
           if (statusOf(error) === 404) return undefined;
           throw error;
         }
       },
-      async ensureSize(sizeBytes) {
-        const current = await this.size();
-        if (current === undefined) {
-          await container.createIfNotExists();
-          await blob.create(sizeBytes);
-          return { created: true };
+      async isEmpty() {
+        for await (const page of blob.listPageRanges().byPage({ maxPageSize: 1 })) {
+          if ((page.pageRange ?? []).length > 0) return false;
         }
-        if (current !== sizeBytes) await blob.resize(sizeBytes);
-        return { created: false };
+        return true;
       },
-      async copyFromUrl(sourceUrl, range) {
-        await blob.uploadPagesFromURL(sourceUrl, range.start, range.start, lengthOf(range));
+      async create(sizeBytes, owner) {
+        await container.createIfNotExists();
+        try {
+          await blob.create(sizeBytes, { metadata: stampMetadata({ owner }), conditions: { ifNoneMatch: "*" } });
+        } catch (error) {
+          // Someone created it first (a redelivered prepare, or another disk): the caller inspects its stamp.
+          if (statusOf(error) !== 409 && statusOf(error) !== 412) throw error;
+        }
       },
-      async upload(range, data) {
+      async acquireLease(leaseId) {
+        const leases = blob.getBlobLeaseClient(leaseId);
+        try {
+          await leases.acquireLease(-1);
+        } catch (error) {
+          if (statusOf(error) !== 409) throw error;
+          // Held by another id: its holder is a run that died or was superseded. Break it at once, then take it.
+          await blob.getBlobLeaseClient().breakLease(0);
+          await leases.acquireLease(-1);
+        }
+        return { leaseId };
+      },
+      async releaseLease(lease) {
+        await blob.getBlobLeaseClient(lease.leaseId).releaseLease().catch((error: unknown) => {
+          if (statusOf(error) !== 409 && statusOf(error) !== 404 && !isLeaseLost(error)) throw error;
+        });
+      },
+      async setStamp(stamp, lease) {
+        await blob.setMetadata(stampMetadata(stamp), { conditions: { leaseId: lease.leaseId } });
+      },
+      async resize(sizeBytes, lease) {
+        await blob.resize(sizeBytes, { conditions: { leaseId: lease.leaseId } });
+      },
+      async copyFromUrl(sourceUrl, range, lease) {
+        await blob.uploadPagesFromURL(sourceUrl, range.start, range.start, lengthOf(range), { conditions: { leaseId: lease.leaseId } });
+      },
+      async upload(range, data, lease) {
         const md5 = createHash("md5").update(data).digest();
-        await blob.uploadPages(data, range.start, lengthOf(range), { transactionalContentMD5: md5 });
+        await blob.uploadPages(data, range.start, lengthOf(range), { transactionalContentMD5: md5, conditions: { leaseId: lease.leaseId } });
       },
-      async clear(range) {
-        await blob.clearPages(range.start, lengthOf(range));
+      async clear(range, lease) {
+        await blob.clearPages(range.start, lengthOf(range), { conditions: { leaseId: lease.leaseId } });
       },
-      async createSnapshotOnce(stamp) {
+      async createSnapshotOnce(stamp, lease) {
         const existing = (await this.listSnapshots()).find((s) => s.stamp.runId === stamp.runId);
         if (existing) return existing.snapshot;
         const metadata = {
           [stampKeys.runId]: stamp.runId,
           [stampKeys.sourceSnapshotId]: stamp.sourceSnapshotId,
           [stampKeys.diskUniqueId]: stamp.diskUniqueId,
+          [stampKeys.diskKey]: stamp.diskKey,
         };
-        const created = await blob.createSnapshot({ metadata });
+        const created = await blob.createSnapshot({ metadata, conditions: { leaseId: lease.leaseId } });
         if (!created.snapshot) throw new Error(`blob snapshot of ${blob.url} returned no snapshot time`);
         return created.snapshot;
       },
@@ -140,6 +254,7 @@ export function createTargetBlobFactory(
               runId: metadata[stampKeys.runId],
               sourceSnapshotId: metadata[stampKeys.sourceSnapshotId],
               diskUniqueId: metadata[stampKeys.diskUniqueId],
+              diskKey: metadata[stampKeys.diskKey],
             },
           });
         }
@@ -151,9 +266,25 @@ export function createTargetBlobFactory(
       snapshotUrl(snapshot) {
         return atSnapshot(snapshot).url;
       },
-      async snapshotRanges(snapshot, window) {
-        const answer = await atSnapshot(snapshot).getPageRanges(window.start, lengthOf(window));
-        return (answer.pageRange ?? []).map(fromSdkRange);
+      snapshotRanges(snapshot, window) {
+        return allPages(atSnapshot(snapshot).listPageRanges(window.start, lengthOf(window)).byPage());
+      },
+      async holdForRestore(restorePointId, startedAt) {
+        await container.getBlockBlobClient(holdBlobName(location.blobName, restorePointId)).upload("", 0, {
+          metadata: { [holdStartedKey]: startedAt.toISOString() },
+        });
+      },
+      async releaseRestoreHold(restorePointId) {
+        await container.getBlockBlobClient(holdBlobName(location.blobName, restorePointId)).deleteIfExists();
+      },
+      async listRestoreHolds() {
+        const holds: { restorePointId: string; startedAt: Date }[] = [];
+        const prefix = holdBlobName(location.blobName, "");
+        for await (const item of container.listBlobsFlat({ prefix, includeMetadata: true })) {
+          const startedAt = new Date(item.metadata?.[holdStartedKey] ?? item.properties.createdOn ?? 0);
+          holds.push({ restorePointId: item.name.slice(prefix.length), startedAt });
+        }
+        return holds;
       },
       async writeChecksums(restorePointId, checksums) {
         const body = JSON.stringify(checksums);
@@ -177,6 +308,12 @@ export function createTargetBlobFactory(
       },
     };
   };
+}
+
+const holdStartedKey = "diskdeltarestorestarted";
+
+function holdBlobName(blobName: string, restorePointId: string): string {
+  return `${blobName}.restores/${restorePointId}`;
 }
 
 function checksumBlobName(blobName: string, restorePointId: string): string {

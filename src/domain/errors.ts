@@ -14,6 +14,14 @@ export class PermanentError extends Error {
   }
 }
 
+/** A permanent failure caused by the state of what was asked for (a name taken, a blob in use): HTTP 409. */
+export class ConflictError extends PermanentError {
+  constructor(code: string, message: string) {
+    super(code, message);
+    this.name = "ConflictError";
+  }
+}
+
 /** True for a PermanentError, or a service answer that retrying will not change (4xx other than 408/409/412/429). */
 export function isPermanent(error: unknown): boolean {
   if (error instanceof PermanentError) return true;

@@ -118,7 +118,7 @@ export function isActive(state: BackupRunState): boolean {
 }
 
 /** Why a BackupRun copies every allocated page instead of the diff. */
-export type FullCopyReason = "first-run" | "base-missing" | "disk-recreated" | "crossed-4tib" | "target-missing";
+export type FullCopyReason = "first-run" | "base-missing" | "disk-recreated" | "crossed-4tib" | "target-missing" | "target-not-at-base";
 
 /** Queue messages; `v` lets a newer worker refuse what it does not understand instead of guessing. */
 export const runStartMessageSchema = z.object({ v: z.literal(1), kind: z.literal("run-start"), diskKey: z.string().min(1), runId: z.string().min(1) }).strict();
@@ -151,6 +151,15 @@ export type FinalizeMessage = z.output<typeof finalizeMessageSchema>;
 /** A new BackupRun id: sorts newest first in Table Storage and is unique without coordination. */
 export function newRunId(now: Date, random: string): string {
   return `${String(9_999_999_999_999 - now.getTime()).padStart(13, "0")}-${random}`;
+}
+
+/**
+ * The TargetBlob lease id of a BackupRun: derived from the run id (a lease id must be a GUID), so a redelivered
+ * step of the same run holds the same lease and a step of any other run does not.
+ */
+export function leaseIdOf(runId: string): string {
+  const hex = createHash("sha256").update(`diskdelta-lease:${runId}`).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /** A RestorePoint id derived from its SourceSnapshot: one RestorePoint per snapshot, newest first. */

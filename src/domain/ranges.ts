@@ -86,3 +86,35 @@ export function clip(ranges: readonly ByteRange[], window: ByteRange): ByteRange
 export function minimumRequests(ranges: readonly ByteRange[], maxBytes = MAX_PAGE_WRITE_BYTES): number {
   return ranges.reduce((sum, range) => sum + Math.ceil(lengthOf(range) / maxBytes), 0);
 }
+
+/** Where two allocation maps differ: the first range allocated on one side only. */
+export interface StructureDifference {
+  readonly range: ByteRange;
+  /** Which side has it allocated. */
+  readonly allocatedIn: "source" | "target";
+}
+
+/**
+ * The first byte range allocated in exactly one of `source` and `target` (each coalesced first, so how a service
+ * splits its answer does not matter), or undefined when both allocate the same bytes.
+ */
+export function firstStructureDifference(source: readonly ByteRange[], target: readonly ByteRange[]): StructureDifference | undefined {
+  // Each coalesced list's edges alternate start, end; sweeping both at once tracks which side covers each point.
+  const edges = (ranges: readonly ByteRange[]) => coalesce(ranges).flatMap((r) => [r.start, r.end]);
+  const a = edges(source);
+  const b = edges(target);
+  let ia = 0;
+  let ib = 0;
+  let inSource = false;
+  let inTarget = false;
+  let open: { start: number; allocatedIn: StructureDifference["allocatedIn"] } | undefined;
+  while (ia < a.length || ib < b.length) {
+    const at = Math.min(a[ia] ?? Infinity, b[ib] ?? Infinity);
+    if (a[ia] === at) [inSource, ia] = [!inSource, ia + 1];
+    if (b[ib] === at) [inTarget, ib] = [!inTarget, ib + 1];
+    const side = inSource === inTarget ? undefined : inSource ? "source" : "target";
+    if (open && side !== open.allocatedIn) return { range: { start: open.start, end: at }, allocatedIn: open.allocatedIn };
+    if (!open && side) open = { start: at, allocatedIn: side };
+  }
+  return undefined;
+}

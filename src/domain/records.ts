@@ -55,6 +55,8 @@ export const backupRunSchema = z.object({
   fullCopyReason: optionalString,
   copyMode: z.enum(["server", "stream"]).optional(),
   targetWasEmpty: z.boolean().optional(),
+  /** The TargetBlob lease this run writes under (`leaseIdOf(runId)`); a write without it is refused. */
+  leaseId: optionalString,
   /** The CopyStep the run expects next; older messages are stale duplicates. */
   step: count.default(0),
   cursor: count.default(0),

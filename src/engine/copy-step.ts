@@ -10,7 +10,7 @@
  * so a step that runs twice does no harm.
  */
 import { queueNames } from "../adapters/queues";
-import { isSourceError, type TargetBlob } from "../adapters/target-blob";
+import { isLeaseLost, isSourceError, type TargetBlob, type TargetLease } from "../adapters/target-blob";
 import { ConcurrencyError } from "../adapters/tables";
 import { PermanentError, statusOf } from "../domain/errors";
 import type { CopyStepMessage, FinalizeMessage } from "../domain/model";
@@ -97,7 +97,9 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   }
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
+  if (!run.leaseId) throw new PermanentError("RunWithoutLease", `BackupRun ${runId} holds no TargetBlob lease (recorded by an older worker); the next run starts afresh`);
   const target = deps.targets(config.target);
+  const lease: TargetLease = { leaseId: run.leaseId };
   const access = new SourceAccess(deps, run);
   const blobBytes = run.blobBytes ?? 0;
   const deadline = Date.now() + deps.settings.DISKDELTA_STEP_MAX_SECONDS * 1000;
@@ -105,7 +107,7 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   const totals: StepTotals = { windows: 0, changed: 0, copied: 0, cleared: 0, requests: 0 };
 
   // Copies of one window run while the next window's diff is asked for; progress is recorded only after all finish.
-  const pool = createWorkPool<PageOperation>(deps.settings.DISKDELTA_COPY_CONCURRENCY, (operation) => perform(deps, run, target, access, operation));
+  const pool = createWorkPool<PageOperation>(deps.settings.DISKDELTA_COPY_CONCURRENCY, (operation) => perform(deps, run, target, lease, access, operation));
   let cursor = run.cursor;
   let windowBytes = message.windowBytes;
   for (let window = nextWindow(cursor, windowBytes, blobBytes); window && !pool.failed; window = nextWindow(cursor, windowBytes, blobBytes)) {
@@ -123,7 +125,12 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     totals.windows += 1;
     if (totals.copied >= budget.maxBytes || totals.requests >= budget.maxRequests || Date.now() >= deadline) break;
   }
-  await pool.drain();
+  try {
+    await pool.drain();
+  } catch (error) {
+    if (!isLeaseLost(error)) throw error;
+    return fencedOff(deps, message, log);
+  }
 
   const progressed: BackupRun = {
     ...run,
@@ -167,10 +174,24 @@ async function diffOf(deps: Deps, access: SourceAccess, run: BackupRun, window: 
   return fullCopyDiff(window, await deps.source.allocated(sourceSas, window), run.targetWasEmpty === true);
 }
 
-function perform(deps: Deps, run: BackupRun, target: TargetBlob, access: SourceAccess, { kind, range }: PageOperation): Promise<void> {
-  if (kind === "clear") return target.clear(range);
-  if (run.copyMode === "stream") {
-    return access.retrying(async () => target.upload(range, await deps.source.read(await access.source(), range)));
+/**
+ * A write was refused for want of the TargetBlob's lease: another run took it. A stale duplicate of a step whose run
+ * moved on is dropped (never retried into the blob); a current run that lost its lease ends, since someone else
+ * now writes there.
+ */
+async function fencedOff(deps: Deps, message: CopyStepMessage, log: Log): Promise<void> {
+  const { diskKey, runId, step } = message;
+  const now = await deps.records.getRun(diskKey, runId);
+  if (!now || now.value.state !== "copying" || now.value.step !== step) {
+    return log.warn("stale copy-step fenced off by the TargetBlob lease and dropped", { diskKey, runId, step, runState: now?.value.state });
   }
-  return access.retrying(async () => target.copyFromUrl(await access.source(), range));
+  throw new PermanentError("TargetBlobLeaseLost", `BackupRun ${runId} lost the TargetBlob's lease to another writer; its copy is abandoned`);
+}
+
+function perform(deps: Deps, run: BackupRun, target: TargetBlob, lease: TargetLease, access: SourceAccess, { kind, range }: PageOperation): Promise<void> {
+  if (kind === "clear") return target.clear(range, lease);
+  if (run.copyMode === "stream") {
+    return access.retrying(async () => target.upload(range, await deps.source.read(await access.source(), range), lease));
+  }
+  return access.retrying(async () => target.copyFromUrl(await access.source(), range, lease));
 }

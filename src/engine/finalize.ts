@@ -1,52 +1,71 @@
 /**
- * The end of a BackupRun: blob snapshot of the TargetBlob, then the RestorePoint record (written last, so a record
- * always points at complete data), then the new chain base, read access revoked, SourceSnapshots diskdelta no
- * longer needs deleted, and retention applied. Every part is idempotent, so a redelivered message finishes the job.
+ * The end of a BackupRun. Under the run's TargetBlob lease: blob snapshot, then the structure check (the snapshot
+ * allocates exactly what the SourceSnapshot allocates), then the blob's stamp says it holds the SourceSnapshot, then
+ * the RestorePoint record (written last of the data-bearing steps, so a record always points at proven data), then
+ * the new chain base and the run marked succeeded. Housekeeping comes after success and never fails the run: read
+ * access revoked, SourceSnapshots diskdelta no longer needs deleted, retention applied; what fails is a warning and
+ * is done again by the next run. Every part is idempotent, so a redelivered message finishes the job.
  */
 import { queueNames } from "../adapters/queues";
-import type { TargetBlob } from "../adapters/target-blob";
-import { describeError } from "../domain/errors";
+import type { TargetBlob, TargetLease } from "../adapters/target-blob";
+import { PermanentError, describeError, statusOf } from "../domain/errors";
 import { type FinalizeMessage, type ProtectedDiskConfig, parseDiskId, restorePointIdOf } from "../domain/model";
+import { PAGE_BYTES } from "../domain/ranges";
 import type { BackupRun, RestorePoint } from "../domain/records";
 import { applyRetention } from "../domain/retention";
 import type { Deps, Log } from "./deps";
 import { snapshotTags } from "./prepare";
+import { heldRestorePoints } from "./restore";
 import { startBackupRun, updateState } from "./runs";
+import { findStructureMismatch } from "./structure";
+
+/** The fields a run must have recorded to be finalized; a run without them is refused, never guessed at. */
+interface CopiedRun {
+  readonly run: BackupRun;
+  readonly sourceSnapshotId: string;
+  readonly sourceSnapshotTime: string;
+  readonly diskUniqueId: string;
+  readonly familyId: string;
+  readonly blobBytes: number;
+  readonly lease: TargetLease;
+}
+
+function copiedRun(run: BackupRun): CopiedRun {
+  const { sourceSnapshotId, sourceSnapshotTime, diskUniqueId, familyId, blobBytes, leaseId } = run;
+  if (!sourceSnapshotId || !sourceSnapshotTime || diskUniqueId === undefined || familyId === undefined || blobBytes === undefined || !leaseId) {
+    throw new PermanentError("InvalidBackupRun", `BackupRun ${run.runId} of disk ${run.diskKey} lacks what its prepare records (snapshot, size, lease); it cannot be finalized`);
+  }
+  return { run, sourceSnapshotId, sourceSnapshotTime, diskUniqueId, familyId, blobBytes, lease: { leaseId } };
+}
 
 export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log): Promise<void> {
   const { diskKey, runId } = message;
   const found = await deps.records.getRun(diskKey, runId);
   if (!found) return log.warn("finalize for an unknown BackupRun dropped", { diskKey, runId });
-  const run = found.value;
-  if (run.state !== "copying" && run.state !== "finalizing") {
-    return log.info("stale finalize dropped", { diskKey, runId, state: run.state });
+  if (found.value.state !== "copying" && found.value.state !== "finalizing") {
+    return log.info("stale finalize dropped", { diskKey, runId, state: found.value.state });
   }
+  const copied = copiedRun(found.value);
+  const run = copied.run;
   const config = await deps.records.getDisk(diskKey);
-  const target = config && deps.targets(config.target);
-  if (!config || !target) throw new Error(`disk ${diskKey} is no longer protected; its run cannot be finalized`);
+  if (!config) throw new Error(`disk ${diskKey} is no longer protected; its run cannot be finalized`);
+  const target = deps.targets(config.target);
 
-  const point = await recordRestorePoint(deps, run, config, target);
+  const point = await recordRestorePoint(deps, copied, config, target, log);
   const previousBase = (await deps.records.getState(diskKey)).value.base;
   await updateState(deps, diskKey, (state) => ({
     ...state,
     base: {
-      snapshotId: run.sourceSnapshotId!,
-      diskUniqueId: run.diskUniqueId ?? "",
-      familyId: run.familyId ?? "",
-      sizeBytes: Math.max(0, (run.blobBytes ?? 512) - 512),
-      timeCreated: run.sourceSnapshotTime ?? "",
+      snapshotId: copied.sourceSnapshotId,
+      diskUniqueId: copied.diskUniqueId,
+      familyId: copied.familyId,
+      sizeBytes: copied.blobBytes - PAGE_BYTES,
+      timeCreated: copied.sourceSnapshotTime,
     },
     lastRestorePointId: point.restorePointId,
     lastRestorePointAt: point.createdAt,
     lastRestorePointSourceTime: point.sourceSnapshotTime,
   }));
-
-  for (const snapshotId of [run.sourceSnapshotId, run.baseSnapshotId, previousBase?.snapshotId]) {
-    if (snapshotId) await deps.compute.revokeAccess(snapshotId).catch((error) => log.warn("revoke failed; the SAS expires on its own", { diskKey, runId, error: describeError(error) }));
-  }
-  if (config.snapshotMode === "create") await deleteSupersededSnapshots(deps, config, run, log);
-  await removeExpiredRestorePoints(deps, config, target, log);
-
   const ended = deps.now();
   await deps.records.putRun({ ...run, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag).catch(async (error) => {
     const again = await deps.records.getRun(diskKey, runId);
@@ -56,34 +75,58 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
     state.activeRunId === runId ? { ...state, activeRunId: undefined, lastRunState: "succeeded", lastError: undefined } : undefined,
   );
   recordRunMetrics(deps, run, point);
+  log.info("RestorePoint recorded", { diskKey, runId, restorePointId: point.restorePointId, bytesCopied: run.bytesCopied, durationMs: point.durationMs });
+
+  await houseKeeping(deps, config, copied, target, previousBase?.snapshotId, log);
   if (config.verifyAfterBackup) {
     await deps.queues.send(queueNames.verifications, { v: 1, kind: "verify", diskKey, runId, restorePointId: point.restorePointId });
   }
-  log.info("RestorePoint recorded", { diskKey, runId, restorePointId: point.restorePointId, bytesCopied: run.bytesCopied, durationMs: point.durationMs });
-
   if (config.snapshotMode === "existing") {
     // Replicate snapshots one by one: the next run picks the next snapshot, or ends at once if there is none.
     await startBackupRun(deps, diskKey, run.trigger, log);
   }
 }
 
-async function recordRestorePoint(deps: Deps, run: BackupRun, config: ProtectedDiskConfig, target: TargetBlob): Promise<RestorePoint> {
-  const snapshot = await target.createSnapshotOnce({
-    runId: run.runId,
-    sourceSnapshotId: run.sourceSnapshotId!,
-    diskUniqueId: run.diskUniqueId ?? "",
+/**
+ * Blob snapshot, structure check, stamp, record. A snapshot whose structure differs from the SourceSnapshot is
+ * removed, the blob's claim to hold anything is withdrawn (the next run copies in full: `target-not-at-base`), and
+ * the run fails naming the first differing range.
+ */
+async function recordRestorePoint(deps: Deps, copied: CopiedRun, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<RestorePoint> {
+  const { run, lease } = copied;
+  const snapshot = await target.createSnapshotOnce(
+    { runId: run.runId, sourceSnapshotId: copied.sourceSnapshotId, diskUniqueId: copied.diskUniqueId, diskKey: config.diskKey },
+    lease,
+  );
+  const check = async (fresh: boolean) => {
+    const sourceSasUrl = await deps.compute.grantRead(copied.sourceSnapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS, fresh);
+    return findStructureMismatch(deps, { sourceSasUrl, target, targetSnapshot: snapshot, blobBytes: copied.blobBytes });
+  };
+  // A cached read SAS may have been revoked or expired since the copy: grant a fresh one once.
+  const mismatch = await check(false).catch((error: unknown) => {
+    if (statusOf(error) !== 403) throw error;
+    return check(true);
   });
+  deps.metrics.record("diskdelta.run.structure_mismatch", mismatch ? 1 : 0, { diskKey: run.diskKey });
+  if (mismatch) {
+    await target.setStamp({ owner: config.diskKey }, lease);
+    await target.deleteSnapshot(snapshot);
+    const where = `bytes ${mismatch.range.start}-${mismatch.range.end} are allocated in the ${mismatch.allocatedIn === "source" ? "SourceSnapshot but not in the TargetBlob" : "TargetBlob but not in the SourceSnapshot"}`;
+    log.error("TargetBlob structure differs from its SourceSnapshot; no RestorePoint recorded, the next run copies in full", { diskKey: run.diskKey, runId: run.runId, range: mismatch.range, allocatedIn: mismatch.allocatedIn });
+    throw new PermanentError("StructureMismatch", `the TargetBlob does not match SourceSnapshot ${copied.sourceSnapshotId}: ${where}; no RestorePoint was recorded and the next run copies in full`);
+  }
+  await target.setStamp({ owner: config.diskKey, holds: { snapshotId: copied.sourceSnapshotId, blobBytes: copied.blobBytes } }, lease);
   const now = deps.now();
-  const sourceTime = new Date(run.sourceSnapshotTime ?? now.toISOString());
+  const sourceTime = new Date(copied.sourceSnapshotTime);
   return deps.records.recordRestorePoint({
     diskKey: run.diskKey,
-    restorePointId: restorePointIdOf(run.sourceSnapshotId!, sourceTime),
+    restorePointId: restorePointIdOf(copied.sourceSnapshotId, sourceTime),
     runId: run.runId,
     diskId: config.diskId,
-    sourceSnapshotId: run.sourceSnapshotId!,
+    sourceSnapshotId: copied.sourceSnapshotId,
     sourceSnapshotTime: sourceTime.toISOString(),
-    diskUniqueId: run.diskUniqueId ?? "",
-    blobBytes: run.blobBytes ?? 0,
+    diskUniqueId: copied.diskUniqueId,
+    blobBytes: copied.blobBytes,
     targetBlobUrl: target.url,
     targetSnapshot: snapshot,
     createdAt: now.toISOString(),
@@ -95,15 +138,32 @@ async function recordRestorePoint(deps: Deps, run: BackupRun, config: ProtectedD
   });
 }
 
+/** After success: give up the lease, revoke read access, delete superseded snapshots, apply retention. Never throws. */
+async function houseKeeping(
+  deps: Deps, config: ProtectedDiskConfig, copied: CopiedRun, target: TargetBlob, previousBaseId: string | undefined, log: Log,
+): Promise<void> {
+  const { diskKey } = config;
+  const { runId } = copied.run;
+  const attempt = async (what: string, work: () => Promise<void>) => {
+    await work().catch((error: unknown) => log.warn(`${what} failed; the next run tries again`, { diskKey, runId, error: describeError(error) }));
+  };
+  await attempt("releasing the TargetBlob lease", () => target.releaseLease(copied.lease));
+  for (const snapshotId of new Set([copied.sourceSnapshotId, copied.run.baseSnapshotId, previousBaseId])) {
+    if (snapshotId) await attempt("revoking read access", () => deps.compute.revokeAccess(snapshotId));
+  }
+  if (config.snapshotMode === "create") await attempt("deleting superseded SourceSnapshots", () => deleteSupersededSnapshots(deps, config, copied, log));
+  await attempt("applying retention", () => removeExpiredRestorePoints(deps, config, target, log));
+}
+
 /** Deletes diskdelta's own SourceSnapshots of this disk older than the new base: never the base, never others'. */
-async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig, run: BackupRun, log: Log): Promise<void> {
+async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig, copied: CopiedRun, log: Log): Promise<void> {
   const disk = await deps.compute.getDisk(parseDiskId(config.diskId)!).catch(() => undefined);
   if (!disk) return;
-  const baseTime = Date.parse(run.sourceSnapshotTime ?? "");
+  const baseTime = Date.parse(copied.sourceSnapshotTime);
   const snapshots = await deps.compute.listDiskSnapshots(disk);
   for (const snapshot of snapshots) {
     const ours = snapshot.tags[snapshotTags.disk] === config.diskKey;
-    const superseded = snapshot.timeCreated.getTime() < baseTime && snapshot.id.toLowerCase() !== run.sourceSnapshotId?.toLowerCase();
+    const superseded = snapshot.timeCreated.getTime() < baseTime && snapshot.id.toLowerCase() !== copied.sourceSnapshotId.toLowerCase();
     if (ours && superseded) {
       await deps.compute.deleteSnapshot(snapshot.id);
       log.info("superseded SourceSnapshot deleted", { diskKey: config.diskKey, snapshot: snapshot.name });
@@ -113,8 +173,9 @@ async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig
 
 /**
  * Applies the RetentionPolicy: the record goes first and the blob snapshot after, so no record ever points at
- * deleted data. Blob snapshots without a record that are older than the newest RestorePoint (left by a crash
- * between the two deletes) are removed too.
+ * deleted data; a RestorePoint a restore is reading from is kept until the restore is done. Blob snapshots that
+ * this disk made (their stamp says so) without a record and older than the newest RestorePoint (left by a crash
+ * between the two deletes) are removed too; other disks' snapshots are never touched.
  */
 async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<void> {
   const points = await deps.records.listRestorePoints(config.diskKey);
@@ -124,17 +185,22 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
     config.retention,
     deps.now(),
   );
-  for (const point of expired) {
+  const held = expired.length > 0 ? await heldRestorePoints(deps, target) : new Set<string>();
+  const removed = expired.filter((p) => !held.has(p.restorePointId));
+  for (const point of expired.filter((p) => held.has(p.restorePointId))) {
+    log.info("expired RestorePoint kept while a restore reads it", { diskKey: config.diskKey, restorePointId: point.restorePointId });
+  }
+  for (const point of removed) {
     await deps.records.deleteRestorePoint(config.diskKey, point.restorePointId);
     await target.deleteSnapshot(point.targetSnapshot);
     log.info("RestorePoint removed by retention", { diskKey: config.diskKey, restorePointId: point.restorePointId });
   }
-  const expiredIds = new Set(expired.map((p) => p.restorePointId));
-  const kept = new Set(ofThisBlob.filter((p) => !expiredIds.has(p.restorePointId)).map((p) => p.targetSnapshot));
+  const removedIds = new Set(removed.map((p) => p.restorePointId));
+  const kept = new Set(ofThisBlob.filter((p) => !removedIds.has(p.restorePointId)).map((p) => p.targetSnapshot));
   const newest = [...kept].sort().at(-1);
   if (!newest) return;
   for (const snapshot of await target.listSnapshots()) {
-    if (!kept.has(snapshot.snapshot) && snapshot.snapshot < newest) {
+    if (snapshot.stamp.diskKey === config.diskKey && !kept.has(snapshot.snapshot) && snapshot.snapshot < newest) {
       await target.deleteSnapshot(snapshot.snapshot);
       log.info("orphan blob snapshot removed", { diskKey: config.diskKey, snapshot: snapshot.snapshot });
     }

@@ -1,13 +1,22 @@
 /**
- * First step of a BackupRun: pick the SourceSnapshot (take one, or the next one someone else took), decide whether
- * the run can diff against the chain base or must copy in full, size the TargetBlob, and queue the first CopyStep.
- * Safe to run twice: the snapshot is created by a name derived from the run, and a run already copying is only
- * nudged (its current CopyStep re-queued).
+ * First step of a BackupRun: pick the SourceSnapshot (take one, or the next one someone else took), take the
+ * TargetBlob's lease for this run, decide from the blob's own stamp whether the run can diff against the chain base
+ * or must copy in full, size the TargetBlob, and queue the first CopyStep.
+ * Safe to run twice: the snapshot is created by a name derived from the run, the lease id is derived from the run,
+ * and a run already copying is only nudged (its current CopyStep re-queued).
  */
 import type { DiskInfo, SnapshotInfo } from "../adapters/compute";
 import { queueNames } from "../adapters/queues";
+import type { TargetBlob, TargetLease, TargetState } from "../adapters/target-blob";
 import { PermanentError } from "../domain/errors";
-import { type CopyStepMessage, type FullCopyReason, type ProtectedDiskConfig, type RunStartMessage, parseDiskId } from "../domain/model";
+import {
+  type CopyStepMessage,
+  type FullCopyReason,
+  type ProtectedDiskConfig,
+  type RunStartMessage,
+  leaseIdOf,
+  parseDiskId,
+} from "../domain/model";
 import { PAGE_BYTES, TiB } from "../domain/ranges";
 import type { BackupRun, ChainBase } from "../domain/records";
 import type { Deps, Log } from "./deps";
@@ -15,6 +24,9 @@ import { updateState } from "./runs";
 
 /** Tags on every snapshot diskdelta takes, so it only ever deletes its own. */
 export const snapshotTags = { disk: "diskdelta-disk", run: "diskdelta-run" } as const;
+
+/** Clear Pages is asked for at most this much at a time. */
+const maxClearBytes = TiB;
 
 export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log): Promise<void> {
   const { diskKey, runId } = message;
@@ -38,16 +50,12 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
     throw new Error(`snapshot ${source.name} is ${source.completionPercent}% complete; retrying later`);
   }
 
-  const target = deps.targets(config.target);
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const blobBytes = await deps.source.contentLength(sourceSas);
-  const targetBytes = await target.size();
-  const fullCopyReason = await chooseFullCopy(deps, state.base, disk, source, targetBytes);
-  const { created } = await target.ensureSize(blobBytes);
-  if (!fullCopyReason && state.base && targetBytes !== undefined && targetBytes !== blobBytes) {
-    // The disk grew: the old VHD footer page is now disk space that reads as zeros in the source.
-    await target.clear({ start: targetBytes - PAGE_BYTES, end: targetBytes });
-  }
+  const target = deps.targets(config.target);
+  const { lease, found: targetFound } = await claimTarget(target, config, runId, blobBytes);
+  const fullCopyReason = await chooseFullCopy(deps, state.base, disk, source, targetFound);
+  await shapeTarget(target, lease, config.diskKey, fullCopyReason ? undefined : state.base, blobBytes);
   if (!fullCopyReason) await deps.compute.grantRead(state.base!.snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
 
   const updated: BackupRun = {
@@ -61,13 +69,54 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
     blobBytes,
     baseSnapshotId: fullCopyReason ? undefined : state.base!.snapshotId,
     fullCopyReason,
-    targetWasEmpty: created,
+    targetWasEmpty: fullCopyReason !== undefined && (await target.isEmpty()),
+    leaseId: lease.leaseId,
     step: 0,
     cursor: 0,
   };
   await deps.records.putRun(updated, found.etag);
   await queueStep(deps, updated);
   log.info("BackupRun prepared", { diskKey, runId, snapshot: source.name, blobBytes, fullCopyReason: fullCopyReason ?? "none" });
+}
+
+/**
+ * Makes the TargetBlob this run's: creates it (owned by this disk, holding nothing) when missing, refuses one owned
+ * by another ProtectedDisk, and takes its lease, which fences off every earlier run's writers. Returns the blob as
+ * found before (undefined when this call created it) and the lease.
+ */
+async function claimTarget(
+  target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number,
+): Promise<{ lease: TargetLease; found: TargetState | undefined }> {
+  const before = await target.inspect();
+  if (!before) await target.create(blobBytes, config.diskKey);
+  const lease = await target.acquireLease(leaseIdOf(runId));
+  const found = await target.inspect();
+  if (!found) throw new Error(`TargetBlob ${target.url} vanished while this run took its lease; retrying`);
+  if (found.owner !== undefined && found.owner !== config.diskKey) {
+    await target.releaseLease(lease);
+    throw new PermanentError(
+      "TargetBlobInUse",
+      `TargetBlob ${target.url} belongs to ProtectedDisk ${found.owner}; give disk ${config.diskKey} its own target.blobName`,
+    );
+  }
+  return { lease, found: before && found };
+}
+
+/**
+ * Brings the TargetBlob to the shape this run writes into. A full copy first withdraws the blob's claim to hold any
+ * snapshot, before anything is written, so a run that dies midway leaves a blob the next run will not diff into. A
+ * diff keeps the claim (it writes only the base's diff, which every later diff from the base rewrites) and clears
+ * what lies past the base's disk end: the base's VHD footer and anything an earlier failed run wrote there.
+ */
+async function shapeTarget(target: TargetBlob, lease: TargetLease, owner: string, base: ChainBase | undefined, blobBytes: number): Promise<void> {
+  if (!base) await target.setStamp({ owner }, lease);
+  else await target.setStamp({ owner, holds: { snapshotId: base.snapshotId, blobBytes: base.sizeBytes + PAGE_BYTES } }, lease);
+  await target.resize(blobBytes, lease);
+  if (base && base.sizeBytes + PAGE_BYTES !== blobBytes) {
+    for (let start = base.sizeBytes; start < blobBytes - PAGE_BYTES; start += maxClearBytes) {
+      await target.clear({ start, end: Math.min(start + maxClearBytes, blobBytes - PAGE_BYTES) }, lease);
+    }
+  }
 }
 
 function queueStep(deps: Deps, run: BackupRun): Promise<void> {
@@ -92,12 +141,19 @@ async function pickSourceSnapshot(
   return snapshots.find((s) => s.timeCreated.getTime() > after && s.id.toLowerCase() !== base?.snapshotId.toLowerCase());
 }
 
-/** Why this run cannot diff against the chain base, or undefined when it can. */
+/**
+ * Why this run cannot diff against the chain base, or undefined when it can: only when the TargetBlob's own stamp
+ * says it holds the base (same snapshot, same size), whatever the records say.
+ */
 async function chooseFullCopy(
-  deps: Deps, base: ChainBase | undefined, disk: DiskInfo, source: SnapshotInfo, targetBytes: number | undefined,
+  deps: Deps, base: ChainBase | undefined, disk: DiskInfo, source: SnapshotInfo, target: TargetState | undefined,
 ): Promise<FullCopyReason | undefined> {
   if (!base) return "first-run";
-  if (targetBytes === undefined) return "target-missing";
+  if (!target) return "target-missing";
+  const holds = target.holds;
+  if (!holds || holds.snapshotId.toLowerCase() !== base.snapshotId.toLowerCase() || holds.blobBytes !== base.sizeBytes + PAGE_BYTES) {
+    return "target-not-at-base";
+  }
   if (base.diskUniqueId !== disk.uniqueId || base.familyId !== source.familyId) return "disk-recreated";
   if (base.sizeBytes <= 4 * TiB && source.sizeBytes > 4 * TiB) return "crossed-4tib";
   const baseSnapshot = await deps.compute.getSnapshot(base.snapshotId);

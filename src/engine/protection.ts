@@ -5,12 +5,19 @@ import {
   protectedDiskInputSchema,
   toProtectedDisk,
 } from "../domain/model";
+import { ConflictError, statusOf } from "../domain/errors";
 import type { Deps } from "./deps";
 
 export type ProtectOutcome = { readonly status: "created" | "exists"; readonly disk: ProtectedDiskConfig };
 
+/**
+ * Protects a disk. Its TargetBlob must be its own: refused (409 naming the owner) when another ProtectedDisk names
+ * the same blob, or when the blob's stamp says another disk made it (also after that disk was unprotected: its
+ * RestorePoints are snapshots of that blob). Re-protecting the same disk adopts its own blob.
+ */
 export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOutcome> {
   const disk = toProtectedDisk(protectedDiskInputSchema.parse(input));
+  await refuseSharedTarget(deps, disk);
   const created = await deps.records.createDisk(disk);
   return { status: created ? "created" : "exists", disk: created ? disk : ((await deps.records.getDisk(disk.diskKey)) ?? disk) };
 }
@@ -29,6 +36,28 @@ export async function unprotectDisk(deps: Deps, diskKey: string): Promise<boolea
   if (!current) return false;
   await deps.records.deleteDisk(diskKey);
   return true;
+}
+
+/** The same TargetBlob: endpoints and containers compare case-insensitively, blob names exactly (as the service). */
+function sameTarget(a: ProtectedDiskConfig["target"], b: ProtectedDiskConfig["target"]): boolean {
+  return a.blobEndpoint.toLowerCase() === b.blobEndpoint.toLowerCase() && a.container === b.container && a.blobName === b.blobName;
+}
+
+async function refuseSharedTarget(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
+  const { disks } = await deps.records.listDisks();
+  const other = disks.find((d) => d.diskKey !== disk.diskKey && sameTarget(d.target, disk.target));
+  const where = `${disk.target.container}/${disk.target.blobName}`;
+  if (other) {
+    throw new ConflictError("TargetBlobInUse", `target.blobName: TargetBlob ${where} is used by ProtectedDisk ${other.diskKey} (${other.diskId}); choose another target.blobName`);
+  }
+  // The blob's own stamp is the proof; an unreachable target is left to the first run, which checks it again.
+  const found = await deps.targets(disk.target).inspect().catch((error: unknown) => {
+    if (statusOf(error) === undefined) throw error;
+    return undefined;
+  });
+  if (found?.owner !== undefined && found.owner !== disk.diskKey) {
+    throw new ConflictError("TargetBlobInUse", `target.blobName: TargetBlob ${where} holds the backups of disk ${found.owner}, which is no longer protected; choose another target.blobName`);
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

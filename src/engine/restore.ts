@@ -1,11 +1,13 @@
 /**
  * Restore: a new managed disk in the target region, created by the disk service importing a RestorePoint's blob
  * snapshot (`createOption: Import`, the target storage account's id). diskdelta never writes to the new disk itself.
+ * A restore never touches an existing disk: a taken name is refused before anything is asked. While the import
+ * reads the blob snapshot, a hold recorded beside the TargetBlob keeps retention from deleting it.
  */
 import { z } from "zod";
 import type { DiskInfo } from "../adapters/compute";
-import { locationFromUrl } from "../adapters/target-blob";
-import { PermanentError } from "../domain/errors";
+import { type TargetBlob, locationFromUrl } from "../adapters/target-blob";
+import { ConflictError, PermanentError, statusOf } from "../domain/errors";
 import { parseDiskId } from "../domain/model";
 import type { Deps } from "./deps";
 
@@ -44,16 +46,53 @@ export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: s
   if (!storageAccountId) {
     throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this disk");
   }
-  const sourceUri = deps.targets(locationFromUrl(point.targetBlobUrl)).snapshotUrl(point.targetSnapshot);
-  const disk: DiskInfo = await deps.compute.importDisk({
-    subscriptionId: request.subscriptionId ?? parseDiskId(point.diskId)!.subscriptionId,
-    resourceGroup: request.resourceGroup,
-    name: request.name,
-    location: request.location,
-    sourceUri,
-    storageAccountId,
-    sku: request.sku,
-    diskSizeGB: request.diskSizeGB,
-  });
-  return { diskId: disk.ref.id, uniqueId: disk.uniqueId, sizeBytes: disk.sizeBytes, restorePointId, sourceUri };
+  const subscriptionId = request.subscriptionId ?? parseDiskId(point.diskId)!.subscriptionId;
+  const newDiskId = `/subscriptions/${subscriptionId}/resourceGroups/${request.resourceGroup}/providers/Microsoft.Compute/disks/${request.name}`;
+  await refuseExistingDisk(deps, newDiskId);
+  const target = deps.targets(locationFromUrl(point.targetBlobUrl));
+  const sourceUri = target.snapshotUrl(point.targetSnapshot);
+  await target.holdForRestore(restorePointId, deps.now());
+  try {
+    if (!(await target.listSnapshots()).some((s) => s.snapshot === point.targetSnapshot)) {
+      throw new ConflictError("RestorePointDataGone", `the blob snapshot of RestorePoint ${restorePointId} no longer exists (removed by retention or by hand)`);
+    }
+    const disk: DiskInfo = await deps.compute
+      .importDisk({ subscriptionId, resourceGroup: request.resourceGroup, name: request.name, location: request.location, sourceUri, storageAccountId, sku: request.sku, diskSizeGB: request.diskSizeGB })
+      .catch((error: unknown) => {
+        // Someone created the name in the meantime: the service refuses to change an existing disk's source.
+        if (statusOf(error) === 409) throw diskExists(newDiskId);
+        throw error;
+      });
+    return { diskId: disk.ref.id, uniqueId: disk.uniqueId, sizeBytes: disk.sizeBytes, restorePointId, sourceUri };
+  } finally {
+    await target.releaseRestoreHold(restorePointId);
+  }
+}
+
+/** How long a restore hold keeps a RestorePoint from retention at most; a hold older than this was left by a crash. */
+export const restoreHoldMs = 24 * 3600 * 1000;
+
+/** RestorePoints of this TargetBlob that a restore is reading now; holds older than `restoreHoldMs` are removed. */
+export async function heldRestorePoints(deps: Deps, target: TargetBlob): Promise<Set<string>> {
+  const held = new Set<string>();
+  for (const hold of await target.listRestoreHolds()) {
+    if (deps.now().getTime() - hold.startedAt.getTime() < restoreHoldMs) held.add(hold.restorePointId);
+    else await target.releaseRestoreHold(hold.restorePointId);
+  }
+  return held;
+}
+
+async function refuseExistingDisk(deps: Deps, diskId: string): Promise<void> {
+  const exists = await deps.compute.getDisk(parseDiskId(diskId)!).then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof PermanentError && error.code === "DiskNotFound") return false;
+      throw error;
+    },
+  );
+  if (exists) throw diskExists(diskId);
+}
+
+function diskExists(diskId: string): ConflictError {
+  return new ConflictError("DiskExists", `disk ${diskId} already exists; a restore creates a new disk: choose another name or delete that disk first`);
 }

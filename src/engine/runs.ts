@@ -81,12 +81,21 @@ export async function failRun(deps: Deps, diskKey: string, runId: string, cause:
     for (const snapshotId of [found.value.sourceSnapshotId, found.value.baseSnapshotId]) {
       if (snapshotId) await deps.compute.revokeAccess(snapshotId).catch(() => undefined);
     }
+    await releaseTargetLease(deps, found.value);
   }
   await updateState(deps, diskKey, (state) =>
     state.activeRunId === runId ? { ...state, activeRunId: undefined, lastRunState: "failed", lastError: reason } : undefined,
   );
   deps.metrics.record("diskdelta.run.failed", 1, { diskKey });
   log.error("BackupRun failed", { diskKey, runId, error: reason });
+}
+
+/** Gives up a failed run's TargetBlob lease, so the blob is not left locked; the next run would break it anyway. */
+async function releaseTargetLease(deps: Deps, run: BackupRun): Promise<void> {
+  const leaseId = run.leaseId;
+  if (!leaseId) return;
+  const config = await deps.records.getDisk(run.diskKey).catch(() => undefined);
+  if (config) await deps.targets(config.target).releaseLease({ leaseId }).catch(() => undefined);
 }
 
 /** Read-modify-write of a disk's state with ETag retries; `change` returns undefined to leave it as it is. */

@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { type ByteRange, MiB, coalesce } from "../domain/ranges";
 
 export const verifyBlockBytes = 4 * MiB;
-const queryWindowBytes = 64 * 1024 * MiB;
+/** Page range listings (verify, structure check) ask for windows of this size; the service pages within each. */
+export const rangeQueryWindowBytes = 64 * 1024 * MiB;
 
 /** A sparse, readable blob: a snapshot behind a SAS, or a blob snapshot of the TargetBlob. */
 export interface SparseBlob {
@@ -36,8 +37,8 @@ export interface VerifyResult {
 
 export async function sparseDigest(blob: SparseBlob, concurrency = 4): Promise<SparseDigest> {
   const blockIndexes = new Set<number>();
-  for (let start = 0; start < blob.sizeBytes; start += queryWindowBytes) {
-    const window = { start, end: Math.min(start + queryWindowBytes, blob.sizeBytes) };
+  for (let start = 0; start < blob.sizeBytes; start += rangeQueryWindowBytes) {
+    const window = { start, end: Math.min(start + rangeQueryWindowBytes, blob.sizeBytes) };
     for (const range of coalesce(await blob.allocated(window))) {
       const first = Math.floor(range.start / verifyBlockBytes);
       const last = Math.floor((range.end - 1) / verifyBlockBytes);

@@ -1,5 +1,5 @@
 /** POST /api/disks/{diskKey}/restore-points/{restorePointId}/restore — create a managed disk from a RestorePoint. */
-import { PermanentError } from "../domain/errors";
+import { ConflictError, PermanentError } from "../domain/errors";
 import { restoreDisk, restoreRequestSchema } from "../engine/restore";
 import { httpHandler, json, problem, readBody } from "../host/http";
 import { register } from "../host/register";
@@ -14,7 +14,7 @@ export const restoreHandler = httpHandler(async (request, deps, log) => {
     log.info("disk restored", { diskKey, restorePointId, diskId: restored.diskId });
     return json(200, restored);
   } catch (error) {
-    if (error instanceof PermanentError) return problem(400, error.code, error.message);
+    if (error instanceof PermanentError) return problem(error instanceof ConflictError ? 409 : 400, error.code, error.message);
     throw error;
   }
 });

@@ -44,7 +44,10 @@ export interface History {
 export const crashPoints: readonly InterceptPoint[] = [
   "compute.createIncrementalSnapshot",
   "compute.grantRead",
-  "target.ensureSize",
+  "target.create",
+  "target.acquireLease",
+  "target.resize",
+  "target.setStamp",
   "source.diff",
   "source.allocated",
   "target.copyFromUrl",

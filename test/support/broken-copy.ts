@@ -12,8 +12,8 @@ export function dropLastPageOfEachCopy(deps: Deps): Deps {
       const target = deps.targets(location);
       return {
         ...target,
-        copyFromUrl: async (sourceUrl, range) => {
-          if (range.end - range.start > PAGE_BYTES) await target.copyFromUrl(sourceUrl, { start: range.start, end: range.end - PAGE_BYTES });
+        copyFromUrl: async (sourceUrl, range, lease) => {
+          if (range.end - range.start > PAGE_BYTES) await target.copyFromUrl(sourceUrl, { start: range.start, end: range.end - PAGE_BYTES }, lease);
         },
       };
     },

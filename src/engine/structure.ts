@@ -1,0 +1,31 @@
+/**
+ * The structure check a RestorePoint must pass before it is recorded: its blob snapshot allocates exactly the pages
+ * its SourceSnapshot allocates. Metadata only — page range listings of both sides, window by window, each paged to
+ * completion — so it costs requests in proportion to the disk's fragmentation, never reads of its data.
+ */
+import type { TargetBlob } from "../adapters/target-blob";
+import { type StructureDifference, clip, firstStructureDifference } from "../domain/ranges";
+import type { Deps } from "./deps";
+import { rangeQueryWindowBytes } from "./verify";
+
+/** What the check compares: a SourceSnapshot (through a read SAS) and a blob snapshot of the TargetBlob. */
+export interface StructureCheck {
+  readonly sourceSasUrl: string;
+  readonly target: TargetBlob;
+  readonly targetSnapshot: string;
+  readonly blobBytes: number;
+}
+
+/** The first range allocated on one side only, or undefined when the structures are equal. */
+export async function findStructureMismatch(deps: Deps, check: StructureCheck): Promise<StructureDifference | undefined> {
+  for (let start = 0; start < check.blobBytes; start += rangeQueryWindowBytes) {
+    const window = { start, end: Math.min(start + rangeQueryWindowBytes, check.blobBytes) };
+    const [source, target] = await Promise.all([
+      deps.source.allocated(check.sourceSasUrl, window),
+      check.target.snapshotRanges(check.targetSnapshot, window),
+    ]);
+    const difference = firstStructureDifference(clip(source, window), clip(target, window));
+    if (difference) return difference;
+  }
+  return undefined;
+}

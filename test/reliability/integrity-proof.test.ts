@@ -1,0 +1,293 @@
+/**
+ * Integrity by proof: histories that once ended in a `succeeded` BackupRun whose RestorePoint was not the disk. Each
+ * ends by comparing the RestorePoint's blob snapshot with its SourceSnapshot (SHA-256 over every non-zero 4 MiB
+ * block, `app.verify`), and checks what the TargetBlob itself proves: its stamp, its lease, its owner.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setDeps } from "../../src/composition";
+import { isLeaseLost, locationFromUrl } from "../../src/adapters/target-blob";
+import { diskKeyOf, protectedDiskInputSchema, toProtectedDisk } from "../../src/domain/model";
+import type { BackupRun } from "../../src/domain/records";
+import type { Deps } from "../../src/engine/deps";
+import { runCopyStep } from "../../src/engine/copy-step";
+import { restoreDisk } from "../../src/engine/restore";
+import { compareBlobs } from "../../src/engine/verify";
+import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
+import { runOf, syncAndVerify } from "../support/backup";
+import { type Intercept, type InterceptPoint, intercept } from "../support/intercept";
+import { recordOutcome } from "../support/reliability-report";
+import { targetBlobService } from "../support/stack";
+
+const poll = { updateIntervalInMs: 10 };
+const quietLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const area = "Integrity by proof";
+
+describe("integrity by proof", () => {
+  const app = useTestApp();
+  let disks = 0;
+
+  /** A 2 GiB disk with data in several places, protected and backed up once. */
+  async function backedUpDisk(options: Record<string, unknown> = {}): Promise<{ diskId: string; diskKey: string; name: string }> {
+    const name = `disk-proof-${++disks}`;
+    const diskId = await app().createDisk(name, 2 * GiB);
+    for (let i = 0; i < 8; i++) app().stack.disks.writeSeeded(diskId, i * 200 * MiB, 2 * MiB, disks * 1000 + i);
+    const diskKey = await app().protect(diskId, options);
+    await syncAndVerify(app(), diskKey);
+    return { diskId, diskKey, name };
+  }
+
+  function change(diskId: string, seed: number): void {
+    for (let i = 0; i < 6; i++) app().stack.disks.writeSeeded(diskId, i * 300 * MiB + 5 * MiB, 1 * MiB, seed + i);
+  }
+
+  async function syncWith(deps: Deps, diskKey: string): Promise<BackupRun> {
+    setDeps(deps);
+    try {
+      return await runOf(app(), diskKey, await app().sync(diskKey));
+    } finally {
+      setDeps(app().deps);
+    }
+  }
+
+  function syncIntercepted(diskKey: string, point: InterceptPoint, after: number, then: Intercept): Promise<BackupRun> {
+    return syncWith(intercept(app().deps, point, after, then).deps, diskKey);
+  }
+
+  async function deleteTargetBlob(diskKey: string): Promise<void> {
+    const config = await app().deps.records.getDisk(diskKey);
+    assert.ok(config);
+    const blob = targetBlobService(app().stack).getContainerClient(config.target.container).getBlobClient(config.target.blobName);
+    await blob.delete({ deleteSnapshots: "include" });
+  }
+
+  /** The SourceSnapshot the active run of a disk took (the newest of the disk's snapshots). */
+  async function deleteActiveRunSnapshot(diskId: string): Promise<void> {
+    const names: string[] = [];
+    for await (const s of app().compute.snapshots.listByResourceGroup(resourceGroup)) {
+      if (s.creationData?.sourceResourceId?.toLowerCase() === diskId.toLowerCase()) names.push(s.name!);
+    }
+    // Run ids count down with time, so the newest snapshot's name sorts first.
+    const newest = names.sort()[0];
+    await app().compute.snapshots.revokeAccess(resourceGroup, newest, poll);
+    await app().compute.snapshots.delete(resourceGroup, newest, poll);
+  }
+
+  it("when the TargetBlob is lost and the run re-creating it fails, then the next run copies in full and its RestorePoint is the disk", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    await deleteTargetBlob(diskKey);
+    change(diskId, 7100);
+    const failed = await syncIntercepted(diskKey, "target.copyFromUrl", 2, () => deleteActiveRunSnapshot(diskId));
+    assert.equal(failed.state, "failed", "the re-creating run fails (its snapshot was deleted mid-copy)");
+    change(diskId, 7200);
+    const { run } = await syncAndVerify(app(), diskKey);
+    assert.equal(run.fullCopyReason, "target-not-at-base", "the re-created blob holds nothing the records could diff from");
+    recordOutcome({ area, scenario: "TargetBlob deleted, the run re-creating it fails, then another run", runs: 4, faults: "blob + snapshots deleted; source snapshot deleted mid-copy", result: "failed run left the blob unstamped; next run full copy (target-not-at-base), RestorePoint verified" });
+  });
+
+  it("when prepare dies right after creating a missing TargetBlob, then the redelivered prepare copies in full", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    await deleteTargetBlob(diskKey);
+    change(diskId, 7300);
+    const run = await syncIntercepted(diskKey, "target.create", 1, "crash");
+    assert.equal(run.state, "succeeded", run.error);
+    assert.ok(run.fullCopyReason === "target-not-at-base" || run.fullCopyReason === "target-missing", `full copy, not ${run.fullCopyReason}`);
+    const [point] = await app().restorePoints(diskKey);
+    assert.ok((await app().verify(point)).equal, "the RestorePoint equals its SourceSnapshot");
+    recordOutcome({ area, scenario: "TargetBlob deleted; prepare crashes right after creating it", runs: 2, faults: "1 simulated crash after target.create", result: `redelivered prepare copied in full (${run.fullCopyReason}); RestorePoint verified` });
+  });
+
+  it("when a second disk names the same TargetBlob, then protect refuses it, also after the first is unprotected, and a run of a forced second claim fails without touching the first disk's backups", async () => {
+    const first = await backedUpDisk({ target: { blobEndpoint: app().stack.target.blobEndpoint, container: "backups", blobName: "shared.vhd" } });
+    const [firstPoint] = await app().restorePoints(first.diskKey);
+    const digest = await app().targetDigest(firstPoint);
+    const secondId = await app().createDisk(`disk-proof-second-${disks}`, 2 * GiB);
+    app().stack.disks.writeSeeded(secondId, 0, 8 * MiB, 7400);
+    const body = { diskId: secondId, target: { blobEndpoint: app().stack.target.blobEndpoint, container: "backups", blobName: "shared.vhd" } };
+    const refused = await app().host.invokeHttp("POST", "/api/disks", body);
+    assert.equal(refused.status, 409);
+    assert.match(JSON.stringify(refused.body), /TargetBlobInUse.*target\.blobName.*shared\.vhd.*used by ProtectedDisk/);
+
+    // Two POSTs racing past the records check: the second disk's row exists; its run must refuse the blob.
+    const secondKey = diskKeyOf(secondId);
+    await app().deps.records.createDisk(toProtectedDisk(protectedDiskInputSchema.parse(body)));
+    const run = await runOf(app(), secondKey, await app().sync(secondKey));
+    assert.equal(run.state, "failed");
+    assert.match(run.error ?? "", /TargetBlobInUse/);
+    await app().deps.records.deleteDisk(secondKey);
+
+    assert.equal(await app().targetDigest(firstPoint), digest, "the first disk's RestorePoint is unchanged");
+    change(first.diskId, 7500);
+    const { run: next } = await syncAndVerify(app(), first.diskKey);
+    assert.equal(next.fullCopyReason, undefined, "the first disk's chain is intact");
+
+    const unprotected = await app().host.invokeHttp("DELETE", `/api/disks/${first.diskKey}`);
+    assert.ok(unprotected.status < 300, `unprotect: ${unprotected.status}`);
+    const stillRefused = await app().host.invokeHttp("POST", "/api/disks", body);
+    assert.equal(stillRefused.status, 409, "the blob holds the unprotected disk's backups");
+    assert.match(JSON.stringify(stillRefused.body), /holds the backups of disk/);
+    const points = await app().restorePoints(first.diskKey);
+    for (const point of points) assert.ok((await app().verify(point)).equal, `kept RestorePoint ${point.restorePointId} is intact`);
+    recordOutcome({ area, scenario: "a second ProtectedDisk names the same TargetBlob (via the API, racing, and after unprotect)", runs: 3, faults: "shared blob name", result: "409 TargetBlobInUse naming the owner; forced claim's run failed TargetBlobInUse; first disk's RestorePoints unchanged" });
+  });
+
+  it("when every range listing answers at most 3 ranges, then diff, allocated ranges, the structure check and verify follow the markers to the end", async () => {
+    const { stack } = app();
+    await stack.setPageListMaxRanges(3);
+    try {
+      const name = `disk-proof-paged-${++disks}`;
+      const diskId = await app().createDisk(name, 2 * GiB);
+      for (let i = 0; i < 25; i++) stack.disks.writeSeeded(diskId, i * 64 * MiB, 64 * 1024, 7600 + i);
+      const diskKey = await app().protect(diskId);
+      const { run: first } = await syncAndVerify(app(), diskKey);
+      assert.equal(first.bytesCopied, 25 * 64 * 1024 + 512, "every allocated range and the footer, though each answer listed 3");
+      for (let i = 0; i < 20; i++) stack.disks.writeSeeded(diskId, i * 64 * MiB + 32 * MiB, 4096, 7700 + i);
+      stack.disks.trim(diskId, 0, 64 * 1024);
+      const { run: second } = await syncAndVerify(app(), diskKey);
+      assert.equal(second.bytesChanged, 20 * 4096, "every changed range, though each answer listed 3");
+      recordOutcome({ area, scenario: "Get Page Ranges answers capped at 3 ranges (25 + 21 ranges to list)", runs: 2, faults: "paged answers on source and target", result: `full copy ${first.bytesCopied} B and diff ${second.bytesChanged} B exactly; both RestorePoints verified through paged listings` });
+    } finally {
+      await stack.setPageListMaxRanges(10_000);
+    }
+  });
+
+  it("when a writer of an earlier run tries to write while a later run copies, then the lease refuses it and a replayed step is dropped", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    const [earlier] = await app().deps.records.listRuns(diskKey, 1);
+    assert.ok(earlier.leaseId, "the run recorded its lease");
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const target = app().deps.targets(config.target);
+    change(diskId, 7800);
+    const refusals: unknown[] = [];
+    const run = await syncIntercepted(diskKey, "target.copyFromUrl", 1, async () => {
+      const stale = await target.upload({ start: 0, end: 1 * MiB }, Buffer.alloc(1 * MiB, 0xee), { leaseId: earlier.leaseId! }).then(() => undefined, (error: unknown) => error);
+      refusals.push(stale);
+      const replay = { v: 1 as const, kind: "copy-step" as const, diskKey, runId: earlier.runId, step: 0, cursor: 0, windowBytes: 1024 * MiB };
+      await runCopyStep(app().deps, replay, quietLog, { attempt: 2 });
+    });
+    assert.equal(run.state, "succeeded", run.error);
+    assert.ok(isLeaseLost(refusals[0]), `the stale write was refused for want of the lease: ${String(refusals[0])}`);
+    const [point] = await app().restorePoints(diskKey);
+    assert.ok((await app().verify(point)).equal, "the later RestorePoint equals its SourceSnapshot");
+    recordOutcome({ area, scenario: "a writer holding an earlier run's lease, and a replayed CopyStep of that run, during a later run", runs: 2, faults: "stale write of 1 MiB; duplicate copy-step", result: "412 lease refusal, replay dropped; RestorePoint verified" });
+  });
+
+  it("when a disk grows and prepare is redelivered after the resize, on a service that does not list the old footer page, then the RestorePoint is the disk", async () => {
+    const { stack, compute } = app();
+    await stack.setListOldFooterAsCleared(false);
+    try {
+      const { diskId, diskKey, name } = await backedUpDisk();
+      await compute.disks.update(resourceGroup, name, { diskSizeGB: 3 }, poll);
+      stack.disks.writeSeeded(diskId, 2 * GiB + 8 * MiB, 1 * MiB, 7900);
+      const run = await syncIntercepted(diskKey, "target.resize", 1, "crash");
+      assert.equal(run.state, "succeeded", run.error);
+      assert.equal(run.fullCopyReason, undefined, "a diff");
+      const [point] = await app().restorePoints(diskKey);
+      assert.ok((await app().verify(point)).equal, "the old footer page reads as zeros, as in the source");
+      recordOutcome({ area, scenario: "disk grown; prepare crashes after resizing the TargetBlob; diff does not list the old footer", runs: 2, faults: "1 simulated crash after target.resize", result: "redelivered prepare cleared past the base's end; RestorePoint verified" });
+    } finally {
+      await stack.setListOldFooterAsCleared(true);
+    }
+  });
+
+  it("when the TargetBlob is changed behind the run's back, then the structure check fails the run naming the range and the next run copies in full", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    change(diskId, 8000);
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const target = app().deps.targets(config.target);
+    // A bug in our own writer, played by writing under the run's own lease just before the finalizer runs.
+    const run = await syncIntercepted(diskKey, "queues.send", 2, async () => {
+      const [active] = await app().deps.records.listRuns(diskKey, 1);
+      await target.upload({ start: 1500 * MiB, end: 1500 * MiB + 4096 }, Buffer.alloc(4096, 0x5a), { leaseId: active.leaseId! });
+    });
+    assert.equal(run.state, "failed");
+    assert.match(run.error ?? "", /StructureMismatch.*bytes 1572864000-1572868096 are allocated in the TargetBlob but not in the SourceSnapshot/);
+    assert.equal((await app().restorePoints(diskKey)).length, 1, "no RestorePoint for the run");
+    assert.ok(app().logs.some((l) => l.level === "error" && l.text.includes("TargetBlob structure differs")), "a log line says so");
+    const { run: next } = await syncAndVerify(app(), diskKey);
+    assert.equal(next.fullCopyReason, "target-not-at-base");
+    recordOutcome({ area, scenario: "TargetBlob changed between the last copy and the finalizer", runs: 3, faults: "4 KiB written where the source has nothing", result: "run failed StructureMismatch naming the range; no RestorePoint; next run full copy, verified" });
+  });
+
+  it("when retention wants a RestorePoint that a restore is reading, then retention keeps it until the restore is done", async () => {
+    const { diskId, diskKey } = await backedUpDisk({ retention: { keepLast: 1 } });
+    const [point] = await app().restorePoints(diskKey);
+    const deps = app().deps;
+    let retentionRun: BackupRun | undefined;
+    const restoring: Deps = {
+      ...deps,
+      compute: {
+        ...deps.compute,
+        // The import reads the blob snapshot while a backup of the same disk applies retention.
+        importDisk: async (request) => {
+          change(diskId, 8100);
+          retentionRun = await runOf(app(), diskKey, await app().sync(diskKey));
+          return deps.compute.importDisk(request);
+        },
+      },
+    };
+    const restored = await restoreDisk(restoring, diskKey, point.restorePointId, {
+      name: `restored-proof-${disks}`, resourceGroup: "rg-restore", location: app().stack.target.location, storageAccountId: app().stack.target.resourceId,
+    });
+    assert.equal(retentionRun?.state, "succeeded", retentionRun?.error);
+    assert.ok(restored);
+    assert.ok((await app().restorePoints(diskKey)).some((p) => p.restorePointId === point.restorePointId), "kept while the restore ran");
+    // The restored disk holds the RestorePoint's data (its own VHD footer aside).
+    const check = await app().compute.snapshots.createOrUpdate(
+      "rg-restore", `check-proof-${disks}`,
+      { location: app().stack.target.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: restored.diskId } },
+      poll,
+    );
+    const sas = await deps.compute.grantRead(check.id!, 3600);
+    const target = deps.targets(locationFromUrl(point.targetBlobUrl));
+    const diskBytes = point.blobBytes - 512;
+    const result = await compareBlobs(
+      { sizeBytes: diskBytes, allocated: (w) => target.snapshotRanges(point.targetSnapshot, w), read: (r) => target.readSnapshot(point.targetSnapshot, r) },
+      { sizeBytes: diskBytes, allocated: (w) => deps.source.allocated(sas, w), read: (r) => deps.source.read(sas, r) },
+    );
+    assert.ok(result.equal, `restored disk differs at ${JSON.stringify(result.mismatches)}`);
+    await deps.compute.revokeAccess(check.id!);
+    change(diskId, 8200);
+    await syncAndVerify(app(), diskKey);
+    assert.ok(!(await app().restorePoints(diskKey)).some((p) => p.restorePointId === point.restorePointId), "removed by the next run once the restore was done");
+    recordOutcome({ area, scenario: "retention (keepLast 1) runs while a restore imports the RestorePoint", runs: 3, faults: "backup during Disk Import", result: "RestorePoint kept during the restore, removed by the run after it" });
+  });
+
+  it("when a superseded snapshot cannot be deleted (409), then the run still succeeds and a later run deletes it", async () => {
+    const { diskId, diskKey, name } = await backedUpDisk();
+    // A SourceSnapshot left by an earlier run of this disk, which someone is reading: with an active SAS it cannot
+    // be deleted (409 OperationNotAllowed).
+    const leftover = await app().compute.snapshots.createOrUpdate(
+      resourceGroup, `${name}-leftover`,
+      { location: app().stack.arm.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId }, tags: { "diskdelta-disk": diskKey } },
+      poll,
+    );
+    await app().compute.snapshots.beginGrantAccessAndWait(resourceGroup, leftover.name!, { access: "Read", durationInSeconds: 600 }, poll);
+    change(diskId, 8300);
+    const { run } = await syncAndVerify(app(), diskKey);
+    assert.equal(run.state, "succeeded");
+    assert.ok(app().logs.some((l) => l.level.startsWith("warn") && l.text.includes("deleting superseded SourceSnapshots failed")), "a warning says so");
+    assert.ok(await app().deps.compute.getSnapshot(leftover.id!), "the leftover is still there");
+    await app().compute.snapshots.beginRevokeAccessAndWait(resourceGroup, leftover.name!, poll);
+    change(diskId, 8400);
+    await syncAndVerify(app(), diskKey);
+    assert.equal(await app().deps.compute.getSnapshot(leftover.id!), undefined, "deleted by a later run");
+    recordOutcome({ area, scenario: "deleting a superseded snapshot answers 409 (someone holds a SAS on it)", runs: 3, faults: "409 OperationNotAllowed", result: "run succeeded with a warning; a later run deleted the snapshot" });
+  });
+
+  it("when a restore names a disk that exists, then it is refused with 409 and the existing disk is untouched", async () => {
+    const { diskKey } = await backedUpDisk();
+    const [point] = await app().restorePoints(diskKey);
+    const existingId = await app().createDisk(`disk-proof-taken-${disks}`, 1 * GiB);
+    const before = await app().compute.disks.get(resourceGroup, `disk-proof-taken-${disks}`);
+    const answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${point.restorePointId}/restore`, {
+      name: `disk-proof-taken-${disks}`, resourceGroup, location: app().stack.target.location, storageAccountId: app().stack.target.resourceId,
+    });
+    assert.equal(answer.status, 409);
+    assert.match(JSON.stringify(answer.body), new RegExp(`DiskExists.*${existingId.split("/").pop()}`));
+    const after = await app().compute.disks.get(resourceGroup, `disk-proof-taken-${disks}`);
+    assert.equal(after.uniqueId, before.uniqueId);
+    assert.equal(after.creationData?.createOption, "Empty");
+    recordOutcome({ area, scenario: "restore onto an existing disk name", runs: 1, faults: "name taken", result: "409 DiskExists naming the disk; existing disk unchanged" });
+  });
+});
