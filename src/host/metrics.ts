@@ -31,6 +31,7 @@ export const metricCatalog: Readonly<Record<string, MetricDefinition>> = {
   "diskdelta.run.failed": { kind: "counter", unit: "{run}", description: "BackupRuns that ended failed" },
   "diskdelta.disk.rpo_seconds": { kind: "gauge", unit: "s", description: "Age of a ProtectedDisk's newest RestorePoint source snapshot" },
   "diskdelta.disk.rpo_exceeded": { kind: "gauge", unit: "1", description: "1 when a ProtectedDisk's RPO is above its rpoAlertMinutes, else 0" },
+  "diskdelta.run.structure_mismatch": { kind: "gauge", unit: "1", description: "1 when a BackupRun's TargetBlob failed the structure check (no RestorePoint recorded), else 0" },
   "diskdelta.verify.mismatch": { kind: "gauge", unit: "1", description: "1 when the last verification of a RestorePoint found a mismatch, else 0" },
 };
 

@@ -5,6 +5,7 @@ import {
   copyStepMessageSchema,
   diskKeyOf,
   isActive,
+  leaseIdOf,
   newRunId,
   parseDiskId,
   protectedDiskInputSchema,
@@ -133,6 +134,13 @@ describe("run and RestorePoint ids", () => {
     const newer = restorePointIdOf("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/b", new Date("2026-01-02T00:00:00Z"));
     assert.ok(newer < older);
     assert.equal(restorePointIdOf("/SUBSCRIPTIONS/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/A", new Date("2026-01-01T00:00:00Z")), older);
+  });
+
+  it("when a lease id is derived from a run id, then it is a GUID, the same for every delivery of the run and different for another run", () => {
+    const id = leaseIdOf("8203837250129-8a426e92");
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(leaseIdOf("8203837250129-8a426e92"), id);
+    assert.notEqual(leaseIdOf("8203837250129-8a426e93"), id);
   });
 
   it("when a run is in any state, then only succeeded and failed are inactive", () => {

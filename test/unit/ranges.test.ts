@@ -9,6 +9,7 @@ import {
   clip,
   coalesce,
   complement,
+  firstStructureDifference,
   fromSdkRange,
   isPageAligned,
   lengthOf,
@@ -113,4 +114,19 @@ describe("page arithmetic", () => {
     assert.equal(minimumRequests([]), 0);
     assert.equal(minimumRequests([r(0, 512), r(MiB, 9 * MiB), r(16 * MiB, 20 * MiB + 1)]), 1 + 2 + 2);
   });
+});
+
+describe("firstStructureDifference", () => {
+  const cases: { name: string; source: ByteRange[]; target: ByteRange[]; expected: ReturnType<typeof firstStructureDifference> }[] = [
+    { name: "when both allocate the same bytes split differently, then there is no difference", source: [r(0, 512), r(512, 4096), r(8192, 9216)], target: [r(0, 4096), r(8192, 8704), r(8704, 9216)], expected: undefined },
+    { name: "when neither side allocates anything, then there is no difference", source: [], target: [], expected: undefined },
+    { name: "when the target lacks the last page of a range, then that page is named, allocated in the source", source: [r(0, 4096)], target: [r(0, 3584)], expected: { range: r(3584, 4096), allocatedIn: "source" } },
+    { name: "when the target has a page the source does not, then it is named, allocated in the target", source: [r(0, 512)], target: [r(0, 512), r(2 ** 41, 2 ** 41 + 512)], expected: { range: r(2 ** 41, 2 ** 41 + 512), allocatedIn: "target" } },
+    { name: "when the sides differ at the start, then the first difference is the one named", source: [r(512, 1024), r(4096, 8192)], target: [r(0, 1024)], expected: { range: r(0, 512), allocatedIn: "target" } },
+    { name: "when a source-only stretch runs into a target-only stretch, then only the first is named", source: [r(0, 1024)], target: [r(1024, 2048)], expected: { range: r(0, 1024), allocatedIn: "source" } },
+    { name: "when the target is empty, then the first source range is named", source: [r(1024, 2048), r(4096, 4608)], target: [], expected: { range: r(1024, 2048), allocatedIn: "source" } },
+  ];
+  for (const c of cases) {
+    it(c.name, () => assert.deepEqual(firstStructureDifference(c.source, c.target), c.expected));
+  }
 });
