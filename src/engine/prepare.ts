@@ -89,17 +89,22 @@ async function claimTarget(
 ): Promise<{ lease: TargetLease; found: TargetState | undefined }> {
   const before = await target.inspect();
   if (!before) await target.create(blobBytes, config.diskKey);
+  // The owner is checked before the lease is taken: breaking the lease of another disk's run would disturb it.
+  refuseOtherOwner(target, config, before ?? (await target.inspect()));
   const lease = await target.acquireLease(leaseIdOf(runId));
   const found = await target.inspect();
   if (!found) throw new Error(`TargetBlob ${target.url} vanished while this run took its lease; retrying`);
-  if (found.owner !== undefined && found.owner !== config.diskKey) {
-    await target.releaseLease(lease);
+  refuseOtherOwner(target, config, found);
+  return { lease, found: before && found };
+}
+
+function refuseOtherOwner(target: TargetBlob, config: ProtectedDiskConfig, found: TargetState | undefined): void {
+  if (found?.owner !== undefined && found.owner !== config.diskKey) {
     throw new PermanentError(
       "TargetBlobInUse",
       `TargetBlob ${target.url} belongs to ProtectedDisk ${found.owner}; give disk ${config.diskKey} its own target.blobName`,
     );
   }
-  return { lease, found: before && found };
 }
 
 /**

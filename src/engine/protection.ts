@@ -5,7 +5,7 @@ import {
   protectedDiskInputSchema,
   toProtectedDisk,
 } from "../domain/model";
-import { ConflictError, statusOf } from "../domain/errors";
+import { ConflictError } from "../domain/errors";
 import type { Deps } from "./deps";
 
 export type ProtectOutcome = { readonly status: "created" | "exists"; readonly disk: ProtectedDiskConfig };
@@ -50,11 +50,8 @@ async function refuseSharedTarget(deps: Deps, disk: ProtectedDiskConfig): Promis
   if (other) {
     throw new ConflictError("TargetBlobInUse", `target.blobName: TargetBlob ${where} is used by ProtectedDisk ${other.diskKey} (${other.diskId}); choose another target.blobName`);
   }
-  // The blob's own stamp is the proof; an unreachable target is left to the first run, which checks it again.
-  const found = await deps.targets(disk.target).inspect().catch((error: unknown) => {
-    if (statusOf(error) === undefined) throw error;
-    return undefined;
-  });
+  // The blob's own stamp is the proof; a target that cannot be read now is left to the first run, which checks again.
+  const found = await deps.targets(disk.target).inspect().catch(() => undefined);
   if (found?.owner !== undefined && found.owner !== disk.diskKey) {
     throw new ConflictError("TargetBlobInUse", `target.blobName: TargetBlob ${where} holds the backups of disk ${found.owner}, which is no longer protected; choose another target.blobName`);
   }
