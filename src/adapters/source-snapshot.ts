@@ -7,7 +7,10 @@
  * (the managed-disk diff, whose SDK call takes no marker). A partial answer is never taken as the whole.
  */
 import { AnonymousCredential, PageBlobClient, type StoragePipelineOptions } from "@azure/storage-blob";
-import { type ByteRange, fromSdkRange, lengthOf } from "../domain/ranges";
+import { type ByteRange, MiB, coalesce, fromSdkRange, lengthOf } from "../domain/ranges";
+
+/** An incomplete answer that listed nothing is asked again for half the window, down to this. */
+const minNarrowBytes = MiB;
 
 /** The answer was marked incomplete but listed nothing to continue from: retried, never taken as complete. */
 export class IncompleteRangeListError extends Error {
@@ -57,23 +60,40 @@ export function createSourceSnapshotReader(pipeline: StoragePipelineOptions = da
   return {
     async contentLength(sasUrl) {
       const properties = await client(sasUrl).getProperties();
-      return properties.contentLength ?? 0;
+      const length = properties.contentLength;
+      // A length decides how much is copied and checked: one that is missing or not whole pages is never guessed at.
+      if (length === undefined || length <= 0 || length % 512 !== 0) {
+        throw new Error(`the snapshot's data endpoint answered a content length of ${String(length)}, not a whole number of 512-byte pages; retrying`);
+      }
+      return length;
     },
     async diff(sasUrl, baseSasUrl, window) {
       const changed: ByteRange[] = [];
       const cleared: ByteRange[] = [];
+      let narrowTo = lengthOf(window);
       for (let start = window.start; start < window.end; ) {
-        const answer = await client(sasUrl).getPageRangesDiffForManagedDisks(start, window.end - start, baseSasUrl);
+        const end = Math.min(window.end, start + narrowTo);
+        const answer = await client(sasUrl).getPageRangesDiffForManagedDisks(start, end - start, baseSasUrl);
         const pages = (answer.pageRange ?? []).map(fromSdkRange);
         const clears = (answer.clearRange ?? []).map(fromSdkRange);
         changed.push(...pages);
         cleared.push(...clears);
-        if (!continuationOf(answer)) break;
-        const listedUpTo = Math.max(start, ...pages.map((r) => r.end), ...clears.map((r) => r.end));
-        if (listedUpTo <= start) throw new IncompleteRangeListError({ start, end: window.end });
-        start = listedUpTo;
+        if (!continuationOf(answer)) {
+          start = end;
+          continue;
+        }
+        // Incomplete. Continue after what both lists are known complete up to (the service may cut each list on its
+        // own; ranges listed twice are merged below). An answer that listed nothing is asked again, narrower.
+        const lastEnd = (ranges: ByteRange[]) => (ranges.length ? ranges[ranges.length - 1].end : undefined);
+        const ends = [lastEnd(pages), lastEnd(clears)].filter((e): e is number => e !== undefined);
+        if (ends.length === 0) {
+          if (end - start <= minNarrowBytes) throw new IncompleteRangeListError({ start, end });
+          narrowTo = Math.max(minNarrowBytes, Math.floor((end - start) / 2 / 512) * 512);
+          continue;
+        }
+        start = Math.max(start + 512, Math.min(...ends));
       }
-      return { changed, cleared };
+      return { changed: coalesce(changed), cleared: coalesce(cleared) };
     },
     allocated(sasUrl, window) {
       return allPages(client(sasUrl).listPageRanges(window.start, lengthOf(window)).byPage());

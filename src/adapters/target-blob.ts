@@ -94,14 +94,19 @@ export interface TargetBlob {
   deleteSnapshot(snapshot: string): Promise<void>;
   /** URL of a blob snapshot, without any credential. */
   snapshotUrl(snapshot: string): string;
+  /** Length of a blob snapshot. */
+  snapshotBytes(snapshot: string): Promise<number>;
   /** Allocated pages of a blob snapshot within `window`. */
   snapshotRanges(snapshot: string, window: ByteRange): Promise<ByteRange[]>;
   readSnapshot(snapshot: string, range: ByteRange): Promise<Buffer>;
-  /** Records beside the TargetBlob (`<blob>.restores/<id>`) that a restore reads RestorePoint `restorePointId`. */
-  holdForRestore(restorePointId: string, startedAt: Date): Promise<void>;
-  releaseRestoreHold(restorePointId: string): Promise<void>;
-  /** The restores recorded as reading this blob's RestorePoints, with when each started. */
-  listRestoreHolds(): Promise<{ restorePointId: string; startedAt: Date }[]>;
+  /**
+   * Records beside the TargetBlob (`<blob>.restores/<snapshot>/<restoreId>`) that restore `restoreId` reads blob
+   * snapshot `snapshot`; each restore has its own hold, so one ending does not release another's.
+   */
+  holdForRestore(snapshot: string, restoreId: string, startedAt: Date): Promise<void>;
+  releaseRestoreHold(snapshot: string, restoreId: string): Promise<void>;
+  /** The restores recorded as reading this blob's snapshots, with when each started (epoch 0 when unreadable). */
+  listRestoreHolds(): Promise<{ snapshot: string; restoreId: string; startedAt: Date }[]>;
   /** Stores a RestorePoint's checksums beside the TargetBlob (`<blob>.checksums/<id>.json`); overwrites. */
   writeChecksums(restorePointId: string, checksums: object): Promise<void>;
   /** The stored checksums of a RestorePoint, or undefined when none were recorded. */
@@ -266,23 +271,31 @@ export function createTargetBlobFactory(
       snapshotUrl(snapshot) {
         return atSnapshot(snapshot).url;
       },
+      async snapshotBytes(snapshot) {
+        const length = (await atSnapshot(snapshot).getProperties()).contentLength;
+        if (length === undefined) throw new Error(`blob snapshot ${snapshot} of ${blob.url} answered no length`);
+        return length;
+      },
       snapshotRanges(snapshot, window) {
         return allPages(atSnapshot(snapshot).listPageRanges(window.start, lengthOf(window)).byPage());
       },
-      async holdForRestore(restorePointId, startedAt) {
-        await container.getBlockBlobClient(holdBlobName(location.blobName, restorePointId)).upload("", 0, {
+      async holdForRestore(snapshot, restoreId, startedAt) {
+        await container.getBlockBlobClient(holdBlobName(location.blobName, snapshot, restoreId)).upload("", 0, {
           metadata: { [holdStartedKey]: startedAt.toISOString() },
         });
       },
-      async releaseRestoreHold(restorePointId) {
-        await container.getBlockBlobClient(holdBlobName(location.blobName, restorePointId)).deleteIfExists();
+      async releaseRestoreHold(snapshot, restoreId) {
+        await container.getBlockBlobClient(holdBlobName(location.blobName, snapshot, restoreId)).deleteIfExists();
       },
       async listRestoreHolds() {
-        const holds: { restorePointId: string; startedAt: Date }[] = [];
-        const prefix = holdBlobName(location.blobName, "");
+        const holds: { snapshot: string; restoreId: string; startedAt: Date }[] = [];
+        const prefix = `${location.blobName}.restores/`;
         for await (const item of container.listBlobsFlat({ prefix, includeMetadata: true })) {
-          const startedAt = new Date(item.metadata?.[holdStartedKey] ?? item.properties.createdOn ?? 0);
-          holds.push({ restorePointId: item.name.slice(prefix.length), startedAt });
+          const [snapshot, restoreId] = item.name.slice(prefix.length).split("/");
+          const started = Date.parse(item.metadata?.[holdStartedKey] ?? "");
+          // A hold whose start cannot be read counts from its blob's creation, never from 1970.
+          const startedAt = new Date(Number.isFinite(started) ? started : (item.properties.createdOn ?? new Date()).getTime());
+          if (snapshot && restoreId) holds.push({ snapshot, restoreId, startedAt });
         }
         return holds;
       },
@@ -312,8 +325,8 @@ export function createTargetBlobFactory(
 
 const holdStartedKey = "diskdeltarestorestarted";
 
-function holdBlobName(blobName: string, restorePointId: string): string {
-  return `${blobName}.restores/${restorePointId}`;
+function holdBlobName(blobName: string, snapshot: string, restoreId: string): string {
+  return `${blobName}.restores/${snapshot}/${restoreId}`;
 }
 
 function checksumBlobName(blobName: string, restorePointId: string): string {

@@ -97,11 +97,13 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   }
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
-  if (!run.leaseId) throw new PermanentError("RunWithoutLease", `BackupRun ${runId} holds no TargetBlob lease (recorded by an older worker); the next run starts afresh`);
+  if (!run.leaseId || run.blobBytes === undefined || !run.sourceSnapshotId) {
+    throw new PermanentError("InvalidBackupRun", `BackupRun ${runId} lacks what its prepare records (snapshot, size, TargetBlob lease); the next run starts afresh`);
+  }
   const target = deps.targets(config.target);
   const lease: TargetLease = { leaseId: run.leaseId };
   const access = new SourceAccess(deps, run);
-  const blobBytes = run.blobBytes ?? 0;
+  const blobBytes = run.blobBytes;
   const deadline = Date.now() + deps.settings.DISKDELTA_STEP_MAX_SECONDS * 1000;
   const budget = { maxBytes: deps.settings.DISKDELTA_STEP_MAX_BYTES, maxRequests: deps.settings.DISKDELTA_STEP_MAX_REQUESTS };
   const totals: StepTotals = { windows: 0, changed: 0, copied: 0, cleared: 0, requests: 0 };

@@ -15,7 +15,7 @@ import type { BackupRun, RestorePoint } from "../domain/records";
 import { applyRetention } from "../domain/retention";
 import type { Deps, Log } from "./deps";
 import { snapshotTags } from "./prepare";
-import { heldRestorePoints } from "./restore";
+import { heldSnapshots } from "./restore";
 import { startBackupRun, updateState } from "./runs";
 import { findStructureMismatch } from "./structure";
 
@@ -32,8 +32,13 @@ interface CopiedRun {
 
 function copiedRun(run: BackupRun): CopiedRun {
   const { sourceSnapshotId, sourceSnapshotTime, diskUniqueId, familyId, blobBytes, leaseId } = run;
-  if (!sourceSnapshotId || !sourceSnapshotTime || diskUniqueId === undefined || familyId === undefined || blobBytes === undefined || !leaseId) {
+  if (!sourceSnapshotId || !sourceSnapshotTime || !diskUniqueId || !familyId || blobBytes === undefined || !leaseId) {
     throw new PermanentError("InvalidBackupRun", `BackupRun ${run.runId} of disk ${run.diskKey} lacks what its prepare records (snapshot, size, lease); it cannot be finalized`);
+  }
+  // Only a run whose CopySteps recorded the whole blob as copied is finalized; the structure check alone would not
+  // see pages the copy had not reached yet (they are allocated on both sides, with the base's bytes).
+  if (run.state !== "finalizing" || run.cursor < blobBytes) {
+    throw new PermanentError("RunNotCopied", `BackupRun ${run.runId} of disk ${run.diskKey} is ${run.state} at ${run.cursor} of ${blobBytes} bytes; it cannot be finalized yet`);
   }
   return { run, sourceSnapshotId, sourceSnapshotTime, diskUniqueId, familyId, blobBytes, lease: { leaseId } };
 }
@@ -42,8 +47,8 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
   const { diskKey, runId } = message;
   const found = await deps.records.getRun(diskKey, runId);
   if (!found) return log.warn("finalize for an unknown BackupRun dropped", { diskKey, runId });
-  if (found.value.state !== "copying" && found.value.state !== "finalizing") {
-    return log.info("stale finalize dropped", { diskKey, runId, state: found.value.state });
+  if (found.value.state !== "finalizing") {
+    return log.info(found.value.state === "copying" ? "finalize ahead of its run ignored" : "stale finalize dropped", { diskKey, runId, state: found.value.state });
   }
   const copied = copiedRun(found.value);
   const run = copied.run;
@@ -94,6 +99,11 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
  */
 async function recordRestorePoint(deps: Deps, copied: CopiedRun, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<RestorePoint> {
   const { run, lease } = copied;
+  const restorePointId = restorePointIdOf(copied.sourceSnapshotId, new Date(copied.sourceSnapshotTime));
+  // A redelivery after the record was written resumes from there: what was proven is not proven again (its source
+  // snapshot may be gone by now), and the recorded blob snapshot is never removed.
+  const recorded = await deps.records.getRestorePoint(run.diskKey, restorePointId);
+  if (recorded?.runId === run.runId) return recorded;
   const snapshot = await target.createSnapshotOnce(
     { runId: run.runId, sourceSnapshotId: copied.sourceSnapshotId, diskUniqueId: copied.diskUniqueId, diskKey: config.diskKey },
     lease,
@@ -120,7 +130,7 @@ async function recordRestorePoint(deps: Deps, copied: CopiedRun, config: Protect
   const sourceTime = new Date(copied.sourceSnapshotTime);
   return deps.records.recordRestorePoint({
     diskKey: run.diskKey,
-    restorePointId: restorePointIdOf(copied.sourceSnapshotId, sourceTime),
+    restorePointId,
     runId: run.runId,
     diskId: config.diskId,
     sourceSnapshotId: copied.sourceSnapshotId,
@@ -180,30 +190,38 @@ async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig
 async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<void> {
   const points = await deps.records.listRestorePoints(config.diskKey);
   const ofThisBlob = points.filter((p) => p.targetBlobUrl === target.url);
-  const expired = applyRetention(
+  const due = applyRetention(
     ofThisBlob.map((p) => ({ ...p, id: p.restorePointId, createdAt: new Date(p.sourceSnapshotTime) })),
     config.retention,
     deps.now(),
   );
-  const held = expired.length > 0 ? await heldRestorePoints(deps, target) : new Set<string>();
-  const removed = expired.filter((p) => !held.has(p.restorePointId));
-  for (const point of expired.filter((p) => held.has(p.restorePointId))) {
+  // A RestorePoint a restore reads is kept, record and data. Holds are read again after the records are deleted:
+  // a restore that wrote its hold in between either finds its record gone (and stops) or keeps the data.
+  const heldBefore = due.length > 0 ? await heldSnapshots(deps, target) : new Set<string>();
+  const expired = due.filter((p) => !heldBefore.has(p.targetSnapshot));
+  for (const point of due.filter((p) => heldBefore.has(p.targetSnapshot))) {
     log.info("expired RestorePoint kept while a restore reads it", { diskKey: config.diskKey, restorePointId: point.restorePointId });
   }
-  for (const point of removed) {
+  for (const point of expired) {
     await deps.records.deleteRestorePoint(config.diskKey, point.restorePointId);
-    await target.deleteSnapshot(point.targetSnapshot);
     log.info("RestorePoint removed by retention", { diskKey: config.diskKey, restorePointId: point.restorePointId });
   }
-  const removedIds = new Set(removed.map((p) => p.restorePointId));
-  const kept = new Set(ofThisBlob.filter((p) => !removedIds.has(p.restorePointId)).map((p) => p.targetSnapshot));
-  const newest = [...kept].sort().at(-1);
-  if (!newest) return;
+  const held = await heldSnapshots(deps, target);
+  const expiredIds = new Set(expired.map((p) => p.restorePointId));
+  const kept = ofThisBlob.filter((p) => !expiredIds.has(p.restorePointId));
+  // Every recorded run of this disk keeps its snapshot, whatever URL the record spells the blob with.
+  const recordedRuns = new Set(points.filter((p) => !expiredIds.has(p.restorePointId)).map((p) => p.runId));
+  const newest = kept.map((p) => p.targetSnapshot).sort().at(-1);
   for (const snapshot of await target.listSnapshots()) {
-    if (snapshot.stamp.diskKey === config.diskKey && !kept.has(snapshot.snapshot) && snapshot.snapshot < newest) {
-      await target.deleteSnapshot(snapshot.snapshot);
-      log.info("orphan blob snapshot removed", { diskKey: config.diskKey, snapshot: snapshot.snapshot });
+    const expiredNow = expired.some((p) => p.targetSnapshot === snapshot.snapshot);
+    const orphan = snapshot.stamp.diskKey === config.diskKey && !recordedRuns.has(snapshot.stamp.runId ?? "") && newest !== undefined && snapshot.snapshot < newest;
+    if (!expiredNow && !orphan) continue;
+    if (held.has(snapshot.snapshot)) {
+      log.info("blob snapshot kept while a restore reads it", { diskKey: config.diskKey, snapshot: snapshot.snapshot });
+      continue;
     }
+    await target.deleteSnapshot(snapshot.snapshot);
+    log.info(expiredNow ? "expired RestorePoint's blob snapshot removed" : "orphan blob snapshot removed", { diskKey: config.diskKey, snapshot: snapshot.snapshot });
   }
 }
 

@@ -50,16 +50,20 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
     throw new Error(`snapshot ${source.name} is ${source.completionPercent}% complete; retrying later`);
   }
 
+  // Claim the run's preparation (ETag): of two deliveries racing here one goes on; the other stops before the blob.
+  const preparing = { value: { ...run, state: "preparing" as const, updatedAt: deps.now().toISOString() }, etag: "" };
+  preparing.etag = await deps.records.putRun(preparing.value, found.etag);
+
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const blobBytes = await deps.source.contentLength(sourceSas);
   const target = deps.targets(config.target);
-  const { lease, found: targetFound } = await claimTarget(target, config, runId, blobBytes);
+  const { lease, found: targetFound } = await claimTarget(deps, target, config, runId, blobBytes);
   const fullCopyReason = await chooseFullCopy(deps, state.base, disk, source, targetFound);
   await shapeTarget(target, lease, config.diskKey, fullCopyReason ? undefined : state.base, blobBytes);
   if (!fullCopyReason) await deps.compute.grantRead(state.base!.snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
 
   const updated: BackupRun = {
-    ...run,
+    ...preparing.value,
     state: "copying",
     updatedAt: deps.now().toISOString(),
     sourceSnapshotId: source.id,
@@ -74,7 +78,7 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
     step: 0,
     cursor: 0,
   };
-  await deps.records.putRun(updated, found.etag);
+  await deps.records.putRun(updated, preparing.etag);
   await queueStep(deps, updated);
   log.info("BackupRun prepared", { diskKey, runId, snapshot: source.name, blobBytes, fullCopyReason: fullCopyReason ?? "none" });
 }
@@ -85,25 +89,34 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
  * found before (undefined when this call created it) and the lease.
  */
 async function claimTarget(
-  target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number,
+  deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number,
 ): Promise<{ lease: TargetLease; found: TargetState | undefined }> {
   const before = await target.inspect();
   if (!before) await target.create(blobBytes, config.diskKey);
   // The owner is checked before the lease is taken: breaking the lease of another disk's run would disturb it.
-  refuseOtherOwner(target, config, before ?? (await target.inspect()));
+  await refuseOtherOwner(deps, target, config, before ?? (await target.inspect()));
+  // Only the disk's active run may break a lease: a prepare that stalled until its run ended must not take the blob.
+  const { value: state } = await deps.records.getState(config.diskKey);
+  if (state.activeRunId !== runId) throw new PermanentError("RunNotActive", `BackupRun ${runId} no longer holds disk ${config.diskKey}; its prepare stops`);
   const lease = await target.acquireLease(leaseIdOf(runId));
   const found = await target.inspect();
   if (!found) throw new Error(`TargetBlob ${target.url} vanished while this run took its lease; retrying`);
-  refuseOtherOwner(target, config, found);
+  await refuseOtherOwner(deps, target, config, found);
   return { lease, found: before && found };
 }
 
-function refuseOtherOwner(target: TargetBlob, config: ProtectedDiskConfig, found: TargetState | undefined): void {
-  if (found?.owner !== undefined && found.owner !== config.diskKey) {
-    throw new PermanentError(
-      "TargetBlobInUse",
-      `TargetBlob ${target.url} belongs to ProtectedDisk ${found.owner}; give disk ${config.diskKey} its own target.blobName`,
-    );
+/**
+ * A blob stamped with another owner is refused. So is an existing blob with no owner stamp, unless this disk's own
+ * RestorePoints are snapshots of it (a blob written before owners were stamped): it may be anyone's data.
+ */
+async function refuseOtherOwner(deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, found: TargetState | undefined): Promise<void> {
+  if (!found || found.owner === config.diskKey) return;
+  if (found.owner !== undefined) {
+    throw new PermanentError("TargetBlobInUse", `TargetBlob ${target.url} belongs to ProtectedDisk ${found.owner}; give disk ${config.diskKey} its own target.blobName`);
+  }
+  const ours = (await deps.records.listRestorePoints(config.diskKey)).some((p) => p.targetBlobUrl === target.url);
+  if (!ours) {
+    throw new PermanentError("TargetBlobNotOurs", `TargetBlob ${target.url} exists and was not created by diskdelta for disk ${config.diskKey}; it is left untouched: choose another target.blobName or delete that blob`);
   }
 }
 

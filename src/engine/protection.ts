@@ -52,6 +52,13 @@ async function refuseSharedTarget(deps: Deps, disk: ProtectedDiskConfig): Promis
   }
   // The blob's own stamp is the proof; a target that cannot be read now is left to the first run, which checks again.
   const found = await deps.targets(disk.target).inspect().catch(() => undefined);
+  if (found && found.owner === undefined) {
+    const target = deps.targets(disk.target);
+    const ours = (await deps.records.listRestorePoints(disk.diskKey)).some((p) => p.targetBlobUrl === target.url);
+    if (!ours) {
+      throw new ConflictError("TargetBlobNotOurs", `target.blobName: blob ${where} exists and was not created by diskdelta for this disk; choose another target.blobName or delete that blob`);
+    }
+  }
   if (found?.owner !== undefined && found.owner !== disk.diskKey) {
     throw new ConflictError("TargetBlobInUse", `target.blobName: TargetBlob ${where} holds the backups of disk ${found.owner}, which is no longer protected; choose another target.blobName`);
   }

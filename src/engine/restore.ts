@@ -51,10 +51,14 @@ export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: s
   await refuseExistingDisk(deps, newDiskId);
   const target = deps.targets(locationFromUrl(point.targetBlobUrl));
   const sourceUri = target.snapshotUrl(point.targetSnapshot);
-  await target.holdForRestore(restorePointId, deps.now());
+  const restoreId = deps.randomId();
+  await target.holdForRestore(point.targetSnapshot, restoreId, deps.now());
   try {
-    if (!(await target.listSnapshots()).some((s) => s.snapshot === point.targetSnapshot)) {
-      throw new ConflictError("RestorePointDataGone", `the blob snapshot of RestorePoint ${restorePointId} no longer exists (removed by retention or by hand)`);
+    // The hold is written first, then the data proven still there: retention deletes a record before looking for
+    // holds, so a RestorePoint found after the hold cannot lose its data to retention until the hold is released.
+    const still = await deps.records.getRestorePoint(diskKey, restorePointId);
+    if (!still || !(await target.listSnapshots()).some((s) => s.snapshot === point.targetSnapshot)) {
+      throw new ConflictError("RestorePointDataGone", `RestorePoint ${restorePointId} was removed (by retention or by hand) before its restore could start`);
     }
     const disk: DiskInfo = await deps.compute
       .importDisk({ subscriptionId, resourceGroup: request.resourceGroup, name: request.name, location: request.location, sourceUri, storageAccountId, sku: request.sku, diskSizeGB: request.diskSizeGB })
@@ -65,19 +69,19 @@ export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: s
       });
     return { diskId: disk.ref.id, uniqueId: disk.uniqueId, sizeBytes: disk.sizeBytes, restorePointId, sourceUri };
   } finally {
-    await target.releaseRestoreHold(restorePointId);
+    await target.releaseRestoreHold(point.targetSnapshot, restoreId);
   }
 }
 
 /** How long a restore hold keeps a RestorePoint from retention at most; a hold older than this was left by a crash. */
 export const restoreHoldMs = 24 * 3600 * 1000;
 
-/** RestorePoints of this TargetBlob that a restore is reading now; holds older than `restoreHoldMs` are removed. */
-export async function heldRestorePoints(deps: Deps, target: TargetBlob): Promise<Set<string>> {
+/** Blob snapshots of this TargetBlob that a restore is reading now; holds older than `restoreHoldMs` are removed. */
+export async function heldSnapshots(deps: Deps, target: TargetBlob): Promise<Set<string>> {
   const held = new Set<string>();
   for (const hold of await target.listRestoreHolds()) {
-    if (deps.now().getTime() - hold.startedAt.getTime() < restoreHoldMs) held.add(hold.restorePointId);
-    else await target.releaseRestoreHold(hold.restorePointId);
+    if (deps.now().getTime() - hold.startedAt.getTime() < restoreHoldMs) held.add(hold.snapshot);
+    else await target.releaseRestoreHold(hold.snapshot, hold.restoreId);
   }
   return held;
 }

@@ -71,13 +71,22 @@ async function stillHolds(deps: Deps, state: DiskState, holder: BackupRun | unde
 export async function failRun(deps: Deps, diskKey: string, runId: string, cause: unknown, log: Log): Promise<void> {
   const reason = describeError(cause);
   const found = await deps.records.getRun(diskKey, runId);
-  if (found && isActive(found.value.state)) {
+  if (found && !isActive(found.value.state)) {
+    // A late failure of a run that already ended (a stale duplicate): its outcome stands, nothing to report.
+    return log.warn("failure after the BackupRun ended ignored", { diskKey, runId, state: found.value.state, error: reason });
+  }
+  if (found) {
     const ended = deps.now().toISOString();
-    await deps.records
+    const written = await deps.records
       .putRun({ ...found.value, state: "failed", error: reason, endedAt: ended, updatedAt: ended }, found.etag)
-      .catch((error: unknown) => {
+      .then(() => true, (error: unknown) => {
         if (!(error instanceof ConcurrencyError)) throw error;
+        return false;
       });
+    if (!written) {
+      const now = await deps.records.getRun(diskKey, runId);
+      if (now && !isActive(now.value.state)) return log.warn("failure after the BackupRun ended ignored", { diskKey, runId, state: now.value.state, error: reason });
+    }
     for (const snapshotId of [found.value.sourceSnapshotId, found.value.baseSnapshotId]) {
       if (snapshotId) await deps.compute.revokeAccess(snapshotId).catch(() => undefined);
     }

@@ -16,8 +16,17 @@ export interface StructureCheck {
   readonly blobBytes: number;
 }
 
-/** The first range allocated on one side only, or undefined when the structures are equal. */
+/**
+ * The first range allocated on one side only, or undefined when the structures are equal. Both lengths must be the
+ * run's too: a blob of another size is different wherever the shorter one ends.
+ */
 export async function findStructureMismatch(deps: Deps, check: StructureCheck): Promise<StructureDifference | undefined> {
+  const [sourceBytes, targetBytes] = await Promise.all([deps.source.contentLength(check.sourceSasUrl), check.target.snapshotBytes(check.targetSnapshot)]);
+  if (sourceBytes !== check.blobBytes || targetBytes !== check.blobBytes) {
+    const shorter = Math.min(sourceBytes, targetBytes, check.blobBytes);
+    const longer = Math.max(sourceBytes, targetBytes, check.blobBytes);
+    return { range: { start: shorter, end: longer }, allocatedIn: targetBytes > sourceBytes ? "target" : "source" };
+  }
   for (let start = 0; start < check.blobBytes; start += rangeQueryWindowBytes) {
     const window = { start, end: Math.min(start + rangeQueryWindowBytes, check.blobBytes) };
     const [source, target] = await Promise.all([
