@@ -1,6 +1,6 @@
 /**
- * Service behaviours a test may switch while the stack runs: the Get Page Ranges answer cap, and choices the
- * emulator had to make where Azure's behaviour is undocumented. One setting per stack, read at every request by
+ * Service behaviours a test may switch while the stack runs: the Get Page Ranges answer cap, the compute
+ * throttling budgets, and choices the emulator had to make where Azure's behaviour is undocumented. One setting per stack, read at every request by
  * the snapshot data endpoint and the blob proxy alike; the same contract in-process and over HTTP.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -8,6 +8,7 @@ import { z } from "zod";
 import { callControlRoute } from "./control-call";
 import { EmulatorHttpError } from "./disks/api";
 import { readJson, sendJson } from "./disks/http";
+import { policyNames, stackComputeRateLimits, type ComputeRateLimits, type Policy, type PolicyBudget } from "./compute/rate-limits";
 
 /** What the emulated services do, as the handlers read it. */
 export interface ServiceBehaviour {
@@ -18,7 +19,20 @@ export interface ServiceBehaviour {
    * true is the emulator's default, false plays a service that does not list it. Confirm against live Azure.
    */
   readonly listOldFooterAsCleared: boolean;
+  /**
+   * Calls allowed per compute throttling policy in its 3-minute and 30-minute windows; a call beyond is 429 with
+   * Retry-After. Default `stackComputeRateLimits` (100 times `serviceComputeRateLimits`, never reached by tests).
+   */
+  readonly computeRateLimits: ComputeRateLimits;
 }
+
+/** Budgets for some policies; the others keep theirs. */
+export type ComputeRateLimitsUpdate = Partial<Record<Policy, PolicyBudget>>;
+
+/** Behaviour at start: any field overrides the default; budgets are given per policy. */
+export type BehaviourOptions = Partial<Omit<ServiceBehaviour, "computeRateLimits">> & {
+  computeRateLimits?: ComputeRateLimitsUpdate;
+};
 
 /** The service's own cap on ranges per Get Page Ranges answer (REST reference, version 2020-10-02 and later). */
 export const servicePageListMaxRanges = 10_000;
@@ -29,11 +43,19 @@ export interface BehaviourControl {
   setPageListMaxRanges(n: number): Promise<void>;
   /** Sets whether a diff across a disk growth lists the old footer page as ClearRange. */
   setListOldFooterAsCleared(on: boolean): Promise<void>;
+  /**
+   * Sets the compute throttling budgets of the named policies (`[threeMinutes, thirtyMinutes]`, positive integers);
+   * calls already counted stay in their windows.
+   */
+  setComputeRateLimits(limits: ComputeRateLimitsUpdate): Promise<void>;
 }
+
+const budget = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 const behaviourUpdateSchema = z.strictObject({
   pageListMaxRanges: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   listOldFooterAsCleared: z.boolean().optional(),
+  computeRateLimits: z.partialRecord(z.enum(policyNames), z.tuple([budget, budget])).optional(),
 });
 
 type BehaviourUpdate = z.infer<typeof behaviourUpdateSchema>;
@@ -43,8 +65,12 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
   private current: ServiceBehaviour;
 
   /** Starts from the service's behaviour, with any field of `initial` overriding it (validated like a change). */
-  constructor(initial: Partial<ServiceBehaviour> = {}) {
-    this.current = { pageListMaxRanges: servicePageListMaxRanges, listOldFooterAsCleared: true };
+  constructor(initial: BehaviourOptions = {}) {
+    this.current = {
+      pageListMaxRanges: servicePageListMaxRanges,
+      listOldFooterAsCleared: true,
+      computeRateLimits: stackComputeRateLimits,
+    };
     this.apply(initial);
   }
 
@@ -56,6 +82,10 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
     return this.current.listOldFooterAsCleared;
   }
 
+  get computeRateLimits(): ComputeRateLimits {
+    return this.current.computeRateLimits;
+  }
+
   async setPageListMaxRanges(n: number): Promise<void> {
     this.apply({ pageListMaxRanges: n });
   }
@@ -64,15 +94,25 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
     this.apply({ listOldFooterAsCleared: on });
   }
 
+  async setComputeRateLimits(limits: ComputeRateLimitsUpdate): Promise<void> {
+    this.apply({ computeRateLimits: limits });
+  }
+
   /** Validates and applies a partial change; throws EmulatorHttpError(400) listing every problem, changing nothing. */
   apply(update: unknown): void {
     const parsed = behaviourUpdateSchema.safeParse(update);
     if (!parsed.success) throw new EmulatorHttpError(400, "InvalidBehaviour", z.prettifyError(parsed.error));
-    this.current = { ...this.current, ...definedFields(parsed.data) };
+    const { computeRateLimits, ...rest } = parsed.data;
+    this.current = {
+      ...this.current,
+      ...definedFields(rest),
+      // Budgets merge per policy, so a test can lower one policy and leave the others alone.
+      computeRateLimits: { ...this.current.computeRateLimits, ...computeRateLimits },
+    };
   }
 }
 
-function definedFields(update: BehaviourUpdate): Partial<ServiceBehaviour> {
+function definedFields(update: Omit<BehaviourUpdate, "computeRateLimits">): Partial<ServiceBehaviour> {
   return Object.fromEntries(Object.entries(update).filter(([, value]) => value !== undefined));
 }
 
@@ -80,8 +120,9 @@ function definedFields(update: BehaviourUpdate): Partial<ServiceBehaviour> {
 export const behaviourRoute = "/_emulator/behaviour";
 
 /**
- * Serves `PATCH /_emulator/behaviour` (body: any of `{ pageListMaxRanges, listOldFooterAsCleared }`, answer 204;
- * 400 `InvalidBehaviour` with every issue) and `GET /_emulator/behaviour` (the current settings). Returns false
+ * Serves `PATCH /_emulator/behaviour` (body: any of `{ pageListMaxRanges, listOldFooterAsCleared,
+ * computeRateLimits: { <policy>: [threeMinutes, thirtyMinutes] } }`, answer 204;
+ * 400 `InvalidBehaviour` with every issue) and `GET /_emulator/behaviour` (the page-list cap and footer switch). Returns false
  * for any other path.
  */
 export async function handleBehaviourRoute(req: IncomingMessage, res: ServerResponse, settings: BehaviourSettings): Promise<boolean> {
@@ -91,6 +132,8 @@ export async function handleBehaviourRoute(req: IncomingMessage, res: ServerResp
       settings.apply((await readJson(req)) ?? {});
       res.writeHead(204).end();
     } else if (req.method === "GET") {
+      // The throttling budgets are left out: existing readers compare this answer whole, and the budgets show in
+      // every compute answer's x-ms-ratelimit-remaining-resource anyway.
       const { pageListMaxRanges, listOldFooterAsCleared } = settings;
       sendJson(res, 200, { pageListMaxRanges, listOldFooterAsCleared });
     } else {
@@ -116,7 +159,11 @@ export class BehaviourControlClient implements BehaviourControl {
     await this.change({ listOldFooterAsCleared: on });
   }
 
-  private async change(update: BehaviourUpdate): Promise<void> {
+  async setComputeRateLimits(limits: ComputeRateLimitsUpdate): Promise<void> {
+    await this.change({ computeRateLimits: limits });
+  }
+
+  private async change(update: BehaviourOptions): Promise<void> {
     await callControlRoute(this.baseUrl, behaviourRoute, {}, {
       method: "PATCH",
       headers: { "Content-Type": "application/json" },

@@ -2,7 +2,8 @@
  * A pass-through in front of Azurite's Blob service that adds what Azurite lacks and this project needs:
  * Put Page From URL (Azurite answers 501), and paged Get Page Ranges (Azurite accepts `maxresults` and `marker`
  * but ignores them and always answers the whole list). Everything else is forwarded unchanged — Shared Key
- * signatures do not cover Host, so signed requests stay valid.
+ * signatures do not cover Host, so signed requests stay valid — except a SAS restricted to https, which is
+ * re-signed for Azurite's plain-http port (`https-only-sas.ts`).
  */
 import { createHash } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
@@ -11,6 +12,7 @@ import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
 import { EmulatorHttpError, type SourceReader } from "./disks/api";
 import { sendStorageError, storageServiceVersion } from "./service-errors";
+import { widenHttpsOnlySas } from "./https-only-sas";
 import { hasValidSharedKey, sharedKeyAuthorization, type SharedKeyAccount } from "./shared-key";
 
 /** Largest range one Put Page From URL may copy. */
@@ -113,6 +115,8 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const accountName = accountOf(req.url ?? "/");
     if (!accountName) return false;
+    // Every path below (forward, page list, Put Page From URL's write) sends req.url on, so it is widened once here.
+    req.url = widenHttpsOnlySas(req.url ?? "/", accounts);
     try {
       if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
       else if (isGetPageRanges(req)) getPageRanges(req, res);

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { sendArmError, sendStorageError } from "./service-errors";
+import { sendArmError, sendComputeThrottle, sendStorageError } from "./service-errors";
 
 /** Which requests a rule applies to: ARM compute, snapshot data URLs, the proxied blob storage, or any. */
 export type FaultScope = "compute" | "data" | "blob" | "all";
@@ -176,20 +176,14 @@ function answerWithFault(rule: ParsedRule, req: IncomingMessage, res: ServerResp
       }
       return;
     case "throttle": {
-      const retryAfter = { "retry-after": String(rule.retryAfterSeconds) };
       if (compute) {
-        const headers = rule.remainingResource
-          ? { ...retryAfter, "x-ms-ratelimit-remaining-resource": rule.remainingResource }
-          : retryAfter;
-        sendArmError(
-          res,
-          429,
-          "OperationNotAllowed",
-          "The server rejected the request because too many requests have been received for this subscription.",
-          { details: [{ code: "TooManyRequests", message: "Too many requests (injected fault)." }], headers },
-        );
+        const headers: Record<string, string> = rule.remainingResource
+          ? { "x-ms-ratelimit-remaining-resource": rule.remainingResource }
+          : {};
+        sendComputeThrottle(res, rule.retryAfterSeconds, { message: "Too many requests (injected fault)." }, headers);
       } else {
         // Azure Storage throttles with 503 ServerBusy, not 429.
+        const retryAfter = { "retry-after": String(rule.retryAfterSeconds) };
         sendStorageError(res, 503, "ServerBusy", "Operations per second is over the account limit.", { headers: retryAfter });
       }
       return;

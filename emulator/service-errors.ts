@@ -62,6 +62,25 @@ export function sendArmError(
   });
 }
 
+/**
+ * Microsoft.Compute's throttling answer: 429 OperationNotAllowed with a TooManyRequests detail and Retry-After,
+ * which the SDKs' throttling retry policy waits for.
+ */
+export function sendComputeThrottle(
+  res: ServerResponse,
+  retryAfterSeconds: number,
+  detail: { target?: string; message: string },
+  headers: Record<string, string> = {},
+): void {
+  sendArmError(
+    res,
+    429,
+    "OperationNotAllowed",
+    "The server rejected the request because too many requests have been received for this subscription.",
+    { details: [{ code: "TooManyRequests", ...detail }], headers: { "retry-after": String(retryAfterSeconds), ...headers } },
+  );
+}
+
 /** Answers unless an answer has started; a half-sent answer can only be cut off. */
 function sendOnce(res: ServerResponse, status: number, body: Buffer, headers: Record<string, string>): void {
   if (res.headersSent) {

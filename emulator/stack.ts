@@ -9,7 +9,13 @@ import { dirname } from "node:path";
 import type { TokenCredential } from "@azure/identity";
 import { z } from "zod";
 import { startAzurite, devAccount, type AzuriteInstance } from "./azurite";
-import { BehaviourControlClient, BehaviourSettings, handleBehaviourRoute, type BehaviourControl } from "./behaviour";
+import {
+  BehaviourControlClient,
+  BehaviourSettings,
+  handleBehaviourRoute,
+  type BehaviourControl,
+  type ComputeRateLimitsUpdate,
+} from "./behaviour";
 import { createBlobProxy } from "./blob-proxy";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
@@ -29,8 +35,13 @@ export interface LocalStackOptions {
   targetAccountName?: string;
   /** Passed to the disk emulator: delay before a long-running operation succeeds. */
   lroDelayMs?: number;
-  /** Passed to the disk emulator: Retry-After on long-running operations, in seconds. */
+  /** Passed to the disk emulator: Retry-After on the 202 of a PUT or PATCH, in seconds (default 0). */
   lroRetryAfterSeconds?: number;
+  /**
+   * Passed to the disk emulator: Retry-After on the first InProgress poll of a PUT or PATCH, in seconds (default
+   * `lroRetryAfterSeconds`); later polls and those of POST/DELETE operations carry none, as in the recorded session.
+   */
+  lroPollRetryAfterSeconds?: number;
   /** Cap on Azurite's in-memory data in MiB. */
   extentMemoryLimitMb?: number;
   /**
@@ -43,6 +54,11 @@ export interface LocalStackOptions {
    * Undocumented by Azure; false plays a service that does not. Change it at run time with `setListOldFooterAsCleared`.
    */
   listOldFooterAsCleared?: boolean;
+  /**
+   * Compute throttling budgets per policy, `[threeMinutes, thirtyMinutes]` (default 100 times the service's, see
+   * `serviceComputeRateLimits`); a call beyond is 429 with Retry-After. Change at run time with `setComputeRateLimits`.
+   */
+  computeRateLimits?: ComputeRateLimitsUpdate;
 }
 
 /** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
@@ -88,7 +104,7 @@ export interface StackEndpoints {
   caCertPath: string;
 }
 
-/** A stack running in this process; `setPageListMaxRanges` and `setListOldFooterAsCleared` switch service behaviour. */
+/** A stack running in this process; `setPageListMaxRanges`, `setListOldFooterAsCleared`, `setComputeRateLimits` switch service behaviour. */
 export interface LocalStack extends StackEndpoints, BehaviourControl {
   /** Writes to and reads from emulated managed disks, as a VM would. */
   disks: DiskControl;
@@ -137,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const behaviour = new BehaviourSettings({
       pageListMaxRanges: options.pageListMaxRanges,
       listOldFooterAsCleared: options.listOldFooterAsCleared,
+      computeRateLimits: options.computeRateLimits,
     });
     const proxied = new Set([devAccount.name, target.name]);
     const server = await startEmulatorServer({
@@ -156,6 +173,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       subscriptionId,
       lroDelayMs: options.lroDelayMs,
       lroRetryAfterSeconds: options.lroRetryAfterSeconds,
+      lroPollRetryAfterSeconds: options.lroPollRetryAfterSeconds,
       importReader: createImportReader({ azuriteBlobUrl: azurite.blobUrl, accounts }),
       behaviour,
     });
@@ -291,5 +309,6 @@ function behaviourControl(control: BehaviourControl): BehaviourControl {
   return {
     setPageListMaxRanges: (n) => control.setPageListMaxRanges(n),
     setListOldFooterAsCleared: (on) => control.setListOldFooterAsCleared(on),
+    setComputeRateLimits: (limits) => control.setComputeRateLimits(limits),
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The Microsoft.Compute disks and snapshots API (api-version 2025-01-02) as `@azure/arm-compute` 24.x calls it:
- * resource CRUD, list with nextLink paging, grant/revoke access, and the DiskOperations resources its pollers
- * follow. Long-running operations answer 202 with Azure-AsyncOperation and Location like the recorded service.
+ * The Microsoft.Compute disks and snapshots API as `@azure/arm-compute` 24.x calls it (api-version 2025-01-02;
+ * every registered DiskRP version is served with the same shapes): resource CRUD, list with nextLink paging,
+ * grant/revoke access, and the DiskOperations resources its pollers follow. Long-running operations answer 202
+ * with Azure-AsyncOperation and Location like the recorded service; every call draws on a throttling policy.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -10,14 +11,15 @@ import { readJson, sendJson } from "../disks/http";
 import { gib, maxDiskSizeGB } from "../disks/limits";
 import type { DiskRecord, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
 import type { SasAuthority } from "../dataplane/sas";
+import type { ServiceBehaviour } from "../behaviour";
+import { sendComputeThrottle } from "../service-errors";
+import { servedApiVersion, type DiskResourceType } from "./api-versions";
 import { importDisk } from "./import";
-import { OperationRegistry, type OperationLinks } from "./operations";
+import { armLocation, OperationRegistry, type OperationKind, type OperationLinks } from "./operations";
 import { RateLimitCounters, type Policy } from "./rate-limits";
 import { acceptedJson, diskJson, snapshotJson } from "./resources";
 import { unchangedCreationData } from "./creation-data";
 import { armError, PropertyError, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
-
-const apiVersion = "2025-01-02";
 
 /** Serves ARM compute requests; answers false for paths that are not disk or snapshot routes. */
 export type ComputeRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -26,6 +28,11 @@ const resourcePath =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/(disks|snapshots)(?:\/([^/]+)(?:\/(beginGetAccess|endGetAccess))?)?\/?$/i;
 const subscriptionListPath = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Compute\/(disks|snapshots)\/?$/i;
 const operationPath = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Compute\/locations\/([^/]+)\/DiskOperations\/([^/]+)$/i;
+
+/** Starts an operation with the request's api-version: "write" for PUT and PATCH, "action" for POST and DELETE. */
+type StartOperation = (location: string, kind: OperationKind, output?: () => unknown) => OperationLinks;
+
+const operationType: DiskResourceType = "locations/DiskOperations";
 
 /** A parsed route: which collection, which item, which action. */
 interface Target {
@@ -36,43 +43,60 @@ interface Target {
   action?: "begingetaccess" | "endgetaccess";
 }
 
-export function createComputeRoute(store: DiskStore, sas: SasAuthority, options: DiskEmulatorOptions): ComputeRoute {
+/**
+ * Serves the compute routes of `store`. The throttling budgets come from `behaviour` at every call; LRO timing
+ * from `options` (`lroDelayMs`, `lroRetryAfterSeconds`, `lroPollRetryAfterSeconds`).
+ */
+export function createComputeRoute(
+  store: DiskStore,
+  sas: SasAuthority,
+  options: DiskEmulatorOptions,
+  behaviour: ServiceBehaviour,
+): ComputeRoute {
   const baseUrl = options.baseUrl.replace(/\/$/, "");
+  const retryAfterSeconds = options.lroRetryAfterSeconds ?? 0;
   const operations = new OperationRegistry(
     baseUrl,
     options.subscriptionId,
     options.lroDelayMs ?? 0,
-    options.lroRetryAfterSeconds ?? 0,
+    options.lroPollRetryAfterSeconds ?? retryAfterSeconds,
   );
-  const rateLimits = new RateLimitCounters();
+  const rateLimits = new RateLimitCounters(() => behaviour.computeRateLimits);
   const pageSize = Math.max(1, options.pageSize ?? 100);
-  const retryAfter = String(options.lroRetryAfterSeconds ?? 0);
+  const retryAfter = String(retryAfterSeconds);
 
-  function send(res: ServerResponse, status: number, body: unknown, policy: Policy, headers: Record<string, string> = {}) {
+  // The throttling header was set on `res` when the call was admitted; writeHead merges it in.
+  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
     sendJson(res, status, body, {
       "x-ms-request-id": randomUUID(),
       "x-ms-correlation-request-id": randomUUID(),
-      "x-ms-ratelimit-remaining-resource": rateLimits.record(policy),
       "Cache-Control": "no-cache",
       ...headers,
     });
   }
 
   /** The 202 of a long-running operation; PUT and PATCH also carry Retry-After and the accepted resource. */
-  function accepted(res: ServerResponse, links: OperationLinks, policy: Policy, body?: unknown) {
-    send(res, 202, body, policy, {
+  function accepted(res: ServerResponse, links: OperationLinks, body?: unknown) {
+    send(res, 202, body, {
       "Azure-AsyncOperation": links.azureAsyncOperation,
       Location: links.location,
       ...(body === undefined ? {} : { "Retry-After": retryAfter }),
     });
   }
 
-  function page<T>(url: URL, items: T[], render: (item: T) => unknown): { value: unknown[]; nextLink?: string } {
+  function page<T>(url: URL, version: string, items: T[], render: (item: T) => unknown): { value: unknown[]; nextLink?: string } {
     const skip = Number(url.searchParams.get("$skiptoken") ?? "0");
     const start = Number.isSafeInteger(skip) && skip > 0 ? skip : 0;
     const value = items.slice(start, start + pageSize).map(render);
     if (start + pageSize >= items.length) return { value };
-    return { value, nextLink: `${baseUrl}${url.pathname}?api-version=${apiVersion}&$skiptoken=${start + pageSize}` };
+    return { value, nextLink: `${baseUrl}${url.pathname}?api-version=${version}&$skiptoken=${start + pageSize}` };
+  }
+
+  /** The location ARM names in NoRegisteredProviderFound: the resource's; "global" before there is one (assumed). */
+  function locationOf(target: Target): string {
+    if (target.resourceGroup === undefined || target.name === undefined) return "global";
+    const found = target.kind === "disks" ? store.findDisk(target.resourceGroup, target.name) : store.findSnapshot(target.resourceGroup, target.name);
+    return found ? armLocation(found.location) : "global";
   }
 
   function notFound(kind: "disks" | "snapshots", resourceGroup: string, name: string): EmulatorHttpError {
@@ -96,7 +120,7 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
     return snapshot;
   }
 
-  async function putDisk(req: IncomingMessage, res: ServerResponse, group: string, name: string) {
+  async function putDisk(req: IncomingMessage, res: ServerResponse, start: StartOperation, group: string, name: string) {
     const body = bodyObject(await readJson(req));
     const location = requiredLocation(body);
     const properties = optionalObject(body.properties, "properties") ?? {};
@@ -129,22 +153,20 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
       }
     }
     const current = disk;
-    const links = operations.start(current.location, () => diskJson(current));
-    accepted(res, links, "CreateUpdateDisks", acceptedJson(diskJson(current)));
+    accepted(res, start(current.location, "write", () => diskJson(current)), acceptedJson(diskJson(current)));
   }
 
-  async function patchDisk(req: IncomingMessage, res: ServerResponse, disk: DiskRecord) {
+  async function patchDisk(req: IncomingMessage, res: ServerResponse, start: StartOperation, disk: DiskRecord) {
     const body = bodyObject(await readJson(req));
     const properties = optionalObject(body.properties, "properties") ?? {};
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     const tags = optionalTags(body.tags);
     if (diskSizeGB !== undefined) store.resizeDisk(disk, diskSizeGB * gib);
     if (tags) disk.tags = tags;
-    const links = operations.start(disk.location, () => diskJson(disk));
-    accepted(res, links, "CreateUpdateDisks", acceptedJson(diskJson(disk)));
+    accepted(res, start(disk.location, "write", () => diskJson(disk)), acceptedJson(diskJson(disk)));
   }
 
-  async function putSnapshot(req: IncomingMessage, res: ServerResponse, group: string, name: string) {
+  async function putSnapshot(req: IncomingMessage, res: ServerResponse, start: StartOperation, group: string, name: string) {
     const body = bodyObject(await readJson(req));
     const location = requiredLocation(body);
     const properties = optionalObject(body.properties, "properties") ?? {};
@@ -171,19 +193,17 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
       snapshot = store.createSnapshot({ resourceGroup: group, name, location, tags }, source, incremental);
     }
     const current = snapshot;
-    const links = operations.start(current.location, () => snapshotJson(current, store));
-    accepted(res, links, "HighCostSnapshotCreateHydrate", acceptedJson(snapshotJson(current, store)));
+    accepted(res, start(current.location, "write", () => snapshotJson(current, store)), acceptedJson(snapshotJson(current, store)));
   }
 
-  async function patchSnapshot(req: IncomingMessage, res: ServerResponse, snapshot: SnapshotRecord) {
+  async function patchSnapshot(req: IncomingMessage, res: ServerResponse, start: StartOperation, snapshot: SnapshotRecord) {
     const body = bodyObject(await readJson(req));
     const tags = optionalTags(body.tags);
     if (tags) snapshot.tags = tags;
-    const links = operations.start(snapshot.location, () => snapshotJson(snapshot, store));
-    accepted(res, links, "CreateUpdateDisks", acceptedJson(snapshotJson(snapshot, store)));
+    accepted(res, start(snapshot.location, "write", () => snapshotJson(snapshot, store)), acceptedJson(snapshotJson(snapshot, store)));
   }
 
-  async function grantAccess(req: IncomingMessage, res: ServerResponse, snapshot: SnapshotRecord) {
+  async function grantAccess(req: IncomingMessage, res: ServerResponse, start: StartOperation, snapshot: SnapshotRecord) {
     const body = bodyObject(await readJson(req));
     const access = requiredString(body.access, "access");
     if (access.toLowerCase() !== "read") {
@@ -194,51 +214,51 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
       throw armError("durationInSeconds", "Required parameter 'durationInSeconds' is missing (null).");
     }
     const accessSAS = sas.issue(store.grantAccess(snapshot, duration));
-    const links = operations.start(snapshot.location, () => ({ accessSAS }));
-    accepted(res, links, "HighCostSnapshotCreateHydrate");
+    accepted(res, start(snapshot.location, "action", () => ({ accessSAS })));
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, target: Target): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, target: Target, version: string): Promise<void> {
     const method = req.method ?? "GET";
     const { resourceGroup: group, kind, name, action } = target;
+    const start: StartOperation = (location, operationKind, output) => operations.start(location, version, operationKind, output);
     if (group === undefined || name === undefined) {
       if (method !== "GET") throw methodNotAllowed(method);
       const items = kind === "disks" ? store.listDisks(group) : store.listSnapshots(group);
       const render = (item: DiskRecord | SnapshotRecord) =>
         kind === "disks" ? diskJson(item as DiskRecord) : snapshotJson(item as SnapshotRecord, store);
-      send(res, 200, page(url, items, render), "LowCostGet");
+      send(res, 200, page(url, version, items, render));
       return;
     }
     if (kind === "disks") {
       if (action) {
         throw new EmulatorHttpError(501, "NotImplemented", "The disk emulator exports snapshots, not disks.");
       }
-      if (method === "GET") return send(res, 200, diskJson(requireDisk(group, name)), "LowCostGet");
-      if (method === "PUT") return putDisk(req, res, group, name);
-      if (method === "PATCH") return patchDisk(req, res, requireDisk(group, name));
+      if (method === "GET") return send(res, 200, diskJson(requireDisk(group, name)));
+      if (method === "PUT") return putDisk(req, res, start, group, name);
+      if (method === "PATCH") return patchDisk(req, res, start, requireDisk(group, name));
       if (method === "DELETE") {
         const disk = store.findDisk(group, name);
-        if (!disk) return send(res, 204, undefined, "DeleteDisks");
+        if (!disk) return send(res, 204, undefined);
         store.deleteDisk(disk);
-        return accepted(res, operations.start(disk.location), "DeleteDisks");
+        return accepted(res, start(disk.location, "action"));
       }
       throw methodNotAllowed(method);
     }
-    if (action === "begingetaccess" && method === "POST") return grantAccess(req, res, requireSnapshot(group, name));
+    if (action === "begingetaccess" && method === "POST") return grantAccess(req, res, start, requireSnapshot(group, name));
     if (action === "endgetaccess" && method === "POST") {
       const snapshot = requireSnapshot(group, name);
       store.revokeAccess(snapshot);
-      return accepted(res, operations.start(snapshot.location), "HighCostSnapshotCreateHydrate");
+      return accepted(res, start(snapshot.location, "action"));
     }
     if (action) throw methodNotAllowed(method);
-    if (method === "GET") return send(res, 200, snapshotJson(requireSnapshot(group, name), store), "LowCostGet");
-    if (method === "PUT") return putSnapshot(req, res, group, name);
-    if (method === "PATCH") return patchSnapshot(req, res, requireSnapshot(group, name));
+    if (method === "GET") return send(res, 200, snapshotJson(requireSnapshot(group, name), store));
+    if (method === "PUT") return putSnapshot(req, res, start, group, name);
+    if (method === "PATCH") return patchSnapshot(req, res, start, requireSnapshot(group, name));
     if (method === "DELETE") {
       const snapshot = store.findSnapshot(group, name);
-      if (!snapshot) return send(res, 204, undefined, "DeleteDisks");
+      if (!snapshot) return send(res, 204, undefined);
       store.deleteSnapshot(snapshot);
-      return accepted(res, operations.start(snapshot.location), "DeleteDisks");
+      return accepted(res, start(snapshot.location, "action"));
     }
     throw methodNotAllowed(method);
   }
@@ -246,7 +266,7 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
   function pollOperation(res: ServerResponse, url: URL, name: string) {
     const answer = operations.poll(name, url.searchParams.get("monitor") === "true");
     if (!answer) throw new EmulatorHttpError(404, "NotFound", `The operation '${name}' was not found.`);
-    send(res, answer.status, answer.body, "GetOperation", answer.headers);
+    send(res, answer.status, answer.body, answer.headers);
   }
 
   return async (req, res, url) => {
@@ -255,16 +275,32 @@ export function createComputeRoute(store: DiskStore, sas: SasAuthority, options:
     if (!target && !operation) return false;
     try {
       checkAuthorization(req);
-      checkApiVersion(url);
+      const version = target
+        ? servedApiVersion(url, target.kind, locationOf(target))
+        : servedApiVersion(url, operationType, armLocation(operation?.[2] ?? ""));
       const subscriptionId = target?.subscriptionId ?? operation?.[1] ?? "";
       if (subscriptionId.toLowerCase() !== options.subscriptionId.toLowerCase()) {
         throw new EmulatorHttpError(404, "SubscriptionNotFound", `The subscription '${subscriptionId}' could not be found.`);
+      }
+      const policy = target ? policyOf(req.method ?? "GET", target) : "GetOperation";
+      const decision = rateLimits.admit(policy);
+      res.setHeader("x-ms-ratelimit-remaining-resource", decision.header);
+      if (!decision.admitted) {
+        sendComputeThrottle(res, decision.retryAfterSeconds, {
+          target: decision.window,
+          message: JSON.stringify({
+            operationGroup: decision.window,
+            allowedRequestCount: decision.allowed,
+            measuredRequestCount: decision.measured,
+          }),
+        });
+        return true;
       }
       if (operation) {
         if (req.method !== "GET") throw methodNotAllowed(req.method ?? "");
         pollOperation(res, url, operation[3]);
       } else if (target) {
-        await handle(req, res, url, target);
+        await handle(req, res, url, target, version);
       }
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
@@ -307,22 +343,14 @@ function checkAuthorization(req: IncomingMessage): void {
   }
 }
 
-function checkApiVersion(url: URL): void {
-  const version = url.searchParams.get("api-version");
-  if (!version) {
-    throw new EmulatorHttpError(
-      400,
-      "MissingApiVersionParameter",
-      "The api-version query parameter (?api-version=) is required for all requests.",
-    );
-  }
-  if (version !== apiVersion) {
-    throw new EmulatorHttpError(
-      400,
-      "NoRegisteredProviderFound",
-      `No registered resource provider found for API version '${version}'. The supported api-version is '${apiVersion}'.`,
-    );
-  }
+
+/** The throttling policy a call draws on, as the recorded session shows them (lists assumed LowCostGet). */
+function policyOf(method: string, target: Target): Policy {
+  const verb = method.toUpperCase();
+  if (verb === "GET") return "LowCostGet";
+  if (verb === "DELETE") return "DeleteDisks";
+  if (target.kind === "snapshots" && (verb === "POST" || (verb === "PUT" && !target.action))) return "HighCostSnapshotCreateHydrate";
+  return "CreateUpdateDisks";
 }
 
 function methodNotAllowed(method: string): EmulatorHttpError {

@@ -1,7 +1,9 @@
 /**
  * The managed-disk data endpoint behind each accessSAS: a read-only page blob holding the snapshot as a fixed
- * VHD. Get Blob Properties, Get Blob (ranged, streamed), Get Page Ranges and its managed-disk diff form
- * (`x-ms-previous-snapshot-url`), both paged with `maxresults`/`marker` under the stack's cap.
+ * VHD. Get Blob Properties, Get Blob (ranged, streamed; a range of at most 4 MiB with its Content-MD5 or
+ * x-ms-content-crc64 on request), Get Page Ranges and its managed-disk diff form (`x-ms-previous-snapshot-url`),
+ * both paged with `maxresults`/`marker` under the stack's cap. Every read honours If-Match, If-None-Match,
+ * If-Modified-Since and If-Unmodified-Since.
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -14,6 +16,8 @@ import { sendStorageError } from "../service-errors";
 import { pageListPaging, pageListXml, takePage } from "./page-list";
 import { listChangedRanges, listPageRanges } from "./page-ranges";
 import { authenticationFailed, type SasAuthority } from "./sas";
+import { evaluateConditions } from "./conditions";
+import { storageCrc64Header } from "./crc64";
 
 const defaultVersion = "2025-01-05";
 
@@ -54,7 +58,11 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, beh
         );
       }
       const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(snapshot) };
-      if (url.searchParams.get("comp") === "pagelist") {
+      if (evaluateConditions(req.headers, { etag: etagOf(snapshot), lastModifiedMs: snapshot.timeCreated }) === "not-modified") {
+        // The service answers 304 without a body, naming the unmet condition in x-ms-error-code.
+        res.writeHead(304, { ...headers, "x-ms-error-code": "ConditionNotMet" });
+        res.end();
+      } else if (url.searchParams.get("comp") === "pagelist") {
         sendPageList(req, res, url, { snapshot, headers, behaviour, resolve });
       } else {
         await sendBlob(req, res, snapshot, headers, method === "HEAD");
@@ -77,10 +85,14 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The snapshot's ETag, quoted; a snapshot never changes, so it is derived from its unique id. */
+function etagOf(snapshot: SnapshotRecord): string {
+  return `"0x8D${createHash("sha256").update(snapshot.uniqueId).digest("hex").slice(0, 15).toUpperCase()}"`;
+}
+
 function blobHeaders(snapshot: SnapshotRecord): Record<string, string> {
-  const etag = createHash("sha256").update(snapshot.uniqueId).digest("hex").slice(0, 15).toUpperCase();
   return {
-    ETag: `"0x8D${etag}"`,
+    ETag: etagOf(snapshot),
     "Last-Modified": new Date(snapshot.timeCreated).toUTCString(),
     "x-ms-creation-time": new Date(snapshot.timeCreated).toUTCString(),
     "x-ms-blob-type": "PageBlob",
@@ -127,13 +139,56 @@ async function sendBlob(
   }
   const window = requestedWindow(req, size);
   const length = window.end - window.start;
-  res.writeHead(window.partial ? 206 : 200, {
+  const checksum = requestedChecksum(req, window.partial, length);
+  const answerHeaders = {
     ...headers,
     "Content-Length": length,
     "Content-Type": "application/octet-stream",
     ...(window.partial ? { "Content-Range": `bytes ${window.start}-${window.end - 1}/${size}` } : {}),
-  });
+  };
+  if (checksum) {
+    // At most 4 MiB: read whole, so the checksum header can precede the bytes it covers.
+    const bytes = view.read(window.start, length);
+    res.writeHead(206, { ...answerHeaders, [checksum.header]: checksum.of(bytes) });
+    res.end(bytes);
+    return;
+  }
+  res.writeHead(window.partial ? 206 : 200, answerHeaders);
   await streamChunks(res, window.start, length, (offset, len) => view.read(offset, len));
+}
+
+/** The most a range may span when its checksum is asked for (Get Blob: "less than or equal to 4 MiB"). */
+const maxChecksumRangeBytes = 4 * 1024 * 1024;
+
+const checksumHeaders = {
+  "x-ms-range-get-content-md5": { header: "Content-MD5", of: (b: Buffer) => createHash("md5").update(b).digest("base64") },
+  "x-ms-range-get-content-crc64": { header: "x-ms-content-crc64", of: storageCrc64Header },
+} as const;
+
+/**
+ * Which checksum of the range the request asks for, if any. The service documents 400 for either header without a
+ * range, for a range over 4 MiB and for both headers at once, not the error code: InvalidHeaderValue naming the
+ * header is the emulator's choice.
+ */
+function requestedChecksum(
+  req: IncomingMessage,
+  ranged: boolean,
+  length: number,
+): { header: string; of: (bytes: Buffer) => string } | undefined {
+  const asked = (Object.keys(checksumHeaders) as (keyof typeof checksumHeaders)[]).filter(
+    (name) => header(req, name)?.toLowerCase() === "true",
+  );
+  if (asked.length === 0) return undefined;
+  const refuse = (reason: string) =>
+    new EmulatorHttpError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.", {
+      HeaderName: asked[asked.length - 1],
+      HeaderValue: "true",
+      Reason: reason,
+    });
+  if (asked.length > 1) throw refuse("Only one of x-ms-range-get-content-md5 and x-ms-range-get-content-crc64 may be set.");
+  if (!ranged) throw refuse("A range checksum needs a Range or x-ms-range header.");
+  if (length > maxChecksumRangeBytes) throw refuse(`A range checksum covers at most ${maxChecksumRangeBytes} bytes.`);
+  return checksumHeaders[asked[0]];
 }
 
 /** What a Get Page Ranges answer is about, beyond the request itself. */

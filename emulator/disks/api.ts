@@ -64,8 +64,13 @@ export interface DiskEmulatorOptions {
   subscriptionId: string;
   /** Delay before a long-running operation reports Succeeded, in ms (default 0: next poll succeeds). */
   lroDelayMs?: number;
-  /** Value of Retry-After on 202 answers and in-progress polls, in seconds (default 0 locally). */
+  /** Value of Retry-After on the 202 of a PUT or PATCH, in seconds (default 0 locally; 2 in the recorded session). */
   lroRetryAfterSeconds?: number;
+  /**
+   * Value of Retry-After on the first InProgress poll of a PUT or PATCH, in seconds (default `lroRetryAfterSeconds`;
+   * 10 in the recorded session). Later polls, and those of POST and DELETE operations, carry none.
+   */
+  lroPollRetryAfterSeconds?: number;
   /** Items per page of the list operations before a `nextLink` (default 100); small values exercise paging. */
   pageSize?: number;
   /**
@@ -73,7 +78,7 @@ export interface DiskEmulatorOptions {
    * storage). Without it, Import is refused. Throw EmulatorHttpError to answer with that status and code.
    */
   importReader?: (sourceUri: string) => Promise<ImportSource>;
-  /** Live service behaviour (page list cap, growth-diff footer); read at every request. Default: the service's. */
+  /** Live service behaviour (page list cap, growth-diff footer, compute throttling); read at every request. */
   behaviour?: ServiceBehaviour;
 }
 

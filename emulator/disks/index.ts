@@ -15,9 +15,10 @@ export * from "./api";
 export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
   const store = new DiskStore(options.subscriptionId, options.lroDelayMs ?? 0);
   const sas = new SasAuthority(options.baseUrl);
+  const behaviour = options.behaviour ?? new BehaviourSettings();
   const routes = [
-    createComputeRoute(store, sas, options),
-    createSnapshotDataRoute(store, sas, options.behaviour ?? new BehaviourSettings()),
+    createComputeRoute(store, sas, options, behaviour),
+    createSnapshotDataRoute(store, sas, behaviour),
     createControlRoute(store),
   ];
   return {
