@@ -1,8 +1,12 @@
 /**
  * What the bench's worker observes about the engine without changing it: every Deps call is wrapped (timing per
- * adapter method), diff queries are timed per window, page requests are tracked in flight, and each handler
- * invocation is timed, so that a BackupRun's wall time can be split into copy work, per-window and per-step costs.
+ * adapter method), diff queries are timed per window, page requests are tracked in flight, each handler
+ * invocation is timed, and the finalizer's structure check (its page range listings of the SourceSnapshot and of
+ * the blob snapshot) is timed and counted apart, down to the HTTP requests its paged listings make, so that a
+ * BackupRun's wall time and requests can be split into copy work, per-window, per-step and structure check costs.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { subscribe } from "node:diagnostics_channel";
 import type { FunctionDefinition } from "../../src/host/register";
 import type { Deps } from "../../src/engine/deps";
 import type { TargetBlob } from "../../src/adapters/target-blob";
@@ -14,6 +18,24 @@ export interface WindowSample {
   readonly queryMs: number;
   /** From the query's answer to the first page request of the window (or to the next query): planning + dispatch. */
   planMs?: number;
+}
+
+/** One side of the structure check: adapter calls (one per 64 GiB window), the HTTP requests they made, ranges listed. */
+export interface ListingTotals {
+  calls: number;
+  /** HTTP requests: a listing is paged by the service (≤ 10,000 ranges per answer), retries count too. */
+  requests: number;
+  ranges: number;
+  /** Sum of the calls' durations (the two sides of a window run at the same time). */
+  ms: number;
+}
+
+/** The structure check of a run, as seen from its listings. */
+export interface StructureCheckSample {
+  /** From the start of its first listing to the end of its last (both sides in parallel, window after window). */
+  spanMs: number;
+  source: ListingTotals;
+  target: ListingTotals;
 }
 
 /** Totals per adapter method, e.g. `records.putRun`. */
@@ -32,7 +54,16 @@ export interface ProbeReport {
   /** Time-weighted mean of page requests in flight while any CopyStep ran. */
   readonly meanInFlight: number;
   readonly maxInFlight: number;
+  readonly structureCheck: StructureCheckSample;
+  /** Every HTTP request the worker made during the run (storage, tables, queues with their polls, ARM). */
+  readonly httpRequests: number;
 }
+
+/** The handler whose page range listings of the SourceSnapshot and the blob snapshot are the structure check. */
+const finalizer = "finalizeRun";
+type ListingSide = "source" | "target";
+const noListings = (): ListingTotals => ({ calls: 0, requests: 0, ranges: 0, ms: 0 });
+const noStructureCheck = (): { firstMs?: number; lastMs?: number; source: ListingTotals; target: ListingTotals } => ({ source: noListings(), target: noListings() });
 
 const now = () => performance.now();
 
@@ -51,6 +82,20 @@ export class Probe {
   private inFlightIntegral = 0;
   private lastChange = 0;
   private openWindow?: { sample: WindowSample; answeredAt: number };
+  private structure = noStructureCheck();
+  private httpRequests = 0;
+  /** Which queue handler an adapter call runs in, and which side of the structure check an HTTP request serves. */
+  private readonly handler = new AsyncLocalStorage<string>();
+  private readonly listing = new AsyncLocalStorage<ListingSide>();
+
+  constructor() {
+    // Node announces every outgoing HTTP request here, in the async context of the code that made it.
+    subscribe("http.client.request.start", () => {
+      this.httpRequests += 1;
+      const side = this.listing.getStore();
+      if (side) this.structure[side].requests += 1;
+    });
+  }
 
   /** Starts a new observation (one BackupRun). */
   reset(): void {
@@ -65,6 +110,8 @@ export class Probe {
     this.stepMs = 0;
     this.inFlightIntegral = 0;
     this.openWindow = undefined;
+    this.structure = noStructureCheck();
+    this.httpRequests = 0;
   }
 
   report(): ProbeReport {
@@ -77,6 +124,12 @@ export class Probe {
       pipelineIdleMs: this.idleMs,
       meanInFlight: this.stepMs > 0 ? this.inFlightIntegral / this.stepMs : 0,
       maxInFlight: this.maxInFlight,
+      structureCheck: {
+        spanMs: this.structure.firstMs === undefined || this.structure.lastMs === undefined ? 0 : this.structure.lastMs - this.structure.firstMs,
+        source: { ...this.structure.source },
+        target: { ...this.structure.target },
+      },
+      httpRequests: this.httpRequests,
     };
   }
 
@@ -99,7 +152,10 @@ export class Probe {
       source: {
         ...source,
         diff: (sas, base, window) => this.window(window.end - window.start, () => source.diff(sas, base, window), (d) => d.changed.length + d.cleared.length),
-        allocated: (sas, window) => this.window(window.end - window.start, () => source.allocated(sas, window), (a) => a.length),
+        allocated: (sas, window) =>
+          this.handler.getStore() === finalizer
+            ? this.structureListing("source", () => source.allocated(sas, window))
+            : this.window(window.end - window.start, () => source.allocated(sas, window), (a) => a.length),
       },
       targets: (location) => this.target(deps.targets(location)),
     };
@@ -116,7 +172,7 @@ export class Probe {
         const isStep = fn.queueName === "copy-steps";
         if (isStep) this.stepStarted();
         try {
-          await fn.handler(message, context);
+          await this.handler.run(fn.name, () => fn.handler(message, context));
         } finally {
           if (isStep) this.stepEnded();
           this.closeWindow();
@@ -143,6 +199,22 @@ export class Probe {
     return answer;
   }
 
+  /** One listing of the structure check; the HTTP requests it makes are counted in its context. */
+  private async structureListing<T extends readonly unknown[]>(side: ListingSide, list: () => Promise<T>): Promise<T> {
+    const started = now();
+    this.structure.firstMs ??= started;
+    const totals = this.structure[side];
+    try {
+      const ranges = await this.listing.run(side, list);
+      totals.ranges += ranges.length;
+      return ranges;
+    } finally {
+      totals.calls += 1;
+      totals.ms += now() - started;
+      this.structure.lastMs = now();
+    }
+  }
+
   private closeWindow(): void {
     if (!this.openWindow) return;
     this.openWindow.sample.planMs = now() - this.openWindow.answeredAt;
@@ -161,12 +233,17 @@ export class Probe {
         this.requestEnded();
       }
     };
+    const timed = this.timed(blob, "target");
     return {
-      ...this.timed(blob, "target"),
+      ...timed,
       url: blob.url,
       copyFromUrl: (sourceUrl, range, lease) => page("copy", range.end - range.start, () => blob.copyFromUrl(sourceUrl, range, lease)),
       upload: (range, data, lease) => page("upload", range.end - range.start, () => blob.upload(range, data, lease)),
       clear: (range, lease) => page("clear", range.end - range.start, () => blob.clear(range, lease)),
+      snapshotRanges: (snapshot, window) =>
+        this.handler.getStore() === finalizer
+          ? this.structureListing("target", () => timed.snapshotRanges(snapshot, window))
+          : timed.snapshotRanges(snapshot, window),
     };
   }
 

@@ -149,6 +149,34 @@ function windowStats(run: MeasuredRun) {
   };
 }
 
+/**
+ * The finalizer's structure check in one run: its wall time (first listing to last) as a share of the whole run,
+ * and its page range listings (HTTP requests, each answer ≤ 10,000 ranges) as a share of every request the worker
+ * made during the run.
+ */
+function structureCheckRows(scenario: string, run: MeasuredRun, of: string): Row[] {
+  const { spanMs, source, target } = run.probe.structureCheck;
+  const listings = source.requests + target.requests;
+  return [
+    {
+      scenario,
+      measure: `structure check time ÷ whole run, ${of} (${source.calls} windows)`,
+      value: ms(spanMs),
+      reference: `whole run ${ms(run.wallMs)}`,
+      ratio: fixed(spanMs / run.wallMs, 3),
+      target: "(reported)",
+    },
+    {
+      scenario,
+      measure: `structure check listings ÷ worker requests, ${of} (source + target)`,
+      value: `${source.requests} + ${target.requests} (${source.ranges} + ${target.ranges} ranges)`,
+      reference: `${run.probe.httpRequests} HTTP requests`,
+      ratio: fixed(listings / Math.max(1, run.probe.httpRequests), 4),
+      target: "(reported)",
+    },
+  ];
+}
+
 function capped(point: ScalePoint): boolean {
   return point.nodeArguments.some((arg) => arg.startsWith("--max-old-space-size="));
 }
@@ -208,6 +236,7 @@ function scaleRows(points: readonly ScalePoint[]): Row[] {
         ratio: "",
         target: "(reported)",
       },
+      ...structureCheckRows(name, point.run, `${point.expected.ranges} ranges`),
     );
   }
   return rows;
@@ -215,14 +244,17 @@ function scaleRows(points: readonly ScalePoint[]): Row[] {
 
 function controlPlaneRows(points: readonly ScalePoint[], steps: StepOverhead): Row[] {
   const defaultWorker = points.filter((p) => p.nodeArguments.join(" ") === points[0]?.nodeArguments.join(" "));
-  const rows: Row[] = defaultWorker.map((point) => ({
-    scenario: "6 control plane",
-    measure: `run with nothing changed, ${label(point.diskBytes)} disk`,
-    value: ms(point.unchanged.wallMs),
-    reference: `${windowStats(point.unchanged).windows} diff windows`,
-    ratio: "",
-    target: "(reported)",
-  }));
+  const rows: Row[] = defaultWorker.flatMap((point) => [
+    {
+      scenario: "6 control plane",
+      measure: `run with nothing changed, ${label(point.diskBytes)} disk`,
+      value: ms(point.unchanged.wallMs),
+      reference: `${windowStats(point.unchanged).windows} diff windows`,
+      ratio: "",
+      target: "(reported)",
+    },
+    ...structureCheckRows("6 control plane", point.unchanged, `nothing changed, ${label(point.diskBytes)}`),
+  ]);
   const hops = steps.manySteps.probe.queueHopsMs;
   const calls = steps.manySteps.probe.calls;
   const perStep = (prefix: string) =>

@@ -21,6 +21,8 @@ export interface ScalePoint {
   readonly sink: SinkCounts;
   /** The next run, with nothing changed since. */
   readonly unchanged: MeasuredRun;
+  /** What the sink received during `unchanged` (the structure check's listings of the blob snapshot, mostly). */
+  readonly unchangedSink: SinkCounts;
 }
 
 /** The same changes copied in one CopyStep and in one CopyStep per 4 MiB request. */
@@ -61,10 +63,12 @@ export async function scaleAndControlPlane(sizes: BenchSizes): Promise<{ scale: 
       sink.reset();
       const run = await measuredSync(bench, worker, diskKey);
       const counts = { ...sink.counts };
+      sink.reset();
       const unchanged = await measuredSync(bench, worker, diskKey);
+      const unchangedSink = { ...sink.counts };
       if (process.env.BENCH_DEBUG_MEMORY) console.log("worker memory after runs", await worker.call("memory", undefined));
       await worker.stop();
-      scale.push({ diskBytes, nodeArguments, expected: sizeOf(changes), run, sink: counts, unchanged });
+      scale.push({ diskBytes, nodeArguments, expected: sizeOf(changes), run, sink: counts, unchanged, unchangedSink });
     }
     return { scale, steps: await stepOverhead(bench, sink, sizes.stepCount) };
   } finally {
