@@ -353,8 +353,10 @@ async function failRecreation(app: TestApp, disk: PlayedDisk, copyMode: History[
   const run = await runOf(app, disk.diskKey, runId);
   assert.ok(failing.fired(), `${what} wrote nothing before its snapshot was to be deleted`);
   assert.equal(run.state, "failed", `${what} ended ${run.state}`);
-  // Found gone (SnapshotNotFound), or its read access revoked again right after the run re-granted it (403).
-  assert.match(run.error ?? "", /SnapshotNotFound|403 AuthenticationFailed/, `${what} failed for another reason: ${run.error}`);
+  // Found gone (SnapshotNotFound), or its read access revoked right after the run re-granted it: a 403 from the
+  // data endpoint (AuthenticationFailed), or from the target service reading it for Put Page From URL
+  // (CannotVerifyCopySource).
+  assert.match(run.error ?? "", /SnapshotNotFound|403 (AuthenticationFailed|CannotVerifyCopySource)/, `${what} failed for another reason: ${run.error}`);
   assert.ok(run.fullCopyReason === "target-missing" || run.fullCopyReason === "target-not-at-base", `${what} re-created the blob, yet did not copy in full: ${run.fullCopyReason}`);
   assert.equal((await app.restorePoints(disk.diskKey)).length, before, `${what} recorded a RestorePoint`);
   count(totals.incidents, "recreate-failed");
