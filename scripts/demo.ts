@@ -8,7 +8,7 @@
 import { ComputeManagementClient } from "@azure/arm-compute";
 import { type ByteRange, GiB, MiB, coalesce, totalBytes } from "../src/domain/ranges";
 import { diskKeyOf } from "../src/domain/model";
-import type { BackupRun, RestorePoint } from "../src/domain/records";
+import type { RestorePoint, RunView } from "../src/domain/records";
 import { verifyRestorePoint } from "../src/engine/verify-restore-point";
 import { startLocalStack } from "../emulator/stack";
 import { startLocalApp } from "./lib/local-app";
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     const diskKey = diskKeyOf(diskId);
     console.log(`protected as ${diskKey}; target ${stack.target.blobEndpoint}/backups\n`);
 
-    const rows: { point: RestorePoint; run: BackupRun; expected: number; verified: boolean; digest: string }[] = [];
+    const rows: { point: RestorePoint; run: RunView; expected: number; verified: boolean; digest: string }[] = [];
     let seed = 1;
     for (const [index, round] of rounds.entries()) {
       for (const write of round.writes) stack.disks.writeSeeded(diskId, write.start, write.end - write.start, seed++);
@@ -146,10 +146,10 @@ async function main(): Promise<void> {
   console.log("All checks passed.");
 }
 
-async function waitForRun(api: (method: string, path: string) => Promise<unknown>, diskKey: string, runId: string): Promise<BackupRun> {
+async function waitForRun(api: (method: string, path: string) => Promise<unknown>, diskKey: string, runId: string): Promise<RunView> {
   let last = "";
   for (;;) {
-    const run = (await api("GET", `/disks/${diskKey}/runs/${runId}`)) as BackupRun;
+    const run = (await api("GET", `/disks/${diskKey}/runs/${runId}`)) as RunView;
     const line = `  ${run.state.padEnd(10)} step ${run.step}  windows ${run.windowsDone}  copied ${mib(run.bytesCopied)}  cleared ${mib(run.bytesCleared)}`;
     if (line !== last) console.log(line);
     last = line;

@@ -29,7 +29,7 @@ export async function measuredSync(bench: BenchStack, worker: ChildHandle<Worker
   const workerIo = ioSince(worker.pid, io);
   const target = countsBetween(before, await bench.targetCounts());
   if (result.run.state !== "succeeded") {
-    throw new Error(`BackupRun ${result.run.runId} ended ${result.run.state}: ${result.run.error ?? ""}\n${result.problems.join("\n")}`);
+    throw new Error(`BackupRun ${result.run.runId} ended ${result.run.state}: ${result.run.state === "failed" ? result.run.error : ""}\n${result.problems.join("\n")}`);
   }
   const steps = result.probe.invocations.filter((i) => i.name === "copyStep");
   const copyPhaseMs = steps.length ? Math.max(...steps.map((s) => s.endMs)) - Math.min(...steps.map((s) => s.startMs)) : 0;

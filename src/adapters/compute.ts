@@ -26,9 +26,11 @@ export interface SnapshotInfo {
   readonly uniqueId: string;
   readonly timeCreated: Date;
   readonly sizeBytes: number;
-  readonly familyId: string;
+  /** The incremental snapshot family; none for a full snapshot. */
+  readonly familyId: string | undefined;
   readonly sourceResourceId: string;
-  readonly sourceUniqueId: string;
+  /** The uniqueId of the disk incarnation it was taken of, when ARM says. */
+  readonly sourceUniqueId: string | undefined;
   readonly incremental: boolean;
   /** Premium SSD v2 / Ultra snapshots are readable only at 100. */
   readonly completionPercent: number;
@@ -75,22 +77,40 @@ function isNotFound(error: unknown): boolean {
   return statusOf(error) === 404 || codeOf(error) === "ResourceNotFound" || codeOf(error) === "NotFound";
 }
 
+/**
+ * A field ARM always returns on the resource: its absence is an answer diskdelta cannot decide on (which chain a
+ * snapshot is in, how big it is), so it is an error naming the field, never a default.
+ */
+function required<T>(value: T | undefined | null, field: string, resource: string): T {
+  if (value === undefined || value === null || value === "") throw new Error(`ARM answered ${resource} without ${field}; retrying`);
+  return value;
+}
+
+/** Bytes of a disk or snapshot: `diskSizeBytes`, or `diskSizeGB` when only that is returned (whole GiB). */
+function sizeOf(resource: { diskSizeBytes?: number; diskSizeGB?: number }, what: string): number {
+  return resource.diskSizeBytes ?? required(resource.diskSizeGB, "diskSizeBytes or diskSizeGB", what) * 1024 ** 3;
+}
+
 function toSnapshotInfo(snapshot: Snapshot): SnapshotInfo {
-  const where = parseSnapshotId(snapshot.id ?? "");
+  const id = required(snapshot.id, "id", "a snapshot");
+  const where = parseSnapshotId(id);
+  const what = `snapshot ${id}`;
   return {
-    id: snapshot.id ?? "",
+    id,
     name: snapshot.name ?? where.name,
     resourceGroup: where.resourceGroup,
     subscriptionId: where.subscriptionId,
-    uniqueId: snapshot.uniqueId ?? "",
-    timeCreated: snapshot.timeCreated ? new Date(snapshot.timeCreated) : new Date(0),
-    sizeBytes: snapshot.diskSizeBytes ?? (snapshot.diskSizeGB ?? 0) * 1024 ** 3,
-    familyId: snapshot.incrementalSnapshotFamilyId ?? "",
-    sourceResourceId: snapshot.creationData?.sourceResourceId ?? "",
-    sourceUniqueId: snapshot.creationData?.sourceUniqueId ?? "",
+    uniqueId: required(snapshot.uniqueId, "uniqueId", what),
+    timeCreated: new Date(required(snapshot.timeCreated, "timeCreated", what)),
+    sizeBytes: sizeOf(snapshot, what),
+    // Full (not incremental) snapshots have no family; diskdelta only chains incremental ones.
+    familyId: snapshot.incremental ? required(snapshot.incrementalSnapshotFamilyId, "incrementalSnapshotFamilyId", what) : undefined,
+    sourceResourceId: required(snapshot.creationData?.sourceResourceId, "creationData.sourceResourceId", what),
+    sourceUniqueId: snapshot.creationData?.sourceUniqueId,
     incremental: snapshot.incremental === true,
+    // Only snapshots that complete in the background (Premium SSD v2, Ultra, CopyStart) report a percentage.
     completionPercent: snapshot.completionPercent ?? 100,
-    provisioningState: snapshot.provisioningState ?? "",
+    provisioningState: required(snapshot.provisioningState, "provisioningState", what),
     tags: snapshot.tags ?? {},
   };
 }
@@ -146,8 +166,8 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
         return {
           ref: parseDiskId(disk.id ?? ref.id) ?? ref,
           location: disk.location,
-          uniqueId: disk.uniqueId ?? "",
-          sizeBytes: disk.diskSizeBytes ?? (disk.diskSizeGB ?? 0) * 1024 ** 3,
+          uniqueId: required(disk.uniqueId, "uniqueId", `disk ${ref.id}`),
+          sizeBytes: sizeOf(disk, `disk ${ref.id}`),
         };
       } catch (error) {
         if (isNotFound(error)) throw new PermanentError("DiskNotFound", `disk ${ref.id} does not exist (deleted?)`);
@@ -222,7 +242,7 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       );
       const ref = parseDiskId(disk.id ?? "");
       if (!ref) throw new Error(`disk create returned an unexpected id: ${disk.id}`);
-      return { ref, location: disk.location, uniqueId: disk.uniqueId ?? "", sizeBytes: disk.diskSizeBytes ?? 0 };
+      return { ref, location: disk.location, uniqueId: required(disk.uniqueId, "uniqueId", `disk ${ref.id}`), sizeBytes: sizeOf(disk, `disk ${ref.id}`) };
     },
   };
 }

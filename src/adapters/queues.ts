@@ -5,18 +5,13 @@
  */
 import type { TokenCredential } from "@azure/core-auth";
 import { QueueServiceClient, type StoragePipelineOptions } from "@azure/storage-queue";
+import { type MessageBody, type QueueName, messageFor } from "../domain/messages";
 
-export const queueNames = {
-  runStarts: "run-starts",
-  copySteps: "copy-steps",
-  finalizations: "run-finalizations",
-  verifications: "restore-point-verifications",
-} as const;
-export type QueueName = (typeof queueNames)[keyof typeof queueNames];
+export { type QueueName, queueNames } from "../domain/messages";
 
-/** Sends work to the chain's queues. */
+/** Sends work to the chain's queues: the body of the queue's own message, put in its envelope and parsed first. */
 export interface WorkQueues {
-  send(queue: QueueName, message: object, delaySeconds?: number): Promise<void>;
+  send<Q extends QueueName>(queue: Q, body: MessageBody<Q>, delaySeconds?: number): Promise<void>;
 }
 
 /** Where the queues live: a connection string (local) or an endpoint with a managed identity (Azure). */
@@ -38,11 +33,11 @@ export function createWorkQueues(connection: QueuesConnection): WorkQueues {
   const service = createServiceClient(connection);
   const created = new Map<string, Promise<unknown>>();
   return {
-    async send(queue, message, delaySeconds) {
+    async send(queue, body, delaySeconds) {
       const client = service.getQueueClient(queue);
       if (!created.has(queue)) created.set(queue, client.createIfNotExists());
       await created.get(queue);
-      await client.sendMessage(encodeMessage(message), delaySeconds ? { visibilityTimeout: delaySeconds } : {});
+      await client.sendMessage(encodeMessage(messageFor(queue, body)), delaySeconds ? { visibilityTimeout: delaySeconds } : {});
     },
   };
 }

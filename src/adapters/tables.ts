@@ -6,30 +6,20 @@
 import { type TableEntity, TableClient, type TableEntityResult, type TableServiceClientOptions } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/core-auth";
 import type { z } from "zod";
-import { PermanentError, statusOf } from "../domain/errors";
+import { ConcurrencyError, PermanentError, statusOf } from "../domain/errors";
 import { type ProtectedDiskConfig, protectedDiskInputSchema, toProtectedDisk } from "../domain/model";
 import {
   type BackupRun,
   type DiskState,
   type RestorePoint,
+  type Versioned,
   backupRunSchema,
   diskStateSchema,
   restorePointSchema,
 } from "../domain/records";
 
-/** Another writer changed the entity since it was read. */
-export class ConcurrencyError extends Error {
-  constructor(what: string) {
-    super(`${what} was changed by someone else; read it again`);
-    this.name = "ConcurrencyError";
-  }
-}
-
-/** A value with the ETag it was read at. */
-export interface Versioned<T> {
-  readonly value: T;
-  readonly etag: string;
-}
+export { ConcurrencyError } from "../domain/errors";
+export type { Versioned } from "../domain/records";
 
 /** A ProtectedDisk row that could not be used, with what is wrong and where. */
 export interface InvalidRow {

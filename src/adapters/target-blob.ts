@@ -9,16 +9,12 @@
 import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { codeOf, statusOf } from "../domain/errors";
+import { isLeaseLost, statusOf } from "../domain/errors";
+import type { TargetLocation } from "../domain/target-location";
 import { type ByteRange, lengthOf } from "../domain/ranges";
 import { allPages, dataPlaneRetry } from "./source-snapshot";
 
-/** Where a ProtectedDisk's TargetBlob lives. */
-export interface TargetLocation {
-  readonly blobEndpoint: string;
-  readonly container: string;
-  readonly blobName: string;
-}
+export { type TargetLocation, locationFromUrl } from "../domain/target-location";
 
 /** Metadata stamped on each blob snapshot, so that a finalizer running twice finds the one it made. */
 export interface SnapshotStamp {
@@ -125,17 +121,6 @@ const stampKeys = {
 /** The live blob's own stamp (metadata keys are case-insensitive C# identifiers in the service). */
 const blobStampKeys = { owner: "diskdeltaowner", holds: "diskdeltaholds", holdsBytes: "diskdeltaholdsbytes" } as const;
 
-/** Error raised when the service could not read the copy source (expired/revoked SAS, snapshot gone). */
-export function isSourceError(error: unknown): boolean {
-  return codeOf(error) === "CannotVerifyCopySource";
-}
-
-const leaseCodes = new Set(["LeaseIdMismatchWithBlobOperation", "LeaseNotPresentWithBlobOperation", "LeaseIdMissing", "LeaseLost", "LeaseIdMismatchWithLeaseOperation", "LeaseNotPresentWithLeaseOperation"]);
-
-/** The write was refused because the caller no longer holds the TargetBlob's lease: it has been fenced off. */
-export function isLeaseLost(error: unknown): boolean {
-  return statusOf(error) === 412 && leaseCodes.has(codeOf(error) ?? "");
-}
 
 function stampOf(metadata: Record<string, string>): Pick<TargetState, "owner" | "holds"> {
   const holds = metadata[blobStampKeys.holds];
@@ -331,18 +316,4 @@ function holdBlobName(blobName: string, snapshot: string, restoreId: string): st
 
 function checksumBlobName(blobName: string, restorePointId: string): string {
   return `${blobName}.checksums/${restorePointId}.json`;
-}
-
-/** Splits a blob URL (no query) into endpoint, container and blob name; IP-style hosts carry the account in the path. */
-export function locationFromUrl(blobUrl: string): TargetLocation {
-  const url = new URL(blobUrl);
-  const segments = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-  const ipStyle = /^(\d+\.\d+\.\d+\.\d+|localhost|\[.*\])$/.test(url.hostname);
-  const accountSegments = ipStyle ? 1 : 0;
-  const endpointPath = segments.slice(0, accountSegments).map(encodeURIComponent).join("/");
-  return {
-    blobEndpoint: `${url.protocol}//${url.host}${endpointPath ? `/${endpointPath}` : ""}`,
-    container: segments[accountSegments],
-    blobName: segments.slice(accountSegments + 1).join("/"),
-  };
 }

@@ -1,14 +1,14 @@
 /** Each CLI command as one or two API calls: what it sends, what it prints for people, and its exit code. */
 import type { ProtectedDiskConfig } from "../domain/model";
-import type { BackupRun, RestorePoint } from "../domain/records";
+import type { RestorePoint, RunView } from "../domain/records";
 import type { RestoreResult } from "../engine/restore";
-import type { DiskStatus } from "../engine/status";
 import type { CliCommand } from "./args";
 import type { Api } from "./api";
 import {
   type DiskList,
   type VerifyAnswer,
   formatDiskList,
+  type DiskStatusView,
   formatDiskStatus,
   formatProgress,
   formatProtectedDisk,
@@ -68,12 +68,12 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
       return ok(answer, formatDiskList(answer));
     }
     case "status": {
-      const status = await api.request<DiskStatus>("GET", disk(command.diskKey));
+      const status = await api.request<DiskStatusView>("GET", disk(command.diskKey));
       return ok(status, formatDiskStatus(status));
     }
     case "runs": {
       const query = command.limit !== undefined ? `?limit=${command.limit}` : "";
-      const answer = await api.request<{ runs: BackupRun[] }>("GET", `${disk(command.diskKey)}/runs${query}`);
+      const answer = await api.request<{ runs: RunView[] }>("GET", `${disk(command.diskKey)}/runs${query}`);
       return ok(answer, formatRuns(answer.runs));
     }
     case "restore-points": {
@@ -102,7 +102,7 @@ async function sync(command: Extract<CliCommand, { name: "sync" }>, context: Com
   const statusPath = (started.statusUrl && api.pathOf(started.statusUrl)) ?? `${disk(command.diskKey)}/runs/${encodeURIComponent(started.runId)}`;
   const { run, timedOut } = await waitForRun(
     {
-      fetchRun: () => api.request<BackupRun>("GET", statusPath),
+      fetchRun: () => api.request<RunView>("GET", statusPath),
       sleep: context.sleep,
       now: context.now,
       onProgress: (next, previous) => {

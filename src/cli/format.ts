@@ -5,14 +5,18 @@
 import type { InvalidRow } from "../adapters/tables";
 import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
 import type { ByteRange } from "../domain/ranges";
-import type { BackupRun, RestorePoint } from "../domain/records";
+import type { RestorePoint, RunView } from "../domain/records";
 import type { RestoreResult } from "../engine/restore";
 import type { DiskStatus } from "../engine/status";
+
 import type { VerifyOutcome } from "../engine/verify-restore-point";
+
+/** A disk's status as the HTTP API answers it: its active run as a reader sees runs. */
+export type DiskStatusView = Omit<DiskStatus, "activeRun"> & { readonly activeRun?: RunView };
 
 /** GET /api/disks. */
 export interface DiskList {
-  readonly disks: readonly DiskStatus[];
+  readonly disks: readonly DiskStatusView[];
   readonly invalid: readonly InvalidRow[];
 }
 
@@ -89,7 +93,7 @@ function rpoText(status: Pick<DiskStatus, "rpoSeconds" | "rpoExceeded" | "config
   return `${status.rpoSeconds === undefined ? "no RestorePoint yet" : formatSeconds(status.rpoSeconds)}${late}`;
 }
 
-function progressText(run: BackupRun): string {
+function progressText(run: RunView): string {
   return `${run.runId} ${run.state}: ${formatBytes(run.bytesCopied)} copied, ${run.requests} requests`;
 }
 
@@ -134,7 +138,7 @@ export function formatDiskList(answer: DiskList): string {
   return out.join("\n");
 }
 
-export function formatDiskStatus(status: DiskStatus): string {
+export function formatDiskStatus(status: DiskStatusView): string {
   const newest = status.lastRestorePoint;
   return fields([
     ...configFields(status.config),
@@ -146,7 +150,7 @@ export function formatDiskStatus(status: DiskStatus): string {
   ]);
 }
 
-export function formatRuns(runs: readonly BackupRun[]): string {
+export function formatRuns(runs: readonly RunView[]): string {
   if (!runs.length) return "No BackupRuns yet. Start one with: diskdelta sync <diskKey>";
   const rows = runs.map((run) => [
     run.runId,
@@ -164,7 +168,7 @@ export function formatRuns(runs: readonly BackupRun[]): string {
 }
 
 /** The end (or the last known state) of one BackupRun. */
-export function formatRun(run: BackupRun): string {
+export function formatRun(run: RunView): string {
   const headline =
     run.state === "succeeded"
       ? `BackupRun ${run.runId} succeeded.`
@@ -193,7 +197,7 @@ export function formatRunStarted(answer: { diskKey: string; runId: string }): st
 }
 
 /** One progress line while waiting for a run, or undefined when nothing changed since the last one. */
-export function formatProgress(run: BackupRun, previous: BackupRun | undefined): string | undefined {
+export function formatProgress(run: RunView, previous: RunView | undefined): string | undefined {
   if (previous && previous.state === run.state && previous.bytesCopied === run.bytesCopied && previous.bytesCleared === run.bytesCleared) return undefined;
   return `BackupRun ${progressText(run)}`;
 }

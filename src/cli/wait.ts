@@ -1,20 +1,20 @@
 /** `sync --wait`: follow a BackupRun by polling its status until it ends, within a deadline and a bounded number of polls. */
 import { isActive } from "../domain/model";
-import type { BackupRun } from "../domain/records";
+import type { RunView } from "../domain/records";
 import type { WaitOptions } from "./args";
 import { ApiError, ApiUnreachableError } from "./api";
 
 /** What following a run needs; the clock and the pause are injected so the loop is tested without waiting. */
 export interface RunWatch {
-  fetchRun(): Promise<BackupRun>;
+  fetchRun(): Promise<RunView>;
   sleep(ms: number): Promise<void>;
   now(): number;
-  onProgress?(run: BackupRun, previous: BackupRun | undefined): void;
+  onProgress?(run: RunView, previous: RunView | undefined): void;
 }
 
 /** The last state seen, and whether the deadline passed before the run ended. */
 export interface WaitOutcome {
-  readonly run: BackupRun;
+  readonly run: RunView;
   readonly timedOut: boolean;
 }
 

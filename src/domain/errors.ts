@@ -22,6 +22,29 @@ export class ConflictError extends PermanentError {
   }
 }
 
+/** Another writer changed a record since it was read (its ETag no longer matches): read it again and decide again. */
+export class ConcurrencyError extends Error {
+  constructor(what: string) {
+    super(`${what} was changed by someone else; read it again`);
+    this.name = "ConcurrencyError";
+  }
+}
+
+/** The service could not read a copy source (expired or revoked SAS, snapshot gone): Put Page From URL's 403. */
+export function isSourceError(error: unknown): boolean {
+  return codeOf(error) === "CannotVerifyCopySource";
+}
+
+const leaseCodes = new Set([
+  "LeaseIdMismatchWithBlobOperation", "LeaseNotPresentWithBlobOperation", "LeaseIdMissing", "LeaseLost",
+  "LeaseIdMismatchWithLeaseOperation", "LeaseNotPresentWithLeaseOperation",
+]);
+
+/** A write was refused because the caller no longer holds the TargetBlob's lease: it has been fenced off. */
+export function isLeaseLost(error: unknown): boolean {
+  return statusOf(error) === 412 && leaseCodes.has(codeOf(error) ?? "");
+}
+
 /** True for a PermanentError, or a service answer that retrying will not change (4xx other than 408/409/412/429). */
 export function isPermanent(error: unknown): boolean {
   if (error instanceof PermanentError) return true;

@@ -1,6 +1,6 @@
 /**
- * The shapes diskdelta keeps and passes around, validated with zod at every boundary: ProtectedDisk
- * configuration and state, BackupRun, RestorePoint, and the versioned queue messages.
+ * The shapes diskdelta keeps and passes around, validated with zod at every boundary: ProtectedDisk configuration,
+ * run states and the ids derived from runs and snapshots. Records are in records.ts, queue messages in messages.ts.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
@@ -27,6 +27,10 @@ export function parseDiskId(id: string): DiskRef | undefined {
 export function diskKeyOf(diskId: string): string {
   return createHash("sha256").update(diskId.trim().toLowerCase()).digest("hex").slice(0, 16);
 }
+
+/** How CopySteps write: Put Page From URL (the service reads the SourceSnapshot) or read and Put Page (stream). */
+export const copyModes = ["server", "stream"] as const;
+export type CopyMode = (typeof copyModes)[number];
 
 const blobNamePattern = /^[^\\?#]{1,1024}$/;
 const containerPattern = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
@@ -67,7 +71,7 @@ export const protectedDiskInputSchema = z
     schedule: scheduleSchema.default("every 4h"),
     snapshotMode: z.enum(["create", "existing"]).default("create"),
     retention: retentionSchema.default({ keepLast: 14 }),
-    copyMode: z.enum(["server", "stream"]).default("server"),
+    copyMode: z.enum(copyModes).default("server"),
     enabled: z.boolean().default(true),
     /** The RPO alert threshold: a disk whose newest RestorePoint is older than this is reported late. */
     rpoAlertMinutes: z.number().int().positive().optional(),
@@ -87,10 +91,17 @@ export type ProtectedDiskConfig = z.output<typeof protectedDiskInputSchema> & {
   readonly target: { blobEndpoint: string; container: string; blobName: string; storageAccountId?: string };
 };
 
+/** The disk a ProtectedDisk protects; its id was checked when the configuration was parsed, so a bad one is a bug. */
+export function diskRefOf(config: Pick<ProtectedDiskConfig, "diskId" | "diskKey">): DiskRef {
+  const ref = parseDiskId(config.diskId);
+  if (!ref) throw new Error(`ProtectedDisk ${config.diskKey} has an invalid diskId: ${config.diskId}`);
+  return ref;
+}
+
 /** Fills the defaults that depend on the disk: the TargetBlob name. */
 export function toProtectedDisk(input: z.output<typeof protectedDiskInputSchema>): ProtectedDiskConfig {
-  const ref = parseDiskId(input.diskId)!;
   const diskKey = diskKeyOf(input.diskId);
+  const ref = diskRefOf({ diskId: input.diskId, diskKey });
   const blobName = input.target.blobName ?? `${ref.name}-${diskKey}.vhd`;
   return { ...input, diskKey, target: { ...input.target, blobName } };
 }
@@ -101,7 +112,7 @@ export const protectedDiskUpdateSchema = z
     schedule: scheduleSchema.optional(),
     snapshotMode: z.enum(["create", "existing"]).optional(),
     retention: retentionSchema.optional(),
-    copyMode: z.enum(["server", "stream"]).optional(),
+    copyMode: z.enum(copyModes).optional(),
     enabled: z.boolean().optional(),
     rpoAlertMinutes: z.number().int().positive().optional(),
     verifyAfterBackup: z.boolean().optional(),
@@ -118,35 +129,9 @@ export function isActive(state: BackupRunState): boolean {
 }
 
 /** Why a BackupRun copies every allocated page instead of the diff. */
-export type FullCopyReason = "first-run" | "base-missing" | "disk-recreated" | "crossed-4tib" | "target-missing" | "target-not-at-base";
+export const fullCopyReasons = ["first-run", "base-missing", "disk-recreated", "crossed-4tib", "target-missing", "target-not-at-base"] as const;
+export type FullCopyReason = (typeof fullCopyReasons)[number];
 
-/** Queue messages; `v` lets a newer worker refuse what it does not understand instead of guessing. */
-export const runStartMessageSchema = z.object({ v: z.literal(1), kind: z.literal("run-start"), diskKey: z.string().min(1), runId: z.string().min(1) }).strict();
-export const copyStepMessageSchema = z
-  .object({
-    v: z.literal(1),
-    kind: z.literal("copy-step"),
-    diskKey: z.string().min(1),
-    runId: z.string().min(1),
-    step: z.number().int().min(0),
-    cursor: z.number().int().min(0),
-    windowBytes: z
-      .number()
-      .int()
-      .positive()
-      .refine((bytes) => bytes % (1024 * 1024) === 0, "must be a whole number of MiB"),
-  })
-  .strict();
-export const finalizeMessageSchema = z.object({ v: z.literal(1), kind: z.literal("finalize"), diskKey: z.string().min(1), runId: z.string().min(1) }).strict();
-
-export const verifyMessageSchema = z
-  .object({ v: z.literal(1), kind: z.literal("verify"), diskKey: z.string().min(1), runId: z.string().min(1), restorePointId: z.string().min(1) })
-  .strict();
-export type VerifyMessage = z.output<typeof verifyMessageSchema>;
-
-export type RunStartMessage = z.output<typeof runStartMessageSchema>;
-export type CopyStepMessage = z.output<typeof copyStepMessageSchema>;
-export type FinalizeMessage = z.output<typeof finalizeMessageSchema>;
 
 /** A new BackupRun id: sorts newest first in Table Storage and is unique without coordination. */
 export function newRunId(now: Date, random: string): string {

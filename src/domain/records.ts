@@ -3,7 +3,7 @@
  * BackupRun progress, and RestorePoints. Every record is parsed with zod when read; a bad record is reported, not used.
  */
 import { z } from "zod";
-import { backupRunStates } from "./model";
+import { type BackupRunState, backupRunStates, copyModes, fullCopyReasons } from "./model";
 
 const optionalString = z.string().optional();
 const count = z.number().int().min(0);
@@ -33,30 +33,14 @@ export const diskStateSchema = z.object({
 });
 export type DiskState = z.output<typeof diskStateSchema>;
 
-/** One BackupRun of one disk, from the claim to success or failure. */
-export const backupRunSchema = z.object({
+/** What every BackupRun carries from its start: who, why, how it copies, and its progress (zero until copying). */
+const runIdentity = {
   diskKey: z.string().min(1),
   runId: z.string().min(1),
   trigger: z.enum(["schedule", "manual"]),
-  state: z.enum(backupRunStates),
+  copyMode: z.enum(copyModes),
   startedAt: z.string(),
   updatedAt: z.string(),
-  endedAt: optionalString,
-  error: optionalString,
-  /** Why a run ended without a RestorePoint although it did not fail. */
-  note: optionalString,
-  sourceSnapshotId: optionalString,
-  sourceSnapshotTime: optionalString,
-  diskUniqueId: optionalString,
-  familyId: optionalString,
-  /** Bytes of the source blob (disk + VHD footer) = size of the TargetBlob. */
-  blobBytes: count.optional(),
-  baseSnapshotId: optionalString,
-  fullCopyReason: optionalString,
-  copyMode: z.enum(["server", "stream"]).optional(),
-  targetWasEmpty: z.boolean().optional(),
-  /** The TargetBlob lease this run writes under (`leaseIdOf(runId)`); a write without it is refused. */
-  leaseId: optionalString,
   /** The CopyStep the run expects next; older messages are stale duplicates. */
   step: count.default(0),
   cursor: count.default(0),
@@ -65,9 +49,94 @@ export const backupRunSchema = z.object({
   bytesCopied: count.default(0),
   bytesCleared: count.default(0),
   requests: count.default(0),
-  restorePointId: optionalString,
-});
-export type BackupRun = z.output<typeof backupRunSchema>;
+};
+
+/** What prepare records before the first CopyStep: the SourceSnapshot, the TargetBlob's size and the run's lease. */
+const prepared = {
+  sourceSnapshotId: z.string().min(1),
+  sourceSnapshotTime: z.string().min(1),
+  diskUniqueId: z.string().min(1),
+  familyId: z.string().min(1),
+  /** Bytes of the source blob (disk + VHD footer) = size of the TargetBlob. */
+  blobBytes: count,
+  /** The TargetBlob lease this run writes under (`leaseIdOf(runId)`); a write without it is refused. */
+  leaseId: z.string().min(1),
+};
+
+/**
+ * A prepared run either diffs against the chain base (and names it) or copies in full (and says why, and whether the
+ * TargetBlob was empty, so unallocated pages need no clearing). Never both, never neither.
+ */
+function preparedRun<S extends string, E extends z.ZodRawShape>(state: S, extra: E) {
+  const fields = { ...runIdentity, ...prepared, ...extra, state: z.literal(state) };
+  return z.discriminatedUnion("fullCopyReason", [
+    z.object({ ...fields, baseSnapshotId: z.string().min(1), fullCopyReason: z.undefined().optional() }),
+    z.object({ ...fields, baseSnapshotId: z.undefined().optional(), fullCopyReason: z.enum(fullCopyReasons), targetWasEmpty: z.boolean() }),
+  ]);
+}
+
+const ended = { endedAt: z.string().min(1) };
+
+/**
+ * One BackupRun of one disk, from the claim to success or failure: a union by `state`, each state carrying exactly
+ * its fields. queued → preparing (a prepare claimed it) → copying (prepared: snapshot, size, lease, diff or full) →
+ * finalizing (every CopyStep done) → succeeded (with its RestorePoint, or with a note when there was nothing new);
+ * any active state → failed (with its error, and whatever it had prepared, to revoke and release).
+ */
+const runSchemasByState = {
+  queued: z.object({ ...runIdentity, state: z.literal("queued") }),
+  preparing: z.object({ ...runIdentity, state: z.literal("preparing") }),
+  copying: preparedRun("copying", {}),
+  finalizing: preparedRun("finalizing", {}),
+  succeeded: z.union([
+    preparedRun("succeeded", { ...ended, restorePointId: z.string().min(1) }),
+    /** Ended without a RestorePoint although it did not fail: no new SourceSnapshot to replicate. */
+    z.object({ ...runIdentity, ...ended, state: z.literal("succeeded"), note: z.string().min(1) }),
+  ]),
+  failed: z.object({
+    ...runIdentity,
+    ...z.object(prepared).partial().shape,
+    ...ended,
+    state: z.literal("failed"),
+    error: z.string(),
+    baseSnapshotId: optionalString,
+    fullCopyReason: z.enum(fullCopyReasons).optional(),
+    targetWasEmpty: z.boolean().optional(),
+  }),
+} satisfies { [S in BackupRunState]: z.ZodType<{ state: S }> };
+
+export type BackupRun = { [S in BackupRunState]: z.output<(typeof runSchemasByState)[S]> }[BackupRunState];
+/** A BackupRun in one of the given states. */
+export type RunIn<S extends BackupRunState> = Extract<BackupRun, { state: S }>;
+/** A run prepare has prepared, still being copied or finalized. */
+export type PreparedRun = RunIn<"copying" | "finalizing">;
+
+type KeysOfUnion<T> = T extends unknown ? keyof T : never;
+type ValueIn<T, K extends PropertyKey> = T extends unknown ? (K extends keyof T ? T[K] : undefined) : never;
+
+/**
+ * A BackupRun as a reader sees it (the HTTP API's answer, the CLI, a test): the fields every state has, and every
+ * other state's fields as optional. The engine never uses it to decide anything: it narrows by `state`.
+ */
+export type RunView = Readonly<Pick<BackupRun, keyof BackupRun>> & {
+  readonly [K in Exclude<KeysOfUnion<BackupRun>, keyof BackupRun>]?: ValueIn<BackupRun, K>;
+};
+
+/** A value with the ETag it was read at. */
+export interface Versioned<T> {
+  readonly value: T;
+  readonly etag: string;
+}
+
+/** Parses a BackupRun by its state, so each problem names the field the state requires. */
+export const backupRunSchema: z.ZodType<BackupRun> = z
+  .looseObject({ state: z.enum(backupRunStates) })
+  .transform((row, ctx): BackupRun => {
+    const parsed = runSchemasByState[row.state].safeParse(row);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, message: `${issue.message} (a ${row.state} BackupRun)` } as never);
+    return z.NEVER;
+  });
 
 /** A point-in-time copy of a disk in the target region: a blob snapshot of the TargetBlob. Never edited. */
 export const restorePointSchema = z.object({

@@ -9,37 +9,38 @@
  * redelivered message finds the run one step further and queues the successor again. Page writes are idempotent,
  * so a step that runs twice does no harm.
  */
-import { queueNames } from "../adapters/queues";
-import { isLeaseLost, isSourceError, type TargetBlob, type TargetLease } from "../adapters/target-blob";
-import { ConcurrencyError } from "../adapters/tables";
-import { PermanentError, statusOf } from "../domain/errors";
-import type { CopyStepMessage, FinalizeMessage } from "../domain/model";
+import { ConcurrencyError, PermanentError, isLeaseLost, isSourceError, statusOf } from "../domain/errors";
+import { diffWindowLimits } from "../domain/limits";
+import { type CopyStepMessage, queueNames } from "../domain/messages";
 import { type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, nextWindow, planWindow } from "../domain/plan";
-import { type ByteRange, GiB, MiB } from "../domain/ranges";
-import type { BackupRun } from "../domain/records";
-import type { Delivery } from "../host/queue";
-import type { Deps, Log } from "./deps";
+import type { ByteRange } from "../domain/ranges";
+import type { PreparedRun, RunIn } from "../domain/records";
+import type { Delivery, Deps, Log, TargetBlob, TargetLease } from "./deps";
 import { createWorkPool } from "./pool";
 
-const windowLimits = { min: 64 * MiB, max: 1024 * GiB };
-
-/** Read access to the run's snapshots, re-granted when the service says it ran out. */
+/** Read access to the run's snapshots (its SourceSnapshot, and its chain base when it diffs), re-granted when the service says it ran out. */
 class SourceAccess {
-  private sourceSas?: string;
-  private baseSas?: string;
+  private readonly sas = new Map<string, string>();
   constructor(
     private readonly deps: Deps,
-    private readonly run: BackupRun,
+    private readonly run: PreparedRun,
   ) {}
 
-  async source(fresh = false): Promise<string> {
-    if (!this.sourceSas || fresh) this.sourceSas = await this.grant(this.run.sourceSnapshotId!, fresh);
-    return this.sourceSas;
+  source(fresh = false): Promise<string> {
+    return this.access(this.run.sourceSnapshotId, fresh);
   }
 
-  async base(fresh = false): Promise<string> {
-    if (!this.baseSas || fresh) this.baseSas = await this.grant(this.run.baseSnapshotId!, fresh);
-    return this.baseSas;
+  /** Read access to the chain base a diff is taken against. */
+  base(baseSnapshotId: string, fresh = false): Promise<string> {
+    return this.access(baseSnapshotId, fresh);
+  }
+
+  private async access(snapshotId: string, fresh: boolean): Promise<string> {
+    const known = this.sas.get(snapshotId);
+    if (known && !fresh) return known;
+    const granted = await this.deps.compute.grantRead(snapshotId, this.deps.settings.DISKDELTA_SAS_DURATION_SECONDS, fresh);
+    this.sas.set(snapshotId, granted);
+    return granted;
   }
 
   /** Runs `work`; on a 403/404 about the source, checks the snapshots still exist, re-grants and tries once more. */
@@ -49,24 +50,20 @@ class SourceAccess {
     } catch (error) {
       const status = statusOf(error);
       if (!isSourceError(error) && status !== 403 && status !== 404) throw error;
-      await this.ensureSnapshotsExist();
-      await this.source(true);
-      if (this.run.baseSnapshotId) await this.base(true);
+      for (const snapshotId of snapshotsOf(this.run)) {
+        if (!(await this.deps.compute.getSnapshot(snapshotId))) {
+          throw new PermanentError("SnapshotNotFound", `snapshot ${snapshotId} was deleted during the run`);
+        }
+      }
+      for (const snapshotId of snapshotsOf(this.run)) await this.access(snapshotId, true);
       return work();
     }
   }
+}
 
-  private async ensureSnapshotsExist(): Promise<void> {
-    for (const id of [this.run.sourceSnapshotId, this.run.baseSnapshotId]) {
-      if (id && !(await this.deps.compute.getSnapshot(id))) {
-        throw new PermanentError("SnapshotNotFound", `snapshot ${id} was deleted during the run`);
-      }
-    }
-  }
-
-  private grant(snapshotId: string, fresh: boolean): Promise<string> {
-    return this.deps.compute.grantRead(snapshotId, this.deps.settings.DISKDELTA_SAS_DURATION_SECONDS, fresh);
-  }
+/** The snapshots a prepared run reads: its SourceSnapshot, and its chain base when it diffs. */
+function snapshotsOf(run: PreparedRun): string[] {
+  return run.baseSnapshotId === undefined ? [run.sourceSnapshotId] : [run.sourceSnapshotId, run.baseSnapshotId];
 }
 
 /** Progress of one step, added to the run's totals. */
@@ -97,9 +94,6 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   }
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
-  if (!run.leaseId || run.blobBytes === undefined || !run.sourceSnapshotId) {
-    throw new PermanentError("InvalidBackupRun", `BackupRun ${runId} lacks what its prepare records (snapshot, size, TargetBlob lease); the next run starts afresh`);
-  }
   const target = deps.targets(config.target);
   const lease: TargetLease = { leaseId: run.leaseId };
   const access = new SourceAccess(deps, run);
@@ -122,7 +116,7 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     totals.requests += plan.operations.length;
     cursor = plan.nextCursor;
     // Adapt even when the budget cut the window short, or the next step lists the same oversized window again.
-    windowBytes = adaptWindowBytes(windowBytes, diff.changed.length + diff.cleared.length, windowLimits);
+    windowBytes = adaptWindowBytes(windowBytes, diff.changed.length + diff.cleared.length, diffWindowLimits);
     if (!plan.windowComplete) break;
     totals.windows += 1;
     if (totals.copied >= budget.maxBytes || totals.requests >= budget.maxRequests || Date.now() >= deadline) break;
@@ -134,7 +128,7 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     return fencedOff(deps, message, log);
   }
 
-  const progressed: BackupRun = {
+  const progressed: PreparedRun = {
     ...run,
     state: cursor >= blobBytes ? "finalizing" : "copying",
     step: run.step + 1,
@@ -158,22 +152,17 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
 }
 
 /** Queues what comes after the run's recorded progress: the next CopyStep, or the finalizer. */
-async function handOver(deps: Deps, run: BackupRun, windowBytes: number): Promise<void> {
-  if (run.state === "finalizing") {
-    const finalize: FinalizeMessage = { v: 1, kind: "finalize", diskKey: run.diskKey, runId: run.runId };
-    return deps.queues.send(queueNames.finalizations, finalize);
-  }
-  const next: CopyStepMessage = { v: 1, kind: "copy-step", diskKey: run.diskKey, runId: run.runId, step: run.step, cursor: run.cursor, windowBytes };
-  return deps.queues.send(queueNames.copySteps, next);
+async function handOver(deps: Deps, run: PreparedRun, windowBytes: number): Promise<void> {
+  const { diskKey, runId } = run;
+  if (run.state === "finalizing") return deps.queues.send(queueNames.finalizations, { diskKey, runId });
+  return deps.queues.send(queueNames.copySteps, { diskKey, runId, step: run.step, cursor: run.cursor, windowBytes });
 }
 
-async function diffOf(deps: Deps, access: SourceAccess, run: BackupRun, window: ByteRange): Promise<WindowDiff> {
+async function diffOf(deps: Deps, access: SourceAccess, run: RunIn<"copying">, window: ByteRange): Promise<WindowDiff> {
   const sourceSas = await access.source();
-  if (run.baseSnapshotId) {
-    const { changed, cleared } = await deps.source.diff(sourceSas, await access.base(), window);
-    return { window, changed, cleared };
-  }
-  return fullCopyDiff(window, await deps.source.allocated(sourceSas, window), run.targetWasEmpty === true);
+  if (run.fullCopyReason !== undefined) return fullCopyDiff(window, await deps.source.allocated(sourceSas, window), run.targetWasEmpty);
+  const { changed, cleared } = await deps.source.diff(sourceSas, await access.base(run.baseSnapshotId), window);
+  return { window, changed, cleared };
 }
 
 /**
@@ -190,7 +179,7 @@ async function fencedOff(deps: Deps, message: CopyStepMessage, log: Log): Promis
   throw new PermanentError("TargetBlobLeaseLost", `BackupRun ${runId} lost the TargetBlob's lease to another writer; its copy is abandoned`);
 }
 
-function perform(deps: Deps, run: BackupRun, target: TargetBlob, lease: TargetLease, access: SourceAccess, { kind, range }: PageOperation): Promise<void> {
+function perform(deps: Deps, run: PreparedRun, target: TargetBlob, lease: TargetLease, access: SourceAccess, { kind, range }: PageOperation): Promise<void> {
   if (kind === "clear") return target.clear(range, lease);
   if (run.copyMode === "stream") {
     return access.retrying(async () => target.upload(range, await deps.source.read(await access.source(), range), lease));

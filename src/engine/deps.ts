@@ -1,10 +1,16 @@
-/** What the engine works with; built once per worker by the composition root (src/composition.ts). */
+/**
+ * What the engine works with — its ports: the adapters' interfaces (only types cross; the engine imports no adapter
+ * code), built once per worker by the composition root (src/composition.ts).
+ */
 import type { Settings } from "../config";
 import type { ComputeGateway } from "../adapters/compute";
 import type { WorkQueues } from "../adapters/queues";
 import type { SourceSnapshotReader } from "../adapters/source-snapshot";
 import type { Records } from "../adapters/tables";
 import type { TargetBlobFactory } from "../adapters/target-blob";
+
+export type { DiskInfo, SnapshotInfo } from "../adapters/compute";
+export type { TargetBlob, TargetLease, TargetState } from "../adapters/target-blob";
 
 /** Structured log lines: a message and the ids that let an operator follow one disk or run. */
 export interface Log {
@@ -16,6 +22,11 @@ export interface Log {
 /** Counters and gauges for monitoring (Application Insights in Azure, nothing locally unless asked). */
 export interface Metrics {
   record(name: string, value: number, dimensions: Record<string, string>): void;
+}
+
+/** How a queue message got here: its delivery count (1 = first delivery; more = an earlier attempt failed or died). */
+export interface Delivery {
+  readonly attempt: number;
 }
 
 export interface Deps {

@@ -6,66 +6,58 @@
  * access revoked, SourceSnapshots diskdelta no longer needs deleted, retention applied; what fails is a warning and
  * is done again by the next run. Every part is idempotent, so a redelivered message finishes the job.
  */
-import { queueNames } from "../adapters/queues";
-import type { TargetBlob, TargetLease } from "../adapters/target-blob";
 import { PermanentError, describeError, statusOf } from "../domain/errors";
-import { type FinalizeMessage, type ProtectedDiskConfig, parseDiskId, restorePointIdOf } from "../domain/model";
+import { type FinalizeMessage, queueNames } from "../domain/messages";
+import { type ProtectedDiskConfig, diskRefOf, restorePointIdOf } from "../domain/model";
 import { PAGE_BYTES } from "../domain/ranges";
-import type { BackupRun, RestorePoint } from "../domain/records";
+import type { RestorePoint, RunIn } from "../domain/records";
 import { applyRetention } from "../domain/retention";
-import type { Deps, Log } from "./deps";
+import type { Deps, Log, TargetBlob, TargetLease } from "./deps";
 import { snapshotTags } from "./prepare";
 import { heldSnapshots } from "./restore";
 import { startBackupRun, updateState } from "./runs";
 import { findStructureMismatch } from "./structure";
 
-/** The fields a run must have recorded to be finalized; a run without them is refused, never guessed at. */
-interface CopiedRun {
-  readonly run: BackupRun;
-  readonly sourceSnapshotId: string;
-  readonly sourceSnapshotTime: string;
-  readonly diskUniqueId: string;
-  readonly familyId: string;
-  readonly blobBytes: number;
-  readonly lease: TargetLease;
+/** A finalizing run whose CopySteps recorded the whole blob as copied: the only kind that is finalized. */
+type CopiedRun = RunIn<"finalizing">;
+
+/**
+ * Only a run whose CopySteps recorded the whole blob as copied is finalized; the structure check alone would not see
+ * pages the copy had not reached yet (they are allocated on both sides, with the base's bytes).
+ */
+function refuseUncopied(run: CopiedRun): void {
+  if (run.cursor < run.blobBytes) {
+    throw new PermanentError("RunNotCopied", `BackupRun ${run.runId} of disk ${run.diskKey} is ${run.state} at ${run.cursor} of ${run.blobBytes} bytes; it cannot be finalized yet`);
+  }
 }
 
-function copiedRun(run: BackupRun): CopiedRun {
-  const { sourceSnapshotId, sourceSnapshotTime, diskUniqueId, familyId, blobBytes, leaseId } = run;
-  if (!sourceSnapshotId || !sourceSnapshotTime || !diskUniqueId || !familyId || blobBytes === undefined || !leaseId) {
-    throw new PermanentError("InvalidBackupRun", `BackupRun ${run.runId} of disk ${run.diskKey} lacks what its prepare records (snapshot, size, lease); it cannot be finalized`);
-  }
-  // Only a run whose CopySteps recorded the whole blob as copied is finalized; the structure check alone would not
-  // see pages the copy had not reached yet (they are allocated on both sides, with the base's bytes).
-  if (run.state !== "finalizing" || run.cursor < blobBytes) {
-    throw new PermanentError("RunNotCopied", `BackupRun ${run.runId} of disk ${run.diskKey} is ${run.state} at ${run.cursor} of ${blobBytes} bytes; it cannot be finalized yet`);
-  }
-  return { run, sourceSnapshotId, sourceSnapshotTime, diskUniqueId, familyId, blobBytes, lease: { leaseId } };
+function leaseOf(run: CopiedRun): TargetLease {
+  return { leaseId: run.leaseId };
 }
 
 export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log): Promise<void> {
   const { diskKey, runId } = message;
   const found = await deps.records.getRun(diskKey, runId);
   if (!found) return log.warn("finalize for an unknown BackupRun dropped", { diskKey, runId });
-  if (found.value.state !== "finalizing") {
-    return log.info(found.value.state === "copying" ? "finalize ahead of its run ignored" : "stale finalize dropped", { diskKey, runId, state: found.value.state });
+  const run = found.value;
+  if (run.state !== "finalizing") {
+    return log.info(run.state === "copying" ? "finalize ahead of its run ignored" : "stale finalize dropped", { diskKey, runId, state: run.state });
   }
-  const copied = copiedRun(found.value);
-  const run = copied.run;
+  refuseUncopied(run);
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new Error(`disk ${diskKey} is no longer protected; its run cannot be finalized`);
   const target = deps.targets(config.target);
 
-  const point = await recordRestorePoint(deps, copied, config, target, log);
+  const point = await recordRestorePoint(deps, run, config, target, log);
   const previousBase = (await deps.records.getState(diskKey)).value.base;
   await updateState(deps, diskKey, (state) => ({
     ...state,
     base: {
-      snapshotId: copied.sourceSnapshotId,
-      diskUniqueId: copied.diskUniqueId,
-      familyId: copied.familyId,
-      sizeBytes: copied.blobBytes - PAGE_BYTES,
-      timeCreated: copied.sourceSnapshotTime,
+      snapshotId: run.sourceSnapshotId,
+      diskUniqueId: run.diskUniqueId,
+      familyId: run.familyId,
+      sizeBytes: run.blobBytes - PAGE_BYTES,
+      timeCreated: run.sourceSnapshotTime,
     },
     lastRestorePointId: point.restorePointId,
     lastRestorePointAt: point.createdAt,
@@ -82,9 +74,9 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
   recordRunMetrics(deps, run, point);
   log.info("RestorePoint recorded", { diskKey, runId, restorePointId: point.restorePointId, bytesCopied: run.bytesCopied, durationMs: point.durationMs });
 
-  await houseKeeping(deps, config, copied, target, previousBase?.snapshotId, log);
+  await houseKeeping(deps, config, run, target, previousBase?.snapshotId, log);
   if (config.verifyAfterBackup) {
-    await deps.queues.send(queueNames.verifications, { v: 1, kind: "verify", diskKey, runId, restorePointId: point.restorePointId });
+    await deps.queues.send(queueNames.verifications, { diskKey, runId, restorePointId: point.restorePointId });
   }
   if (config.snapshotMode === "existing") {
     // Replicate snapshots one by one: the next run picks the next snapshot, or ends at once if there is none.
@@ -97,20 +89,20 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
  * removed, the blob's claim to hold anything is withdrawn (the next run copies in full: `target-not-at-base`), and
  * the run fails naming the first differing range.
  */
-async function recordRestorePoint(deps: Deps, copied: CopiedRun, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<RestorePoint> {
-  const { run, lease } = copied;
-  const restorePointId = restorePointIdOf(copied.sourceSnapshotId, new Date(copied.sourceSnapshotTime));
+async function recordRestorePoint(deps: Deps, run: CopiedRun, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<RestorePoint> {
+  const lease = leaseOf(run);
+  const restorePointId = restorePointIdOf(run.sourceSnapshotId, new Date(run.sourceSnapshotTime));
   // A redelivery after the record was written resumes from there: what was proven is not proven again (its source
   // snapshot may be gone by now), and the recorded blob snapshot is never removed.
   const recorded = await deps.records.getRestorePoint(run.diskKey, restorePointId);
   if (recorded?.runId === run.runId) return recorded;
   const snapshot = await target.createSnapshotOnce(
-    { runId: run.runId, sourceSnapshotId: copied.sourceSnapshotId, diskUniqueId: copied.diskUniqueId, diskKey: config.diskKey },
+    { runId: run.runId, sourceSnapshotId: run.sourceSnapshotId, diskUniqueId: run.diskUniqueId, diskKey: config.diskKey },
     lease,
   );
   const check = async (fresh: boolean) => {
-    const sourceSasUrl = await deps.compute.grantRead(copied.sourceSnapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS, fresh);
-    return findStructureMismatch(deps, { sourceSasUrl, target, targetSnapshot: snapshot, blobBytes: copied.blobBytes });
+    const sourceSasUrl = await deps.compute.grantRead(run.sourceSnapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS, fresh);
+    return findStructureMismatch(deps, { sourceSasUrl, target, targetSnapshot: snapshot, blobBytes: run.blobBytes });
   };
   // A cached read SAS may have been revoked or expired since the copy: grant a fresh one once.
   const mismatch = await check(false).catch((error: unknown) => {
@@ -123,24 +115,24 @@ async function recordRestorePoint(deps: Deps, copied: CopiedRun, config: Protect
     await target.deleteSnapshot(snapshot);
     const where = `bytes ${mismatch.range.start}-${mismatch.range.end} are allocated in the ${mismatch.allocatedIn === "source" ? "SourceSnapshot but not in the TargetBlob" : "TargetBlob but not in the SourceSnapshot"}`;
     log.error("TargetBlob structure differs from its SourceSnapshot; no RestorePoint recorded, the next run copies in full", { diskKey: run.diskKey, runId: run.runId, range: mismatch.range, allocatedIn: mismatch.allocatedIn });
-    throw new PermanentError("StructureMismatch", `the TargetBlob does not match SourceSnapshot ${copied.sourceSnapshotId}: ${where}; no RestorePoint was recorded and the next run copies in full`);
+    throw new PermanentError("StructureMismatch", `the TargetBlob does not match SourceSnapshot ${run.sourceSnapshotId}: ${where}; no RestorePoint was recorded and the next run copies in full`);
   }
-  await target.setStamp({ owner: config.diskKey, holds: { snapshotId: copied.sourceSnapshotId, blobBytes: copied.blobBytes } }, lease);
+  await target.setStamp({ owner: config.diskKey, holds: { snapshotId: run.sourceSnapshotId, blobBytes: run.blobBytes } }, lease);
   const now = deps.now();
-  const sourceTime = new Date(copied.sourceSnapshotTime);
+  const sourceTime = new Date(run.sourceSnapshotTime);
   return deps.records.recordRestorePoint({
     diskKey: run.diskKey,
     restorePointId,
     runId: run.runId,
     diskId: config.diskId,
-    sourceSnapshotId: copied.sourceSnapshotId,
+    sourceSnapshotId: run.sourceSnapshotId,
     sourceSnapshotTime: sourceTime.toISOString(),
-    diskUniqueId: copied.diskUniqueId,
-    blobBytes: copied.blobBytes,
+    diskUniqueId: run.diskUniqueId,
+    blobBytes: run.blobBytes,
     targetBlobUrl: target.url,
     targetSnapshot: snapshot,
     createdAt: now.toISOString(),
-    fullCopy: !run.baseSnapshotId,
+    fullCopy: run.fullCopyReason !== undefined,
     bytesChanged: run.bytesChanged,
     bytesCopied: run.bytesCopied,
     requests: run.requests,
@@ -153,12 +145,12 @@ async function houseKeeping(
   deps: Deps, config: ProtectedDiskConfig, copied: CopiedRun, target: TargetBlob, previousBaseId: string | undefined, log: Log,
 ): Promise<void> {
   const { diskKey } = config;
-  const { runId } = copied.run;
+  const { runId } = copied;
   const attempt = async (what: string, work: () => Promise<void>) => {
     await work().catch((error: unknown) => log.warn(`${what} failed; the next run tries again`, { diskKey, runId, error: describeError(error) }));
   };
-  await attempt("releasing the TargetBlob lease", () => target.releaseLease(copied.lease));
-  for (const snapshotId of new Set([copied.sourceSnapshotId, copied.run.baseSnapshotId, previousBaseId])) {
+  await attempt("releasing the TargetBlob lease", () => target.releaseLease(leaseOf(copied)));
+  for (const snapshotId of new Set([copied.sourceSnapshotId, copied.baseSnapshotId, previousBaseId])) {
     if (snapshotId) await attempt("revoking read access", () => deps.compute.revokeAccess(snapshotId));
   }
   if (config.snapshotMode === "create") await attempt("deleting superseded SourceSnapshots", () => deleteSupersededSnapshots(deps, config, copied, log));
@@ -167,7 +159,7 @@ async function houseKeeping(
 
 /** Deletes diskdelta's own SourceSnapshots of this disk older than the new base: never the base, never others'. */
 async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig, copied: CopiedRun, log: Log): Promise<void> {
-  const disk = await deps.compute.getDisk(parseDiskId(config.diskId)!).catch(() => undefined);
+  const disk = await deps.compute.getDisk(diskRefOf(config)).catch(() => undefined);
   if (!disk) return;
   const baseTime = Date.parse(copied.sourceSnapshotTime);
   const snapshots = await deps.compute.listDiskSnapshots(disk);
@@ -225,8 +217,8 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
   }
 }
 
-function recordRunMetrics(deps: Deps, run: BackupRun, point: RestorePoint): void {
-  const dims = { diskKey: run.diskKey, copyMode: run.copyMode ?? "server" };
+function recordRunMetrics(deps: Deps, run: CopiedRun, point: RestorePoint): void {
+  const dims = { diskKey: run.diskKey, copyMode: run.copyMode };
   deps.metrics.record("diskdelta.run.bytes_copied", run.bytesCopied, dims);
   deps.metrics.record("diskdelta.run.bytes_changed", run.bytesChanged, dims);
   deps.metrics.record("diskdelta.run.requests", run.requests, dims);

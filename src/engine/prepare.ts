@@ -5,28 +5,20 @@
  * Safe to run twice: the snapshot is created by a name derived from the run, the lease id is derived from the run,
  * and a run already copying is only nudged (its current CopyStep re-queued).
  */
-import type { DiskInfo, SnapshotInfo } from "../adapters/compute";
-import { queueNames } from "../adapters/queues";
-import type { TargetBlob, TargetLease, TargetState } from "../adapters/target-blob";
 import { PermanentError } from "../domain/errors";
-import {
-  type CopyStepMessage,
-  type FullCopyReason,
-  type ProtectedDiskConfig,
-  type RunStartMessage,
-  leaseIdOf,
-  parseDiskId,
-} from "../domain/model";
+import { maxClearBytes } from "../domain/limits";
+import { type RunStartMessage, queueNames } from "../domain/messages";
+import { type FullCopyReason, type ProtectedDiskConfig, diskRefOf, leaseIdOf } from "../domain/model";
 import { PAGE_BYTES, TiB } from "../domain/ranges";
-import type { BackupRun, ChainBase } from "../domain/records";
-import type { Deps, Log } from "./deps";
+import type { ChainBase, PreparedRun, RunIn, Versioned } from "../domain/records";
+import type { Deps, DiskInfo, Log, SnapshotInfo, TargetBlob, TargetLease, TargetState } from "./deps";
 import { updateState } from "./runs";
 
 /** Tags on every snapshot diskdelta takes, so it only ever deletes its own. */
 export const snapshotTags = { disk: "diskdelta-disk", run: "diskdelta-run" } as const;
 
-/** Clear Pages is asked for at most this much at a time. */
-const maxClearBytes = TiB;
+/** How a run copies: the diff against the chain base the TargetBlob proves it holds, or everything, and why. */
+type CopyPlan = { readonly diffFrom: ChainBase } | { readonly fullCopyReason: FullCopyReason };
 
 export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log): Promise<void> {
   const { diskKey, runId } = message;
@@ -39,31 +31,34 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
 
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
-  const disk = await deps.compute.getDisk(parseDiskId(config.diskId)!);
+  const disk = await deps.compute.getDisk(diskRefOf(config));
   const { value: state } = await deps.records.getState(diskKey);
   const source = await pickSourceSnapshot(deps, config, disk, state.base, runId);
   if (!source) {
-    await finishWithoutWork(deps, found, "no new snapshot to replicate");
+    await finishWithoutWork(deps, { value: run, etag: found.etag }, "no new snapshot to replicate");
     return log.info("nothing to replicate", { diskKey, runId });
+  }
+  if (!source.incremental || source.familyId === undefined) {
+    throw new PermanentError("SnapshotNotIncremental", `snapshot ${source.name} is not an incremental snapshot; diskdelta replicates only incremental ones`);
   }
   if (source.completionPercent < 100) {
     throw new Error(`snapshot ${source.name} is ${source.completionPercent}% complete; retrying later`);
   }
 
   // Claim the run's preparation (ETag): of two deliveries racing here one goes on; the other stops before the blob.
-  const preparing = { value: { ...run, state: "preparing" as const, updatedAt: deps.now().toISOString() }, etag: "" };
-  preparing.etag = await deps.records.putRun(preparing.value, found.etag);
+  const preparing: RunIn<"preparing"> = { ...run, state: "preparing", updatedAt: deps.now().toISOString() };
+  const preparingEtag = await deps.records.putRun(preparing, found.etag);
 
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const blobBytes = await deps.source.contentLength(sourceSas);
   const target = deps.targets(config.target);
   const { lease, found: targetFound } = await claimTarget(deps, target, config, runId, blobBytes);
-  const fullCopyReason = await chooseFullCopy(deps, state.base, disk, source, targetFound);
-  await shapeTarget(target, lease, config.diskKey, fullCopyReason ? undefined : state.base, blobBytes);
-  if (!fullCopyReason) await deps.compute.grantRead(state.base!.snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
+  const plan = await planCopy(deps, state.base, disk, source.familyId, source.sizeBytes, targetFound);
+  await shapeTarget(target, lease, config.diskKey, "diffFrom" in plan ? plan.diffFrom : undefined, blobBytes);
+  if ("diffFrom" in plan) await deps.compute.grantRead(plan.diffFrom.snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
 
-  const updated: BackupRun = {
-    ...preparing.value,
+  const prepared = {
+    ...preparing,
     state: "copying",
     updatedAt: deps.now().toISOString(),
     sourceSnapshotId: source.id,
@@ -71,16 +66,16 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
     diskUniqueId: disk.uniqueId,
     familyId: source.familyId,
     blobBytes,
-    baseSnapshotId: fullCopyReason ? undefined : state.base!.snapshotId,
-    fullCopyReason,
-    targetWasEmpty: fullCopyReason !== undefined && (await target.isEmpty()),
     leaseId: lease.leaseId,
     step: 0,
     cursor: 0,
-  };
-  await deps.records.putRun(updated, preparing.etag);
-  await queueStep(deps, updated);
-  log.info("BackupRun prepared", { diskKey, runId, snapshot: source.name, blobBytes, fullCopyReason: fullCopyReason ?? "none" });
+  } as const;
+  const copying: RunIn<"copying"> = "diffFrom" in plan
+    ? { ...prepared, baseSnapshotId: plan.diffFrom.snapshotId }
+    : { ...prepared, fullCopyReason: plan.fullCopyReason, targetWasEmpty: await target.isEmpty() };
+  await deps.records.putRun(copying, preparingEtag);
+  await queueStep(deps, copying);
+  log.info("BackupRun prepared", { diskKey, runId, snapshot: source.name, blobBytes, fullCopyReason: copying.fullCopyReason ?? "none" });
 }
 
 /**
@@ -137,12 +132,9 @@ async function shapeTarget(target: TargetBlob, lease: TargetLease, owner: string
   }
 }
 
-function queueStep(deps: Deps, run: BackupRun): Promise<void> {
-  const step: CopyStepMessage = {
-    v: 1, kind: "copy-step", diskKey: run.diskKey, runId: run.runId, step: run.step, cursor: run.cursor,
-    windowBytes: deps.settings.DISKDELTA_DIFF_WINDOW_BYTES,
-  };
-  return deps.queues.send(queueNames.copySteps, step);
+function queueStep(deps: Deps, run: PreparedRun): Promise<void> {
+  const { diskKey, runId, step, cursor } = run;
+  return deps.queues.send(queueNames.copySteps, { diskKey, runId, step, cursor, windowBytes: deps.settings.DISKDELTA_DIFF_WINDOW_BYTES });
 }
 
 /** Mode `create` takes an incremental snapshot; mode `existing` takes the oldest one newer than the base. */
@@ -160,26 +152,27 @@ async function pickSourceSnapshot(
 }
 
 /**
- * Why this run cannot diff against the chain base, or undefined when it can: only when the TargetBlob's own stamp
- * says it holds the base (same snapshot, same size), whatever the records say.
+ * The run diffs against the chain base only when the TargetBlob's own stamp says it holds the base (same snapshot,
+ * same size), whatever the records say; otherwise it copies in full, saying why.
  */
-async function chooseFullCopy(
-  deps: Deps, base: ChainBase | undefined, disk: DiskInfo, source: SnapshotInfo, target: TargetState | undefined,
-): Promise<FullCopyReason | undefined> {
-  if (!base) return "first-run";
-  if (!target) return "target-missing";
+async function planCopy(
+  deps: Deps, base: ChainBase | undefined, disk: DiskInfo, familyId: string, sourceBytes: number, target: TargetState | undefined,
+): Promise<CopyPlan> {
+  const full = (fullCopyReason: FullCopyReason): CopyPlan => ({ fullCopyReason });
+  if (!base) return full("first-run");
+  if (!target) return full("target-missing");
   const holds = target.holds;
   if (!holds || holds.snapshotId.toLowerCase() !== base.snapshotId.toLowerCase() || holds.blobBytes !== base.sizeBytes + PAGE_BYTES) {
-    return "target-not-at-base";
+    return full("target-not-at-base");
   }
-  if (base.diskUniqueId !== disk.uniqueId || base.familyId !== source.familyId) return "disk-recreated";
-  if (base.sizeBytes <= 4 * TiB && source.sizeBytes > 4 * TiB) return "crossed-4tib";
+  if (base.diskUniqueId !== disk.uniqueId || base.familyId !== familyId) return full("disk-recreated");
+  if (base.sizeBytes <= 4 * TiB && sourceBytes > 4 * TiB) return full("crossed-4tib");
   const baseSnapshot = await deps.compute.getSnapshot(base.snapshotId);
-  if (!baseSnapshot) return "base-missing";
-  return undefined;
+  if (!baseSnapshot) return full("base-missing");
+  return { diffFrom: base };
 }
 
-async function finishWithoutWork(deps: Deps, found: { value: BackupRun; etag: string }, note: string): Promise<void> {
+async function finishWithoutWork(deps: Deps, found: Versioned<RunIn<"queued" | "preparing">>, note: string): Promise<void> {
   const ended = deps.now().toISOString();
   await deps.records.putRun({ ...found.value, state: "succeeded", note, endedAt: ended, updatedAt: ended }, found.etag);
   await updateState(deps, found.value.diskKey, (state) =>

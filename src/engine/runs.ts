@@ -2,11 +2,10 @@
  * Starting and ending BackupRuns. One active run per disk is enforced with the ETag of the disk's state row:
  * two starters racing for the same disk both read the state, and only one write of `activeRunId` succeeds.
  */
-import { queueNames } from "../adapters/queues";
-import { ConcurrencyError } from "../adapters/tables";
-import { describeError } from "../domain/errors";
-import { type RunStartMessage, isActive, newRunId } from "../domain/model";
-import type { BackupRun, DiskState } from "../domain/records";
+import { ConcurrencyError, describeError } from "../domain/errors";
+import { queueNames } from "../domain/messages";
+import { isActive, newRunId } from "../domain/model";
+import type { BackupRun, DiskState, RunView } from "../domain/records";
 import type { Deps, Log } from "./deps";
 
 /** What happened when a run was asked for. */
@@ -46,8 +45,7 @@ export async function startBackupRun(deps: Deps, diskKey: string, trigger: Backu
     diskKey, runId, trigger, state: "queued", startedAt: stamp, updatedAt: stamp, copyMode: config.copyMode,
     step: 0, cursor: 0, windowsDone: 0, bytesChanged: 0, bytesCopied: 0, bytesCleared: 0, requests: 0,
   });
-  const message: RunStartMessage = { v: 1, kind: "run-start", diskKey, runId };
-  await deps.queues.send(queueNames.runStarts, message);
+  await deps.queues.send(queueNames.runStarts, { diskKey, runId });
   log.info("BackupRun queued", { diskKey, runId, trigger });
   return { status: "started", runId };
 }
@@ -87,10 +85,12 @@ export async function failRun(deps: Deps, diskKey: string, runId: string, cause:
       const now = await deps.records.getRun(diskKey, runId);
       if (now && !isActive(now.value.state)) return log.warn("failure after the BackupRun ended ignored", { diskKey, runId, state: now.value.state, error: reason });
     }
-    for (const snapshotId of [found.value.sourceSnapshotId, found.value.baseSnapshotId]) {
+    // An active run may fail in any state: what it had prepared (snapshots, lease) is whatever its record holds.
+    const prepared: RunView = found.value;
+    for (const snapshotId of [prepared.sourceSnapshotId, prepared.baseSnapshotId]) {
       if (snapshotId) await deps.compute.revokeAccess(snapshotId).catch(() => undefined);
     }
-    await releaseTargetLease(deps, found.value);
+    await releaseTargetLease(deps, prepared);
   }
   await updateState(deps, diskKey, (state) =>
     state.activeRunId === runId ? { ...state, activeRunId: undefined, lastRunState: "failed", lastError: reason } : undefined,
@@ -100,7 +100,7 @@ export async function failRun(deps: Deps, diskKey: string, runId: string, cause:
 }
 
 /** Gives up a failed run's TargetBlob lease, so the blob is not left locked; the next run would break it anyway. */
-async function releaseTargetLease(deps: Deps, run: BackupRun): Promise<void> {
+async function releaseTargetLease(deps: Deps, run: RunView): Promise<void> {
   const leaseId = run.leaseId;
   if (!leaseId) return;
   const config = await deps.records.getDisk(run.diskKey).catch(() => undefined);

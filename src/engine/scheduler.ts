@@ -3,8 +3,8 @@
  * (without stopping the others), and nudge runs that stopped moving (a lost queue message) by re-queueing their
  * current message; page writes and the step counter make that safe.
  */
-import { queueNames } from "../adapters/queues";
 import { describeError } from "../domain/errors";
+import { queueNames } from "../domain/messages";
 import { isActive } from "../domain/model";
 import { isDue } from "../domain/schedule";
 import type { Deps, Log } from "./deps";
@@ -61,13 +61,11 @@ async function nudgeIfStalled(deps: Deps, diskKey: string, runId: string, now: D
   const run = found?.value;
   if (!run || !isActive(run.state) || now.getTime() - Date.parse(run.updatedAt) < stalledAfterMs) return false;
   if (run.state === "queued" || run.state === "preparing") {
-    await deps.queues.send(queueNames.runStarts, { v: 1, kind: "run-start", diskKey, runId });
+    await deps.queues.send(queueNames.runStarts, { diskKey, runId });
   } else if (run.state === "copying") {
-    await deps.queues.send(queueNames.copySteps, {
-      v: 1, kind: "copy-step", diskKey, runId, step: run.step, cursor: run.cursor, windowBytes: deps.settings.DISKDELTA_DIFF_WINDOW_BYTES,
-    });
+    await deps.queues.send(queueNames.copySteps, { diskKey, runId, step: run.step, cursor: run.cursor, windowBytes: deps.settings.DISKDELTA_DIFF_WINDOW_BYTES });
   } else {
-    await deps.queues.send(queueNames.finalizations, { v: 1, kind: "finalize", diskKey, runId });
+    await deps.queues.send(queueNames.finalizations, { diskKey, runId });
   }
   log.warn("stalled BackupRun nudged", { diskKey, runId, state: run.state, since: run.updatedAt });
   return true;

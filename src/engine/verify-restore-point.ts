@@ -6,7 +6,7 @@ import { z } from "zod";
 import type { TargetBlob } from "../adapters/target-blob";
 import { locationFromUrl } from "../adapters/target-blob";
 import { PermanentError, describeError } from "../domain/errors";
-import type { VerifyMessage } from "../domain/model";
+import type { VerifyMessage } from "../domain/messages";
 import type { RestorePoint } from "../domain/records";
 import type { Deps, Log } from "./deps";
 import { type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest, verifyBlockBytes } from "./verify";

@@ -1,10 +1,10 @@
 /** Queue `copy-steps`: one bounded CopyStep of a BackupRun. */
-import { queueNames } from "../adapters/queues";
-import { copyStepMessageSchema } from "../domain/model";
+import { queueNames } from "../domain/messages";
 import { runCopyStep } from "../engine/copy-step";
-import { queueHandler } from "../host/queue";
+import { queueFunction } from "../host/queue";
 import { register } from "../host/register";
 
-export const copyStepHandler = queueHandler(copyStepMessageSchema, runCopyStep);
+const definition = register(queueFunction("copyStep", queueNames.copySteps, runCopyStep));
+export const copyStepHandler = definition.handler;
 
-export default register({ kind: "queue", name: "copyStep", queueName: queueNames.copySteps, handler: copyStepHandler });
+export default definition;

@@ -1,10 +1,10 @@
 /** Queue `run-finalizations`: blob snapshot, RestorePoint record, new chain base, clean-up and retention. */
-import { queueNames } from "../adapters/queues";
-import { finalizeMessageSchema } from "../domain/model";
+import { queueNames } from "../domain/messages";
 import { finalizeRun } from "../engine/finalize";
-import { queueHandler } from "../host/queue";
+import { queueFunction } from "../host/queue";
 import { register } from "../host/register";
 
-export const finalizeRunHandler = queueHandler(finalizeMessageSchema, finalizeRun);
+const definition = register(queueFunction("finalizeRun", queueNames.finalizations, finalizeRun));
+export const finalizeRunHandler = definition.handler;
 
-export default register({ kind: "queue", name: "finalizeRun", queueName: queueNames.finalizations, handler: finalizeRunHandler });
+export default definition;

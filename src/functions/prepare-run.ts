@@ -1,10 +1,10 @@
 /** Queue `run-starts`: takes or picks the SourceSnapshot, sizes the TargetBlob, queues the first CopyStep. */
-import { queueNames } from "../adapters/queues";
-import { runStartMessageSchema } from "../domain/model";
+import { queueNames } from "../domain/messages";
 import { prepareRun } from "../engine/prepare";
-import { queueHandler } from "../host/queue";
+import { queueFunction } from "../host/queue";
 import { register } from "../host/register";
 
-export const prepareRunHandler = queueHandler(runStartMessageSchema, prepareRun);
+const definition = register(queueFunction("prepareRun", queueNames.runStarts, prepareRun));
+export const prepareRunHandler = definition.handler;
 
-export default register({ kind: "queue", name: "prepareRun", queueName: queueNames.runStarts, handler: prepareRunHandler });
+export default definition;

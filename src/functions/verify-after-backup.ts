@@ -1,10 +1,10 @@
 /** Queue `restore-point-verifications`: verifies a new RestorePoint and keeps its checksums (verifyAfterBackup). */
-import { queueNames } from "../adapters/queues";
-import { verifyMessageSchema } from "../domain/model";
+import { queueNames } from "../domain/messages";
 import { verifyAfterBackup } from "../engine/verify-restore-point";
-import { queueHandler } from "../host/queue";
+import { queueFunction } from "../host/queue";
 import { register } from "../host/register";
 
-export const verifyAfterBackupHandler = queueHandler(verifyMessageSchema, verifyAfterBackup);
+const definition = register(queueFunction("verifyAfterBackup", queueNames.verifications, verifyAfterBackup));
+export const verifyAfterBackupHandler = definition.handler;
 
-export default register({ kind: "queue", name: "verifyAfterBackup", queueName: queueNames.verifications, handler: verifyAfterBackupHandler });
+export default definition;

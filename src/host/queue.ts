@@ -6,44 +6,37 @@
  * to the poison queue.
  */
 import type { InvocationContext } from "@azure/functions";
-import type { z } from "zod";
 import { getDeps } from "../composition";
 import { describeError, isPermanent } from "../domain/errors";
-import type { Deps, Log } from "../engine/deps";
+import { type MessageOf, type QueueName, messageVersion, receiveMessage } from "../domain/messages";
+import type { Deps, Delivery, Log } from "../engine/deps";
 import { failRun } from "../engine/runs";
 import { logFor } from "./log";
+import type { QueueFunction } from "./register";
 
 /** Must equal host.json `extensions.queues.maxDequeueCount` (a test checks). */
 export const maxDequeueCount = 5;
 
-/** The message version this worker understands. */
-const supportedVersion = 1;
+/** An engine operation served by a queue: it receives exactly that queue's message, parsed. */
+export type QueueWork<Q extends QueueName> = (deps: Deps, message: MessageOf<Q>, log: Log, delivery: Delivery) => Promise<void>;
 
-type RunMessage = { diskKey: string; runId: string };
-
-/** How this message got here: its delivery count (1 = first delivery; more = an earlier attempt failed or died). */
-export interface Delivery {
-  readonly attempt: number;
+/** The queue-triggered function `name` on `queue`: the queue decides the schema its messages are parsed with. */
+export function queueFunction<Q extends QueueName>(name: string, queue: Q, work: QueueWork<Q>): QueueFunction {
+  return { kind: "queue", name, queueName: queue, handler: queueHandler(queue, work) };
 }
 
-export function queueHandler<S extends z.ZodType<RunMessage>>(
-  schema: S,
-  work: (deps: Deps, message: z.output<S>, log: Log, delivery: Delivery) => Promise<void>,
-): (message: unknown, context: InvocationContext) => Promise<void> {
+export function queueHandler<Q extends QueueName>(queue: Q, work: QueueWork<Q>): (message: unknown, context: InvocationContext) => Promise<void> {
   return async (raw, context) => {
     const log = logFor(context);
-    const body = typeof raw === "string" ? tryJson(raw) : raw;
-    const version = (body as { v?: unknown } | undefined)?.v;
-    if (typeof version === "number" && version !== supportedVersion) {
-      throw new Error(`message version ${version} is not understood by this worker (it knows ${supportedVersion}); retried, then kept in the poison queue`);
+    const received = receiveMessage(queue, typeof raw === "string" ? tryJson(raw) : raw);
+    if (received.outcome === "unknown-version") {
+      throw new Error(`message version ${received.version} is not understood by this worker (it knows ${messageVersion}); retried, then kept in the poison queue`);
     }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(message)"}: ${issue.message}`);
-      log.error("invalid queue message dropped", { function: context.functionName, problems });
+    if (received.outcome === "invalid") {
+      log.error("invalid queue message dropped", { function: context.functionName, problems: received.problems });
       return;
     }
-    const message = parsed.data;
+    const { message } = received;
     const deps = getDeps();
     const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
     try {

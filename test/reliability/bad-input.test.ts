@@ -8,6 +8,7 @@ import { before, describe, it } from "node:test";
 import { type QueueName, queueNames } from "../../src/adapters/queues";
 import { setDeps } from "../../src/composition";
 import { loadSettings } from "../../src/config";
+import type { RunView } from "../../src/domain/records";
 import { diskKeyOf } from "../../src/domain/model";
 import { runCopyStep } from "../../src/engine/copy-step";
 import { GiB, MiB, useTestApp } from "../support/app";
@@ -259,7 +260,7 @@ describe("bad input", () => {
     const runId = (started.body as { runId: string }).runId;
     // Right after the genuine first CopyStep is queued, a forged one for the same run is handled first.
     const forging = intercept(app().deps, "queues.send", 1, async () => {
-      const run = (await app().deps.records.getRun(forgedKey, runId))!.value;
+      const run: RunView = (await app().deps.records.getRun(forgedKey, runId))!.value;
       const forged = { v: 1 as const, kind: "copy-step" as const, diskKey: forgedKey, runId, step: 7, cursor: run.blobBytes! - 512, windowBytes: 64 * MiB };
       await runCopyStep(app().deps, forged, quietLog);
     });

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { setDeps } from "../../src/composition";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { scheduleDueBackups } from "../../src/engine/scheduler";
-import type { BackupRun } from "../../src/domain/records";
+import type { RunView } from "../../src/domain/records";
 import { GiB, MiB, useTestApp } from "../support/app";
 import { type InterceptPoint, intercept } from "../support/intercept";
 import { recordOutcome } from "../support/reliability-report";
@@ -32,7 +32,7 @@ describe("crash anywhere", () => {
     return { diskId, diskKey };
   }
 
-  async function syncWithCrash(diskKey: string, point: InterceptPoint, after: number): Promise<{ run: BackupRun; fired: boolean }> {
+  async function syncWithCrash(diskKey: string, point: InterceptPoint, after: number): Promise<{ run: RunView; fired: boolean }> {
     const crashing = intercept(app().deps, point, after, "crash");
     setDeps(crashing.deps);
     try {

@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setDeps } from "../../src/composition";
-import { isLeaseLost, locationFromUrl } from "../../src/adapters/target-blob";
+import { locationFromUrl } from "../../src/adapters/target-blob";
+import { isLeaseLost } from "../../src/domain/errors";
 import { diskKeyOf, protectedDiskInputSchema, toProtectedDisk } from "../../src/domain/model";
-import type { BackupRun } from "../../src/domain/records";
+import type { RunView } from "../../src/domain/records";
 import type { Deps } from "../../src/engine/deps";
 import { runCopyStep } from "../../src/engine/copy-step";
 import { restoreDisk } from "../../src/engine/restore";
@@ -41,7 +42,7 @@ describe("integrity by proof", () => {
     for (let i = 0; i < 6; i++) app().stack.disks.writeSeeded(diskId, i * 300 * MiB + 5 * MiB, 1 * MiB, seed + i);
   }
 
-  async function syncWith(deps: Deps, diskKey: string): Promise<BackupRun> {
+  async function syncWith(deps: Deps, diskKey: string): Promise<RunView> {
     setDeps(deps);
     try {
       return await runOf(app(), diskKey, await app().sync(diskKey));
@@ -50,7 +51,7 @@ describe("integrity by proof", () => {
     }
   }
 
-  function syncIntercepted(diskKey: string, point: InterceptPoint, after: number, then: Intercept): Promise<BackupRun> {
+  function syncIntercepted(diskKey: string, point: InterceptPoint, after: number, then: Intercept): Promise<RunView> {
     return syncWith(intercept(app().deps, point, after, then).deps, diskKey);
   }
 
@@ -153,7 +154,7 @@ describe("integrity by proof", () => {
 
   it("when a writer of an earlier run tries to write while a later run copies, then the lease refuses it and a replayed step is dropped", async () => {
     const { diskId, diskKey } = await backedUpDisk();
-    const [earlier] = await app().deps.records.listRuns(diskKey, 1);
+    const [earlier]: RunView[] = await app().deps.records.listRuns(diskKey, 1);
     assert.ok(earlier.leaseId, "the run recorded its lease");
     const config = (await app().deps.records.getDisk(diskKey))!;
     const target = app().deps.targets(config.target);
@@ -197,7 +198,7 @@ describe("integrity by proof", () => {
     const target = app().deps.targets(config.target);
     // A bug in our own writer, played by writing under the run's own lease just before the finalizer runs.
     const run = await syncIntercepted(diskKey, "queues.send", 2, async () => {
-      const [active] = await app().deps.records.listRuns(diskKey, 1);
+      const [active]: RunView[] = await app().deps.records.listRuns(diskKey, 1);
       await target.upload({ start: 1500 * MiB, end: 1500 * MiB + 4096 }, Buffer.alloc(4096, 0x5a), { leaseId: active.leaseId! });
     });
     assert.equal(run.state, "failed");
@@ -213,7 +214,7 @@ describe("integrity by proof", () => {
     const { diskId, diskKey } = await backedUpDisk({ retention: { keepLast: 1 } });
     const [point] = await app().restorePoints(diskKey);
     const deps = app().deps;
-    let retentionRun: BackupRun | undefined;
+    let retentionRun: RunView | undefined;
     const restoring: Deps = {
       ...deps,
       compute: {

@@ -10,6 +10,7 @@ import { app as functionsApp } from "@azure/functions";
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { createDeps, setDeps } from "../../src/composition";
 import { loadSettings } from "../../src/config";
+import type { RunView } from "../../src/domain/records";
 import { describeError, redact } from "../../src/domain/errors";
 import { parseDiskId } from "../../src/domain/model";
 import type { Deps } from "../../src/engine/deps";
@@ -187,7 +188,7 @@ describe("security", () => {
       };
       const activeSnapshot = async () => {
         const { value: state } = await app().deps.records.getState(diskKey);
-        const run = (await app().deps.records.getRun(diskKey, state.activeRunId!))!.value;
+        const run: RunView = (await app().deps.records.getRun(diskKey, state.activeRunId!))!.value;
         return run.sourceSnapshotId!.split("/").pop()!;
       };
       const syncWith = async (point: InterceptPoint | undefined, event: () => Promise<void>) => {

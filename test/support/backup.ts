@@ -1,17 +1,17 @@
 /** Backup helpers shared by the end-to-end and reliability tests. */
 import assert from "node:assert/strict";
-import type { BackupRun, RestorePoint } from "../../src/domain/records";
+import type { RestorePoint, RunView } from "../../src/domain/records";
 import { type TestApp, resourceGroup } from "./app";
 
-/** Reads a BackupRun through the HTTP API. */
-export async function runOf(app: TestApp, diskKey: string, runId: string): Promise<BackupRun> {
+/** Reads a RunView through the HTTP API. */
+export async function runOf(app: TestApp, diskKey: string, runId: string): Promise<RunView> {
   const answer = await app.host.invokeHttp("GET", `/api/disks/${diskKey}/runs/${runId}`);
   assert.equal(answer.status, 200);
-  return answer.body as BackupRun;
+  return answer.body as RunView;
 }
 
 /** Syncs, checks the run succeeded and that its RestorePoint equals the SourceSnapshot; returns both. */
-export async function syncAndVerify(app: TestApp, diskKey: string): Promise<{ run: BackupRun; point: RestorePoint }> {
+export async function syncAndVerify(app: TestApp, diskKey: string): Promise<{ run: RunView; point: RestorePoint }> {
   const run = await runOf(app, diskKey, await app.sync(diskKey));
   assert.equal(run.state, "succeeded", run.error);
   const point = (await app.restorePoints(diskKey)).find((p) => p.runId === run.runId);

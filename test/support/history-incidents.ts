@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { TargetLocation } from "../../src/adapters/target-blob";
+import type { RunView } from "../../src/domain/records";
 import { statusOf } from "../../src/domain/errors";
 import { diskKeyOf } from "../../src/domain/model";
 import { GiB, type TestApp } from "./app";
@@ -27,7 +28,7 @@ export async function deleteTargetBlob(app: TestApp, target: TargetLocation): Pr
  * flight re-grant access when theirs is revoked (409 on the delete), so revoke and delete are tried again.
  */
 export async function deleteRunSourceSnapshot(app: TestApp, diskKey: string, runId: string): Promise<void> {
-  const run = (await app.deps.records.getRun(diskKey, runId))?.value;
+  const run: RunView | undefined = (await app.deps.records.getRun(diskKey, runId))?.value;
   const snapshotId = run?.sourceSnapshotId;
   if (!snapshotId) throw new Error(`run ${runId} recorded no SourceSnapshot to delete`);
   for (let attempt = 1; ; attempt++) {

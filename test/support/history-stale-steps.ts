@@ -13,11 +13,10 @@
  * `recordSteps` wraps the worker's Deps to capture what such writers hold and to find that moment.
  */
 import { queueNames } from "../../src/adapters/queues";
-import { isLeaseLost } from "../../src/adapters/target-blob";
-import { PermanentError, isPermanent, statusOf } from "../../src/domain/errors";
-import { type CopyStepMessage, copyStepMessageSchema } from "../../src/domain/model";
+import { PermanentError, isLeaseLost, isPermanent, statusOf } from "../../src/domain/errors";
+import { type CopyStepMessage, type MessageBody, messageFor } from "../../src/domain/messages";
 import { PAGE_BYTES, type ByteRange } from "../../src/domain/ranges";
-import type { BackupRun } from "../../src/domain/records";
+import type { RunIn } from "../../src/domain/records";
 import { runCopyStep } from "../../src/engine/copy-step";
 import type { Deps, Log } from "../../src/engine/deps";
 import type { TestApp } from "./app";
@@ -25,7 +24,7 @@ import type { TestApp } from "./app";
 /** What a stale worker of a run could still hold: its first CopyStep message and its record as that step read it. */
 export interface RunTrace {
   readonly message: CopyStepMessage;
-  readonly copying: BackupRun;
+  readonly copying: RunIn<"copying">;
 }
 
 /** Captures RunTraces and lets a test act once a run's CopyStep has recorded its writes. */
@@ -39,7 +38,7 @@ export interface StepRecorder {
 
 export function recordSteps(): StepRecorder {
   const messages = new Map<string, CopyStepMessage>();
-  const copying = new Map<string, BackupRun>();
+  const copying = new Map<string, RunIn<"copying">>();
   const hooks = new Map<string, () => Promise<void>>();
   return {
     wrap: (deps) => ({
@@ -47,8 +46,9 @@ export function recordSteps(): StepRecorder {
       queues: {
         async send(queue, message, delay) {
           await deps.queues.send(queue, message, delay);
-          const step = queue === queueNames.copySteps ? copyStepMessageSchema.safeParse(message) : undefined;
-          if (step?.success && !messages.has(step.data.runId)) messages.set(step.data.runId, step.data);
+          // What the worker sent, in the envelope it travels in (the send itself parsed it).
+          const step = queue === queueNames.copySteps ? messageFor(queueNames.copySteps, message as MessageBody<"copy-steps">) : undefined;
+          if (step && !messages.has(step.runId)) messages.set(step.runId, step);
         },
       },
       records: {
@@ -153,7 +153,7 @@ function aimedRange(changed: ByteRange | undefined, earlierDiskBytes: number): B
 }
 
 /** Deps whose first read of `run` answers the record as it was while that run copied: a worker that read it then. */
-function readingOnce(deps: Deps, run: BackupRun): Deps {
+function readingOnce(deps: Deps, run: RunIn<"copying">): Deps {
   let served = false;
   return {
     ...deps,

@@ -16,7 +16,7 @@ import {
   table,
 } from "../../src/cli/format";
 import type { ProtectedDiskConfig } from "../../src/domain/model";
-import { backupRunSchema, type BackupRun, type RestorePoint } from "../../src/domain/records";
+import type { RestorePoint, RunView } from "../../src/domain/records";
 import type { DiskStatus } from "../../src/engine/status";
 
 const MiB = 1024 ** 2;
@@ -32,8 +32,11 @@ const config: ProtectedDiskConfig = {
   enabled: true,
   verifyAfterBackup: false,
 };
-const run = (fields: Partial<BackupRun>): BackupRun =>
-  backupRunSchema.parse({ diskKey: config.diskKey, runId: "r1", trigger: "manual", state: "succeeded", startedAt: "2026-01-15T10:00:00.000Z", updatedAt: "2026-01-15T10:00:00.000Z", ...fields });
+/** A run as the HTTP API answers it (the CLI reads answers, it does not parse records). */
+const run = (fields: Partial<RunView>): RunView => ({
+  diskKey: config.diskKey, runId: "r1", trigger: "manual", copyMode: "server", state: "succeeded", startedAt: "2026-01-15T10:00:00.000Z", updatedAt: "2026-01-15T10:00:00.000Z",
+  step: 0, cursor: 0, windowsDone: 0, bytesChanged: 0, bytesCopied: 0, bytesCleared: 0, requests: 0, ...fields,
+});
 
 describe("table and fields", () => {
   it("when rows have cells of different widths, then columns align two spaces apart without trailing spaces", () => {

@@ -4,10 +4,13 @@ import { describe, it } from "node:test";
 import { ApiError, ApiUnreachableError } from "../../src/cli/api";
 import { type RunWatch, waitForRun } from "../../src/cli/wait";
 import type { BackupRunState } from "../../src/domain/model";
-import { type BackupRun, backupRunSchema } from "../../src/domain/records";
+import type { RunView } from "../../src/domain/records";
 
-const run = (state: BackupRunState): BackupRun =>
-  backupRunSchema.parse({ diskKey: "k", runId: "r", trigger: "manual", state, startedAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z" });
+/** A run as the HTTP API answers it. */
+const run = (state: BackupRunState): RunView => ({
+  diskKey: "k", runId: "r", trigger: "manual", copyMode: "server", state, startedAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z",
+  step: 0, cursor: 0, windowsDone: 0, bytesChanged: 0, bytesCopied: 0, bytesCleared: 0, requests: 0,
+});
 
 /** A watch that answers each poll from the script (a state or an error to throw) and counts the sleeps. */
 function scripted(script: readonly (BackupRunState | Error)[]): RunWatch & { polls: number; slept: number[] } {

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  copyStepMessageSchema,
   diskKeyOf,
   isActive,
   leaseIdOf,
@@ -11,9 +10,9 @@ import {
   protectedDiskInputSchema,
   protectedDiskUpdateSchema,
   restorePointIdOf,
-  runStartMessageSchema,
   toProtectedDisk,
 } from "../../src/domain/model";
+import { copyStepMessageSchema, runStartMessageSchema } from "../../src/domain/messages";
 
 const diskId = "/subscriptions/0000-1111/resourceGroups/rg-prod/providers/Microsoft.Compute/disks/data-01";
 const target = { blobEndpoint: "https://backupweu.blob.core.windows.net" };

@@ -1,0 +1,73 @@
+/**
+ * The work queues of the CopyStep chain and the one message schema each carries. Senders give the message's body;
+ * the envelope (`v`, `kind`) comes from the queue, and every message is parsed against its queue's schema both when
+ * it is sent and when it is received, so a message cannot go to the wrong queue or leave a worker malformed.
+ * `v` lets a newer worker refuse what it does not understand instead of guessing.
+ */
+import { z } from "zod";
+import { MiB } from "./ranges";
+
+/** The message version this code writes and understands. */
+export const messageVersion = 1;
+
+const runAddress = { diskKey: z.string().min(1), runId: z.string().min(1) };
+
+function envelope<K extends string, S extends z.ZodRawShape>(kind: K, body: S) {
+  return z.object({ v: z.literal(messageVersion), kind: z.literal(kind), ...runAddress, ...body }).strict();
+}
+
+export const runStartMessageSchema = envelope("run-start", {});
+export const copyStepMessageSchema = envelope("copy-step", {
+  step: z.number().int().min(0),
+  cursor: z.number().int().min(0),
+  windowBytes: z.number().int().positive().refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB"),
+});
+export const finalizeMessageSchema = envelope("finalize", {});
+export const verifyMessageSchema = envelope("verify", { restorePointId: z.string().min(1) });
+
+/** Each queue (kebab-case, as in Azure) and the schema of the messages it carries. */
+export const queueMessageSchemas = {
+  "run-starts": runStartMessageSchema,
+  "copy-steps": copyStepMessageSchema,
+  "run-finalizations": finalizeMessageSchema,
+  "restore-point-verifications": verifyMessageSchema,
+} as const;
+
+export type QueueName = keyof typeof queueMessageSchemas;
+/** A message as it travels on queue Q. */
+export type MessageOf<Q extends QueueName> = z.output<(typeof queueMessageSchemas)[Q]>;
+/** What a sender gives for queue Q: the message without its envelope. */
+export type MessageBody<Q extends QueueName> = Omit<MessageOf<Q>, "v" | "kind">;
+
+export const queueNames = {
+  runStarts: "run-starts",
+  copySteps: "copy-steps",
+  finalizations: "run-finalizations",
+  verifications: "restore-point-verifications",
+} as const satisfies Record<string, QueueName>;
+
+export type RunStartMessage = MessageOf<"run-starts">;
+export type CopyStepMessage = MessageOf<"copy-steps">;
+export type FinalizeMessage = MessageOf<"run-finalizations">;
+export type VerifyMessage = MessageOf<"restore-point-verifications">;
+
+/** The message to send on `queue`: the body in its queue's envelope, parsed (a bad body is a bug: it throws). */
+export function messageFor<Q extends QueueName>(queue: Q, body: MessageBody<Q>): MessageOf<Q> {
+  const schema = queueMessageSchemas[queue];
+  const kind = schema.shape.kind.value;
+  return schema.parse({ ...body, v: messageVersion, kind }) as MessageOf<Q>;
+}
+
+/** What a receiver makes of a raw message: the parsed message, a newer version to retry, or the problems found. */
+export type Received<Q extends QueueName> =
+  | { readonly outcome: "parsed"; readonly message: MessageOf<Q> }
+  | { readonly outcome: "unknown-version"; readonly version: number }
+  | { readonly outcome: "invalid"; readonly problems: string[] };
+
+export function receiveMessage<Q extends QueueName>(queue: Q, body: unknown): Received<Q> {
+  const version = (body as { v?: unknown } | null | undefined)?.v;
+  if (typeof version === "number" && version !== messageVersion) return { outcome: "unknown-version", version };
+  const parsed = queueMessageSchemas[queue].safeParse(body);
+  if (parsed.success) return { outcome: "parsed", message: parsed.data as MessageOf<Q> };
+  return { outcome: "invalid", problems: parsed.error.issues.map((issue) => `${issue.path.join(".") || "(message)"}: ${issue.message}`) };
+}
