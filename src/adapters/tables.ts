@@ -16,6 +16,7 @@ import {
   diskStateSchema,
   restorePointSchema,
 } from "../domain/records";
+import { withoutAbsent } from "../domain/objects";
 
 /** Another writer changed the entity since it was read. */
 export class ConcurrencyError extends Error {
@@ -86,7 +87,7 @@ const configColumns = {
 } as const;
 
 function configToEntity(config: ProtectedDiskConfig): TableEntity {
-  return dropUndefined({
+  return withoutAbsent({
     partitionKey: config.diskKey,
     rowKey: "config",
     [configColumns.diskId]: config.diskId,
@@ -109,7 +110,7 @@ function configToEntity(config: ProtectedDiskConfig): TableEntity {
 function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDiskConfig; problems: string[] } {
   const input = {
     diskId: entity[configColumns.diskId],
-    target: dropUndefined({
+    target: withoutAbsent({
       blobEndpoint: entity[configColumns.blobEndpoint],
       container: entity[configColumns.container],
       blobName: entity[configColumns.blobName],
@@ -117,13 +118,13 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     }),
     schedule: entity[configColumns.schedule],
     snapshotMode: entity[configColumns.snapshotMode],
-    retention: dropUndefined({ keepLast: entity[configColumns.keepLast], maxAgeDays: entity[configColumns.maxAgeDays] }),
+    retention: withoutAbsent({ keepLast: entity[configColumns.keepLast], maxAgeDays: entity[configColumns.maxAgeDays] }),
     copyMode: entity[configColumns.copyMode],
     enabled: entity[configColumns.enabled],
     rpoAlertMinutes: entity[configColumns.rpoAlertMinutes],
     verifyAfterBackup: entity[configColumns.verifyAfterBackup],
   };
-  const parsed = protectedDiskInputSchema.safeParse(dropUndefined(input));
+  const parsed = protectedDiskInputSchema.safeParse(withoutAbsent(input));
   if (!parsed.success) {
     const column = (path: PropertyKey[]) => {
       const leaf = String(path[path.length - 1] ?? "");
@@ -136,10 +137,6 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     return { problems: [`partitionKey: does not match diskId (expected ${config.diskKey})`] };
   }
   return { config, problems: [] };
-}
-
-function dropUndefined<T extends Record<string, unknown>>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined && v !== null)) as T;
 }
 
 /** Strips the table's own fields and parses the rest. */
@@ -233,7 +230,7 @@ export function createRecords(connection: TablesConnection, options: TableServic
     putState: (diskKey, state, etag) =>
       withTables(() =>
         ifMatch(`state of disk ${diskKey}`, async () => {
-          const entity = dropUndefined({ partitionKey: diskKey, rowKey: "state", ...flatten(state) });
+          const entity = withoutAbsent({ partitionKey: diskKey, rowKey: "state", ...flatten(state) });
           const answer = etag
             ? await disks.updateEntity(entity, "Replace", { etag })
             : await disks.createEntity(entity);
@@ -248,12 +245,12 @@ export function createRecords(connection: TablesConnection, options: TableServic
       }),
     createRun: (run) =>
       withTables(() =>
-        ifMatch(`BackupRun ${run.runId}`, async () => void (await runs.createEntity(dropUndefined({ partitionKey: run.diskKey, rowKey: run.runId, ...run })))),
+        ifMatch(`BackupRun ${run.runId}`, async () => void (await runs.createEntity(withoutAbsent({ partitionKey: run.diskKey, rowKey: run.runId, ...run })))),
       ),
     putRun: (run, etag) =>
       withTables(() =>
         ifMatch(`BackupRun ${run.runId}`, async () => {
-          const answer = await runs.updateEntity(dropUndefined({ partitionKey: run.diskKey, rowKey: run.runId, ...run }), "Replace", { etag });
+          const answer = await runs.updateEntity(withoutAbsent({ partitionKey: run.diskKey, rowKey: run.runId, ...run }), "Replace", { etag });
           return answer.etag ?? "";
         }),
       ),
@@ -270,7 +267,7 @@ export function createRecords(connection: TablesConnection, options: TableServic
     recordRestorePoint: (point) =>
       withTables(async () => {
         try {
-          await points.createEntity(dropUndefined({ partitionKey: point.diskKey, rowKey: point.restorePointId, ...point }));
+          await points.createEntity(withoutAbsent({ partitionKey: point.diskKey, rowKey: point.restorePointId, ...point }));
           return point;
         } catch (error) {
           if (statusOf(error) !== 409) throw error;

@@ -4,6 +4,7 @@
  * Values the API validates (schedules, names, ranges) are passed through; the API's answer names what is wrong.
  */
 import { parseArgs } from "node:util";
+import { withoutAbsent } from "../domain/objects";
 
 /** A command line that cannot be run as given; the message says what to change. Exit code 2. */
 export class UsageError extends Error {
@@ -123,7 +124,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       const blobEndpoint = requiredString(values, "target-endpoint", "protect");
       const target = {
         blobEndpoint,
-        ...defined({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
+        ...withoutAbsent({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
       };
       return { name: "protect", body: { diskId, target, ...diskSettings(values) } };
     },
@@ -150,7 +151,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     },
     build: ([diskKey], values) => {
       if (values.enable && values.disable) throw new UsageError("--enable and --disable exclude each other", "update");
-      const body: UpdateBody = { ...diskSettings(values), ...defined({ enabled: values.enable ? true : values.disable ? false : undefined }) };
+      const body: UpdateBody = { ...diskSettings(values), ...withoutAbsent({ enabled: values.enable ? true : values.disable ? false : undefined }) };
       if (Object.keys(body).length === 0) throw new UsageError("nothing to update: give at least one option", "update");
       return { name: "update", diskKey, body };
     },
@@ -183,7 +184,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     args: ["diskKey"],
     summary: "list a disk's newest BackupRuns",
     options: { limit: { type: "string", value: "n", help: "how many runs (1-500, default 20)" } },
-    build: ([diskKey], values) => ({ name: "runs", diskKey, ...defined({ limit: positiveInteger(values, "limit") }) }),
+    build: ([diskKey], values) => ({ name: "runs", diskKey, ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
   },
   "restore-points": {
     args: ["diskKey"],
@@ -211,7 +212,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         name: requiredString(values, "name", "restore"),
         resourceGroup: requiredString(values, "resource-group", "restore"),
         location: requiredString(values, "location", "restore"),
-        ...defined({
+        ...withoutAbsent({
           sku: str(values.sku),
           diskSizeGB: positiveInteger(values, "size-gb"),
           storageAccountId: str(values["storage-account-id"]),
@@ -244,7 +245,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     throw new UsageError(name.startsWith("-") ? `a command comes first, before ${name}` : `unknown command "${name}"`);
   }
   const { values, positionals } = parseOrExplain(name, spec, rest);
-  const global = { json: values.json === true, ...defined({ api: str(values.api), key: str(values.key) }) };
+  const global = { json: values.json === true, ...withoutAbsent({ api: str(values.api), key: str(values.key) }) };
   if (values.help) return { command: { name: "help", topic: name }, ...global };
   if (positionals.length !== spec.args.length) {
     const expected = spec.args.length ? spec.args.map((arg) => `<${arg}>`).join(" ") : "no arguments";
@@ -319,8 +320,8 @@ function diskSettings(values: Values): UpdateBody {
   const verifyAfterBackup = values["verify-after-backup"] ? true : values["no-verify-after-backup"] ? false : undefined;
   const keepLast = positiveInteger(values, "keep-last");
   const maxAgeDays = positiveNumber(values, "max-age-days");
-  const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : defined({ keepLast, maxAgeDays });
-  return defined({
+  const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : withoutAbsent({ keepLast, maxAgeDays });
+  return withoutAbsent({
     schedule: str(values.schedule),
     snapshotMode: str(values.mode),
     copyMode: str(values["copy-mode"]),
@@ -352,9 +353,4 @@ function positiveInteger(values: Values, option: string): number | undefined {
   const value = positiveNumber(values, option);
   if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${option} must be a whole number, not "${str(values[option])}"`);
   return value;
-}
-
-/** The object without its undefined fields, so that JSON bodies carry only what the operator set. */
-function defined<T extends Record<string, unknown>>(object: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
