@@ -4,7 +4,10 @@
  * Values the API validates (schedules, names, ranges) are passed through; the API's answer names what is wrong.
  */
 import { parseArgs } from "node:util";
+import type { z } from "zod";
+import type { ProtectedDiskInput, protectedDiskUpdateSchema } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
+import type { restoreRequestSchema } from "../engine/restore";
 
 /** A command line that cannot be run as given; the message says what to change. Exit code 2. */
 export class UsageError extends Error {
@@ -18,32 +21,14 @@ export class UsageError extends Error {
   }
 }
 
-/** Body of POST /api/disks. */
-export interface ProtectBody {
-  readonly diskId: string;
-  readonly target: { blobEndpoint: string; container?: string; blobName?: string; storageAccountId?: string };
-  readonly schedule?: string;
-  readonly snapshotMode?: string;
-  readonly copyMode?: string;
-  readonly retention?: { keepLast?: number; maxAgeDays?: number };
-  readonly rpoAlertMinutes?: number;
-  readonly verifyAfterBackup?: boolean;
-  readonly enabled?: boolean;
-}
+/** Body of POST /api/disks: what `protectedDiskInputSchema` accepts. */
+export type ProtectBody = ProtectedDiskInput;
 
-/** Body of PATCH /api/disks/{diskKey}. */
-export type UpdateBody = Omit<ProtectBody, "diskId" | "target">;
+/** Body of PATCH /api/disks/{diskKey}: what `protectedDiskUpdateSchema` accepts. */
+export type UpdateBody = z.input<typeof protectedDiskUpdateSchema>;
 
-/** Body of POST …/restore-points/{restorePointId}/restore. */
-export interface RestoreBody {
-  readonly name: string;
-  readonly resourceGroup: string;
-  readonly location: string;
-  readonly sku?: string;
-  readonly diskSizeGB?: number;
-  readonly storageAccountId?: string;
-  readonly subscriptionId?: string;
-}
+/** Body of POST …/restore-points/{restorePointId}/restore: what `restoreRequestSchema` accepts. */
+export type RestoreBody = z.input<typeof restoreRequestSchema>;
 
 /** How `sync --wait` polls the BackupRun. */
 export interface WaitOptions {
@@ -204,22 +189,18 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disk" },
       subscription: { type: "string", value: "id", help: "subscription of the new disk (default: the source disk's)" },
     },
-    build: ([diskKey, restorePointId], values) => ({
-      name: "restore",
-      diskKey,
-      restorePointId,
-      body: {
+    build: ([diskKey, restorePointId], values) => {
+      const body: RestoreBody = {
         name: requiredString(values, "name", "restore"),
         resourceGroup: requiredString(values, "resource-group", "restore"),
         location: requiredString(values, "location", "restore"),
-        ...withoutAbsent({
-          sku: str(values.sku),
-          diskSizeGB: positiveInteger(values, "size-gb"),
-          storageAccountId: str(values["storage-account-id"]),
-          subscriptionId: str(values.subscription),
-        }),
-      },
-    }),
+        sku: unchecked(values.sku),
+        diskSizeGB: positiveInteger(values, "size-gb"),
+        storageAccountId: str(values["storage-account-id"]),
+        subscriptionId: str(values.subscription),
+      };
+      return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body) };
+    },
   },
   verify: {
     args: ["diskKey", "restorePointId"],
@@ -321,18 +302,24 @@ function diskSettings(values: Values): UpdateBody {
   const keepLast = positiveInteger(values, "keep-last");
   const maxAgeDays = positiveNumber(values, "max-age-days");
   const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : withoutAbsent({ keepLast, maxAgeDays });
-  return withoutAbsent({
+  const body: UpdateBody = {
     schedule: str(values.schedule),
-    snapshotMode: str(values.mode),
-    copyMode: str(values["copy-mode"]),
+    snapshotMode: unchecked(values.mode),
+    copyMode: unchecked(values["copy-mode"]),
     retention,
     rpoAlertMinutes: positiveInteger(values, "rpo-alert-minutes"),
     verifyAfterBackup,
-  });
+  };
+  return withoutAbsent(body);
 }
 
 function str(value: string | boolean | undefined): string | undefined {
   return typeof value === "string" ? value : undefined;
+}
+
+/** A value the API checks against its list (a mode, a SKU), sent as given so that the API names every problem at once. */
+function unchecked<T extends string>(value: string | boolean | undefined): T | undefined {
+  return str(value) as T | undefined;
 }
 
 function requiredString(values: Values, option: string, command: string): string {
