@@ -15,6 +15,7 @@ import { createSourceSnapshotReader } from "./adapters/source-snapshot";
 import { type TablesConnection, createRecords } from "./adapters/tables";
 import { createTargetBlobFactory } from "./adapters/target-blob";
 import type { Deps, Metrics } from "./engine/deps";
+import { describeError } from "./domain/errors";
 import { createMetrics } from "./host/metrics";
 
 /** Credentials and endpoints of a local stack; never used in Azure. */
@@ -74,14 +75,32 @@ export function createDeps(settings: Settings, options: DepsOptions = {}): Deps 
 }
 
 let shared: Deps | undefined;
+/** What `startWorker` read: the settings and the local profile, or why they cannot be used. */
+let started: { readonly settings: Settings; readonly local?: LocalProfile } | { readonly error: unknown } | undefined;
 
-/** The worker's Deps, built on first use from the app settings. */
-export function getDeps(): Deps {
-  if (!shared) {
-    const settings = loadSettings();
-    const local = settings.DISKDELTA_LOCAL_STACK_FILE ? localProfileFromFile(settings.DISKDELTA_LOCAL_STACK_FILE) : undefined;
-    shared = createDeps(settings, { local });
+/**
+ * Worker start-up, run once by the host's appStart hook (src/functions/worker-start.ts): parses the app settings (and
+ * the local stack file they may name). A bad setting is reported here, every problem together, and then by every
+ * invocation (an HTTP 500 naming the settings; queue messages are retried) until it is fixed and the worker restarts.
+ */
+export function startWorker(env: NodeJS.ProcessEnv = process.env, report: (text: string) => void = console.error): void {
+  shared = undefined;
+  try {
+    const settings = loadSettings(env);
+    started = { settings, local: settings.DISKDELTA_LOCAL_STACK_FILE ? localProfileFromFile(settings.DISKDELTA_LOCAL_STACK_FILE) : undefined };
+  } catch (error) {
+    started = { error };
+    report(describeError(error));
   }
+}
+
+/** The worker's Deps, built on first use from the settings read at start-up; throws what start-up could not get past. */
+export function getDeps(): Deps {
+  if (shared) return shared;
+  if (!started) throw new Error("diskdelta: the worker has not started: the Functions host runs startWorker (appStart); the local host and tests call setDeps");
+  if ("error" in started) throw started.error;
+  // Built on first use, not at start-up: creating the clients starts requests (the tables), which belong to an invocation.
+  shared = createDeps(started.settings, { local: started.local });
   return shared;
 }
 

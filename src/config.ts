@@ -3,6 +3,7 @@
  * local.settings.sample.json and set in infra/ (a test keeps the three in step).
  */
 import { z } from "zod";
+import { redact } from "./domain/errors";
 import { GiB, MiB } from "./domain/ranges";
 
 const intSetting = (fallback: number, min: number, max: number) =>
@@ -43,16 +44,27 @@ export type Settings = z.output<typeof settingsSchema>;
 /** The setting keys, for the drift test against local.settings.sample.json and infra/. */
 export const settingKeys = Object.keys(settingsSchema.shape) as (keyof Settings)[];
 
-/** Parses app settings; throws one error naming every bad setting. */
+/**
+ * App settings that cannot be used. Every problem names its setting and says what is wrong, and the message holds
+ * them all on its first line, because logs and HTTP answers keep only an error's first line. Values never appear
+ * (a connection string carries a key); the text is redacted all the same.
+ */
+export class SettingsError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    const redacted = problems.map(redact);
+    super(`diskdelta: invalid app settings: ${redacted.join("; ")}`);
+    this.name = "SettingsError";
+    this.problems = redacted;
+  }
+}
+
+/** Parses app settings; throws one SettingsError naming every bad setting. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const result = settingsSchema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-    throw new Error(`diskdelta: invalid app settings:\n${problems.join("\n")}`);
-  }
-  const settings = result.data;
-  if (!settings.AzureWebJobsStorage && !settings.AzureWebJobsStorage__accountName) {
-    throw new Error("diskdelta: invalid app settings:\n  AzureWebJobsStorage: set a connection string or AzureWebJobsStorage__accountName");
-  }
-  return settings;
+  const problems = result.success ? [] : result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+  if (!env.AzureWebJobsStorage && !env.AzureWebJobsStorage__accountName) problems.push("AzureWebJobsStorage: set a connection string or AzureWebJobsStorage__accountName");
+  if (!result.success || problems.length > 0) throw new SettingsError(problems);
+  return result.data;
 }

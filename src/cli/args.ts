@@ -4,6 +4,10 @@
  * Values the API validates (schedules, names, ranges) are passed through; the API's answer names what is wrong.
  */
 import { parseArgs } from "node:util";
+import type { z } from "zod";
+import type { ProtectedDiskInput, protectedDiskUpdateSchema } from "../domain/model";
+import { withoutAbsent } from "../domain/objects";
+import type { restoreRequestSchema } from "../engine/restore";
 
 /** A command line that cannot be run as given; the message says what to change. Exit code 2. */
 export class UsageError extends Error {
@@ -17,32 +21,14 @@ export class UsageError extends Error {
   }
 }
 
-/** Body of POST /api/disks. */
-export interface ProtectBody {
-  readonly diskId: string;
-  readonly target: { blobEndpoint: string; container?: string; blobName?: string; storageAccountId?: string };
-  readonly schedule?: string;
-  readonly snapshotMode?: string;
-  readonly copyMode?: string;
-  readonly retention?: { keepLast?: number; maxAgeDays?: number };
-  readonly rpoAlertMinutes?: number;
-  readonly verifyAfterBackup?: boolean;
-  readonly enabled?: boolean;
-}
+/** Body of POST /api/disks: what `protectedDiskInputSchema` accepts. */
+export type ProtectBody = ProtectedDiskInput;
 
-/** Body of PATCH /api/disks/{diskKey}. */
-export type UpdateBody = Omit<ProtectBody, "diskId" | "target">;
+/** Body of PATCH /api/disks/{diskKey}: what `protectedDiskUpdateSchema` accepts. */
+export type UpdateBody = z.input<typeof protectedDiskUpdateSchema>;
 
-/** Body of POST …/restore-points/{restorePointId}/restore. */
-export interface RestoreBody {
-  readonly name: string;
-  readonly resourceGroup: string;
-  readonly location: string;
-  readonly sku?: string;
-  readonly diskSizeGB?: number;
-  readonly storageAccountId?: string;
-  readonly subscriptionId?: string;
-}
+/** Body of POST …/restore-points/{restorePointId}/restore: what `restoreRequestSchema` accepts. */
+export type RestoreBody = z.input<typeof restoreRequestSchema>;
 
 /** How `sync --wait` polls the BackupRun. */
 export interface WaitOptions {
@@ -123,7 +109,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       const blobEndpoint = requiredString(values, "target-endpoint", "protect");
       const target = {
         blobEndpoint,
-        ...defined({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
+        ...withoutAbsent({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
       };
       return { name: "protect", body: { diskId, target, ...diskSettings(values) } };
     },
@@ -150,7 +136,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     },
     build: ([diskKey], values) => {
       if (values.enable && values.disable) throw new UsageError("--enable and --disable exclude each other", "update");
-      const body: UpdateBody = { ...diskSettings(values), ...defined({ enabled: values.enable ? true : values.disable ? false : undefined }) };
+      const body: UpdateBody = { ...diskSettings(values), ...withoutAbsent({ enabled: values.enable ? true : values.disable ? false : undefined }) };
       if (Object.keys(body).length === 0) throw new UsageError("nothing to update: give at least one option", "update");
       return { name: "update", diskKey, body };
     },
@@ -183,7 +169,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     args: ["diskKey"],
     summary: "list a disk's newest BackupRuns",
     options: { limit: { type: "string", value: "n", help: "how many runs (1-500, default 20)" } },
-    build: ([diskKey], values) => ({ name: "runs", diskKey, ...defined({ limit: positiveInteger(values, "limit") }) }),
+    build: ([diskKey], values) => ({ name: "runs", diskKey, ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
   },
   "restore-points": {
     args: ["diskKey"],
@@ -203,22 +189,18 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disk" },
       subscription: { type: "string", value: "id", help: "subscription of the new disk (default: the source disk's)" },
     },
-    build: ([diskKey, restorePointId], values) => ({
-      name: "restore",
-      diskKey,
-      restorePointId,
-      body: {
+    build: ([diskKey, restorePointId], values) => {
+      const body: RestoreBody = {
         name: requiredString(values, "name", "restore"),
         resourceGroup: requiredString(values, "resource-group", "restore"),
         location: requiredString(values, "location", "restore"),
-        ...defined({
-          sku: str(values.sku),
-          diskSizeGB: positiveInteger(values, "size-gb"),
-          storageAccountId: str(values["storage-account-id"]),
-          subscriptionId: str(values.subscription),
-        }),
-      },
-    }),
+        sku: unchecked(values.sku),
+        diskSizeGB: positiveInteger(values, "size-gb"),
+        storageAccountId: str(values["storage-account-id"]),
+        subscriptionId: str(values.subscription),
+      };
+      return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body) };
+    },
   },
   verify: {
     args: ["diskKey", "restorePointId"],
@@ -244,7 +226,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
     throw new UsageError(name.startsWith("-") ? `a command comes first, before ${name}` : `unknown command "${name}"`);
   }
   const { values, positionals } = parseOrExplain(name, spec, rest);
-  const global = { json: values.json === true, ...defined({ api: str(values.api), key: str(values.key) }) };
+  const global = { json: values.json === true, ...withoutAbsent({ api: str(values.api), key: str(values.key) }) };
   if (values.help) return { command: { name: "help", topic: name }, ...global };
   if (positionals.length !== spec.args.length) {
     const expected = spec.args.length ? spec.args.map((arg) => `<${arg}>`).join(" ") : "no arguments";
@@ -319,19 +301,25 @@ function diskSettings(values: Values): UpdateBody {
   const verifyAfterBackup = values["verify-after-backup"] ? true : values["no-verify-after-backup"] ? false : undefined;
   const keepLast = positiveInteger(values, "keep-last");
   const maxAgeDays = positiveNumber(values, "max-age-days");
-  const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : defined({ keepLast, maxAgeDays });
-  return defined({
+  const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : withoutAbsent({ keepLast, maxAgeDays });
+  const body: UpdateBody = {
     schedule: str(values.schedule),
-    snapshotMode: str(values.mode),
-    copyMode: str(values["copy-mode"]),
+    snapshotMode: unchecked(values.mode),
+    copyMode: unchecked(values["copy-mode"]),
     retention,
     rpoAlertMinutes: positiveInteger(values, "rpo-alert-minutes"),
     verifyAfterBackup,
-  });
+  };
+  return withoutAbsent(body);
 }
 
 function str(value: string | boolean | undefined): string | undefined {
   return typeof value === "string" ? value : undefined;
+}
+
+/** A value the API checks against its list (a mode, a SKU), sent as given so that the API names every problem at once. */
+function unchecked<T extends string>(value: string | boolean | undefined): T | undefined {
+  return str(value) as T | undefined;
 }
 
 function requiredString(values: Values, option: string, command: string): string {
@@ -352,9 +340,4 @@ function positiveInteger(values: Values, option: string): number | undefined {
   const value = positiveNumber(values, option);
   if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${option} must be a whole number, not "${str(values[option])}"`);
   return value;
-}
-
-/** The object without its undefined fields, so that JSON bodies carry only what the operator set. */
-function defined<T extends Record<string, unknown>>(object: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }

@@ -22,6 +22,17 @@ export class ConflictError extends PermanentError {
   }
 }
 
+/** A record in Table Storage that does not parse: what is wrong and where. Retrying cannot fix it; an operator can. */
+export class InvalidRecordError extends PermanentError {
+  constructor(
+    readonly where: string,
+    readonly problems: readonly string[],
+  ) {
+    super("InvalidRecord", `invalid record ${where}: ${problems.join("; ")}`);
+    this.name = "InvalidRecordError";
+  }
+}
+
 /** Another writer changed a record since it was read (its ETag no longer matches): read it again and decide again. */
 export class ConcurrencyError extends Error {
   constructor(what: string) {

@@ -6,6 +6,7 @@ import {
   toProtectedDisk,
 } from "../domain/model";
 import { ConflictError } from "../domain/errors";
+import { withoutAbsent } from "../domain/objects";
 import type { Deps } from "./deps";
 
 export type ProtectOutcome = { readonly status: "created" | "exists"; readonly disk: ProtectedDiskConfig };
@@ -25,7 +26,7 @@ export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOu
 export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedDiskUpdate): Promise<ProtectedDiskConfig | undefined> {
   const current = await deps.records.getDisk(diskKey);
   if (!current) return undefined;
-  const next: ProtectedDiskConfig = { ...current, ...stripUndefined(update) };
+  const next: ProtectedDiskConfig = { ...current, ...withoutAbsent(update) };
   await deps.records.replaceDisk(next);
   return next;
 }
@@ -62,8 +63,4 @@ async function refuseSharedTarget(deps: Deps, disk: ProtectedDiskConfig): Promis
   if (found?.owner !== undefined && found.owner !== disk.diskKey) {
     throw new ConflictError("TargetBlobInUse", `target.blobName: TargetBlob ${where} holds the backups of disk ${found.owner}, which is no longer protected; choose another target.blobName`);
   }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -5,11 +5,10 @@
  * reads the blob snapshot, a hold recorded beside the TargetBlob keeps retention from deleting it.
  */
 import { z } from "zod";
-import type { DiskInfo } from "../adapters/compute";
-import { type TargetBlob, locationFromUrl } from "../adapters/target-blob";
+import { locationFromUrl } from "../domain/target-location";
 import { ConflictError, PermanentError, statusOf } from "../domain/errors";
 import { parseDiskId } from "../domain/model";
-import type { Deps } from "./deps";
+import type { Deps, DiskInfo, TargetBlob } from "./deps";
 
 const armName = /^[A-Za-z0-9_.-]{1,80}$/;
 

@@ -2,10 +2,10 @@
  * Starting and ending BackupRuns. One active run per disk is enforced with the ETag of the disk's state row:
  * two starters racing for the same disk both read the state, and only one write of `activeRunId` succeeds.
  */
-import { ConcurrencyError, describeError } from "../domain/errors";
+import { ConcurrencyError, InvalidRecordError, describeError } from "../domain/errors";
 import { queueNames } from "../domain/messages";
 import { isActive, newRunId } from "../domain/model";
-import type { BackupRun, DiskState, RunView } from "../domain/records";
+import type { BackupRun, DiskState, RunView, Versioned } from "../domain/records";
 import type { Deps, Log } from "./deps";
 
 /** What happened when a run was asked for. */
@@ -28,9 +28,9 @@ export async function startBackupRun(deps: Deps, diskKey: string, trigger: Backu
   const now = deps.now();
   const { value: state, etag } = await deps.records.getState(diskKey);
   if (state.activeRunId) {
-    const holder = await deps.records.getRun(diskKey, state.activeRunId);
-    const busy = await stillHolds(deps, state, holder?.value, now, log);
-    if (busy) return { status: "busy", activeRunId: state.activeRunId, reason: `run ${state.activeRunId} is ${holder?.value.state ?? "starting"}` };
+    const holder = await readRun(deps, diskKey, state.activeRunId, log);
+    const busy = holder === "invalid" ? false : await stillHolds(deps, state, holder?.value, now, log);
+    if (busy && holder !== "invalid") return { status: "busy", activeRunId: state.activeRunId, reason: `run ${state.activeRunId} is ${holder?.value.state ?? "starting"}` };
   }
   const runId = newRunId(now, deps.randomId());
   try {
@@ -68,7 +68,9 @@ async function stillHolds(deps: Deps, state: DiskState, holder: BackupRun | unde
  */
 export async function failRun(deps: Deps, diskKey: string, runId: string, cause: unknown, log: Log): Promise<void> {
   const reason = describeError(cause);
-  const found = await deps.records.getRun(diskKey, runId);
+  const read = await readRun(deps, diskKey, runId, log);
+  // A run whose record cannot be read cannot be rewritten: the disk is released all the same, so it goes on.
+  const found = read === "invalid" ? undefined : read;
   if (found && !isActive(found.value.state)) {
     // A late failure of a run that already ended (a stale duplicate): its outcome stands, nothing to report.
     return log.warn("failure after the BackupRun ended ignored", { diskKey, runId, state: found.value.state, error: reason });
@@ -97,6 +99,20 @@ export async function failRun(deps: Deps, diskKey: string, runId: string, cause:
   );
   deps.metrics.record("diskdelta.run.failed", 1, { diskKey });
   log.error("BackupRun failed", { diskKey, runId, error: reason });
+}
+
+/**
+ * The run's record, or "invalid" when it does not parse: it is logged with its problems and left for an operator,
+ * and never holds the disk (nothing can be decided from it).
+ */
+async function readRun(deps: Deps, diskKey: string, runId: string, log: Log): Promise<Versioned<BackupRun> | undefined | "invalid"> {
+  try {
+    return await deps.records.getRun(diskKey, runId);
+  } catch (error) {
+    if (!(error instanceof InvalidRecordError)) throw error;
+    log.error("BackupRun record cannot be read; the disk is released and the record left for an operator", { diskKey, runId, problems: error.problems });
+    return "invalid";
+  }
 }
 
 /** Gives up a failed run's TargetBlob lease, so the blob is not left locked; the next run would break it anyway. */

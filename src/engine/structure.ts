@@ -3,9 +3,8 @@
  * its SourceSnapshot allocates. Metadata only — page range listings of both sides, window by window, each paged to
  * completion — so it costs requests in proportion to the disk's fragmentation, never reads of its data.
  */
-import type { TargetBlob } from "../adapters/target-blob";
 import { type StructureDifference, clip, firstStructureDifference } from "../domain/ranges";
-import type { Deps } from "./deps";
+import type { Deps, TargetBlob } from "./deps";
 import { rangeQueryWindowBytes } from "./verify";
 
 /** What the check compares: a SourceSnapshot (through a read SAS) and a blob snapshot of the TargetBlob. */

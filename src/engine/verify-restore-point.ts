@@ -3,12 +3,11 @@
  * TargetBlob), otherwise against the checksums recorded then. Either way the RestorePoint's data is read in full.
  */
 import { z } from "zod";
-import type { TargetBlob } from "../adapters/target-blob";
-import { locationFromUrl } from "../adapters/target-blob";
+import { locationFromUrl } from "../domain/target-location";
 import { PermanentError, describeError } from "../domain/errors";
 import type { VerifyMessage } from "../domain/messages";
 import type { RestorePoint } from "../domain/records";
-import type { Deps, Log } from "./deps";
+import type { Deps, Log, TargetBlob } from "./deps";
 import { type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest, verifyBlockBytes } from "./verify";
 
 /** What a verification compared against. */

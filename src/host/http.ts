@@ -2,6 +2,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import type { z } from "zod";
 import { getDeps } from "../composition";
+import { SettingsError } from "../config";
 import { PermanentError, describeError, redact } from "../domain/errors";
 import type { Deps, Log } from "../engine/deps";
 import { logFor } from "./log";
@@ -50,6 +51,7 @@ export function httpHandler(
       // A permanent failure is about the state of what was asked for (e.g. an unusable ProtectedDisk row).
       if (error instanceof PermanentError) return problem(409, error.code, error.message);
       log.error("HTTP request failed", { url: redact(request.url), error: describeError(error) });
+      if (error instanceof SettingsError) return problem(500, "InvalidAppSettings", error.message, [...error.problems]);
       return problem(500, "InternalError", describeError(error));
     }
   };

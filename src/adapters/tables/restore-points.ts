@@ -1,0 +1,45 @@
+/**
+ * Table `diskdeltaRestorePoints`: every RestorePoint of a disk (partition key diskKey, row key restorePointId, which
+ * sorts newest first). A RestorePoint is never edited: recording it twice keeps the first; only retention deletes one.
+ */
+import { statusOf } from "../../domain/errors";
+import { type RestorePoint, restorePointSchema } from "../../domain/records";
+import { type Entity, type Table, deleteEntity, getEntity, listPartition, parseEntity, toEntity } from "./entities";
+
+/** RestorePoints. */
+export interface RestorePointRecords {
+  /** Creates the RestorePoint unless it exists; returns the stored one. */
+  recordRestorePoint(point: RestorePoint): Promise<RestorePoint>;
+  listRestorePoints(diskKey: string): Promise<RestorePoint[]>;
+  getRestorePoint(diskKey: string, restorePointId: string): Promise<RestorePoint | undefined>;
+  deleteRestorePoint(diskKey: string, restorePointId: string): Promise<void>;
+}
+
+export function createRestorePointRecords(table: Table): RestorePointRecords {
+  const parsePoint = (diskKey: string, entity: Entity): RestorePoint => parseEntity(restorePointSchema, entity, `${table.name}/${diskKey}/${entity.rowKey}`);
+  return {
+    recordRestorePoint: (point) =>
+      table.use(async () => {
+        try {
+          await table.client.createEntity(toEntity(point.diskKey, point.restorePointId, point));
+          return point;
+        } catch (error) {
+          if (statusOf(error) !== 409) throw error;
+          const stored = await getEntity(table, point.diskKey, point.restorePointId);
+          return parsePoint(point.diskKey, stored!);
+        }
+      }),
+    listRestorePoints: (diskKey) =>
+      table.use(async () => {
+        const found: RestorePoint[] = [];
+        for await (const entity of listPartition(table, diskKey)) found.push(parsePoint(diskKey, entity));
+        return found;
+      }),
+    getRestorePoint: (diskKey, restorePointId) =>
+      table.use(async () => {
+        const entity = await getEntity(table, diskKey, restorePointId);
+        return entity ? parsePoint(diskKey, entity) : undefined;
+      }),
+    deleteRestorePoint: (diskKey, restorePointId) => table.use(() => deleteEntity(table, diskKey, restorePointId)),
+  };
+}
