@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
+import type { InvocationContext } from "@azure/functions";
 import { DefaultAzureCredential } from "@azure/identity";
 import { StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { z } from "zod";
@@ -74,18 +75,26 @@ export function createDeps(settings: Settings, options: DepsOptions = {}): Deps 
 }
 
 let shared: Deps | undefined;
+const bound = new WeakMap<InvocationContext, Deps>();
 
-/** The worker's Deps, built on first use from the app settings. */
-export function getDeps(): Deps {
+/**
+ * Gives one invocation its Deps: how a host other than the Functions host (the local host, and through it the
+ * tests) hands the Deps it was built with to the handlers it invokes. The Functions host cannot, so there the
+ * handlers fall back to the worker's.
+ */
+export function bindDeps(context: InvocationContext, deps: Deps): InvocationContext {
+  bound.set(context, deps);
+  return context;
+}
+
+/** The Deps an invocation runs with: those its host bound to it, else the worker's, built on first use from the app settings. */
+export function getDeps(context: InvocationContext): Deps {
+  const given = bound.get(context);
+  if (given) return given;
   if (!shared) {
     const settings = loadSettings();
     const local = settings.DISKDELTA_LOCAL_STACK_FILE ? localProfileFromFile(settings.DISKDELTA_LOCAL_STACK_FILE) : undefined;
     shared = createDeps(settings, { local });
   }
   return shared;
-}
-
-/** Replaces the worker's Deps (the local host and tests build their own). */
-export function setDeps(deps: Deps | undefined): void {
-  shared = deps;
 }

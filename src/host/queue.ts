@@ -44,7 +44,7 @@ export function queueHandler<S extends z.ZodType<RunMessage>>(
       return;
     }
     const message = parsed.data;
-    const deps = getDeps();
+    const deps = getDeps(context);
     const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
     try {
       await work(deps, message, log, { attempt });

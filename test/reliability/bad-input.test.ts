@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { type QueueName, queueNames } from "../../src/adapters/queues";
-import { setDeps } from "../../src/composition";
 import { loadSettings } from "../../src/config";
 import { diskKeyOf } from "../../src/domain/model";
 import { runCopyStep } from "../../src/engine/copy-step";
@@ -263,12 +262,7 @@ describe("bad input", () => {
       const forged = { v: 1 as const, kind: "copy-step" as const, diskKey: forgedKey, runId, step: 7, cursor: run.blobBytes! - 512, windowBytes: 64 * MiB };
       await runCopyStep(app().deps, forged, quietLog);
     });
-    setDeps(forging.deps);
-    try {
-      await app().host.runUntilIdle();
-    } finally {
-      setDeps(app().deps);
-    }
+    await app().withDeps(forging.deps).host.runUntilIdle();
     const run = await runOf(app(), forgedKey, runId);
     const point = (await app().restorePoints(forgedKey)).find((p) => p.runId === runId);
     const check = point ? await app().verify(point) : undefined;

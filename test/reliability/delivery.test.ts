@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setDeps } from "../../src/composition";
 import { startBackupRun } from "../../src/engine/runs";
 import { GiB, MiB, useTestApp } from "../support/app";
 import { assertHealthy, runOf, syncAndVerify } from "../support/backup";
@@ -21,16 +20,12 @@ describe("at-least-once delivery and concurrency", () => {
     const { stack } = app();
     const diskId = await app().createDisk("disk-dup", 4 * GiB);
     const diskKey = await app().protect(diskId);
-    setDeps(duplicateMessages(app().deps));
-    try {
-      for (let round = 0; round < 3; round++) {
-        for (let i = 0; i < 5; i++) stack.disks.writeSeeded(diskId, (round * 5 + i) * 128 * MiB, 6 * MiB, round * 10 + i);
-        const { run } = await syncAndVerify(app(), diskKey);
-        assert.equal(run.bytesCopied, 30 * MiB + (round === 0 ? 512 : 0));
-        assert.ok(run.step >= 4, `the run took several CopySteps (${run.step})`);
-      }
-    } finally {
-      setDeps(app().deps);
+    const duplicating = app().withDeps(duplicateMessages(app().deps));
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 5; i++) stack.disks.writeSeeded(diskId, (round * 5 + i) * 128 * MiB, 6 * MiB, round * 10 + i);
+      const { run } = await syncAndVerify(duplicating, diskKey);
+      assert.equal(run.bytesCopied, 30 * MiB + (round === 0 ? 512 : 0));
+      assert.ok(run.step >= 4, `the run took several CopySteps (${run.step})`);
     }
     const summary = await assertHealthy(app(), diskKey, diskId, 3);
     recordOutcome({ area: "At-least-once delivery", scenario: "every message (run-start, copy-step, finalize) delivered twice, processed concurrently in batches", runs: 3, faults: "all messages duplicated", result: `byte counts exact; ${summary}` });

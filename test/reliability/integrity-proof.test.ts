@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setDeps } from "../../src/composition";
 import { isLeaseLost, locationFromUrl } from "../../src/adapters/target-blob";
 import { diskKeyOf, protectedDiskInputSchema, toProtectedDisk } from "../../src/domain/model";
 import type { BackupRun } from "../../src/domain/records";
@@ -42,12 +41,7 @@ describe("integrity by proof", () => {
   }
 
   async function syncWith(deps: Deps, diskKey: string): Promise<BackupRun> {
-    setDeps(deps);
-    try {
-      return await runOf(app(), diskKey, await app().sync(diskKey));
-    } finally {
-      setDeps(app().deps);
-    }
+    return runOf(app(), diskKey, await app().withDeps(deps).sync(diskKey));
   }
 
   function syncIntercepted(diskKey: string, point: InterceptPoint, after: number, then: Intercept): Promise<BackupRun> {
