@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TokenCredential } from "@azure/core-auth";
+import type { InvocationContext } from "@azure/functions";
 import { DefaultAzureCredential } from "@azure/identity";
 import { StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { z } from "zod";
@@ -94,17 +95,29 @@ export function startWorker(env: NodeJS.ProcessEnv = process.env, report: (text:
   }
 }
 
-/** The worker's Deps, built on first use from the settings read at start-up; throws what start-up could not get past. */
-export function getDeps(): Deps {
+const bound = new WeakMap<InvocationContext, Deps>();
+
+/**
+ * Gives one invocation its Deps: how a host other than the Functions host (the local host, and through it the
+ * tests) hands the Deps it was built with to the handlers it invokes. The Functions host cannot, so there the
+ * handlers fall back to the worker's.
+ */
+export function bindDeps(context: InvocationContext, deps: Deps): InvocationContext {
+  bound.set(context, deps);
+  return context;
+}
+
+/**
+ * The Deps an invocation runs with: those its host bound to it, else the worker's, built on first use from the
+ * settings read at start-up; throws what start-up could not get past.
+ */
+export function getDeps(context: InvocationContext): Deps {
+  const given = bound.get(context);
+  if (given) return given;
   if (shared) return shared;
-  if (!started) throw new Error("diskdelta: the worker has not started: the Functions host runs startWorker (appStart); the local host and tests call setDeps");
+  if (!started) throw new Error("diskdelta: the worker has not started: the Functions host runs startWorker (appStart); the local host binds its Deps to each invocation");
   if ("error" in started) throw started.error;
   // Built on first use, not at start-up: creating the clients starts requests (the tables), which belong to an invocation.
   shared = createDeps(started.settings, { local: started.local });
   return shared;
-}
-
-/** Replaces the worker's Deps (the local host and tests build their own). */
-export function setDeps(deps: Deps | undefined): void {
-  shared = deps;
 }

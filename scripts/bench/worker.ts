@@ -5,7 +5,7 @@
  */
 import { QueueServiceClient } from "@azure/storage-queue";
 import { loadSettings } from "../../src/config";
-import { createDeps, localProfileFromFile, setDeps } from "../../src/composition";
+import { createDeps, localProfileFromFile } from "../../src/composition";
 import type { BackupRun, RestorePoint } from "../../src/domain/records";
 import { verifyRestorePoint } from "../../src/engine/verify-restore-point";
 import { loadAppFunctions } from "../../src/local/app";
@@ -16,10 +16,10 @@ import { Probe, type ProbeReport } from "./probe";
 const settings = loadSettings();
 const probe = new Probe();
 const deps = probe.observe(createDeps(settings, { local: localProfileFromFile(settings.DISKDELTA_LOCAL_STACK_FILE!) }));
-setDeps(deps);
 const problems: string[] = [];
 const host = createLocalHost({
   functions: probe.observeFunctions(loadAppFunctions()),
+  deps,
   queueService: QueueServiceClient.fromConnectionString(settings.AzureWebJobsStorage!),
   settings,
   // Only trouble is kept: a bench run that logged an error says so in its result.

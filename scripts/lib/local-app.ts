@@ -3,10 +3,11 @@
  * local profile differs), and the local host running the declared functions. Shared by `npm start`, the demo,
  * the bench and the tests.
  */
+import { randomUUID } from "node:crypto";
 import { StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { type Settings, loadSettings } from "../../src/config";
-import { createDeps, setDeps } from "../../src/composition";
+import { createDeps } from "../../src/composition";
 import type { Deps } from "../../src/engine/deps";
 import { loadAppFunctions } from "../../src/local/app";
 import type { QueueSettings } from "../../src/local/host-json";
@@ -24,11 +25,13 @@ export interface LocalAppOptions {
   readonly dataPlane?: StoragePipelineOptions;
 }
 
-/** The app: its settings, the worker's Deps and the local host. */
+/** The app: its settings, the worker's Deps and the local host running the handlers with them. */
 export interface LocalApp {
   readonly settings: Settings;
   readonly deps: Deps;
   readonly host: LocalHost;
+  /** Another local host on the same queues whose handlers run with `deps` (e.g. a test's intercepted Deps). */
+  hostWith(deps: Deps): LocalHost;
   stop(): Promise<void>;
 }
 
@@ -48,22 +51,20 @@ export function startLocalApp(options: LocalAppOptions): LocalApp {
     pollIntervalMs: 10,
     dataPlane: options.dataPlane,
   });
-  setDeps(deps);
-  const host = createLocalHost({
-    functions: loadAppFunctions(),
-    queueService: QueueServiceClient.fromConnectionString(stack.appStorage.connectionString),
-    settings,
-    log: options.log,
-    queueSettings: options.queueSettings,
-    functionKey: options.functionKey,
-  });
-  return {
-    settings,
-    deps,
-    host,
-    async stop() {
-      await host.stop();
-      setDeps(undefined);
-    },
-  };
+  const functions = loadAppFunctions();
+  const queueService = QueueServiceClient.fromConnectionString(stack.appStorage.connectionString);
+  // One key for every host of the app, as one Function App's instances share theirs.
+  const functionKey = options.functionKey ?? randomUUID().replace(/-/g, "");
+  const hostWith = (handlerDeps: Deps) =>
+    createLocalHost({
+      functions,
+      deps: handlerDeps,
+      queueService,
+      settings,
+      log: options.log,
+      queueSettings: options.queueSettings,
+      functionKey,
+    });
+  const host = hostWith(deps);
+  return { settings, deps, host, hostWith, stop: () => host.stop() };
 }

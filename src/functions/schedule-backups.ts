@@ -6,7 +6,7 @@ import { logFor } from "../host/log";
 import { register } from "../host/register";
 
 export async function scheduleBackups(_timer: Timer, context: InvocationContext): Promise<void> {
-  const report = await scheduleDueBackups(getDeps(), logFor(context));
+  const report = await scheduleDueBackups(getDeps(context), logFor(context));
   logFor(context).info("schedule tick", { started: report.started.length, skipped: report.skipped, invalid: report.invalid.length, nudged: report.nudged.length });
 }
 

@@ -46,7 +46,7 @@ export function httpHandler(
   return async (request, context) => {
     const log = logFor(context);
     try {
-      return await work(request, getDeps(), log);
+      return await work(request, getDeps(context), log);
     } catch (error) {
       // A permanent failure is about the state of what was asked for (e.g. an unusable ProtectedDisk row).
       if (error instanceof PermanentError) return problem(409, error.code, error.message);

@@ -37,7 +37,7 @@ export function queueHandler<Q extends QueueName>(queue: Q, work: QueueWork<Q>):
       return;
     }
     const { message } = received;
-    const deps = getDeps();
+    const deps = getDeps(context);
     const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
     try {
       await work(deps, message, log, { attempt });

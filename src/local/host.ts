@@ -11,6 +11,8 @@ import type { AddressInfo } from "node:net";
 import { HttpRequest, type HttpResponseInit, InvocationContext, type LogLevel } from "@azure/functions";
 import type { QueueClient, QueueServiceClient } from "@azure/storage-queue";
 import { Cron } from "croner";
+import { bindDeps } from "../composition";
+import type { Deps } from "../engine/deps";
 import type { FunctionDefinition, HttpFunction, QueueFunction, TimerFunction } from "../host/register";
 import { type QueueSettings, readQueueSettings } from "./host-json";
 
@@ -19,6 +21,11 @@ export type LogSink = (level: LogLevel, functionName: string, text: string) => v
 
 export interface LocalHostOptions {
   readonly functions: readonly FunctionDefinition[];
+  /**
+   * The Deps every handler this host invokes runs with (bound to each invocation's context); without them the
+   * handlers use the worker's, built from the settings `startWorker` read, as under the Functions host.
+   */
+  readonly deps?: Deps;
   readonly queueService: QueueServiceClient;
   /** Resolves %SETTING% references in trigger options. */
   readonly settings: Record<string, unknown>;
@@ -59,13 +66,15 @@ export function createLocalHost(options: LocalHostOptions): LocalHost {
   let server: Server | undefined;
   let polling = false;
 
-  const context = (functionName: string, triggerMetadata?: Record<string, unknown>) =>
-    new InvocationContext({
+  const context = (functionName: string, triggerMetadata?: Record<string, unknown>) => {
+    const invocation = new InvocationContext({
       invocationId: randomUUID(),
       functionName,
       triggerMetadata,
       logHandler: (level, ...args) => sink(level, functionName, args.map((a) => (typeof a === "string" ? a : String(a))).join(" ")),
     });
+    return options.deps ? bindDeps(invocation, options.deps) : invocation;
+  };
 
   const resolveSetting = (value: string) =>
     value.replace(/%([^%]+)%/g, (_, key: string) => String(options.settings[key] ?? ""));

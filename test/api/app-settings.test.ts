@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { QueueServiceClient } from "@azure/storage-queue";
-import { setDeps, startWorker } from "../../src/composition";
+import { startWorker } from "../../src/composition";
 import { loadAppFunctions } from "../../src/local/app";
 import { type LocalHost, createLocalHost } from "../../src/local/host";
 
@@ -29,7 +29,6 @@ describe("a worker started with bad app settings", () => {
   });
   after(async () => {
     await host.stop();
-    setDeps(undefined);
   });
 
   it("when it starts, then it reports both bad settings at once", () => {

@@ -1,12 +1,12 @@
 /**
  * Bad input: malformed ProtectedDisk rows, queue messages and HTTP requests each get an answer that names what is
  * wrong (timer log, GET /api/disks, the host's log line, the HTTP error body); the host keeps working, and what
- * was backed up before stays exactly as it was.
+ * was backed up before stays exactly as it was. Each test checks that for itself on a disk backed up before the
+ * suite, so any one of them can run alone.
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { type QueueName, queueNames } from "../../src/adapters/queues";
-import { setDeps } from "../../src/composition";
 import { loadSettings } from "../../src/config";
 import type { RunView } from "../../src/domain/records";
 import { diskKeyOf } from "../../src/domain/model";
@@ -29,6 +29,7 @@ function failuresOf(results: { name: string; problem?: string }[]): string[] {
 
 describe("bad input", () => {
   const app = useTestApp();
+  // The disk the bad input is aimed at, backed up twice before the tests; each test leaves it backed up and idle.
   let diskKey: string;
   let diskId: string;
   let restorePointId: string;
@@ -39,6 +40,13 @@ describe("bad input", () => {
     const mark = app().logs.length;
     await work();
     return app().logs.slice(mark).map((l) => `[${l.level}] ${l.functionName}: ${l.text}`).join("\n");
+  }
+
+  /** What bad input must leave alone: the disk's earlier RestorePoints, and the host (no failure escaped a handler since `mark`). */
+  async function assertUnharmed(mark: number): Promise<void> {
+    await assertBackupsUnchanged(app(), baseline);
+    const escaped = app().logs.slice(mark).filter((l) => /delivery failed|queue poll failed/.test(l.text));
+    assert.deepEqual(escaped, [], "no failure escaped a handler");
   }
 
   before(async () => {
@@ -55,6 +63,7 @@ describe("bad input", () => {
 
   it("when ProtectedDisk rows are malformed, then the timer and the API name the bad column of each, and they are skipped", async () => {
     const { stack } = app();
+    const mark = app().logs.length;
     const sub = stack.arm.subscriptionId;
     const validDiskId = (n: number) => `/subscriptions/${sub}/resourceGroups/rg-app/providers/Microsoft.Compute/disks/row-${n}`;
     const valid = (n: number) => ({ diskId: validDiskId(n), targetBlobEndpoint: "https://target.example", schedule: "every 1h" });
@@ -96,31 +105,36 @@ describe("bad input", () => {
     const failures = failuresOf(results);
     assert.ok(listed.disks.some((d) => d.diskKey === diskKey), "the valid disk is still listed");
     assert.doesNotMatch(tickLog, /BackupRun queued/, "no run started for an invalid row");
+    await assertUnharmed(mark);
     recordOutcome({
       area,
       scenario: "malformed ProtectedDisk rows written straight into diskdeltaDisks (missing/number/snapshot diskId, bad schedule, negative and fractional keepLast, http endpoint, partitionKey ≠ diskId, enabled as text, unknown snapshotMode, bad container, rpoAlertMinutes 0)",
       runs: 0,
       faults: `${rows.length} bad rows`,
-      result: `${rows.length - failures.length}/${rows.length} named the bad column in the timer's log, GET /api/disks and GET /api/disks/{key}; none started a run; the valid disk still listed${failures.length ? `; FAILED: ${failures.join("; ")}` : ""}`,
+      result: `${rows.length - failures.length}/${rows.length} named the bad column in the timer's log, GET /api/disks and GET /api/disks/{key}; none started a run; the valid disk still listed, its ${baseline.digests.size} RestorePoints unchanged${failures.length ? `; FAILED: ${failures.join("; ")}` : ""}`,
     });
     assert.deepEqual(failures, []);
   });
 
   it("when a backed-up disk's row is made invalid, then it is skipped with the column named, its RestorePoints stay, and fixing the row resumes it", async () => {
+    const mark = app().logs.length;
     const table = disksTable(app().stack);
     const original = await table.getEntity<Record<string, unknown>>(diskKey, "config");
-    await table.updateEntity({ partitionKey: diskKey, rowKey: "config", retentionKeepLast: -1 }, "Merge");
-    const sync = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
-    assert.ok(sync.status >= 400, "no run is started from an invalid row");
-    assert.match((sync.body as ErrorBody).error.message, new RegExp(`diskdeltaDisks/${diskKey}/config: retentionKeepLast: `));
-    const { value: state } = await app().deps.records.getState(diskKey);
-    assert.equal(state.activeRunId, undefined, "the disk was not claimed");
-    const tickLog = await logsDuring(() => app().host.tick());
-    assert.match(tickLog, new RegExp(`invalid ProtectedDisk row skipped.*diskdeltaDisks/${diskKey}/config.*retentionKeepLast`));
-    await assertBackupsUnchanged(app(), baseline);
-
     const { etag: _etag, timestamp: _timestamp, ...fields } = original;
-    await table.updateEntity(fields as { partitionKey: string; rowKey: string }, "Replace");
+    await table.updateEntity({ partitionKey: diskKey, rowKey: "config", retentionKeepLast: -1 }, "Merge");
+    let sync;
+    try {
+      sync = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
+      assert.ok(sync.status >= 400, "no run is started from an invalid row");
+      assert.match((sync.body as ErrorBody).error.message, new RegExp(`diskdeltaDisks/${diskKey}/config: retentionKeepLast: `));
+      const { value: state } = await app().deps.records.getState(diskKey);
+      assert.equal(state.activeRunId, undefined, "the disk was not claimed");
+      const tickLog = await logsDuring(() => app().host.tick());
+      assert.match(tickLog, new RegExp(`invalid ProtectedDisk row skipped.*diskdeltaDisks/${diskKey}/config.*retentionKeepLast`));
+      await assertUnharmed(mark);
+    } finally {
+      await table.updateEntity(fields as { partitionKey: string; rowKey: string }, "Replace");
+    }
     assert.equal((await app().host.invokeHttp("GET", `/api/disks/${diskKey}`)).status, 200);
     recordOutcome({
       area,
@@ -133,6 +147,7 @@ describe("bad input", () => {
 
   it("when queue messages are malformed, then each is dropped or kept in the poison queue with a log line naming what is wrong", async () => {
     const { stack } = app();
+    const mark = app().logs.length;
     const good = { v: 1, kind: "copy-step", diskKey, runId: "0000000000000-none", step: 0, cursor: 0, windowBytes: 64 * MiB };
     const finishedRun = (await app().deps.records.listRuns(diskKey, 1))[0];
     const json = (value: unknown) => base64(JSON.stringify(value));
@@ -170,18 +185,25 @@ describe("bad input", () => {
     }
     const failures = failuresOf(results);
     const poisoned = cases.filter((c) => c.poison).length;
+    const finishedAfter = (await runOf(app(), diskKey, finishedRun.runId)).state;
+    await assertUnharmed(mark);
+    // Replays for the finished run must not have moved the chain: the next sync diffs from the same base.
+    app().stack.disks.writeSeeded(diskId, 2 * GiB, 1 * MiB, 4);
+    const { run: next } = await syncAndVerify(app(), diskKey);
+    assert.equal(next.fullCopyReason, undefined, "the chain went on from the same base");
     recordOutcome({
       area,
       scenario: "malformed queue messages sent raw to run-starts / copy-steps / run-finalizations (not base64, non-JSON, array, null, missing fields, wrong types, negative cursor, huge step, zero window, wrong kind, unknown field, v as text, unknown run/disk, replays for a finished run, unknown versions)",
-      runs: 0,
+      runs: 1,
       faults: `${cases.length} bad messages`,
-      result: `${cases.length - failures.length}/${cases.length} answered with a log line naming the problem; ${cases.length - poisoned} dropped, ${poisoned} kept unchanged in <queue>-poison; finished run untouched${failures.length ? `; FAILED: ${failures.join("; ")}` : ""}`,
+      result: `${cases.length - failures.length}/${cases.length} answered with a log line naming the problem; ${cases.length - poisoned} dropped, ${poisoned} kept unchanged in <queue>-poison; finished run ${finishedAfter}; ${baseline.digests.size} earlier RestorePoints unchanged; no error escaped a handler; the next incremental sync verified${failures.length ? `; FAILED: ${failures.join("; ")}` : ""}`,
     });
     assert.deepEqual(failures, []);
-    assert.equal((await runOf(app(), diskKey, finishedRun.runId)).state, "succeeded", "replays did not reopen the finished run");
+    assert.equal(finishedAfter, "succeeded", "replays did not reopen the finished run");
   });
 
   it("when HTTP requests are malformed, then each answer is a 4xx whose error names what is wrong", async () => {
+    const mark = app().logs.length;
     const configBefore = ((await app().host.invokeHttp("GET", `/api/disks/${diskKey}`)).body as { config: unknown }).config;
     const endpoint = app().stack.target.blobEndpoint;
     const restore = `/api/disks/${diskKey}/restore-points/${restorePointId}/restore`;
@@ -222,31 +244,16 @@ describe("bad input", () => {
     }
     const failures = failuresOf(results);
     const configAfter = ((await app().host.invokeHttp("GET", `/api/disks/${diskKey}`)).body as { config: unknown }).config;
+    await assertUnharmed(mark);
     recordOutcome({
       area,
       scenario: "malformed HTTP requests (wrong types, missing and unknown fields, invalid JSON, array/null/string bodies, oversized, http endpoint, unknown disk or RestorePoint, bad restore requests, bad query, filter injection in the diskKey)",
       runs: 0,
       faults: `${cases.length} bad requests`,
-      result: `${cases.length - failures.length}/${cases.length} answered with the expected status and an error naming the field or object; injected filters matched nothing; the disk's config unchanged${failures.length ? `; FAILED: ${failures.join("; ")}` : ""}`,
+      result: `${cases.length - failures.length}/${cases.length} answered with the expected status and an error naming the field or object; injected filters matched nothing; the disk's config and its ${baseline.digests.size} RestorePoints unchanged${failures.length ? `; FAILED: ${failures.join("; ")}` : ""}`,
     });
     assert.deepEqual(failures, []);
     assert.deepEqual(configAfter, configBefore, "rejected PATCHes changed nothing");
-  });
-
-  it("when all the bad input has been handled, then earlier RestorePoints are unchanged, nothing crashed, and a new sync verifies", async () => {
-    await assertBackupsUnchanged(app(), baseline);
-    app().stack.disks.writeSeeded(diskId, 2 * GiB, 3 * MiB, 4);
-    const { run } = await syncAndVerify(app(), diskKey);
-    assert.equal(run.fullCopyReason, undefined, "the chain went on from the same base");
-    const escaped = app().logs.filter((l) => /delivery failed|queue poll failed/.test(l.text));
-    assert.deepEqual(escaped, [], "no failure escaped a handler");
-    recordOutcome({
-      area,
-      scenario: "after all the bad input above",
-      runs: 1,
-      faults: "(the bad rows stay in the table)",
-      result: `${baseline.digests.size} earlier RestorePoints list with unchanged content digests; no error escaped a handler; a new incremental sync succeeded and verified`,
-    });
   });
 
   it("when a well-formed copy-step claims a later step and a cursor past the end of an active run, then it is ignored and the RestorePoint is complete", async () => {
@@ -264,12 +271,7 @@ describe("bad input", () => {
       const forged = { v: 1 as const, kind: "copy-step" as const, diskKey: forgedKey, runId, step: 7, cursor: run.blobBytes! - 512, windowBytes: 64 * MiB };
       await runCopyStep(app().deps, forged, quietLog);
     });
-    setDeps(forging.deps);
-    try {
-      await app().host.runUntilIdle();
-    } finally {
-      setDeps(app().deps);
-    }
+    await app().withDeps(forging.deps).host.runUntilIdle();
     const run = await runOf(app(), forgedKey, runId);
     const point = (await app().restorePoints(forgedKey)).find((p) => p.runId === runId);
     const check = point ? await app().verify(point) : undefined;

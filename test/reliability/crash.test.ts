@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setDeps } from "../../src/composition";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { scheduleDueBackups } from "../../src/engine/scheduler";
 import type { RunView } from "../../src/domain/records";
@@ -34,13 +33,8 @@ describe("crash anywhere", () => {
 
   async function syncWithCrash(diskKey: string, point: InterceptPoint, after: number): Promise<{ run: RunView; fired: boolean }> {
     const crashing = intercept(app().deps, point, after, "crash");
-    setDeps(crashing.deps);
-    try {
-      const runId = await app().sync(diskKey);
-      return { run: await runOf(app(), diskKey, runId), fired: crashing.fired() };
-    } finally {
-      setDeps(app().deps);
-    }
+    const runId = await app().withDeps(crashing.deps).sync(diskKey);
+    return { run: await runOf(app(), diskKey, runId), fired: crashing.fired() };
   }
 
   const points: [string, InterceptPoint, number][] = [
@@ -87,13 +81,7 @@ describe("crash anywhere", () => {
   it("when the starter crashes after recording the run, before queueing it, then the next tick nudges it to completion", async () => {
     const { diskId, diskKey } = await protectedDisk();
     const crashing = intercept(app().deps, "records.createRun", 1, "crash");
-    setDeps(crashing.deps);
-    let answer;
-    try {
-      answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
-    } finally {
-      setDeps(app().deps);
-    }
+    const answer = await app().withDeps(crashing.deps).host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
     assert.equal(answer.status, 500, "the caller is told the start failed");
     const busy = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
     assert.equal(busy.status, 409, "the claimed run still holds the disk");

@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setDeps } from "../../src/composition";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { isLeaseLost } from "../../src/domain/errors";
 import { diskKeyOf, protectedDiskInputSchema, toProtectedDisk } from "../../src/domain/model";
@@ -43,12 +42,7 @@ describe("integrity by proof", () => {
   }
 
   async function syncWith(deps: Deps, diskKey: string): Promise<RunView> {
-    setDeps(deps);
-    try {
-      return await runOf(app(), diskKey, await app().sync(diskKey));
-    } finally {
-      setDeps(app().deps);
-    }
+    return runOf(app(), diskKey, await app().withDeps(deps).sync(diskKey));
   }
 
   function syncIntercepted(diskKey: string, point: InterceptPoint, after: number, then: Intercept): Promise<RunView> {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { app as functionsApp } from "@azure/functions";
 import { StorageSharedKeyCredential } from "@azure/storage-blob";
-import { createDeps, setDeps } from "../../src/composition";
+import { createDeps } from "../../src/composition";
 import { loadSettings } from "../../src/config";
 import type { RunView } from "../../src/domain/records";
 import { describeError, redact } from "../../src/domain/errors";
@@ -18,7 +18,7 @@ import type { MemoryMetrics } from "../../src/host/metrics";
 import { type HttpFunction, declaredFunctions } from "../../src/host/register";
 import { devAccount } from "../../emulator/azurite";
 import { staticTokenCredential } from "../../emulator/stack";
-import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
+import { GiB, MiB, type TestApp, resourceGroup, useTestApp } from "../support/app";
 import { runOf } from "../support/backup";
 import { captureProcessOutput, queuedMessages, tableEntities } from "../support/captured-output";
 import {
@@ -159,21 +159,26 @@ describe("security", () => {
   });
 
   it("when a full backup runs with faults, revoked access and failed runs, then no SAS signature, key or token appears in anything the app lets out", async () => {
-    const { stack, host } = app();
+    const { stack } = app();
     const output = captureProcessOutput();
     const answers: Captured[] = [];
-    const invoke = host.invokeHttp;
-    host.invokeHttp = async (method, path, body) => {
-      const answer = await invoke(method, path, body);
-      answers.push({ source: `HTTP ${method} ${path} → ${answer.status}`, text: JSON.stringify(answer.body) ?? "" });
-      return answer;
+    /** A worker running with `deps` whose HTTP answers are kept for the scan. */
+    const workerWith = (deps: Deps): TestApp => {
+      const worker = app().withDeps(deps);
+      const invoke = worker.host.invokeHttp;
+      worker.host.invokeHttp = async (method, path, body) => {
+        const answer = await invoke(method, path, body);
+        answers.push({ source: `HTTP ${method} ${path} → ${answer.status}`, text: JSON.stringify(answer.body) ?? "" });
+        return answer;
+      };
+      return worker;
     };
-    const recording = recordingGrants(app().deps, grants);
+    const recording = workerWith(recordingGrants(app().deps, grants));
+    const { host } = recording;
     const runs: { runId: string; state: string; error?: string }[] = [];
     let injected = "";
     let diskKey = "";
     try {
-      setDeps(recording);
       const steadyFaults = [
         { scope: "blob" as const, kind: "error" as const, status: 500 as const, rate: 0.05 },
         { scope: "data" as const, kind: "error" as const, status: 500 as const, rate: 0.05 },
@@ -192,16 +197,12 @@ describe("security", () => {
         return run.sourceSnapshotId!.split("/").pop()!;
       };
       const syncWith = async (point: InterceptPoint | undefined, event: () => Promise<void>) => {
-        const outside = point && intercept(recording, point, 2, event);
-        setDeps(outside ? outside.deps : recording);
-        try {
-          const run = await runOf(app(), diskKey, await app().sync(diskKey));
-          runs.push(run);
-          assert.ok(!outside || outside.fired(), `the outside event after ${point} happened`);
-          return run;
-        } finally {
-          setDeps(recording);
-        }
+        const outside = point && intercept(recording.deps, point, 2, event);
+        const worker = outside ? workerWith(outside.deps) : recording;
+        const run = await runOf(worker, diskKey, await worker.sync(diskKey));
+        runs.push(run);
+        assert.ok(!outside || outside.fired(), `the outside event after ${point} happened`);
+        return run;
       };
       const revoke = async () => app().compute.snapshots.revokeAccess(resourceGroup, await activeSnapshot(), poll);
       const revokeAndDelete = async () => {
@@ -211,7 +212,7 @@ describe("security", () => {
       };
 
       write(0);
-      diskKey = await app().protect(diskId, { target: { blobEndpoint: stack.target.blobEndpoint, container: "backups", storageAccountId: stack.target.resourceId } });
+      diskKey = await recording.protect(diskId, { target: { blobEndpoint: stack.target.blobEndpoint, container: "backups", storageAccountId: stack.target.resourceId } });
       assert.equal((await syncWith("target.copyFromUrl", revoke)).state, "succeeded", "full copy with access revoked mid-run (403 from the copy source)");
       write(1);
       await host.invokeHttp("PATCH", `/api/disks/${diskKey}`, { copyMode: "stream" });
@@ -235,8 +236,6 @@ describe("security", () => {
     } finally {
       const stats = await stack.faults.stats();
       await stack.faults.clear();
-      setDeps(app().deps);
-      host.invokeHttp = invoke;
       output.stop();
       injected = `${stats.injected.error} injected 500s over ${stats.requests} requests`;
     }

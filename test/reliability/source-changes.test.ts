@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setDeps } from "../../src/composition";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
 import { assertHealthy, runOf, syncAndVerify } from "../support/backup";
 import { intercept } from "../support/intercept";
@@ -109,13 +108,7 @@ describe("the source changes under us", () => {
       await app().compute.snapshots.revokeAccess(resourceGroup, active, poll);
       await app().compute.snapshots.delete(resourceGroup, active, poll);
     });
-    setDeps(deleting.deps);
-    let runId: string;
-    try {
-      runId = await app().sync(diskKey);
-    } finally {
-      setDeps(app().deps);
-    }
+    const runId = await app().withDeps(deleting.deps).sync(diskKey);
     const run = await runOf(app(), diskKey, runId);
     assert.equal(run.state, "failed");
     assert.match(run.error ?? "", /SnapshotNotFound/);
@@ -133,13 +126,8 @@ describe("the source changes under us", () => {
     const revoking = intercept(app().deps, "target.copyFromUrl", 2, async () => {
       for (const name of await snapshotsOf(diskId)) await app().compute.snapshots.revokeAccess(resourceGroup, name, poll);
     });
-    setDeps(revoking.deps);
-    try {
-      const { run } = await syncAndVerify(app(), diskKey);
-      assert.equal(run.bytesCopied, 24 * MiB + 512);
-    } finally {
-      setDeps(app().deps);
-    }
+    const { run } = await syncAndVerify(app().withDeps(revoking.deps), diskKey);
+    assert.equal(run.bytesCopied, 24 * MiB + 512);
     assert.ok(revoking.fired());
     await assertHealthy(app(), diskKey, diskId, 1);
     recordOutcome({ area: "Source changes", scenario: "read access revoked (as if expired) mid-run", runs: 1, faults: "revoke after 2 copies", result: "403 from the copy source → re-granted → run succeeded; RestorePoint verified" });

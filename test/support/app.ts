@@ -1,11 +1,11 @@
 /**
  * The whole app on the local stack, for end-to-end tests: the local stack, Deps built from app settings exactly as
- * a worker builds them (only the local profile differs), and the local host running the declared functions.
- * `const app = useTestApp()` in a `describe` starts it before the suite and stops it after.
+ * a worker builds them (only the local profile differs), and the local host running the declared functions with
+ * them. `const app = useTestApp()` in a `describe` starts it before the suite and stops it after; a test that
+ * needs a worker with other Deps (intercepted, duplicating messages, …) asks for `app().withDeps(deps)`.
  */
 import { after, before } from "node:test";
 import type { ComputeManagementClient } from "@azure/arm-compute";
-import { setDeps } from "../../src/composition";
 import { diskKeyOf } from "../../src/domain/model";
 import type { RestorePoint } from "../../src/domain/records";
 import type { Deps } from "../../src/engine/deps";
@@ -13,7 +13,7 @@ import { type VerifyResult, sparseDigest } from "../../src/engine/verify";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { verifyRestorePoint } from "../../src/engine/verify-restore-point";
 import type { LocalHost } from "../../src/local/host";
-import { startLocalApp } from "../../scripts/lib/local-app";
+import { type LocalApp, startLocalApp } from "../../scripts/lib/local-app";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../emulator/stack";
 import { computeClient } from "./stack";
 
@@ -45,6 +45,11 @@ export interface TestApp {
   verify(point: RestorePoint): Promise<VerifyResult>;
   /** The content digest of a RestorePoint's blob snapshot alone (no source needed). */
   targetDigest(point: RestorePoint): Promise<string>;
+  /**
+   * The same app with a worker whose handlers run with `deps`: its `host` (a second local host on the same queues)
+   * and its helpers use them; stack, tables, queues and logs are shared, and this app is left as it is.
+   */
+  withDeps(deps: Deps): TestApp;
 }
 
 export interface TestAppOptions {
@@ -59,7 +64,6 @@ export function useTestApp(options: TestAppOptions = {}): () => TestApp {
   });
   after(async () => {
     await app?.host.stop();
-    setDeps(undefined);
     await app?.stack.stop();
   });
   return () => {
@@ -71,15 +75,18 @@ export function useTestApp(options: TestAppOptions = {}): () => TestApp {
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const stack = await startLocalStack(options.stack);
   const logs: CapturedLog[] = [];
-  const { deps, host } = startLocalApp({
+  const local = startLocalApp({
     stack,
     settings: options.settings,
     log: (level, functionName, text) => logs.push({ level, functionName, text }),
     queueSettings: { visibilityTimeout: 0 },
     dataPlane: { retryOptions: { maxTries: 4, retryDelayInMs: 20, maxRetryDelayInMs: 200, tryTimeoutInMs: 60_000 } },
   });
-  const compute = computeClient(stack);
-  const app: TestApp = {
+  return testApp(local, stack, computeClient(stack), logs, local.deps, local.host);
+}
+
+function testApp(local: LocalApp, stack: LocalStack, compute: ComputeManagementClient, logs: CapturedLog[], deps: Deps, host: LocalHost): TestApp {
+  return {
     stack,
     deps,
     host,
@@ -123,6 +130,6 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       });
       return digest.digest;
     },
+    withDeps: (other) => testApp(local, stack, compute, logs, other, local.hostWith(other)),
   };
-  return app;
 }

@@ -11,7 +11,6 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { setDeps } from "../../src/composition";
 import { type ByteRange, PAGE_BYTES } from "../../src/domain/ranges";
 import type { Deps } from "../../src/engine/deps";
 import { servicePageListMaxRanges } from "../../emulator/behaviour";
@@ -325,12 +324,10 @@ async function startSync(app: TestApp, diskKey: string, sync: string): Promise<s
 /** Processes the queues with `deps` as the worker's and the epoch's faults injected; counts the faults. */
 async function playSync(app: TestApp, deps: Deps, epoch: Pick<Epoch, "faultRate" | "faultSeed">, totals: HistoryTotals): Promise<void> {
   const { stack } = app;
-  setDeps(deps);
   if (epoch.faultRate > 0) await stack.faults.set(faultRules(epoch.faultRate), epoch.faultSeed);
   try {
-    await app.host.runUntilIdle({ timeoutMs: 60_000 });
+    await app.withDeps(deps).host.runUntilIdle({ timeoutMs: 60_000 });
   } finally {
-    setDeps(app.deps);
     const stats = await stack.faults.stats();
     totals.faults += stats.injected.error + stats.injected.reset + stats.injected.throttle;
     await stack.faults.clear();

@@ -1,6 +1,7 @@
 /** App settings: one error naming every bad setting, described whole for logs and HTTP answers, read once at start-up. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { InvocationContext } from "@azure/functions";
 import { getDeps, startWorker } from "../../src/composition";
 import { SettingsError, loadSettings } from "../../src/config";
 import { describeError } from "../../src/domain/errors";
@@ -53,7 +54,7 @@ describe("startWorker", () => {
     assert.match(reported[0], /^diskdelta: invalid app settings: DISKDELTA_SAS_DURATION_SECONDS: .*; DISKDELTA_MAX_RUNS_PER_TICK: /);
     assert.ok(!reported[0].includes(accountKey));
     for (let call = 0; call < 2; call++) {
-      assert.throws(getDeps, (error: unknown) => error instanceof SettingsError && error.problems.length === 2);
+      assert.throws(() => getDeps(new InvocationContext()), (error: unknown) => error instanceof SettingsError && error.problems.length === 2);
     }
   });
 
