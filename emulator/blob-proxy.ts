@@ -6,7 +6,7 @@
  * re-signed for Azurite's plain-http port (`https-only-sas.ts`).
  */
 import { createHash } from "node:crypto";
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
@@ -174,6 +174,16 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
     });
+    // Azurite may answer before it has read the body (412 to a leased 4 MiB Put Page). The client is still sending:
+    // the rest is read and dropped so its keep-alive connection can carry its next request, instead of stalling
+    // until the server's keep-alive timeout resets it.
+    res.on("finish", () => {
+      if (!req.readableEnded) {
+        req.unpipe(upstream);
+        req.resume();
+      }
+      abandonUnsent(upstream);
+    });
     req.pipe(upstream);
   }
 
@@ -338,7 +348,10 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
           if (md5 !== undefined && answer.statusCode === 201) answerHeaders["content-md5"] = md5;
           res.writeHead(answer.statusCode ?? 502, answerHeaders);
           answer.pipe(res);
-          answer.on("end", resolve);
+          answer.on("end", () => {
+            abandonUnsent(put);
+            resolve();
+          });
           answer.on("error", resolve);
         },
       );
@@ -372,6 +385,14 @@ function relayRewritten(answer: IncomingMessage, res: ServerResponse, rewrite: (
     res.writeHead(answer.statusCode ?? 200, { ...headers, "content-length": String(body.length) });
     res.end(body);
   });
+}
+
+/**
+ * Closes a request Azurite answered before reading all of it: its connection still expects the unsent bytes, so
+ * it can carry no other request, and Azurite would only reset it at its keep-alive timeout.
+ */
+function abandonUnsent(upstream: ClientRequest): void {
+  if (!upstream.writableFinished) upstream.destroy();
 }
 
 function isGetPageRanges(req: IncomingMessage): boolean {
