@@ -12,7 +12,8 @@ import { gib, maxDiskSizeGB } from "../disks/limits";
 import type { DiskRecord, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
 import type { SasAuthority } from "../dataplane/sas";
 import type { ServiceBehaviour } from "../behaviour";
-import { sendComputeThrottle } from "../service-errors";
+import { armErrors, httpError } from "../error-catalog";
+import { sendComputeThrottle, sendJsonError } from "../service-errors";
 import { servedApiVersion, type DiskResourceType } from "./api-versions";
 import { importDisk } from "./import";
 import { armLocation, OperationRegistry, type OperationKind, type OperationLinks } from "./operations";
@@ -20,7 +21,7 @@ import { RateLimitCounters, type Policy } from "./rate-limits";
 import { RouteTable } from "./route-table";
 import { acceptedJson, diskJson, snapshotJson } from "./resources";
 import { unchangedCreationData } from "./creation-data";
-import { armError, PropertyError, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
+import { armError, missingParameter, PropertyError, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
 
 /** Serves ARM compute requests; answers false for paths that are not disk or snapshot routes. */
 export type ComputeRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -104,24 +105,15 @@ export function createComputeRoute(
     return found ? armLocation(found.location) : "global";
   }
 
-  function notFound(kind: "disks" | "snapshots", resourceGroup: string, name: string): EmulatorHttpError {
-    return new EmulatorHttpError(
-      404,
-      "ResourceNotFound",
-      `The Resource 'Microsoft.Compute/${kind}/${name}' under resource group '${resourceGroup}' was not found. ` +
-        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
-    );
-  }
-
   function requireDisk({ params }: Call): DiskRecord {
     const disk = store.findDisk(params.resourceGroup, params.name);
-    if (!disk) throw notFound("disks", params.resourceGroup, params.name);
+    if (!disk) throw httpError(armErrors.resourceNotFound("disks", params.resourceGroup, params.name));
     return disk;
   }
 
   function requireSnapshot({ params }: Call): SnapshotRecord {
     const snapshot = store.findSnapshot(params.resourceGroup, params.name);
-    if (!snapshot) throw notFound("snapshots", params.resourceGroup, params.name);
+    if (!snapshot) throw httpError(armErrors.resourceNotFound("snapshots", params.resourceGroup, params.name));
     return snapshot;
   }
 
@@ -150,7 +142,7 @@ export function createComputeRoute(
       const createOption = requiredString(creation?.createOption, "creationData.createOption");
       const params: NewResource = { resourceGroup: group, name, location, tags };
       if (createOption.toLowerCase() === "empty") {
-        if (diskSizeGB === undefined) throw armError("diskSizeGB", "Required parameter 'diskSizeGB' is missing (null).");
+        if (diskSizeGB === undefined) throw missingParameter("diskSizeGB");
         disk = store.createDisk(params, diskSizeGB * gib, { createOption: "Empty" });
       } else if (createOption.toLowerCase() === "import") {
         const creationData = {
@@ -210,7 +202,7 @@ export function createComputeRoute(
         if (store.snapshotById(sourceId)) {
           throw armError("creationData.sourceResourceId", "The disk emulator snapshots disks only, not snapshots.");
         }
-        throw new EmulatorHttpError(404, "ResourceNotFound", `The source disk '${sourceId}' was not found.`);
+        throw httpError(armErrors.sourceDiskNotFound(sourceId));
       }
       const incremental = properties.incremental === true;
       snapshot = store.createSnapshot({ resourceGroup: group, name, location, tags }, source, incremental);
@@ -242,9 +234,7 @@ export function createComputeRoute(
       throw armError("access", `Snapshots can be exported for 'Read' access only, not '${access}'.`);
     }
     const duration = optionalPositiveInt(body.durationInSeconds, "durationInSeconds", Number.MAX_SAFE_INTEGER);
-    if (duration === undefined) {
-      throw armError("durationInSeconds", "Required parameter 'durationInSeconds' is missing (null).");
-    }
+    if (duration === undefined) throw missingParameter("durationInSeconds");
     const accessSAS = sas.issue(store.grantAccess(snapshot, duration));
     acceptOperation(call, snapshot.location, "action", () => ({ accessSAS }));
   }
@@ -257,12 +247,12 @@ export function createComputeRoute(
 
   function pollOperation({ res, url, params }: Call) {
     const answer = operations.poll(params.operation, url.searchParams.get("monitor") === "true");
-    if (!answer) throw new EmulatorHttpError(404, "NotFound", `The operation '${params.operation}' was not found.`);
+    if (!answer) throw httpError(armErrors.operationNotFound(params.operation));
     send(res, answer.status, answer.body, answer.headers);
   }
 
   function notExported(): never {
-    throw new EmulatorHttpError(501, "NotImplemented", "The disk emulator exports snapshots, not disks.");
+    throw httpError(armErrors.diskExportNotImplemented);
   }
 
   const routes = new RouteTable<Handler>([
@@ -297,7 +287,7 @@ export function createComputeRoute(
       checkAuthorization(req);
       const version = servedApiVersion(url, type, locationOf(type, params));
       if (params.subscriptionId.toLowerCase() !== options.subscriptionId.toLowerCase()) {
-        throw new EmulatorHttpError(404, "SubscriptionNotFound", `The subscription '${params.subscriptionId}' could not be found.`);
+        throw httpError(armErrors.subscriptionNotFound(params.subscriptionId));
       }
       const decision = rateLimits.admit(policyOf(method, type, isAction(match.path)));
       res.setHeader("x-ms-ratelimit-remaining-resource", decision.header);
@@ -312,7 +302,7 @@ export function createComputeRoute(
         });
         return true;
       }
-      if (!match.route) throw methodNotAllowed(method);
+      if (!match.route) throw httpError(armErrors.methodNotAllowed(method));
       await match.route.handle({ req, res, url, params, version });
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
@@ -322,8 +312,7 @@ export function createComputeRoute(
           'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", ' +
           `error_description="${error.message}"`;
       }
-      const target = error instanceof PropertyError ? { target: error.target } : {};
-      sendJson(res, error.status, { error: { code: error.code, message: error.message, ...target } }, headers);
+      sendJsonError(res, error, { target: error instanceof PropertyError ? error.target : undefined, headers });
     }
     return true;
   };
@@ -352,12 +341,8 @@ function decodeNames(params: Readonly<Record<string, string>>): Readonly<Record<
 
 function checkAuthorization(req: IncomingMessage): void {
   const value = req.headers.authorization;
-  if (!value) {
-    throw new EmulatorHttpError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
-  }
-  if (!/^Bearer \S+$/i.test(value)) {
-    throw new EmulatorHttpError(401, "InvalidAuthenticationToken", "The access token is invalid.");
-  }
+  if (!value) throw httpError(armErrors.authorizationMissing);
+  if (!/^Bearer \S+$/i.test(value)) throw httpError(armErrors.invalidToken);
 }
 
 /** The throttling policy a call draws on, as the recorded session shows them (lists assumed LowCostGet). */
@@ -370,13 +355,9 @@ function policyOf(method: string, type: DiskResourceType, action: boolean): Poli
   return "CreateUpdateDisks";
 }
 
-function methodNotAllowed(method: string): EmulatorHttpError {
-  return new EmulatorHttpError(405, "MethodNotAllowed", `The method '${method}' is not allowed on this resource.`);
-}
-
 function requiredLocation(body: Record<string, unknown>): string {
   if (typeof body.location !== "string" || body.location.trim() === "") {
-    throw new EmulatorHttpError(400, "LocationRequired", "The location property is required for this definition.");
+    throw httpError(armErrors.locationRequired);
   }
   return body.location;
 }

@@ -6,6 +6,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EmulatorHttpError } from "./api";
 import { controlPaths, diskOpsRequestSchema } from "./control-protocol";
+import { controlErrors, httpError } from "../error-catalog";
+import { sendJsonError } from "../service-errors";
 import { readBody, readJson, sendJson } from "./http";
 import type { DiskStore } from "./store";
 
@@ -34,11 +36,11 @@ export function createControlRoute(store: DiskStore): ControlRoute {
         res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });
         res.end(data);
       } else {
-        throw new EmulatorHttpError(405, "MethodNotAllowed", `${req.method} is not allowed on ${path}.`);
+        throw httpError(controlErrors.methodNotAllowed(req.method, path));
       }
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
-      sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+      sendJsonError(res, error);
     }
     return true;
   };
