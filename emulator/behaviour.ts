@@ -9,7 +9,7 @@ import { callControlRoute } from "./control-call";
 import { EmulatorHttpError } from "./disks/api";
 import { readJson, sendJson } from "./disks/http";
 import { controlErrors, httpError } from "./error-catalog";
-import { sendJsonError } from "./service-errors";
+import { answeringJsonErrors } from "./service-errors";
 import { policyNames, stackComputeRateLimits, type ComputeRateLimits, type Policy, type PolicyBudget } from "./compute/rate-limits";
 
 /** What the emulated services do, as the handlers read it. */
@@ -129,7 +129,7 @@ export const behaviourRoute = "/_emulator/behaviour";
  */
 export async function handleBehaviourRoute(req: IncomingMessage, res: ServerResponse, settings: BehaviourSettings): Promise<boolean> {
   if ((req.url ?? "").split("?", 1)[0] !== behaviourRoute) return false;
-  try {
+  await answeringJsonErrors(res, async () => {
     if (req.method === "PATCH") {
       settings.apply((await readJson(req)) ?? {});
       res.writeHead(204).end();
@@ -141,10 +141,7 @@ export async function handleBehaviourRoute(req: IncomingMessage, res: ServerResp
     } else {
       throw httpError(controlErrors.methodNotAllowed(req.method, behaviourRoute));
     }
-  } catch (error) {
-    if (!(error instanceof EmulatorHttpError)) throw error;
-    sendJsonError(res, error);
-  }
+  });
   return true;
 }
 

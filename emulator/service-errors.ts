@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { ErrorDetails } from "./disks/api";
+import { EmulatorHttpError, type ErrorDetails } from "./disks/api";
 import { sendJson } from "./disks/http";
 import { armErrors, type ServiceError } from "./error-catalog";
 import { element, xmlDocument } from "./xml";
@@ -75,6 +75,16 @@ export function sendJsonError(
   options: { target?: string; headers?: Record<string, string> } = {},
 ): void {
   sendJson(res, error.status, armErrorJson(error, { target: options.target }), options.headers);
+}
+
+/** Runs a route's work, answering an EmulatorHttpError it throws with `sendJsonError`; other errors propagate. */
+export async function answeringJsonErrors(res: ServerResponse, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (!(error instanceof EmulatorHttpError)) throw error;
+    sendJsonError(res, error);
+  }
 }
 
 /** Writes an ARM error as ARM's front door does, with request and correlation ids. */

@@ -126,11 +126,7 @@ export function createComputeRoute(
   }
 
   async function putDisk(call: Call) {
-    const { resourceGroup: group, name } = call.params;
-    const body = bodyObject(await readJson(call.req));
-    const location = requiredLocation(body);
-    const properties = optionalObject(body.properties, "properties") ?? {};
-    const tags = optionalTags(body.tags);
+    const { group, name, location, properties, tags } = await readResourcePut(call);
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     let disk = store.findDisk(group, name);
     if (disk) {
@@ -173,19 +169,8 @@ export function createComputeRoute(
     acceptOperation(call, disk.location, "write", () => diskJson(disk), acceptedJson(diskJson(disk)));
   }
 
-  function deleteDisk(call: Call) {
-    const disk = store.findDisk(call.params.resourceGroup, call.params.name);
-    if (!disk) return send(call.res, 204, undefined);
-    store.deleteDisk(disk);
-    acceptOperation(call, disk.location, "action");
-  }
-
   async function putSnapshot(call: Call) {
-    const { resourceGroup: group, name } = call.params;
-    const body = bodyObject(await readJson(call.req));
-    const location = requiredLocation(body);
-    const properties = optionalObject(body.properties, "properties") ?? {};
-    const tags = optionalTags(body.tags);
+    const { group, name, location, properties, tags } = await readResourcePut(call);
     let snapshot = store.findSnapshot(group, name);
     if (snapshot) {
       if (tags) snapshot.tags = tags;
@@ -219,12 +204,21 @@ export function createComputeRoute(
     acceptOperation(call, snapshot.location, "write", () => snapshotJson(snapshot, store), acceptedJson(snapshotJson(snapshot, store)));
   }
 
-  function deleteSnapshot(call: Call) {
-    const snapshot = store.findSnapshot(call.params.resourceGroup, call.params.name);
-    if (!snapshot) return send(call.res, 204, undefined);
-    store.deleteSnapshot(snapshot);
-    acceptOperation(call, snapshot.location, "action");
+  /** DELETE as ARM answers it: 204 when there is nothing to delete, else 202 with the operation. */
+  function deleteResource<T extends DiskRecord | SnapshotRecord>(
+    find: (group: string, name: string) => T | undefined,
+    remove: (resource: T) => void,
+  ): Handler {
+    return (call) => {
+      const resource = find(call.params.resourceGroup, call.params.name);
+      if (!resource) return send(call.res, 204, undefined);
+      remove(resource);
+      acceptOperation(call, resource.location, "action");
+    };
   }
+
+  const deleteDisk = deleteResource((group, name) => store.findDisk(group, name), (disk) => store.deleteDisk(disk));
+  const deleteSnapshot = deleteResource((group, name) => store.findSnapshot(group, name), (snapshot) => store.deleteSnapshot(snapshot));
 
   async function grantAccess(call: Call) {
     const snapshot = requireSnapshot(call);
@@ -353,6 +347,18 @@ function policyOf(method: string, type: DiskResourceType, action: boolean): Poli
   if (verb === "DELETE") return "DeleteDisks";
   if (type === "snapshots" && (verb === "POST" || (verb === "PUT" && !action))) return "HighCostSnapshotCreateHydrate";
   return "CreateUpdateDisks";
+}
+
+/** What a PUT of any resource type reads first, checked in this order: its body, location, properties, tags. */
+async function readResourcePut({ req, params }: Call) {
+  const body = bodyObject(await readJson(req));
+  return {
+    group: params.resourceGroup,
+    name: params.name,
+    location: requiredLocation(body),
+    properties: optionalObject(body.properties, "properties") ?? {},
+    tags: optionalTags(body.tags),
+  };
 }
 
 function requiredLocation(body: Record<string, unknown>): string {

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { EmulatorHttpError } from "./api";
 import { controlPaths, diskOpsRequestSchema } from "./control-protocol";
 import { controlErrors, httpError } from "../error-catalog";
-import { sendJsonError } from "../service-errors";
+import { answeringJsonErrors } from "../service-errors";
 import { readBody, readJson, sendJson } from "./http";
 import type { DiskStore } from "./store";
 
@@ -21,7 +21,7 @@ export function createControlRoute(store: DiskStore): ControlRoute {
   return async (req, res, url) => {
     const path = url.pathname;
     if (path !== controlPaths.ops && path !== controlPaths.write && path !== controlPaths.read) return false;
-    try {
+    await answeringJsonErrors(res, async () => {
       if (path === controlPaths.ops && req.method === "POST") {
         const parsed = diskOpsRequestSchema.safeParse(await readJson(req, maxOpsBodyBytes));
         if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
@@ -38,10 +38,7 @@ export function createControlRoute(store: DiskStore): ControlRoute {
       } else {
         throw httpError(controlErrors.methodNotAllowed(req.method, path));
       }
-    } catch (error) {
-      if (!(error instanceof EmulatorHttpError)) throw error;
-      sendJsonError(res, error);
-    }
+    });
     return true;
   };
 }
