@@ -8,6 +8,8 @@ import { z } from "zod";
 import { callControlRoute } from "./control-call";
 import { EmulatorHttpError } from "./disks/api";
 import { readJson, sendJson } from "./disks/http";
+import { controlErrors, httpError } from "./error-catalog";
+import { answeringJsonErrors } from "./service-errors";
 import { policyNames, stackComputeRateLimits, type ComputeRateLimits, type Policy, type PolicyBudget } from "./compute/rate-limits";
 
 /** What the emulated services do, as the handlers read it. */
@@ -127,7 +129,7 @@ export const behaviourRoute = "/_emulator/behaviour";
  */
 export async function handleBehaviourRoute(req: IncomingMessage, res: ServerResponse, settings: BehaviourSettings): Promise<boolean> {
   if ((req.url ?? "").split("?", 1)[0] !== behaviourRoute) return false;
-  try {
+  await answeringJsonErrors(res, async () => {
     if (req.method === "PATCH") {
       settings.apply((await readJson(req)) ?? {});
       res.writeHead(204).end();
@@ -137,12 +139,9 @@ export async function handleBehaviourRoute(req: IncomingMessage, res: ServerResp
       const { pageListMaxRanges, listOldFooterAsCleared } = settings;
       sendJson(res, 200, { pageListMaxRanges, listOldFooterAsCleared });
     } else {
-      throw new EmulatorHttpError(405, "MethodNotAllowed", `${req.method} is not allowed on ${behaviourRoute}.`);
+      throw httpError(controlErrors.methodNotAllowed(req.method, behaviourRoute));
     }
-  } catch (error) {
-    if (!(error instanceof EmulatorHttpError)) throw error;
-    sendJson(res, error.status, { error: { code: error.code, message: error.message } });
-  }
+  });
   return true;
 }
 

@@ -6,12 +6,13 @@
  * re-signed for Azurite's plain-http port (`https-only-sas.ts`).
  */
 import { createHash } from "node:crypto";
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
 import { EmulatorHttpError, type SourceReader } from "./disks/api";
-import { sendStorageError, storageServiceVersion } from "./service-errors";
+import { httpError, storageErrors } from "./error-catalog";
+import { answerStorageError, storageServiceVersion } from "./service-errors";
 import { widenHttpsOnlySas } from "./https-only-sas";
 import { hasValidSharedKey, sharedKeyAuthorization, type SharedKeyAccount } from "./shared-key";
 
@@ -41,19 +42,6 @@ export interface BlobProxy {
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Closes pooled connections. */
   close(): void;
-}
-
-/** A storage error the proxy answers instead of a result. */
-class StorageFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details: Record<string, string | number> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
 }
 
 interface ByteRange {
@@ -122,13 +110,8 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       else if (isGetPageRanges(req)) getPageRanges(req, res);
       else forward(req, res);
     } catch (error) {
-      if (error instanceof StorageFailure) {
-        sendStorageError(res, error.status, error.code, error.message, { details: error.details, headers: error.headers });
-      } else if (error instanceof EmulatorHttpError) {
-        sendStorageError(res, error.status, error.code, error.message, { details: error.details });
-      } else {
-        throw error;
-      }
+      if (!(error instanceof EmulatorHttpError)) throw error;
+      answerStorageError(res, error);
     }
     return true;
   }
@@ -168,11 +151,21 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     );
     upstream.on("error", () => {
       if (res.headersSent) res.destroy();
-      else sendStorageError(res, 500, "InternalError", "The local blob service (Azurite) did not answer.");
+      else answerStorageError(res, storageErrors.azuriteSilent);
     });
     // A client that gives up must not leave a half-sent request hanging on Azurite.
     res.on("close", () => {
       if (!res.writableFinished) upstream.destroy();
+    });
+    // Azurite may answer before it has read the body (412 to a leased 4 MiB Put Page). The client is still sending:
+    // the rest is read and dropped so its keep-alive connection can carry its next request, instead of stalling
+    // until the server's keep-alive timeout resets it.
+    res.on("finish", () => {
+      if (!req.readableEnded) {
+        req.unpipe(upstream);
+        req.resume();
+      }
+      abandonUnsent(upstream);
     });
     req.pipe(upstream);
   }
@@ -188,7 +181,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       throw invalidHeader("x-ms-source-range", "The source range and the destination range must have the same length.");
     }
     if (length > maxPageCopyBytes) {
-      throw new StorageFailure(400, "OutOfRangeInput", "One of the request inputs is out of range.", {
+      throw httpError(storageErrors.outOfRangeInput, {
         HeaderName: "x-ms-range",
         Reason: `A page range can be at most ${maxPageCopyBytes} bytes.`,
       });
@@ -200,7 +193,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     const expectedMd5 = header(req, "x-ms-source-content-md5");
     const md5 = expectedMd5 === undefined ? undefined : createHash("md5").update(bytes).digest("base64");
     if (md5 !== undefined && md5 !== expectedMd5) {
-      throw new StorageFailure(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value calculated by the server.", {
+      throw httpError(storageErrors.md5Mismatch, {
         UserSpecifiedMd5: expectedMd5 ?? "",
         ServerCalculatedMd5: md5,
       });
@@ -217,24 +210,18 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     const authorization = header(req, "authorization");
     if (authorization?.startsWith("SharedKey ")) {
       if (hasValidSharedKey(req.method ?? "PUT", req.url ?? "/", req.headers, account)) return false;
-      throw new StorageFailure(
-        403,
-        "AuthenticationFailed",
-        "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
-        { AuthenticationErrorDetail: "The MAC signature found in the HTTP request is not the same as any computed signature." },
-      );
+      throw httpError(storageErrors.authenticationFailed, {
+        AuthenticationErrorDetail: "The MAC signature found in the HTTP request is not the same as any computed signature.",
+      });
     }
     if (authorization === undefined && target.searchParams.has("sig")) return true;
-    if (authorization !== undefined) {
-      throw new StorageFailure(403, "AuthenticationFailed", "Server failed to authenticate the request. The local stack accepts Shared Key and SAS only.");
-    }
-    throw new StorageFailure(401, "NoAuthenticationInformation", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.");
+    throw httpError(authorization === undefined ? storageErrors.noAuthenticationInformation : storageErrors.authenticationSchemeRefused);
   }
 
   function parseRange(req: IncomingMessage, name: string): ByteRange {
     const value = header(req, name);
     if (value === undefined) {
-      throw new StorageFailure(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.", { HeaderName: name });
+      throw httpError(storageErrors.missingRequiredHeader, { HeaderName: name });
     }
     const match = /^bytes=(\d+)-(\d+)$/.exec(value.trim());
     const range = match ? { start: Number(match[1]), end: Number(match[2]) } : undefined;
@@ -260,9 +247,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       throw error;
     }
     if (!reader) return fetchSource(req, url, range);
-    if (range.end >= reader.sizeBytes) {
-      throw cannotVerifySource(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
-    }
+    if (range.end >= reader.sizeBytes) throw sourceRangeInvalid();
     return reader.read(range.start, range.end - range.start + 1);
   }
 
@@ -291,16 +276,14 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
             const code = /<Code>([^<]*)<\/Code>/.exec(bytes.toString("utf8"))?.[1] ?? answer.headers["x-ms-error-code"];
             reject(cannotVerifySource(status, String(code ?? "Unknown"), answer.statusMessage ?? "The source refused the read."));
           } else if (bytes.length !== length) {
-            reject(cannotVerifySource(416, "InvalidRange", "The range specified is invalid for the current size of the resource."));
+            reject(sourceRangeInvalid());
           } else {
             resolve(bytes);
           }
         });
       });
       sourceRequest.setTimeout(60_000, () => sourceRequest.destroy(new Error("timed out")));
-      sourceRequest.on("error", () =>
-        reject(new StorageFailure(500, "CannotVerifyCopySource", "Could not verify the copy source within the specified time.")),
-      );
+      sourceRequest.on("error", () => reject(httpError(storageErrors.cannotVerifyCopySource)));
       sourceRequest.end();
     });
   }
@@ -338,12 +321,15 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
           if (md5 !== undefined && answer.statusCode === 201) answerHeaders["content-md5"] = md5;
           res.writeHead(answer.statusCode ?? 502, answerHeaders);
           answer.pipe(res);
-          answer.on("end", resolve);
+          answer.on("end", () => {
+            abandonUnsent(put);
+            resolve();
+          });
           answer.on("error", resolve);
         },
       );
       put.on("error", () => {
-        sendStorageError(res, 500, "InternalError", "The local blob service (Azurite) did not answer.");
+        answerStorageError(res, storageErrors.azuriteSilent);
         resolve();
       });
       put.end(bytes);
@@ -374,6 +360,14 @@ function relayRewritten(answer: IncomingMessage, res: ServerResponse, rewrite: (
   });
 }
 
+/**
+ * Closes a request Azurite answered before reading all of it: its connection still expects the unsent bytes, so
+ * it can carry no other request, and Azurite would only reset it at its keep-alive timeout.
+ */
+function abandonUnsent(upstream: ClientRequest): void {
+  if (!upstream.writableFinished) upstream.destroy();
+}
+
 function isGetPageRanges(req: IncomingMessage): boolean {
   return req.method === "GET" && /[?&]comp=pagelist(&|$)/.test(req.url ?? "");
 }
@@ -382,20 +376,21 @@ function isPutPageFromUrl(req: IncomingMessage): boolean {
   return req.method === "PUT" && req.headers["x-ms-copy-source"] !== undefined && /[?&]comp=page(&|$)/.test(req.url ?? "");
 }
 
-function invalidHeader(name: string, reason: string): StorageFailure {
-  return new StorageFailure(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.", {
-    HeaderName: name,
-    Reason: reason,
-  });
+function invalidHeader(name: string, reason: string): EmulatorHttpError {
+  return httpError(storageErrors.invalidHeaderValue, { HeaderName: name, Reason: reason });
 }
 
 /** How the service reports a source it could not read: the source's status, and its error in detail. */
-function cannotVerifySource(status: number, code: string, message: string): StorageFailure {
-  return new StorageFailure(
-    status,
-    "CannotVerifyCopySource",
-    message,
+function cannotVerifySource(status: number, code: string, message: string): EmulatorHttpError {
+  return httpError(
+    { ...storageErrors.cannotVerifyCopySource, status, message },
     { CopySourceStatusCode: status, CopySourceErrorCode: code, CopySourceErrorMessage: message },
     { "x-ms-copy-source-status-code": String(status), "x-ms-copy-source-error-code": code },
   );
+}
+
+/** A source range past the source's end, refused as the source refuses it. */
+function sourceRangeInvalid(): EmulatorHttpError {
+  const { status, code, message } = storageErrors.invalidRange;
+  return cannotVerifySource(status, code, message);
 }

@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { sendArmError, sendComputeThrottle, sendStorageError } from "./service-errors";
+import { armErrors, controlErrors, storageErrors, type ServiceError } from "./error-catalog";
+import { answerStorageError, armErrorJson, sendArmError, sendComputeThrottle } from "./service-errors";
 
 /** Which requests a rule applies to: ARM compute, snapshot data URLs, the proxied blob storage, or any. */
 export type FaultScope = "compute" | "data" | "blob" | "all";
@@ -166,14 +167,8 @@ function answerWithFault(rule: ParsedRule, req: IncomingMessage, res: ServerResp
       req.socket.destroy();
       return;
     case "error":
-      if (compute) {
-        const code = rule.status === 500 ? "InternalServerError" : "ServiceUnavailable";
-        sendArmError(res, rule.status, code, "The service encountered an error; retry the request (injected fault).");
-      } else if (rule.status === 500) {
-        sendStorageError(res, 500, "InternalError", "The server encountered an internal error. Please retry the request.");
-      } else {
-        sendStorageError(res, 503, "ServerBusy", "The server is currently unable to receive requests. Please retry your request.");
-      }
+      if (compute) sendArmError(res, rule.status === 500 ? armErrors.injectedInternalError : armErrors.injectedUnavailable);
+      else answerStorageError(res, rule.status === 500 ? storageErrors.internalError : storageErrors.serverBusy);
       return;
     case "throttle": {
       if (compute) {
@@ -183,8 +178,7 @@ function answerWithFault(rule: ParsedRule, req: IncomingMessage, res: ServerResp
         sendComputeThrottle(res, rule.retryAfterSeconds, { message: "Too many requests (injected fault)." }, headers);
       } else {
         // Azure Storage throttles with 503 ServerBusy, not 429.
-        const retryAfter = { "retry-after": String(rule.retryAfterSeconds) };
-        sendStorageError(res, 503, "ServerBusy", "Operations per second is over the account limit.", { headers: retryAfter });
+        answerStorageError(res, storageErrors.accountThrottled, { headers: { "retry-after": String(rule.retryAfterSeconds) } });
       }
       return;
     }
@@ -213,6 +207,10 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
+function refuse(res: ServerResponse, error: ServiceError): void {
+  sendJson(res, error.status, armErrorJson(error));
+}
+
 /**
  * Serves `POST /_emulator/faults` (body `{ rules, seed? }`), `DELETE /_emulator/faults` and
  * `GET /_emulator/faults/stats`. Returns false for any other path.
@@ -229,17 +227,17 @@ export async function handleFaultRoutes(req: IncomingMessage, res: ServerRespons
     try {
       parsed = faultRequestSchema.safeParse(await readJson(req));
     } catch {
-      sendJson(res, 400, { error: { code: "InvalidJson", message: "The body is not valid JSON." } });
+      refuse(res, controlErrors.invalidJson);
       return true;
     }
     if (!parsed.success) {
-      sendJson(res, 400, { error: { code: "InvalidFaultRules", message: z.prettifyError(parsed.error) } });
+      refuse(res, controlErrors.invalidFaultRules(z.prettifyError(parsed.error)));
       return true;
     }
     await faults.set(parsed.data.rules, parsed.data.seed);
     res.writeHead(204).end();
   } else if (path === faultRoutePrefix || path === `${faultRoutePrefix}/stats`) {
-    sendJson(res, 405, { error: { code: "MethodNotAllowed", message: `${req.method} is not allowed on ${path}.` } });
+    refuse(res, controlErrors.methodNotAllowed(req.method, path));
   } else {
     return false;
   }

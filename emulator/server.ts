@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { KeyPair } from "./ca";
 import { handleFaultRoutes, type FaultInjector, type RequestScope } from "./faults";
-import { sendStorageError } from "./service-errors";
+import { storageErrors } from "./error-catalog";
+import { answerStorageError } from "./service-errors";
 
 /** Serves a request and returns true, or returns false without touching it. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -60,7 +61,7 @@ export async function startEmulatorServer(options: EmulatorServerOptions): Promi
     for (const handler of handlers) {
       if (await handler(req, res)) return;
     }
-    sendStorageError(res, 404, "ResourceNotFound", "The specified resource does not exist.");
+    answerStorageError(res, storageErrors.resourceNotFound);
   }
 
   server.on("clientError", (_error, socket: Socket) => socket.destroy());
@@ -92,5 +93,5 @@ export async function startEmulatorServer(options: EmulatorServerOptions): Promi
 function failRequest(res: ServerResponse, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`local stack: request failed: ${message}`);
-  sendStorageError(res, 500, "InternalError", "The local stack failed to serve the request.");
+  answerStorageError(res, storageErrors.stackFailed);
 }

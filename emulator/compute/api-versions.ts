@@ -6,6 +6,7 @@
  * with the same shapes, those of 2025-01-02.
  */
 import { EmulatorHttpError } from "../disks/api";
+import { armErrors, httpError } from "../error-catalog";
 
 /** Newest first, as ARM's "supported api-versions" lists usually read. */
 export const diskApiVersions: readonly string[] = [
@@ -44,13 +45,7 @@ export type DiskResourceType = "disks" | "snapshots" | "locations/DiskOperations
  */
 export function servedApiVersion(url: URL, type: DiskResourceType, location: string): string {
   const version = url.searchParams.get("api-version");
-  if (!version) {
-    throw new EmulatorHttpError(
-      400,
-      "MissingApiVersionParameter",
-      "The api-version query parameter (?api-version=) is required for all requests.",
-    );
-  }
+  if (!version) throw httpError(armErrors.missingApiVersion);
   if (!diskApiVersions.includes(version)) {
     throw new EmulatorHttpError(
       400,

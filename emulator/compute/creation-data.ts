@@ -5,6 +5,7 @@
  * the status ARM gives that code elsewhere (azure-cli#15765). Assumed for this API version; the service wins.
  */
 import type { CreationData } from "../disks/store";
+import { armErrors } from "../error-catalog";
 import { PropertyError } from "./validation";
 
 /** The fields compared; ids and the option are case-insensitive in ARM, a blob URL is not. */
@@ -26,7 +27,8 @@ export function unchangedCreationData(existing: CreationData, requested: Record<
     ({ name, caseInsensitive }) => normalized(existing[name], caseInsensitive) !== normalized(requested[name], caseInsensitive),
   );
   if (changed) {
-    throw new PropertyError(409, "PropertyChangeNotAllowed", "creationData", "Changing property 'creationData' is not allowed.");
+    const { status, code, message } = armErrors.creationDataChanged;
+    throw new PropertyError(status, code, "creationData", message);
   }
 }
 

@@ -17,14 +17,21 @@ const common = {
   publicNetworkAccess: "Enabled",
 };
 
+/** The fields every tracked resource of the two types starts with, in ARM's order. */
+function resourceEnvelope(resource: DiskRecord | SnapshotRecord, type: "disks" | "snapshots"): Record<string, unknown> {
+  return {
+    name: resource.name,
+    id: resource.id,
+    type: `Microsoft.Compute/${type}`,
+    location: resource.location,
+    ...(resource.tags ? { tags: resource.tags } : {}),
+    sku: { name: "Standard_LRS", tier: "Standard" },
+  };
+}
+
 export function diskJson(disk: DiskRecord): Record<string, unknown> {
   return {
-    name: disk.name,
-    id: disk.id,
-    type: "Microsoft.Compute/disks",
-    location: disk.location,
-    ...(disk.tags ? { tags: disk.tags } : {}),
-    sku: { name: "Standard_LRS", tier: "Standard" },
+    ...resourceEnvelope(disk, "disks"),
     properties: {
       creationData: disk.creationData,
       diskSizeGB: Math.ceil(disk.sizeBytes / gib),
@@ -42,12 +49,7 @@ export function diskJson(disk: DiskRecord): Record<string, unknown> {
 
 export function snapshotJson(snapshot: SnapshotRecord, store: DiskStore): Record<string, unknown> {
   return {
-    name: snapshot.name,
-    id: snapshot.id,
-    type: "Microsoft.Compute/snapshots",
-    location: snapshot.location,
-    ...(snapshot.tags ? { tags: snapshot.tags } : {}),
-    sku: { name: "Standard_LRS", tier: "Standard" },
+    ...resourceEnvelope(snapshot, "snapshots"),
     properties: {
       creationData: snapshot.creationData,
       diskSizeGB: Math.ceil(snapshot.view.diskSizeBytes / gib),

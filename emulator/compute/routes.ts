@@ -12,36 +12,35 @@ import { gib, maxDiskSizeGB } from "../disks/limits";
 import type { DiskRecord, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
 import type { SasAuthority } from "../dataplane/sas";
 import type { ServiceBehaviour } from "../behaviour";
-import { sendComputeThrottle } from "../service-errors";
+import { armErrors, httpError } from "../error-catalog";
+import { sendComputeThrottle, sendJsonError } from "../service-errors";
 import { servedApiVersion, type DiskResourceType } from "./api-versions";
 import { importDisk } from "./import";
 import { armLocation, OperationRegistry, type OperationKind, type OperationLinks } from "./operations";
 import { RateLimitCounters, type Policy } from "./rate-limits";
+import { RouteTable } from "./route-table";
 import { acceptedJson, diskJson, snapshotJson } from "./resources";
 import { unchangedCreationData } from "./creation-data";
-import { armError, PropertyError, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
+import { armError, missingParameter, PropertyError, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
 
 /** Serves ARM compute requests; answers false for paths that are not disk or snapshot routes. */
 export type ComputeRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-const resourcePath =
-  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/(disks|snapshots)(?:\/([^/]+)(?:\/(beginGetAccess|endGetAccess))?)?\/?$/i;
-const subscriptionListPath = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Compute\/(disks|snapshots)\/?$/i;
-const operationPath = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Compute\/locations\/([^/]+)\/DiskOperations\/([^/]+)$/i;
-
-/** Starts an operation with the request's api-version: "write" for PUT and PATCH, "action" for POST and DELETE. */
-type StartOperation = (location: string, kind: OperationKind, output?: () => unknown) => OperationLinks;
-
-const operationType: DiskResourceType = "locations/DiskOperations";
-
-/** A parsed route: which collection, which item, which action. */
-interface Target {
-  subscriptionId: string;
-  resourceGroup?: string;
-  kind: "disks" | "snapshots";
-  name?: string;
-  action?: "begingetaccess" | "endgetaccess";
+/** One admitted ARM call, as a route's handler sees it. */
+interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** The path's placeholders; `resourceGroup` and `name` are URL-decoded. */
+  params: Readonly<Record<string, string>>;
+  /** The call's api-version; the operations it starts carry it on. */
+  version: string;
 }
+
+type Handler = (call: Call) => Promise<void> | void;
+
+const inSubscription = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute";
+const inGroup = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute";
 
 /**
  * Serves the compute routes of `store`. The throttling budgets come from `behaviour` at every call; LRO timing
@@ -84,6 +83,11 @@ export function createComputeRoute(
     });
   }
 
+  /** Starts an operation with the call's api-version and answers its 202. */
+  function acceptOperation(call: Call, location: string, kind: OperationKind, output?: () => unknown, body?: unknown) {
+    accepted(call.res, operations.start(location, call.version, kind, output), body);
+  }
+
   function page<T>(url: URL, version: string, items: T[], render: (item: T) => unknown): { value: unknown[]; nextLink?: string } {
     const skip = Number(url.searchParams.get("$skiptoken") ?? "0");
     const start = Number.isSafeInteger(skip) && skip > 0 ? skip : 0;
@@ -93,38 +97,36 @@ export function createComputeRoute(
   }
 
   /** The location ARM names in NoRegisteredProviderFound: the resource's; "global" before there is one (assumed). */
-  function locationOf(target: Target): string {
-    if (target.resourceGroup === undefined || target.name === undefined) return "global";
-    const found = target.kind === "disks" ? store.findDisk(target.resourceGroup, target.name) : store.findSnapshot(target.resourceGroup, target.name);
+  function locationOf(type: DiskResourceType, params: Readonly<Record<string, string>>): string {
+    if (type === operationType) return armLocation(params.location);
+    const { resourceGroup: group, name } = params;
+    if (group === undefined || name === undefined) return "global";
+    const found = type === "disks" ? store.findDisk(group, name) : store.findSnapshot(group, name);
     return found ? armLocation(found.location) : "global";
   }
 
-  function notFound(kind: "disks" | "snapshots", resourceGroup: string, name: string): EmulatorHttpError {
-    return new EmulatorHttpError(
-      404,
-      "ResourceNotFound",
-      `The Resource 'Microsoft.Compute/${kind}/${name}' under resource group '${resourceGroup}' was not found. ` +
-        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
-    );
-  }
-
-  function requireDisk(group: string, name: string): DiskRecord {
-    const disk = store.findDisk(group, name);
-    if (!disk) throw notFound("disks", group, name);
+  function requireDisk({ params }: Call): DiskRecord {
+    const disk = store.findDisk(params.resourceGroup, params.name);
+    if (!disk) throw httpError(armErrors.resourceNotFound("disks", params.resourceGroup, params.name));
     return disk;
   }
 
-  function requireSnapshot(group: string, name: string): SnapshotRecord {
-    const snapshot = store.findSnapshot(group, name);
-    if (!snapshot) throw notFound("snapshots", group, name);
+  function requireSnapshot({ params }: Call): SnapshotRecord {
+    const snapshot = store.findSnapshot(params.resourceGroup, params.name);
+    if (!snapshot) throw httpError(armErrors.resourceNotFound("snapshots", params.resourceGroup, params.name));
     return snapshot;
   }
 
-  async function putDisk(req: IncomingMessage, res: ServerResponse, start: StartOperation, group: string, name: string) {
-    const body = bodyObject(await readJson(req));
-    const location = requiredLocation(body);
-    const properties = optionalObject(body.properties, "properties") ?? {};
-    const tags = optionalTags(body.tags);
+  function listDisks({ res, url, version, params }: Call) {
+    send(res, 200, page(url, version, store.listDisks(params.resourceGroup), diskJson));
+  }
+
+  function listSnapshots({ res, url, version, params }: Call) {
+    send(res, 200, page(url, version, store.listSnapshots(params.resourceGroup), (item) => snapshotJson(item, store)));
+  }
+
+  async function putDisk(call: Call) {
+    const { group, name, location, properties, tags } = await readResourcePut(call);
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     let disk = store.findDisk(group, name);
     if (disk) {
@@ -136,7 +138,7 @@ export function createComputeRoute(
       const createOption = requiredString(creation?.createOption, "creationData.createOption");
       const params: NewResource = { resourceGroup: group, name, location, tags };
       if (createOption.toLowerCase() === "empty") {
-        if (diskSizeGB === undefined) throw armError("diskSizeGB", "Required parameter 'diskSizeGB' is missing (null).");
+        if (diskSizeGB === undefined) throw missingParameter("diskSizeGB");
         disk = store.createDisk(params, diskSizeGB * gib, { createOption: "Empty" });
       } else if (createOption.toLowerCase() === "import") {
         const creationData = {
@@ -153,24 +155,22 @@ export function createComputeRoute(
       }
     }
     const current = disk;
-    accepted(res, start(current.location, "write", () => diskJson(current)), acceptedJson(diskJson(current)));
+    acceptOperation(call, current.location, "write", () => diskJson(current), acceptedJson(diskJson(current)));
   }
 
-  async function patchDisk(req: IncomingMessage, res: ServerResponse, start: StartOperation, disk: DiskRecord) {
-    const body = bodyObject(await readJson(req));
+  async function patchDisk(call: Call) {
+    const disk = requireDisk(call);
+    const body = bodyObject(await readJson(call.req));
     const properties = optionalObject(body.properties, "properties") ?? {};
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     const tags = optionalTags(body.tags);
     if (diskSizeGB !== undefined) store.resizeDisk(disk, diskSizeGB * gib);
     if (tags) disk.tags = tags;
-    accepted(res, start(disk.location, "write", () => diskJson(disk)), acceptedJson(diskJson(disk)));
+    acceptOperation(call, disk.location, "write", () => diskJson(disk), acceptedJson(diskJson(disk)));
   }
 
-  async function putSnapshot(req: IncomingMessage, res: ServerResponse, start: StartOperation, group: string, name: string) {
-    const body = bodyObject(await readJson(req));
-    const location = requiredLocation(body);
-    const properties = optionalObject(body.properties, "properties") ?? {};
-    const tags = optionalTags(body.tags);
+  async function putSnapshot(call: Call) {
+    const { group, name, location, properties, tags } = await readResourcePut(call);
     let snapshot = store.findSnapshot(group, name);
     if (snapshot) {
       if (tags) snapshot.tags = tags;
@@ -187,103 +187,103 @@ export function createComputeRoute(
         if (store.snapshotById(sourceId)) {
           throw armError("creationData.sourceResourceId", "The disk emulator snapshots disks only, not snapshots.");
         }
-        throw new EmulatorHttpError(404, "ResourceNotFound", `The source disk '${sourceId}' was not found.`);
+        throw httpError(armErrors.sourceDiskNotFound(sourceId));
       }
       const incremental = properties.incremental === true;
       snapshot = store.createSnapshot({ resourceGroup: group, name, location, tags }, source, incremental);
     }
     const current = snapshot;
-    accepted(res, start(current.location, "write", () => snapshotJson(current, store)), acceptedJson(snapshotJson(current, store)));
+    acceptOperation(call, current.location, "write", () => snapshotJson(current, store), acceptedJson(snapshotJson(current, store)));
   }
 
-  async function patchSnapshot(req: IncomingMessage, res: ServerResponse, start: StartOperation, snapshot: SnapshotRecord) {
-    const body = bodyObject(await readJson(req));
+  async function patchSnapshot(call: Call) {
+    const snapshot = requireSnapshot(call);
+    const body = bodyObject(await readJson(call.req));
     const tags = optionalTags(body.tags);
     if (tags) snapshot.tags = tags;
-    accepted(res, start(snapshot.location, "write", () => snapshotJson(snapshot, store)), acceptedJson(snapshotJson(snapshot, store)));
+    acceptOperation(call, snapshot.location, "write", () => snapshotJson(snapshot, store), acceptedJson(snapshotJson(snapshot, store)));
   }
 
-  async function grantAccess(req: IncomingMessage, res: ServerResponse, start: StartOperation, snapshot: SnapshotRecord) {
-    const body = bodyObject(await readJson(req));
+  /** DELETE as ARM answers it: 204 when there is nothing to delete, else 202 with the operation. */
+  function deleteResource<T extends DiskRecord | SnapshotRecord>(
+    find: (group: string, name: string) => T | undefined,
+    remove: (resource: T) => void,
+  ): Handler {
+    return (call) => {
+      const resource = find(call.params.resourceGroup, call.params.name);
+      if (!resource) return send(call.res, 204, undefined);
+      remove(resource);
+      acceptOperation(call, resource.location, "action");
+    };
+  }
+
+  const deleteDisk = deleteResource((group, name) => store.findDisk(group, name), (disk) => store.deleteDisk(disk));
+  const deleteSnapshot = deleteResource((group, name) => store.findSnapshot(group, name), (snapshot) => store.deleteSnapshot(snapshot));
+
+  async function grantAccess(call: Call) {
+    const snapshot = requireSnapshot(call);
+    const body = bodyObject(await readJson(call.req));
     const access = requiredString(body.access, "access");
     if (access.toLowerCase() !== "read") {
       throw armError("access", `Snapshots can be exported for 'Read' access only, not '${access}'.`);
     }
     const duration = optionalPositiveInt(body.durationInSeconds, "durationInSeconds", Number.MAX_SAFE_INTEGER);
-    if (duration === undefined) {
-      throw armError("durationInSeconds", "Required parameter 'durationInSeconds' is missing (null).");
-    }
+    if (duration === undefined) throw missingParameter("durationInSeconds");
     const accessSAS = sas.issue(store.grantAccess(snapshot, duration));
-    accepted(res, start(snapshot.location, "action", () => ({ accessSAS })));
+    acceptOperation(call, snapshot.location, "action", () => ({ accessSAS }));
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, url: URL, target: Target, version: string): Promise<void> {
-    const method = req.method ?? "GET";
-    const { resourceGroup: group, kind, name, action } = target;
-    const start: StartOperation = (location, operationKind, output) => operations.start(location, version, operationKind, output);
-    if (group === undefined || name === undefined) {
-      if (method !== "GET") throw methodNotAllowed(method);
-      const items = kind === "disks" ? store.listDisks(group) : store.listSnapshots(group);
-      const render = (item: DiskRecord | SnapshotRecord) =>
-        kind === "disks" ? diskJson(item as DiskRecord) : snapshotJson(item as SnapshotRecord, store);
-      send(res, 200, page(url, version, items, render));
-      return;
-    }
-    if (kind === "disks") {
-      if (action) {
-        throw new EmulatorHttpError(501, "NotImplemented", "The disk emulator exports snapshots, not disks.");
-      }
-      if (method === "GET") return send(res, 200, diskJson(requireDisk(group, name)));
-      if (method === "PUT") return putDisk(req, res, start, group, name);
-      if (method === "PATCH") return patchDisk(req, res, start, requireDisk(group, name));
-      if (method === "DELETE") {
-        const disk = store.findDisk(group, name);
-        if (!disk) return send(res, 204, undefined);
-        store.deleteDisk(disk);
-        return accepted(res, start(disk.location, "action"));
-      }
-      throw methodNotAllowed(method);
-    }
-    if (action === "begingetaccess" && method === "POST") return grantAccess(req, res, start, requireSnapshot(group, name));
-    if (action === "endgetaccess" && method === "POST") {
-      const snapshot = requireSnapshot(group, name);
-      store.revokeAccess(snapshot);
-      return accepted(res, start(snapshot.location, "action"));
-    }
-    if (action) throw methodNotAllowed(method);
-    if (method === "GET") return send(res, 200, snapshotJson(requireSnapshot(group, name), store));
-    if (method === "PUT") return putSnapshot(req, res, start, group, name);
-    if (method === "PATCH") return patchSnapshot(req, res, start, requireSnapshot(group, name));
-    if (method === "DELETE") {
-      const snapshot = store.findSnapshot(group, name);
-      if (!snapshot) return send(res, 204, undefined);
-      store.deleteSnapshot(snapshot);
-      return accepted(res, start(snapshot.location, "action"));
-    }
-    throw methodNotAllowed(method);
+  function revokeAccess(call: Call) {
+    const snapshot = requireSnapshot(call);
+    store.revokeAccess(snapshot);
+    acceptOperation(call, snapshot.location, "action");
   }
 
-  function pollOperation(res: ServerResponse, url: URL, name: string) {
-    const answer = operations.poll(name, url.searchParams.get("monitor") === "true");
-    if (!answer) throw new EmulatorHttpError(404, "NotFound", `The operation '${name}' was not found.`);
+  function pollOperation({ res, url, params }: Call) {
+    const answer = operations.poll(params.operation, url.searchParams.get("monitor") === "true");
+    if (!answer) throw httpError(armErrors.operationNotFound(params.operation));
     send(res, answer.status, answer.body, answer.headers);
   }
 
+  function notExported(): never {
+    throw httpError(armErrors.diskExportNotImplemented);
+  }
+
+  const routes = new RouteTable<Handler>([
+    { method: "GET", path: `${inSubscription}/disks`, handle: listDisks },
+    { method: "GET", path: `${inGroup}/disks`, handle: listDisks },
+    { method: "GET", path: `${inGroup}/disks/{name}`, handle: (call) => send(call.res, 200, diskJson(requireDisk(call))) },
+    { method: "PUT", path: `${inGroup}/disks/{name}`, handle: putDisk },
+    { method: "PATCH", path: `${inGroup}/disks/{name}`, handle: patchDisk },
+    { method: "DELETE", path: `${inGroup}/disks/{name}`, handle: deleteDisk },
+    { method: "*", path: `${inGroup}/disks/{name}/beginGetAccess`, handle: notExported },
+    { method: "*", path: `${inGroup}/disks/{name}/endGetAccess`, handle: notExported },
+    { method: "GET", path: `${inSubscription}/snapshots`, handle: listSnapshots },
+    { method: "GET", path: `${inGroup}/snapshots`, handle: listSnapshots },
+    { method: "GET", path: `${inGroup}/snapshots/{name}`, handle: (call) => send(call.res, 200, snapshotJson(requireSnapshot(call), store)) },
+    { method: "PUT", path: `${inGroup}/snapshots/{name}`, handle: putSnapshot },
+    { method: "PATCH", path: `${inGroup}/snapshots/{name}`, handle: patchSnapshot },
+    { method: "DELETE", path: `${inGroup}/snapshots/{name}`, handle: deleteSnapshot },
+    { method: "POST", path: `${inGroup}/snapshots/{name}/beginGetAccess`, handle: grantAccess },
+    { method: "POST", path: `${inGroup}/snapshots/{name}/endGetAccess`, handle: revokeAccess },
+    // Operation URLs are followed as handed out, so no trailing slash is tolerated.
+    { method: "GET", path: `${inSubscription}/locations/{location}/DiskOperations/{operation}`, handle: pollOperation, exact: true },
+  ]);
+
   return async (req, res, url) => {
-    const target = matchTarget(url.pathname);
-    const operation = operationPath.exec(url.pathname);
-    if (!target && !operation) return false;
+    const method = req.method ?? "GET";
+    const match = routes.match(method, url.pathname);
+    if (!match) return false;
+    // Decoded outside the try: a malformed escape is no ARM error, it throws past the catch and the stack answers 500.
+    const params = decodeNames(match.params);
+    const type = resourceTypeOf(match.path);
     try {
       checkAuthorization(req);
-      const version = target
-        ? servedApiVersion(url, target.kind, locationOf(target))
-        : servedApiVersion(url, operationType, armLocation(operation?.[2] ?? ""));
-      const subscriptionId = target?.subscriptionId ?? operation?.[1] ?? "";
-      if (subscriptionId.toLowerCase() !== options.subscriptionId.toLowerCase()) {
-        throw new EmulatorHttpError(404, "SubscriptionNotFound", `The subscription '${subscriptionId}' could not be found.`);
+      const version = servedApiVersion(url, type, locationOf(type, params));
+      if (params.subscriptionId.toLowerCase() !== options.subscriptionId.toLowerCase()) {
+        throw httpError(armErrors.subscriptionNotFound(params.subscriptionId));
       }
-      const policy = target ? policyOf(req.method ?? "GET", target) : "GetOperation";
-      const decision = rateLimits.admit(policy);
+      const decision = rateLimits.admit(policyOf(method, type, isAction(match.path)));
       res.setHeader("x-ms-ratelimit-remaining-resource", decision.header);
       if (!decision.admitted) {
         sendComputeThrottle(res, decision.retryAfterSeconds, {
@@ -296,12 +296,8 @@ export function createComputeRoute(
         });
         return true;
       }
-      if (operation) {
-        if (req.method !== "GET") throw methodNotAllowed(req.method ?? "");
-        pollOperation(res, url, operation[3]);
-      } else if (target) {
-        await handle(req, res, url, target, version);
-      }
+      if (!match.route) throw httpError(armErrors.methodNotAllowed(method));
+      await match.route.handle({ req, res, url, params, version });
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
       const headers: Record<string, string> = { "x-ms-request-id": randomUUID() };
@@ -310,57 +306,64 @@ export function createComputeRoute(
           'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", ' +
           `error_description="${error.message}"`;
       }
-      const target = error instanceof PropertyError ? { target: error.target } : {};
-      sendJson(res, error.status, { error: { code: error.code, message: error.message, ...target } }, headers);
+      sendJsonError(res, error, { target: error instanceof PropertyError ? error.target : undefined, headers });
     }
     return true;
   };
 }
 
-function matchTarget(pathname: string): Target | undefined {
-  const m = resourcePath.exec(pathname);
-  if (m) {
-    return {
-      subscriptionId: m[1],
-      resourceGroup: decodeURIComponent(m[2]),
-      kind: m[3].toLowerCase() as Target["kind"],
-      name: m[4] === undefined ? undefined : decodeURIComponent(m[4]),
-      action: m[5]?.toLowerCase() as Target["action"],
-    };
+const operationType: DiskResourceType = "locations/DiskOperations";
+
+/** The resource type a route template addresses: the segment after Microsoft.Compute, or the operations type. */
+function resourceTypeOf(path: string): DiskResourceType {
+  const [type] = path.split("/providers/Microsoft.Compute/")[1].split("/");
+  return type === "locations" ? operationType : (type as "disks" | "snapshots");
+}
+
+/** Whether a route template names an action on a resource (beginGetAccess, endGetAccess). */
+function isAction(path: string): boolean {
+  return /\/\{name\}\/\w+$/.test(path);
+}
+
+function decodeNames(params: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const decoded = { ...params };
+  for (const key of ["resourceGroup", "name"]) {
+    if (decoded[key] !== undefined) decoded[key] = decodeURIComponent(decoded[key]);
   }
-  const s = subscriptionListPath.exec(pathname);
-  if (s) return { subscriptionId: s[1], kind: s[2].toLowerCase() as Target["kind"] };
-  return undefined;
+  return decoded;
 }
 
 function checkAuthorization(req: IncomingMessage): void {
   const value = req.headers.authorization;
-  if (!value) {
-    throw new EmulatorHttpError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
-  }
-  if (!/^Bearer \S+$/i.test(value)) {
-    throw new EmulatorHttpError(401, "InvalidAuthenticationToken", "The access token is invalid.");
-  }
+  if (!value) throw httpError(armErrors.authorizationMissing);
+  if (!/^Bearer \S+$/i.test(value)) throw httpError(armErrors.invalidToken);
 }
 
-
 /** The throttling policy a call draws on, as the recorded session shows them (lists assumed LowCostGet). */
-function policyOf(method: string, target: Target): Policy {
+function policyOf(method: string, type: DiskResourceType, action: boolean): Policy {
+  if (type === operationType) return "GetOperation";
   const verb = method.toUpperCase();
   if (verb === "GET") return "LowCostGet";
   if (verb === "DELETE") return "DeleteDisks";
-  if (target.kind === "snapshots" && (verb === "POST" || (verb === "PUT" && !target.action))) return "HighCostSnapshotCreateHydrate";
+  if (type === "snapshots" && (verb === "POST" || (verb === "PUT" && !action))) return "HighCostSnapshotCreateHydrate";
   return "CreateUpdateDisks";
 }
 
-function methodNotAllowed(method: string): EmulatorHttpError {
-  return new EmulatorHttpError(405, "MethodNotAllowed", `The method '${method}' is not allowed on this resource.`);
+/** What a PUT of any resource type reads first, checked in this order: its body, location, properties, tags. */
+async function readResourcePut({ req, params }: Call) {
+  const body = bodyObject(await readJson(req));
+  return {
+    group: params.resourceGroup,
+    name: params.name,
+    location: requiredLocation(body),
+    properties: optionalObject(body.properties, "properties") ?? {},
+    tags: optionalTags(body.tags),
+  };
 }
 
 function requiredLocation(body: Record<string, unknown>): string {
   if (typeof body.location !== "string" || body.location.trim() === "") {
-    throw new EmulatorHttpError(400, "LocationRequired", "The location property is required for this definition.");
+    throw httpError(armErrors.locationRequired);
   }
   return body.location;
 }
-

@@ -1,5 +1,6 @@
 /** Request-body checks with ARM's answers: 400 InvalidParameter naming the offending property in `target`. */
 import { EmulatorHttpError } from "../disks/api";
+import { armErrors, httpError } from "../error-catalog";
 
 /** An ARM error about one property, named in the error's `target` as ARM does. */
 export class PropertyError extends EmulatorHttpError {
@@ -24,9 +25,14 @@ export function armError(target: string, message: string): InvalidParameter {
   return new InvalidParameter(target, message);
 }
 
+/** The 400 for a required property the body leaves out. */
+export function missingParameter(name: string): InvalidParameter {
+  return armError(name, `Required parameter '${name}' is missing (null).`);
+}
+
 export function bodyObject(body: unknown): Record<string, unknown> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new EmulatorHttpError(400, "InvalidRequestContent", "The request content must be a JSON object.");
+    throw httpError(armErrors.notJsonObject);
   }
   return body as Record<string, unknown>;
 }
@@ -38,7 +44,7 @@ export function optionalObject(value: unknown, name: string): Record<string, unk
 }
 
 export function requiredString(value: unknown, name: string): string {
-  if (value === undefined || value === null) throw armError(name, `Required parameter '${name}' is missing (null).`);
+  if (value === undefined || value === null) throw missingParameter(name);
   if (typeof value !== "string" || value === "") throw armError(name, `Parameter '${name}' must be a non-empty string.`);
   return value;
 }

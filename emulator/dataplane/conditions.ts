@@ -5,7 +5,8 @@
  * changed since is 304 Not Modified. Headers are weighed in RFC 9110's order.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { EmulatorHttpError } from "../disks/api";
+import type { EmulatorHttpError } from "../disks/api";
+import { httpError, storageErrors } from "../error-catalog";
 
 /** The blob facts conditions are checked against. */
 export interface ConditionTarget {
@@ -30,7 +31,7 @@ export function evaluateConditions(headers: IncomingHttpHeaders, target: Conditi
 }
 
 function conditionNotMet(): EmulatorHttpError {
-  return new EmulatorHttpError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.");
+  return httpError(storageErrors.conditionNotMet);
 }
 
 function single(value: string | string[] | undefined): string | undefined {

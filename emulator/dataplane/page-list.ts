@@ -4,7 +4,9 @@
  * https://learn.microsoft.com/rest/api/storageservices/get-page-ranges
  */
 import type { IncomingHttpHeaders } from "node:http";
-import { EmulatorHttpError } from "../disks/api";
+import type { EmulatorHttpError } from "../disks/api";
+import { httpError, storageErrors } from "../error-catalog";
+import { element, xmlDocument } from "../xml";
 import type { ListedRange } from "./page-ranges";
 
 /** What one Get Page Ranges request may list: at most `limit` ranges, none starting before `resumeAt`. */
@@ -67,12 +69,10 @@ export function takePage(listing: Iterable<ListedRange>, paging: PageListPaging)
  * continuation, or empty (`<NextMarker />`) when the list is complete, as the service writes it since 2020-10-02.
  */
 export function pageListXml(page: PageListPage): string {
-  const items = page.ranges.map((r) => {
-    const tag = r.kind === "page" ? "PageRange" : "ClearRange";
-    return `<${tag}><Start>${r.start}</Start><End>${r.end - 1}</End></${tag}>`;
-  });
-  const next = page.nextMarker === undefined ? "<NextMarker />" : `<NextMarker>${page.nextMarker}</NextMarker>`;
-  return `<?xml version="1.0" encoding="utf-8"?><PageList>${items.join("")}${next}</PageList>`;
+  const ranges = page.ranges.map((r) =>
+    element(r.kind === "page" ? "PageRange" : "ClearRange", [element("Start", r.start), element("End", r.end - 1)]),
+  );
+  return xmlDocument(element("PageList", [...ranges, element("NextMarker", page.nextMarker)]));
 }
 
 /** The ranges of a `<PageList>` body (Azurite's), in document order, ends made exclusive. */
@@ -110,9 +110,5 @@ function parseMarker(marker: string, range: string): number {
 }
 
 function invalidQueryParameter(name: string, value: string, reason: string): EmulatorHttpError {
-  return new EmulatorHttpError(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.", {
-    QueryParameterName: name,
-    QueryParameterValue: value,
-    Reason: reason,
-  });
+  return httpError(storageErrors.invalidQueryParameterValue, { QueryParameterName: name, QueryParameterValue: value, Reason: reason });
 }

@@ -3,7 +3,8 @@
  * path-style on the emulator's own origin, signed with an HMAC key that never leaves the process.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { EmulatorHttpError } from "../disks/api";
+import type { EmulatorHttpError } from "../disks/api";
+import { httpError, storageErrors } from "../error-catalog";
 import type { SnapshotAccess } from "../disks/store";
 
 const dataPath = /^\/md-([a-z0-9]+)\/([a-z0-9]+)\/abcd$/;
@@ -75,11 +76,7 @@ export class SasAuthority {
 
 /** The 403 the service answers for a bad, expired or revoked SAS; `detail` never contains the signature. */
 export function authenticationFailed(detail: string): EmulatorHttpError {
-  return new EmulatorHttpError(
-    403,
-    "AuthenticationFailed",
-    `Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature. ${detail}`,
-  );
+  return httpError(storageErrors.sasRefused(detail));
 }
 
 function isoSeconds(ms: number): string {

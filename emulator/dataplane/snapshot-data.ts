@@ -12,7 +12,8 @@ import { EmulatorHttpError } from "../disks/api";
 import { parseByteRange, streamChunks } from "../disks/http";
 import { diffResizeBoundaryBytes } from "../disks/limits";
 import type { DiskStore, SnapshotRecord } from "../disks/store";
-import { sendStorageError } from "../service-errors";
+import { httpError, storageErrors } from "../error-catalog";
+import { answerStorageError } from "../service-errors";
 import { pageListPaging, pageListXml, takePage } from "./page-list";
 import { listChangedRanges, listPageRanges } from "./page-ranges";
 import { authenticationFailed, type SasAuthority } from "./sas";
@@ -50,17 +51,11 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, beh
     try {
       const snapshot = resolve(url);
       const method = req.method ?? "GET";
-      if (method !== "GET" && method !== "HEAD") {
-        throw new EmulatorHttpError(
-          403,
-          "AuthorizationPermissionMismatch",
-          "This request is not authorized to perform this operation using this permission.",
-        );
-      }
+      if (method !== "GET" && method !== "HEAD") throw httpError(storageErrors.authorizationPermissionMismatch);
       const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(snapshot) };
       if (evaluateConditions(req.headers, { etag: etagOf(snapshot), lastModifiedMs: snapshot.timeCreated }) === "not-modified") {
         // The service answers 304 without a body, naming the unmet condition in x-ms-error-code.
-        res.writeHead(304, { ...headers, "x-ms-error-code": "ConditionNotMet" });
+        res.writeHead(304, { ...headers, "x-ms-error-code": storageErrors.conditionNotMet.code });
         res.end();
       } else if (url.searchParams.get("comp") === "pagelist") {
         sendPageList(req, res, url, { snapshot, headers, behaviour, resolve });
@@ -70,9 +65,8 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, beh
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
       const blobSize = snapshotSizeFor416(error);
-      sendStorageError(res, error.status, error.code, error.message, {
+      answerStorageError(res, error, {
         requestId,
-        details: error.details,
         headers: blobSize === undefined ? common : { ...common, "Content-Range": `bytes */${blobSize}` },
       });
     }
@@ -107,7 +101,8 @@ function blobHeaders(snapshot: SnapshotRecord): Record<string, string> {
 /** A 416 carries the blob size in Content-Range; the error says which size that was. */
 class RangeNotSatisfiable extends EmulatorHttpError {
   constructor(readonly blobSize: number) {
-    super(416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+    const { status, code, message } = storageErrors.invalidRange;
+    super(status, code, message);
   }
 }
 
@@ -180,11 +175,7 @@ function requestedChecksum(
   );
   if (asked.length === 0) return undefined;
   const refuse = (reason: string) =>
-    new EmulatorHttpError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.", {
-      HeaderName: asked[asked.length - 1],
-      HeaderValue: "true",
-      Reason: reason,
-    });
+    httpError(storageErrors.invalidHeaderValue, { HeaderName: asked[asked.length - 1], HeaderValue: "true", Reason: reason });
   if (asked.length > 1) throw refuse("Only one of x-ms-range-get-content-md5 and x-ms-range-get-content-crc64 may be set.");
   if (!ranged) throw refuse("A range checksum needs a Range or x-ms-range header.");
   if (length > maxChecksumRangeBytes) throw refuse(`A range checksum covers at most ${maxChecksumRangeBytes} bytes.`);
@@ -230,35 +221,23 @@ function previousSnapshot(
   try {
     url = new URL(previousUrl);
   } catch {
-    throw new EmulatorHttpError(400, "InvalidHeaderValue", "The value for header 'x-ms-previous-snapshot-url' is not a URL.");
+    throw httpError(storageErrors.previousSnapshotUrlInvalid);
   }
   const previous = resolve(url);
   if (!previous.incremental || !current.incremental || previous.familyId !== current.familyId) {
     // Assumed code for snapshots of different disks or of a recreated disk (a different family): the blob
     // service's "not supported on the previous snapshot".
-    throw new EmulatorHttpError(
-      409,
-      "PreviousSnapshotOperationNotSupported",
-      "Differential Get Page Ranges is not supported on the previous snapshot.",
-    );
+    throw httpError(storageErrors.previousSnapshotNotSupported);
   }
   if (previous.timeCreated > current.timeCreated) {
-    throw new EmulatorHttpError(
-      400,
-      "PreviousSnapshotCannotBeNewer",
-      "The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.",
-    );
+    throw httpError(storageErrors.previousSnapshotCannotBeNewer);
   }
   const crossed =
     previous.view.diskSizeBytes <= diffResizeBoundaryBytes && current.view.diskSizeBytes > diffResizeBoundaryBytes;
   if (crossed) {
     // The service documents that no diff exists across a resize past 4 TiB, not its error body; this code is
     // the blob service's answer for a previous snapshot it cannot diff against.
-    throw new EmulatorHttpError(
-      409,
-      "PreviousSnapshotOperationNotSupported",
-      "Differential Get Page Ranges is not supported on the previous snapshot: the disk grew past 4 TiB since.",
-    );
+    throw httpError(storageErrors.previousSnapshotAcrossGrowth);
   }
   return previous;
 }

@@ -13,16 +13,21 @@ export interface SourceReader {
   read(offset: number, length: number): Buffer;
 }
 
+/** Extra elements a storage error body carries after its Message, e.g. QueryParameterName. */
+export type ErrorDetails = Record<string, string | number>;
+
 /**
  * Thrown by the emulator for requests the real service would refuse; `status`/`code` are what Azure answers.
- * `details` are the extra elements a storage error body carries (e.g. QueryParameterName).
+ * `details` are the extra elements of a storage error body, `headers` the extra headers of the answer
+ * (e.g. x-ms-copy-source-status-code).
  */
 export class EmulatorHttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details: Record<string, string | number> = {},
+    readonly details: ErrorDetails = {},
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }

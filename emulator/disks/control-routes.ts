@@ -6,6 +6,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EmulatorHttpError } from "./api";
 import { controlPaths, diskOpsRequestSchema } from "./control-protocol";
+import { controlErrors, httpError } from "../error-catalog";
+import { answeringJsonErrors } from "../service-errors";
 import { readBody, readJson, sendJson } from "./http";
 import type { DiskStore } from "./store";
 
@@ -19,7 +21,7 @@ export function createControlRoute(store: DiskStore): ControlRoute {
   return async (req, res, url) => {
     const path = url.pathname;
     if (path !== controlPaths.ops && path !== controlPaths.write && path !== controlPaths.read) return false;
-    try {
+    await answeringJsonErrors(res, async () => {
       if (path === controlPaths.ops && req.method === "POST") {
         const parsed = diskOpsRequestSchema.safeParse(await readJson(req, maxOpsBodyBytes));
         if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
@@ -34,12 +36,9 @@ export function createControlRoute(store: DiskStore): ControlRoute {
         res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });
         res.end(data);
       } else {
-        throw new EmulatorHttpError(405, "MethodNotAllowed", `${req.method} is not allowed on ${path}.`);
+        throw httpError(controlErrors.methodNotAllowed(req.method, path));
       }
-    } catch (error) {
-      if (!(error instanceof EmulatorHttpError)) throw error;
-      sendJson(res, error.status, { error: { code: error.code, message: error.message } });
-    }
+    });
     return true;
   };
 }

@@ -1,6 +1,7 @@
 /** Small HTTP helpers the emulator's routes share. */
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { armErrors, httpError, storageErrors } from "../error-catalog";
 import { EmulatorHttpError } from "./api";
 
 /** Reads the whole request body, refusing more than `limitBytes`. */
@@ -24,7 +25,7 @@ export async function readJson(req: IncomingMessage, limitBytes = 1 << 20): Prom
   try {
     return JSON.parse(body.toString("utf8"));
   } catch {
-    throw new EmulatorHttpError(400, "InvalidRequestContent", "The request content is not valid JSON.");
+    throw httpError(armErrors.invalidJson);
   }
 }
 
@@ -67,11 +68,9 @@ export async function streamChunks(
 export function parseByteRange(header: string | undefined): { start: number; end?: number } | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
-  if (!m) throw new EmulatorHttpError(400, "InvalidRange", `The range header '${header}' is not valid.`);
+  if (!m) throw httpError(storageErrors.rangeHeaderInvalid(header));
   const start = Number(m[1]);
   const end = m[2] === "" ? undefined : Number(m[2]);
-  if (end !== undefined && end < start) {
-    throw new EmulatorHttpError(400, "InvalidRange", `The range header '${header}' is not valid.`);
-  }
+  if (end !== undefined && end < start) throw httpError(storageErrors.rangeHeaderInvalid(header));
   return { start, end };
 }

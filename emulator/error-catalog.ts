@@ -1,0 +1,133 @@
+/**
+ * The errors the emulated services answer, each defined once: HTTP status, error code and the service's message.
+ * Storage errors are the Blob service's (blob proxy, snapshot data endpoint, the HTTPS server's own answers);
+ * ARM errors are Microsoft.Compute's and ARM's front door's. Errors whose message names one resource or parameter
+ * of one domain rule (a disk that cannot shrink, a VHD that is not one) stay with that rule, where they are
+ * raised once.
+ */
+import { EmulatorHttpError, type ErrorDetails } from "./disks/api";
+
+/** An error as a service answers it. */
+export interface ServiceError {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The error to throw for a catalogued answer, with the extra elements and headers this answer carries. */
+export function httpError(error: ServiceError, details: ErrorDetails = {}, headers: Record<string, string> = {}): EmulatorHttpError {
+  return new EmulatorHttpError(error.status, error.code, error.message, details, headers);
+}
+
+const authenticationFailedMessage =
+  "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.";
+
+/** Blob service errors, with the service's messages where the emulator knows them. */
+export const storageErrors = {
+  internalError: { status: 500, code: "InternalError", message: "The server encountered an internal error. Please retry the request." },
+  stackFailed: { status: 500, code: "InternalError", message: "The local stack failed to serve the request." },
+  azuriteSilent: { status: 500, code: "InternalError", message: "The local blob service (Azurite) did not answer." },
+  serverBusy: { status: 503, code: "ServerBusy", message: "The server is currently unable to receive requests. Please retry your request." },
+  accountThrottled: { status: 503, code: "ServerBusy", message: "Operations per second is over the account limit." },
+  resourceNotFound: { status: 404, code: "ResourceNotFound", message: "The specified resource does not exist." },
+  authenticationFailed: { status: 403, code: "AuthenticationFailed", message: authenticationFailedMessage },
+  /** The blob service's 403 for a bad, expired or revoked SAS, with why; `detail` never contains the signature. */
+  sasRefused: (detail: string) => ({ status: 403, code: "AuthenticationFailed", message: `${authenticationFailedMessage} ${detail}` }),
+  authenticationSchemeRefused: {
+    status: 403,
+    code: "AuthenticationFailed",
+    message: "Server failed to authenticate the request. The local stack accepts Shared Key and SAS only.",
+  },
+  noAuthenticationInformation: {
+    status: 401,
+    code: "NoAuthenticationInformation",
+    message: "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.",
+  },
+  authorizationPermissionMismatch: {
+    status: 403,
+    code: "AuthorizationPermissionMismatch",
+    message: "This request is not authorized to perform this operation using this permission.",
+  },
+  missingRequiredHeader: { status: 400, code: "MissingRequiredHeader", message: "An HTTP header that's mandatory for this request is not specified." },
+  invalidHeaderValue: { status: 400, code: "InvalidHeaderValue", message: "The value for one of the HTTP headers is not in the correct format." },
+  previousSnapshotUrlInvalid: { status: 400, code: "InvalidHeaderValue", message: "The value for header 'x-ms-previous-snapshot-url' is not a URL." },
+  invalidQueryParameterValue: {
+    status: 400,
+    code: "InvalidQueryParameterValue",
+    message: "Value for one of the query parameters specified in the request URI is invalid.",
+  },
+  outOfRangeInput: { status: 400, code: "OutOfRangeInput", message: "One of the request inputs is out of range." },
+  md5Mismatch: {
+    status: 400,
+    code: "Md5Mismatch",
+    message: "The MD5 value specified in the request did not match with the MD5 value calculated by the server.",
+  },
+  /** A range outside the blob; the answer carries the blob's size in Content-Range. */
+  invalidRange: { status: 416, code: "InvalidRange", message: "The range specified is invalid for the current size of the resource." },
+  rangeHeaderInvalid: (header: string) => ({ status: 400, code: "InvalidRange", message: `The range header '${header}' is not valid.` }),
+  conditionNotMet: { status: 412, code: "ConditionNotMet", message: "The condition specified using HTTP conditional header(s) is not met." },
+  cannotVerifyCopySource: { status: 500, code: "CannotVerifyCopySource", message: "Could not verify the copy source within the specified time." },
+  previousSnapshotNotSupported: {
+    status: 409,
+    code: "PreviousSnapshotOperationNotSupported",
+    message: "Differential Get Page Ranges is not supported on the previous snapshot.",
+  },
+  previousSnapshotAcrossGrowth: {
+    status: 409,
+    code: "PreviousSnapshotOperationNotSupported",
+    message: "Differential Get Page Ranges is not supported on the previous snapshot: the disk grew past 4 TiB since.",
+  },
+  previousSnapshotCannotBeNewer: {
+    status: 400,
+    code: "PreviousSnapshotCannotBeNewer",
+    message: "The prevsnapshot query parameter value cannot be newer than snapshot query parameter value.",
+  },
+} as const satisfies Record<string, ServiceError | ((...args: never[]) => ServiceError)>;
+
+const injectedFaultMessage = "The service encountered an error; retry the request (injected fault).";
+
+/** ARM and Microsoft.Compute errors. */
+export const armErrors = {
+  authorizationMissing: { status: 401, code: "AuthenticationFailed", message: "Authentication failed. The 'Authorization' header is missing." },
+  invalidToken: { status: 401, code: "InvalidAuthenticationToken", message: "The access token is invalid." },
+  missingApiVersion: {
+    status: 400,
+    code: "MissingApiVersionParameter",
+    message: "The api-version query parameter (?api-version=) is required for all requests.",
+  },
+  subscriptionNotFound: (id: string) => ({ status: 404, code: "SubscriptionNotFound", message: `The subscription '${id}' could not be found.` }),
+  methodNotAllowed: (method: string) => ({ status: 405, code: "MethodNotAllowed", message: `The method '${method}' is not allowed on this resource.` }),
+  resourceNotFound: (kind: string, resourceGroup: string, name: string) => ({
+    status: 404,
+    code: "ResourceNotFound",
+    message:
+      `The Resource 'Microsoft.Compute/${kind}/${name}' under resource group '${resourceGroup}' was not found. ` +
+      "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+  }),
+  sourceDiskNotFound: (id: string) => ({ status: 404, code: "ResourceNotFound", message: `The source disk '${id}' was not found.` }),
+  operationNotFound: (name: string) => ({ status: 404, code: "NotFound", message: `The operation '${name}' was not found.` }),
+  locationRequired: { status: 400, code: "LocationRequired", message: "The location property is required for this definition." },
+  notJsonObject: { status: 400, code: "InvalidRequestContent", message: "The request content must be a JSON object." },
+  invalidJson: { status: 400, code: "InvalidRequestContent", message: "The request content is not valid JSON." },
+  diskExportNotImplemented: { status: 501, code: "NotImplemented", message: "The disk emulator exports snapshots, not disks." },
+  creationDataChanged: { status: 409, code: "PropertyChangeNotAllowed", message: "Changing property 'creationData' is not allowed." },
+  /** Answered with Retry-After and a TooManyRequests detail, which the SDKs' throttling retry policy waits for. */
+  throttled: {
+    status: 429,
+    code: "OperationNotAllowed",
+    message: "The server rejected the request because too many requests have been received for this subscription.",
+  },
+  injectedInternalError: { status: 500, code: "InternalServerError", message: injectedFaultMessage },
+  injectedUnavailable: { status: 503, code: "ServiceUnavailable", message: injectedFaultMessage },
+} as const satisfies Record<string, ServiceError | ((...args: never[]) => ServiceError)>;
+
+/** Errors of the stack's own `/_emulator/...` control routes (not Azure's). */
+export const controlErrors = {
+  invalidJson: { status: 400, code: "InvalidJson", message: "The body is not valid JSON." },
+  invalidFaultRules: (problems: string) => ({ status: 400, code: "InvalidFaultRules", message: problems }),
+  methodNotAllowed: (method: string | undefined, path: string) => ({
+    status: 405,
+    code: "MethodNotAllowed",
+    message: `${method} is not allowed on ${path}.`,
+  }),
+} as const satisfies Record<string, ServiceError | ((...args: never[]) => ServiceError)>;
