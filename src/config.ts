@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { redact } from "./domain/errors";
+import { diffWindowLimits } from "./domain/limits";
 import { GiB, MiB } from "./domain/ranges";
 
 const intSetting = (fallback: number, min: number, max: number) =>
@@ -30,7 +31,7 @@ export const settingsSchema = z.object({
   /** Seconds after which a CopyStep stops planning new windows (the function timeout is 10 minutes). */
   DISKDELTA_STEP_MAX_SECONDS: intSetting(240, 5, 540),
   /** Size of the first diff window, a whole number of MiB; it adapts to how fragmented the disk is. */
-  DISKDELTA_DIFF_WINDOW_BYTES: intSetting(1 * GiB, 16 * MiB, 1024 * GiB).refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB (windows must end on page boundaries)"),
+  DISKDELTA_DIFF_WINDOW_BYTES: intSetting(1 * GiB, diffWindowLimits.min, diffWindowLimits.max).refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB (windows must end on page boundaries)"),
   /** Page requests in flight per CopyStep. */
   DISKDELTA_COPY_CONCURRENCY: intSetting(8, 1, 64),
   /** Max BackupRuns the timer starts in one tick (compute throttling and the 5-SAS-per-family limit). */

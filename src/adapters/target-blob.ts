@@ -165,7 +165,8 @@ export function createTargetBlobFactory(
       async inspect() {
         try {
           const properties = await blob.getProperties();
-          return { sizeBytes: properties.contentLength ?? 0, ...stampOf(properties.metadata ?? {}), leased: properties.leaseState === "leased" };
+          if (properties.contentLength === undefined) throw new Error(`Get Blob Properties of ${blob.url} answered without Content-Length; retrying`);
+          return { sizeBytes: properties.contentLength, ...stampOf(properties.metadata ?? {}), leased: properties.leaseState === "leased" };
         } catch (error) {
           if (statusOf(error) === 404) return undefined;
           throw error;

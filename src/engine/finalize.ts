@@ -206,7 +206,9 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
   const newest = kept.map((p) => p.targetSnapshot).sort().at(-1);
   for (const snapshot of await target.listSnapshots()) {
     const expiredNow = expired.some((p) => p.targetSnapshot === snapshot.snapshot);
-    const orphan = snapshot.stamp.diskKey === config.diskKey && !recordedRuns.has(snapshot.stamp.runId ?? "") && newest !== undefined && snapshot.snapshot < newest;
+    // Only a snapshot stamped with this disk and a run id is judged: one without a run id is not provably an orphan.
+    const { diskKey: stampedDisk, runId: stampedRun } = snapshot.stamp;
+    const orphan = stampedDisk === config.diskKey && stampedRun !== undefined && !recordedRuns.has(stampedRun) && newest !== undefined && snapshot.snapshot < newest;
     if (!expiredNow && !orphan) continue;
     if (held.has(snapshot.snapshot)) {
       log.info("blob snapshot kept while a restore reads it", { diskKey: config.diskKey, snapshot: snapshot.snapshot });

@@ -15,7 +15,7 @@ import { GiB, MiB, useTestApp } from "../support/app";
 import { runOf, syncAndVerify } from "../support/backup";
 import { type BackupBaseline, assertBackupsUnchanged, takeBaseline } from "../support/backup-baseline";
 import { intercept } from "../support/intercept";
-import { base64, disksTable, peekTexts, rawQueue } from "../support/raw-input";
+import { base64, disksTable, peekTexts, rawQueue, runsTable } from "../support/raw-input";
 import { recordOutcome } from "../support/reliability-report";
 
 const area = "Bad input";
@@ -288,8 +288,41 @@ describe("bad input", () => {
     assert.ok(point && check!.equal, `an incomplete RestorePoint was recorded: mismatches ${JSON.stringify(check?.mismatches)}`);
   });
 
+  it("when a copying BackupRun's row loses its lease column, then its next step fails it naming the field, the disk is released and the next sync is the disk", async () => {
+    const mark = app().logs.length;
+    app().stack.disks.writeSeeded(diskId, 2 * GiB, 1 * MiB, 7);
+    const started = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
+    const runId = (started.body as { runId: string }).runId;
+    // Right after prepare recorded the run as copying and queued its first CopyStep, someone edits the row by hand.
+    const editing = intercept(app().deps, "queues.send", 1, async () => {
+      const table = runsTable(app().stack);
+      const { leaseId: _dropped, ...row } = await table.getEntity<Record<string, unknown>>(diskKey, runId);
+      await table.updateEntity({ ...row, partitionKey: diskKey, rowKey: runId }, "Replace");
+    });
+    const log = await logsDuring(() => app().withDeps(editing.deps).host.runUntilIdle());
+    const status = (await app().host.invokeHttp("GET", `/api/disks/${diskKey}`)).body as { activeRun?: RunView; lastRunState?: string; lastError?: string };
+    const read = await app().host.invokeHttp("GET", `/api/disks/${diskKey}/runs/${runId}`);
+    recordOutcome({
+      area,
+      scenario: "a copying BackupRun row edited by hand: its leaseId column removed",
+      runs: 2,
+      faults: "1 invalid BackupRun row",
+      result: `run failed: ${status.lastError}; disk ${status.activeRun ? "still held" : "released"}; GET run answers ${read.status}`,
+    });
+    assert.ok(editing.fired());
+    assert.equal(status.activeRun, undefined, "the disk is released");
+    assert.equal(status.lastRunState, "failed");
+    assert.match(status.lastError ?? "", /InvalidRecord.*leaseId: .*a copying BackupRun/);
+    assert.match(log, /BackupRun record cannot be read; the disk is released/);
+    assert.equal(read.status, 409, "the unreadable run is reported, not guessed at");
+    assert.match(JSON.stringify(read.body), /leaseId/);
+    assert.ok(!(await app().restorePoints(diskKey)).some((p) => p.runId === runId), "no RestorePoint from the unreadable run");
+    await assertUnharmed(mark);
+    await syncAndVerify(app(), diskKey);
+  });
+
   it("when DISKDELTA_DIFF_WINDOW_BYTES would end windows off page boundaries, then the app settings are refused naming it", () => {
-    const settings = { AzureWebJobsStorage: "UseDevelopmentStorage=true", DISKDELTA_DIFF_WINDOW_BYTES: String(16 * MiB + 1) };
+    const settings = { AzureWebJobsStorage: "UseDevelopmentStorage=true", DISKDELTA_DIFF_WINDOW_BYTES: String(64 * MiB + 1) };
     let refused: string | undefined;
     try {
       loadSettings(settings);
@@ -298,7 +331,7 @@ describe("bad input", () => {
     }
     recordOutcome({
       area,
-      scenario: "app setting DISKDELTA_DIFF_WINDOW_BYTES = 16 MiB + 1",
+      scenario: "app setting DISKDELTA_DIFF_WINDOW_BYTES = 64 MiB + 1",
       runs: 0,
       faults: "1 bad app setting",
       result: refused ? `refused: ${refused.replace(/\s+/g, " ")}` : "accepted by loadSettings",

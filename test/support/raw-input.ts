@@ -11,6 +11,10 @@ export function disksTable(stack: StackEndpoints): TableClient {
   return TableClient.fromConnectionString(stack.appStorage.connectionString, tableNames.disks, { allowInsecureConnection: true });
 }
 
+export function runsTable(stack: StackEndpoints): TableClient {
+  return TableClient.fromConnectionString(stack.appStorage.connectionString, tableNames.runs, { allowInsecureConnection: true });
+}
+
 export function rawQueue(stack: StackEndpoints, name: string): QueueClient {
   return QueueServiceClient.fromConnectionString(stack.appStorage.connectionString).getQueueClient(name);
 }

@@ -5,6 +5,7 @@ import { InvocationContext } from "@azure/functions";
 import { getDeps, startWorker } from "../../src/composition";
 import { SettingsError, loadSettings } from "../../src/config";
 import { describeError } from "../../src/domain/errors";
+import { diffWindowLimits } from "../../src/domain/limits";
 
 const accountKey = "c2VjcmV0LWFjY291bnQta2V5LTAxMjM0NTY3ODk=";
 const connectionString = `DefaultEndpointsProtocol=https;AccountName=app;AccountKey=${accountKey};EndpointSuffix=core.windows.net`;
@@ -30,11 +31,17 @@ describe("loadSettings", () => {
   });
 
   it("when a settings error is described for a log or an HTTP answer, then the description names each setting and what is wrong", () => {
-    const error = refusal({ AzureWebJobsStorage: connectionString, DISKDELTA_COPY_CONCURRENCY: "0", DISKDELTA_DIFF_WINDOW_BYTES: String(16 * 1024 ** 2 + 1) });
+    const error = refusal({ AzureWebJobsStorage: connectionString, DISKDELTA_COPY_CONCURRENCY: "0", DISKDELTA_DIFF_WINDOW_BYTES: String(64 * 1024 ** 2 + 1) });
     const description = describeError(error);
     for (const problem of error.problems) assert.ok(description.includes(problem), `${problem} missing from ${description}`);
     assert.match(description, /DISKDELTA_COPY_CONCURRENCY: .*>=1/);
     assert.match(description, /DISKDELTA_DIFF_WINDOW_BYTES: must be a whole number of MiB/);
+  });
+
+  it("when the first diff window is below the smallest window the CopySteps adapt to, then it is refused naming the limit", () => {
+    const floor = diffWindowLimits.min;
+    assert.match(refusal({ AzureWebJobsStorage: connectionString, DISKDELTA_DIFF_WINDOW_BYTES: String(floor - 1024 ** 2) }).problems.join("\n"), new RegExp(`DISKDELTA_DIFF_WINDOW_BYTES: .*${floor}`));
+    assert.equal(loadSettings({ AzureWebJobsStorage: connectionString, DISKDELTA_DIFF_WINDOW_BYTES: String(floor) }).DISKDELTA_DIFF_WINDOW_BYTES, floor);
   });
 
   it("when a bad setting sits beside a connection string with a key or a URL with a SAS, then the error holds neither", () => {

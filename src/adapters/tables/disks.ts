@@ -7,7 +7,7 @@ import { PermanentError, statusOf } from "../../domain/errors";
 import { type ProtectedDiskConfig, protectedDiskInputSchema, toProtectedDisk } from "../../domain/model";
 import { withoutAbsent } from "../../domain/objects";
 import { type DiskState, diskStateSchema } from "../../domain/records";
-import { type Entity, type Table, type Versioned, deleteEntity, getEntity, ifUnchanged, parseEntity, toEntity } from "./entities";
+import { type Entity, type Table, type Versioned, deleteEntity, etagOf, getEntity, ifUnchanged, parseEntity, toEntity } from "./entities";
 
 /** A ProtectedDisk row that could not be used, with what is wrong and where. */
 export interface InvalidRow {
@@ -81,7 +81,7 @@ export function createDiskRecords(table: Table): DiskRecords {
         ifUnchanged(`state of disk ${diskKey}`, async () => {
           const entity = toEntity(diskKey, "state", flatten(state));
           const answer = etag ? await client.updateEntity(entity, "Replace", { etag }) : await client.createEntity(entity);
-          return answer.etag ?? "";
+          return etagOf(answer, `state of disk ${diskKey}`);
         }),
       ),
   };

@@ -48,6 +48,12 @@ export function toEntity(partitionKey: string, rowKey: string, fields: object): 
   return withoutAbsent({ partitionKey, rowKey, ...fields });
 }
 
+/** The ETag a write answered with: the next conditional write needs it, so an answer without one is an error. */
+export function etagOf(answer: { etag?: string }, what: string): string {
+  if (!answer.etag) throw new Error(`Table Storage answered the write of ${what} without an ETag; retrying`);
+  return answer.etag;
+}
+
 /** Runs a write that must not race; a 412 (ETag changed) or 409 (created meanwhile) is a `ConcurrencyError`. */
 export async function ifUnchanged<T>(what: string, write: () => Promise<T>): Promise<T> {
   try {

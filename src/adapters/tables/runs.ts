@@ -3,7 +3,7 @@
  * A run is created once and then written only if unchanged since it was read.
  */
 import { type BackupRun, backupRunSchema } from "../../domain/records";
-import { type Entity, type Table, type Versioned, getEntity, ifUnchanged, listPartition, parseEntity, toEntity } from "./entities";
+import { type Entity, type Table, type Versioned, etagOf, getEntity, ifUnchanged, listPartition, parseEntity, toEntity } from "./entities";
 
 /** BackupRuns. */
 export interface RunRecords {
@@ -29,7 +29,7 @@ export function createRunRecords(table: Table): RunRecords {
       table.use(() =>
         ifUnchanged(`BackupRun ${run.runId}`, async () => {
           const answer = await client.updateEntity(toRunEntity(run), "Replace", { etag });
-          return answer.etag ?? "";
+          return etagOf(answer, `BackupRun ${run.runId}`);
         }),
       ),
     listRuns: (diskKey, limit) =>
