@@ -9,3 +9,21 @@ export const diffWindowLimits = { min: 64 * MiB, max: 1024 * GiB } as const;
 
 /** Clear Pages is asked for at most this much at a time. */
 export const maxClearBytes = TiB;
+
+/** Page range listings (verify, structure check) ask for windows of this size; the service pages within each. */
+export const rangeQueryWindowBytes = 64 * GiB;
+
+/** Verify reads and digests allocated data in blocks of this size (a checksum file records it). */
+export const verifyBlockBytes = 4 * MiB;
+
+/** A run whose record has not changed for this long gets its current message queued again (the timer's nudge). */
+export const stalledAfterMs = 15 * 60 * 1000;
+
+/** A run that has not moved for this long is presumed lost (its worker died) and is failed so the disk can go on. */
+export const abandonedAfterMs = 6 * 3600 * 1000;
+
+/** A claim whose BackupRun record never appeared (the starter died in between) is released after this long. */
+export const orphanClaimAfterMs = 10 * 60 * 1000;
+
+/** How long a restore hold keeps a RestorePoint from retention at most; a hold older than this was left by a crash. */
+export const restoreHoldMs = 24 * 3600 * 1000;

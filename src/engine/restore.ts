@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { locationFromUrl } from "../domain/target-location";
 import { ConflictError, PermanentError, statusOf } from "../domain/errors";
+import { restoreHoldMs } from "../domain/limits";
 import { parseDiskId } from "../domain/model";
 import type { Deps, DiskInfo, TargetBlob } from "./deps";
 
@@ -71,9 +72,6 @@ export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: s
     await target.releaseRestoreHold(point.targetSnapshot, restoreId);
   }
 }
-
-/** How long a restore hold keeps a RestorePoint from retention at most; a hold older than this was left by a crash. */
-export const restoreHoldMs = 24 * 3600 * 1000;
 
 /** Blob snapshots of this TargetBlob that a restore is reading now; holds older than `restoreHoldMs` are removed. */
 export async function heldSnapshots(deps: Deps, target: TargetBlob): Promise<Set<string>> {

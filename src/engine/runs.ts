@@ -3,6 +3,7 @@
  * two starters racing for the same disk both read the state, and only one write of `activeRunId` succeeds.
  */
 import { ConcurrencyError, InvalidRecordError, describeError } from "../domain/errors";
+import { abandonedAfterMs, orphanClaimAfterMs } from "../domain/limits";
 import { queueNames } from "../domain/messages";
 import { isActive, newRunId } from "../domain/model";
 import type { BackupRun, DiskState, RunView, Versioned } from "../domain/records";
@@ -15,10 +16,6 @@ export type StartOutcome =
   | { readonly status: "not-found" }
   | { readonly status: "disabled" };
 
-/** A run that has not moved for this long is presumed lost (its worker died) and is failed so the disk can go on. */
-export const abandonedAfterMs = 6 * 3600 * 1000;
-/** A claim whose BackupRun record never appeared (the starter died in between) is released after this long. */
-const orphanClaimAfterMs = 10 * 60 * 1000;
 
 /** Claims the disk for a new BackupRun and queues its start; `busy` if another run holds the disk. */
 export async function startBackupRun(deps: Deps, diskKey: string, trigger: BackupRun["trigger"], log: Log): Promise<StartOutcome> {

@@ -4,6 +4,7 @@
  * current message; page writes and the step counter make that safe.
  */
 import { describeError } from "../domain/errors";
+import { stalledAfterMs } from "../domain/limits";
 import { queueNames } from "../domain/messages";
 import { isActive } from "../domain/model";
 import { isDue } from "../domain/schedule";
@@ -11,8 +12,6 @@ import type { Deps, Log } from "./deps";
 import { type StartOutcome, startBackupRun } from "./runs";
 import { type DiskStatus, describeDisk } from "./status";
 
-/** A run whose record has not changed for this long gets its current message queued again. */
-export const stalledAfterMs = 15 * 60 * 1000;
 
 /** What one tick did, for logs and tests. */
 export interface TickReport {

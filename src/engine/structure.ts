@@ -5,7 +5,7 @@
  */
 import { type StructureDifference, clip, firstStructureDifference } from "../domain/ranges";
 import type { Deps, TargetBlob } from "./deps";
-import { rangeQueryWindowBytes } from "./verify";
+import { rangeQueryWindowBytes } from "../domain/limits";
 
 /** What the check compares: a SourceSnapshot (through a read SAS) and a blob snapshot of the TargetBlob. */
 export interface StructureCheck {

@@ -8,7 +8,8 @@ import { PermanentError, describeError } from "../domain/errors";
 import type { VerifyMessage } from "../domain/messages";
 import type { RestorePoint } from "../domain/records";
 import type { Deps, Log, TargetBlob } from "./deps";
-import { type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest, verifyBlockBytes } from "./verify";
+import { type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest } from "./verify";
+import { verifyBlockBytes } from "../domain/limits";
 
 /** What a verification compared against. */
 export type VerifyBasis = "source-snapshot" | "recorded-checksums";

@@ -4,11 +4,9 @@
  * ranges. Equal content gives equal digests whatever the allocation; a mismatch is narrowed to the blocks that differ.
  */
 import { createHash } from "node:crypto";
-import { type ByteRange, MiB, coalesce } from "../domain/ranges";
+import { rangeQueryWindowBytes, verifyBlockBytes } from "../domain/limits";
+import { type ByteRange, coalesce } from "../domain/ranges";
 
-export const verifyBlockBytes = 4 * MiB;
-/** Page range listings (verify, structure check) ask for windows of this size; the service pages within each. */
-export const rangeQueryWindowBytes = 64 * 1024 * MiB;
 
 /** A sparse, readable blob: a snapshot behind a SAS, or a blob snapshot of the TargetBlob. */
 export interface SparseBlob {
