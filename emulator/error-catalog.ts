@@ -104,6 +104,10 @@ export const armErrors = {
       `The Resource 'Microsoft.Compute/${kind}/${name}' under resource group '${resourceGroup}' was not found. ` +
       "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
   }),
+  /** ARM's front door, for any request under a group that does not exist (disks, snapshots, the group itself). */
+  resourceGroupNotFound: (name: string) => ({ status: 404, code: "ResourceGroupNotFound", message: `Resource group '${name}' could not be found.` }),
+  /** What ARM's own resource types (resource groups) answer to an api-version that is not one. */
+  invalidApiVersion: (version: string) => ({ status: 400, code: "InvalidApiVersionParameter", message: `The api-version '${version}' is invalid.` }),
   sourceDiskNotFound: (id: string) => ({ status: 404, code: "ResourceNotFound", message: `The source disk '${id}' was not found.` }),
   operationNotFound: (name: string) => ({ status: 404, code: "NotFound", message: `The operation '${name}' was not found.` }),
   locationRequired: { status: 400, code: "LocationRequired", message: "The location property is required for this definition." },

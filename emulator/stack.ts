@@ -19,7 +19,8 @@ import {
 import { createBlobProxy } from "./blob-proxy";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
-import { DiskControlClient } from "./disks/control-client";
+import { DiskControlClient, ResourceGroupControlClient } from "./disks/control-client";
+import { defaultResourceGroups, type ResourceGroupControl, type ResourceGroupSeed } from "./disks/resource-groups";
 import { FaultControlClient, FaultInjector, type FaultControl } from "./faults";
 import { createImportReader } from "./import-reader";
 import { startEmulatorServer } from "./server";
@@ -59,6 +60,12 @@ export interface LocalStackOptions {
    * `serviceComputeRateLimits`); a call beyond is 429 with Retry-After. Change at run time with `setComputeRateLimits`.
    */
   computeRateLimits?: ComputeRateLimitsUpdate;
+  /**
+   * Resource groups that exist at start (default `defaultResourceGroups(location, targetLocation)`: every group the
+   * tests, the demo and the bench use). A disk or snapshot in another group is 404 ResourceGroupNotFound, as in Azure,
+   * until the group is created (`createResourceGroup`, or ARM's PUT of the group).
+   */
+  resourceGroups?: readonly ResourceGroupSeed[];
 }
 
 /** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
@@ -104,8 +111,11 @@ export interface StackEndpoints {
   caCertPath: string;
 }
 
-/** A stack running in this process; `setPageListMaxRanges`, `setListOldFooterAsCleared`, `setComputeRateLimits` switch service behaviour. */
-export interface LocalStack extends StackEndpoints, BehaviourControl {
+/**
+ * A stack running in this process; `setPageListMaxRanges`, `setListOldFooterAsCleared`, `setComputeRateLimits` switch
+ * service behaviour, `createResourceGroup` / `listResourceGroups` manage the subscription's groups.
+ */
+export interface LocalStack extends StackEndpoints, BehaviourControl, ResourceGroupControl {
   /** Writes to and reads from emulated managed disks, as a VM would. */
   disks: DiskControl;
   /** Fault injection on the HTTPS endpoint; off until `set` is called. */
@@ -117,7 +127,7 @@ export interface LocalStack extends StackEndpoints, BehaviourControl {
 }
 
 /** A stack running in another process (found through its stack file); disks, faults and behaviour go over HTTP. */
-export interface StackConnection extends StackEndpoints, BehaviourControl {
+export interface StackConnection extends StackEndpoints, BehaviourControl, ResourceGroupControl {
   /** The async twin of `LocalStack.disks`, over the emulator's control routes. */
   disks: DiskControlClient;
   faults: FaultControl;
@@ -174,6 +184,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       lroDelayMs: options.lroDelayMs,
       lroRetryAfterSeconds: options.lroRetryAfterSeconds,
       lroPollRetryAfterSeconds: options.lroPollRetryAfterSeconds,
+      resourceGroups: options.resourceGroups ?? defaultResourceGroups(sourceLocationOf(options), targetLocationOf(options)),
       importReader: createImportReader({ azuriteBlobUrl: azurite.blobUrl, accounts }),
       behaviour,
     });
@@ -197,6 +208,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       faults,
       emulator,
       ...behaviourControl(behaviour),
+      ...resourceGroupControl(emulator.resourceGroups),
       stop,
     };
   } catch (error) {
@@ -219,7 +231,7 @@ function describeStack(
   };
   const targetBlobEndpoint = `${baseUrl}/${target.name}`;
   return {
-    arm: { endpoint: baseUrl, subscriptionId, location: options.location ?? "westeurope", credential: staticTokenCredential() },
+    arm: { endpoint: baseUrl, subscriptionId, location: sourceLocationOf(options), credential: staticTokenCredential() },
     appStorage: {
       ...app,
       connectionString: storageConnectionString(
@@ -234,7 +246,7 @@ function describeStack(
       accountKey: target.key,
       connectionString: storageConnectionString(target, targetBlobEndpoint),
       resourceId: `/subscriptions/${subscriptionId}/resourceGroups/diskdelta-target/providers/Microsoft.Storage/storageAccounts/${target.name}`,
-      location: options.targetLocation ?? "northeurope",
+      location: targetLocationOf(options),
     },
     caCertPath,
   };
@@ -301,6 +313,23 @@ export function connectToStack(path: string): StackConnection {
     disks: new DiskControlClient(arm.endpoint),
     faults: new FaultControlClient(arm.endpoint, file.caCertPath),
     ...behaviourControl(new BehaviourControlClient(arm.endpoint)),
+    ...resourceGroupControl(new ResourceGroupControlClient(arm.endpoint)),
+  };
+}
+
+function sourceLocationOf(options: LocalStackOptions): string {
+  return options.location ?? "westeurope";
+}
+
+function targetLocationOf(options: LocalStackOptions): string {
+  return options.targetLocation ?? "northeurope";
+}
+
+/** The resource group methods as the stack's own, bound like the behaviour switches. */
+function resourceGroupControl(control: ResourceGroupControl): ResourceGroupControl {
+  return {
+    createResourceGroup: (group) => control.createResourceGroup(group),
+    listResourceGroups: () => control.listResourceGroups(),
   };
 }
 

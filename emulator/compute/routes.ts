@@ -5,39 +5,38 @@
  * with Azure-AsyncOperation and Location like the recorded service; every call draws on a throttling policy.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { randomUUID } from "node:crypto";
-import { EmulatorHttpError, type DiskEmulatorOptions } from "../disks/api";
-import { readJson, sendJson } from "../disks/http";
+import type { DiskEmulatorOptions } from "../disks/api";
+import { readJson } from "../disks/http";
 import { gib, maxDiskSizeGB } from "../disks/limits";
+import type { ResourceGroupStore } from "../disks/resource-groups";
 import type { DiskRecord, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
 import type { SasAuthority } from "../dataplane/sas";
 import type { ServiceBehaviour } from "../behaviour";
 import { armErrors, httpError } from "../error-catalog";
-import { sendComputeThrottle, sendJsonError } from "../service-errors";
+import { sendComputeThrottle } from "../service-errors";
 import { servedApiVersion, type DiskResourceType } from "./api-versions";
 import { importDisk } from "./import";
 import { armLocation, OperationRegistry, type OperationKind, type OperationLinks } from "./operations";
 import { RateLimitCounters, type Policy } from "./rate-limits";
+import { answerArmError, checkAuthorization, decodeNames, sendArm, type ArmCall } from "./arm-call";
 import { RouteTable } from "./route-table";
 import { acceptedJson, diskJson, snapshotJson } from "./resources";
 import { unchangedCreationData } from "./creation-data";
-import { armError, missingParameter, PropertyError, bodyObject, optionalObject, optionalPositiveInt, optionalTags, requiredString } from "./validation";
+import {
+  armError,
+  missingParameter,
+  bodyObject,
+  optionalObject,
+  optionalPositiveInt,
+  optionalTags,
+  requiredLocation,
+  requiredString,
+} from "./validation";
 
 /** Serves ARM compute requests; answers false for paths that are not disk or snapshot routes. */
 export type ComputeRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-/** One admitted ARM call, as a route's handler sees it. */
-interface Call {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  /** The path's placeholders; `resourceGroup` and `name` are URL-decoded. */
-  params: Readonly<Record<string, string>>;
-  /** The call's api-version; the operations it starts carry it on. */
-  version: string;
-}
-
-type Handler = (call: Call) => Promise<void> | void;
+type Handler = (call: ArmCall) => Promise<void> | void;
 
 const inSubscription = "/subscriptions/{subscriptionId}/providers/Microsoft.Compute";
 const inGroup = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Compute";
@@ -48,6 +47,7 @@ const inGroup = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/
  */
 export function createComputeRoute(
   store: DiskStore,
+  groups: ResourceGroupStore,
   sas: SasAuthority,
   options: DiskEmulatorOptions,
   behaviour: ServiceBehaviour,
@@ -65,14 +65,7 @@ export function createComputeRoute(
   const retryAfter = String(retryAfterSeconds);
 
   // The throttling header was set on `res` when the call was admitted; writeHead merges it in.
-  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-    sendJson(res, status, body, {
-      "x-ms-request-id": randomUUID(),
-      "x-ms-correlation-request-id": randomUUID(),
-      "Cache-Control": "no-cache",
-      ...headers,
-    });
-  }
+  const send = sendArm;
 
   /** The 202 of a long-running operation; PUT and PATCH also carry Retry-After and the accepted resource. */
   function accepted(res: ServerResponse, links: OperationLinks, body?: unknown) {
@@ -84,7 +77,7 @@ export function createComputeRoute(
   }
 
   /** Starts an operation with the call's api-version and answers its 202. */
-  function acceptOperation(call: Call, location: string, kind: OperationKind, output?: () => unknown, body?: unknown) {
+  function acceptOperation(call: ArmCall, location: string, kind: OperationKind, output?: () => unknown, body?: unknown) {
     accepted(call.res, operations.start(location, call.version, kind, output), body);
   }
 
@@ -105,27 +98,27 @@ export function createComputeRoute(
     return found ? armLocation(found.location) : "global";
   }
 
-  function requireDisk({ params }: Call): DiskRecord {
+  function requireDisk({ params }: ArmCall): DiskRecord {
     const disk = store.findDisk(params.resourceGroup, params.name);
     if (!disk) throw httpError(armErrors.resourceNotFound("disks", params.resourceGroup, params.name));
     return disk;
   }
 
-  function requireSnapshot({ params }: Call): SnapshotRecord {
+  function requireSnapshot({ params }: ArmCall): SnapshotRecord {
     const snapshot = store.findSnapshot(params.resourceGroup, params.name);
     if (!snapshot) throw httpError(armErrors.resourceNotFound("snapshots", params.resourceGroup, params.name));
     return snapshot;
   }
 
-  function listDisks({ res, url, version, params }: Call) {
+  function listDisks({ res, url, version, params }: ArmCall) {
     send(res, 200, page(url, version, store.listDisks(params.resourceGroup), diskJson));
   }
 
-  function listSnapshots({ res, url, version, params }: Call) {
+  function listSnapshots({ res, url, version, params }: ArmCall) {
     send(res, 200, page(url, version, store.listSnapshots(params.resourceGroup), (item) => snapshotJson(item, store)));
   }
 
-  async function putDisk(call: Call) {
+  async function putDisk(call: ArmCall) {
     const { group, name, location, properties, tags } = await readResourcePut(call);
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     let disk = store.findDisk(group, name);
@@ -158,7 +151,7 @@ export function createComputeRoute(
     acceptOperation(call, current.location, "write", () => diskJson(current), acceptedJson(diskJson(current)));
   }
 
-  async function patchDisk(call: Call) {
+  async function patchDisk(call: ArmCall) {
     const disk = requireDisk(call);
     const body = bodyObject(await readJson(call.req));
     const properties = optionalObject(body.properties, "properties") ?? {};
@@ -169,7 +162,7 @@ export function createComputeRoute(
     acceptOperation(call, disk.location, "write", () => diskJson(disk), acceptedJson(diskJson(disk)));
   }
 
-  async function putSnapshot(call: Call) {
+  async function putSnapshot(call: ArmCall) {
     const { group, name, location, properties, tags } = await readResourcePut(call);
     let snapshot = store.findSnapshot(group, name);
     if (snapshot) {
@@ -196,7 +189,7 @@ export function createComputeRoute(
     acceptOperation(call, current.location, "write", () => snapshotJson(current, store), acceptedJson(snapshotJson(current, store)));
   }
 
-  async function patchSnapshot(call: Call) {
+  async function patchSnapshot(call: ArmCall) {
     const snapshot = requireSnapshot(call);
     const body = bodyObject(await readJson(call.req));
     const tags = optionalTags(body.tags);
@@ -220,7 +213,7 @@ export function createComputeRoute(
   const deleteDisk = deleteResource((group, name) => store.findDisk(group, name), (disk) => store.deleteDisk(disk));
   const deleteSnapshot = deleteResource((group, name) => store.findSnapshot(group, name), (snapshot) => store.deleteSnapshot(snapshot));
 
-  async function grantAccess(call: Call) {
+  async function grantAccess(call: ArmCall) {
     const snapshot = requireSnapshot(call);
     const body = bodyObject(await readJson(call.req));
     const access = requiredString(body.access, "access");
@@ -233,13 +226,13 @@ export function createComputeRoute(
     acceptOperation(call, snapshot.location, "action", () => ({ accessSAS }));
   }
 
-  function revokeAccess(call: Call) {
+  function revokeAccess(call: ArmCall) {
     const snapshot = requireSnapshot(call);
     store.revokeAccess(snapshot);
     acceptOperation(call, snapshot.location, "action");
   }
 
-  function pollOperation({ res, url, params }: Call) {
+  function pollOperation({ res, url, params }: ArmCall) {
     const answer = operations.poll(params.operation, url.searchParams.get("monitor") === "true");
     if (!answer) throw httpError(armErrors.operationNotFound(params.operation));
     send(res, answer.status, answer.body, answer.headers);
@@ -283,6 +276,10 @@ export function createComputeRoute(
       if (params.subscriptionId.toLowerCase() !== options.subscriptionId.toLowerCase()) {
         throw httpError(armErrors.subscriptionNotFound(params.subscriptionId));
       }
+      // ARM's front door checks the group before the resource provider (and its throttling) sees the call.
+      if (params.resourceGroup !== undefined && !groups.find(params.resourceGroup)) {
+        throw httpError(armErrors.resourceGroupNotFound(params.resourceGroup));
+      }
       const decision = rateLimits.admit(policyOf(method, type, isAction(match.path)));
       res.setHeader("x-ms-ratelimit-remaining-resource", decision.header);
       if (!decision.admitted) {
@@ -299,18 +296,12 @@ export function createComputeRoute(
       if (!match.route) throw httpError(armErrors.methodNotAllowed(method));
       await match.route.handle({ req, res, url, params, version });
     } catch (error) {
-      if (!(error instanceof EmulatorHttpError)) throw error;
-      const headers: Record<string, string> = { "x-ms-request-id": randomUUID() };
-      if (error.status === 401) {
-        headers["WWW-Authenticate"] =
-          'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", ' +
-          `error_description="${error.message}"`;
-      }
-      sendJsonError(res, error, { target: error instanceof PropertyError ? error.target : undefined, headers });
+      answerArmError(res, error);
     }
     return true;
   };
 }
+
 
 const operationType: DiskResourceType = "locations/DiskOperations";
 
@@ -325,20 +316,6 @@ function isAction(path: string): boolean {
   return /\/\{name\}\/\w+$/.test(path);
 }
 
-function decodeNames(params: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
-  const decoded = { ...params };
-  for (const key of ["resourceGroup", "name"]) {
-    if (decoded[key] !== undefined) decoded[key] = decodeURIComponent(decoded[key]);
-  }
-  return decoded;
-}
-
-function checkAuthorization(req: IncomingMessage): void {
-  const value = req.headers.authorization;
-  if (!value) throw httpError(armErrors.authorizationMissing);
-  if (!/^Bearer \S+$/i.test(value)) throw httpError(armErrors.invalidToken);
-}
-
 /** The throttling policy a call draws on, as the recorded session shows them (lists assumed LowCostGet). */
 function policyOf(method: string, type: DiskResourceType, action: boolean): Policy {
   if (type === operationType) return "GetOperation";
@@ -350,7 +327,7 @@ function policyOf(method: string, type: DiskResourceType, action: boolean): Poli
 }
 
 /** What a PUT of any resource type reads first, checked in this order: its body, location, properties, tags. */
-async function readResourcePut({ req, params }: Call) {
+async function readResourcePut({ req, params }: ArmCall) {
   const body = bodyObject(await readJson(req));
   return {
     group: params.resourceGroup,
@@ -359,11 +336,4 @@ async function readResourcePut({ req, params }: Call) {
     properties: optionalObject(body.properties, "properties") ?? {},
     tags: optionalTags(body.tags),
   };
-}
-
-function requiredLocation(body: Record<string, unknown>): string {
-  if (typeof body.location !== "string" || body.location.trim() === "") {
-    throw httpError(armErrors.locationRequired);
-  }
-  return body.location;
 }

@@ -64,3 +64,11 @@ export function optionalTags(value: unknown): Record<string, string> | undefined
   }
   return tags as Record<string, string> | undefined;
 }
+
+/** A resource's `location`, which every PUT of a tracked resource (disk, snapshot, resource group) requires. */
+export function requiredLocation(body: Record<string, unknown>): string {
+  if (typeof body.location !== "string" || body.location.trim() === "") {
+    throw httpError(armErrors.locationRequired);
+  }
+  return body.location;
+}

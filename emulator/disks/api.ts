@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServiceBehaviour } from "../behaviour";
+import type { ResourceGroupSeed, ResourceGroupStore } from "./resource-groups";
 
 /** Reads bytes of a snapshot (or other managed-disk source) that a SAS URL grants access to. */
 export interface SourceReader {
@@ -48,6 +49,8 @@ export interface DiskControl {
 /** The disk emulator as the stack composes it. */
 export interface DiskEmulator {
   readonly control: DiskControl;
+  /** The subscription's resource groups: a disk or snapshot can only be created in one of them. */
+  readonly resourceGroups: ResourceGroupStore;
   /**
    * Serves the request if it is one of the emulator's routes (`/subscriptions/...` ARM compute,
    * `/md-.../...` snapshot data, `/_emulator/disks/...` control) and returns true; otherwise returns false
@@ -76,6 +79,11 @@ export interface DiskEmulatorOptions {
    * 10 in the recorded session). Later polls, and those of POST and DELETE operations, carry none.
    */
   lroPollRetryAfterSeconds?: number;
+  /**
+   * Resource groups that exist at start (default `defaultResourceGroups()`: those the tests and scripts use). A disk
+   * or snapshot in any other group is 404 ResourceGroupNotFound until the group is created (ARM PUT or control route).
+   */
+  resourceGroups?: readonly ResourceGroupSeed[];
   /** Items per page of the list operations before a `nextLink` (default 100); small values exercise paging. */
   pageSize?: number;
   /**

@@ -1,9 +1,10 @@
 /**
  * A typed client for the disk control routes, for processes that do not hold the emulator in memory: the
- * async twin of DiskControl. Errors carry the emulator's status and code as EmulatorHttpError.
+ * async twin of DiskControl, and of ResourceGroupControl. Errors carry the emulator's status and code as EmulatorHttpError.
  */
 import { callControlRoute } from "../control-call";
 import { controlPaths, type DiskOpsRequest } from "./control-protocol";
+import type { ResourceGroupControl, ResourceGroupSeed } from "./resource-groups";
 
 /** One write of a batch: `write-seeded` (content from seed and offset) or `trim`. */
 export type DiskOpInput = DiskOpsRequest["ops"][number];
@@ -43,5 +44,23 @@ export class DiskControlClient {
 
   private call(path: string, query: Record<string, string>, init: RequestInit): Promise<Response> {
     return callControlRoute(this.baseUrl, path, query, init);
+  }
+}
+
+/** ResourceGroupControl for another process, over the `/_emulator/resource-groups` control route. */
+export class ResourceGroupControlClient implements ResourceGroupControl {
+  constructor(private readonly baseUrl: string) {}
+
+  async createResourceGroup(group: ResourceGroupSeed): Promise<void> {
+    await callControlRoute(this.baseUrl, controlPaths.resourceGroups, {}, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(group),
+    });
+  }
+
+  async listResourceGroups(): Promise<ResourceGroupSeed[]> {
+    const res = await callControlRoute(this.baseUrl, controlPaths.resourceGroups, {}, {});
+    return (await res.json()) as ResourceGroupSeed[];
   }
 }

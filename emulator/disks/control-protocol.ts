@@ -14,8 +14,15 @@ export const diskOpsRequestSchema = z.object({ id: z.string().min(1), ops: z.arr
 
 export type DiskOpsRequest = z.infer<typeof diskOpsRequestSchema>;
 
+/** Body of `PUT /_emulator/resource-groups`: a group to create (or to find where it already is). */
+export const resourceGroupSeedSchema = z.strictObject({
+  name: z.string().regex(/^[-\w._()]{1,90}$/, "must be a resource group name: 1-90 letters, digits, - _ . ( )"),
+  location: z.string().min(1),
+});
+
 export const controlPaths = {
   ops: "/_emulator/disks/ops",
   write: "/_emulator/disks/write",
   read: "/_emulator/disks/read",
+  resourceGroups: "/_emulator/resource-groups",
 } as const;

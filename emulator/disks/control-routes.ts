@@ -1,14 +1,17 @@
 /**
  * HTTP access to DiskControl for other processes (what a VM would do to its disk):
  * `POST /_emulator/disks/ops` (JSON batch of seeded writes and trims), `PUT /_emulator/disks/write?id=&offset=`
- * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`. Errors are `{error: {code, message}}`.
+ * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`; and the subscription's resource groups:
+ * `PUT /_emulator/resource-groups` (`{name, location}`; 201 created, 200 already there) and `GET` (the list).
+ * Errors are `{error: {code, message}}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EmulatorHttpError } from "./api";
-import { controlPaths, diskOpsRequestSchema } from "./control-protocol";
+import { controlPaths, diskOpsRequestSchema, resourceGroupSeedSchema } from "./control-protocol";
 import { controlErrors, httpError } from "../error-catalog";
 import { answeringJsonErrors } from "../service-errors";
 import { readBody, readJson, sendJson } from "./http";
+import type { ResourceGroupStore } from "./resource-groups";
 import type { DiskStore } from "./store";
 
 const maxOpsBodyBytes = 256 << 20;
@@ -17,12 +20,20 @@ const maxWriteBytes = 64 << 20;
 /** Serves the control routes; answers false for other paths. */
 export type ControlRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-export function createControlRoute(store: DiskStore): ControlRoute {
+export function createControlRoute(store: DiskStore, groups: ResourceGroupStore): ControlRoute {
+  const served = new Set<string>(Object.values(controlPaths));
   return async (req, res, url) => {
     const path = url.pathname;
-    if (path !== controlPaths.ops && path !== controlPaths.write && path !== controlPaths.read) return false;
+    if (!served.has(path)) return false;
     await answeringJsonErrors(res, async () => {
-      if (path === controlPaths.ops && req.method === "POST") {
+      if (path === controlPaths.resourceGroups && req.method === "PUT") {
+        const parsed = resourceGroupSeedSchema.safeParse(await readJson(req));
+        if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
+        const { group, created } = groups.createOrUpdate(parsed.data.name, parsed.data.location);
+        sendJson(res, created ? 201 : 200, { name: group.name, location: group.location });
+      } else if (path === controlPaths.resourceGroups && req.method === "GET") {
+        sendJson(res, 200, await groups.listResourceGroups());
+      } else if (path === controlPaths.ops && req.method === "POST") {
         const parsed = diskOpsRequestSchema.safeParse(await readJson(req, maxOpsBodyBytes));
         if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
         store.applyOps(parsed.data.id, parsed.data.ops);

@@ -186,6 +186,21 @@ export class DiskStore implements DiskControl {
     this.snapshots.delete(resourceKey(snapshot.resourceGroup, snapshot.name));
   }
 
+  /**
+   * Deletes every disk and snapshot of the group, as deleting a resource group does; a snapshot's active SAS is
+   * revoked first (the group's delete does not stop at it). Returns how many resources were deleted.
+   */
+  deleteGroupContents(resourceGroup: string): number {
+    const snapshots = this.listSnapshots(resourceGroup);
+    for (const snapshot of snapshots) {
+      this.revokeAccess(snapshot);
+      this.deleteSnapshot(snapshot);
+    }
+    const disks = this.listDisks(resourceGroup);
+    for (const disk of disks) this.deleteDisk(disk);
+    return snapshots.length + disks.length;
+  }
+
   /** The snapshot's grant if it has not expired nor been revoked. */
   activeAccess(snapshot: SnapshotRecord): SnapshotAccess | undefined {
     const access = snapshot.access;

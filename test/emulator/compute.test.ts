@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ComputeManagementClient } from "@azure/arm-compute";
 import {
+  armFailure,
   createEmptyDisk,
   fastPolling,
   gib,
@@ -17,17 +18,6 @@ import {
   takeSnapshot,
   type DiskEmulatorServer,
 } from "../support/disk-emulator-server";
-
-/** The ARM error code and HTTP status an SDK call failed with. */
-async function armFailure(call: () => Promise<unknown>): Promise<{ status?: number; code?: string; message: string }> {
-  try {
-    await call();
-  } catch (error) {
-    const e = error as { statusCode?: number; code?: string; message: string };
-    return { status: e.statusCode, code: e.code, message: e.message };
-  }
-  assert.fail("the call was expected to fail");
-}
 
 async function listAll<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

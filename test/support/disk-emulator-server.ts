@@ -2,6 +2,7 @@
  * A disk emulator on its own HTTPS server on 127.0.0.1, for contract tests that talk to it through the real
  * SDK clients, plus the few steps every such test repeats (create a disk, snapshot it, grant access).
  */
+import assert from "node:assert/strict";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TokenCredential } from "@azure/identity";
@@ -94,4 +95,15 @@ export async function grantRead(compute: ComputeManagementClient, snapshotName: 
     fastPolling,
   );
   return access.accessSAS as string;
+}
+
+/** The ARM error code, HTTP status and message an SDK call failed with (its RestError's). */
+export async function armFailure(call: () => Promise<unknown>): Promise<{ status?: number; code?: string; message: string }> {
+  try {
+    await call();
+  } catch (error) {
+    const e = error as { statusCode?: number; code?: string; message: string };
+    return { status: e.statusCode, code: e.code, message: e.message };
+  }
+  assert.fail("the call was expected to fail");
 }
