@@ -21,6 +21,7 @@ import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
 import { DiskControlClient, ResourceGroupControlClient } from "./disks/control-client";
 import { defaultResourceGroups, type ResourceGroupControl, type ResourceGroupSeed } from "./disks/resource-groups";
+import { serviceComputeRateLimits } from "./compute/rate-limits";
 import { FaultControlClient, FaultInjector, type FaultControl } from "./faults";
 import { createImportReader } from "./import-reader";
 import { startEmulatorServer } from "./server";
@@ -132,6 +133,20 @@ export interface StackConnection extends StackEndpoints, BehaviourControl, Resou
   disks: DiskControlClient;
   faults: FaultControl;
 }
+
+/**
+ * The service as the recorded azure-mgmt-compute session shows it (`/work/shared/azure-specs/recordings`), for a
+ * stack people use by hand (`npm run stack`): Retry-After 2 s on the 202 of a PUT/PATCH and 10 s on its first
+ * InProgress poll; operations take 200 ms (the recording's disk create, snapshot update, grant, revoke and delete
+ * took 110-220 ms; its 22 s snapshot create is not played, one delay serves every operation); and the service's
+ * throttling budgets (`serviceComputeRateLimits`) instead of 100 times them. Tests keep the fast defaults.
+ */
+export const recordedServiceOptions: LocalStackOptions = {
+  lroDelayMs: 200,
+  lroRetryAfterSeconds: 2,
+  lroPollRetryAfterSeconds: 10,
+  computeRateLimits: serviceComputeRateLimits,
+};
 
 const defaultSubscriptionId = "9f2c6a4e-0d3b-4c1a-8e5f-7b6d2a1c3e90";
 const bearerToken = "diskdelta-local-stack";

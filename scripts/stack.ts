@@ -1,25 +1,30 @@
 /**
  * `npm run stack`: runs the local stack (Azurite + the HTTPS emulator) in the foreground until Ctrl-C,
- * and writes `.local/stack.json` so other processes (demo, bench, a Functions host) can find it.
- * Usage: stack [--stack-file <path>]
+ * and writes `.local/stack.json` so other processes (demo, bench, a Functions host) can find it. It plays the
+ * recorded service's LRO timing and throttling budgets (`recordedServiceOptions`); `--fast` keeps the tests' defaults
+ * (no Retry-After, operations done at the first poll, 100 times the budgets).
+ * Usage: stack [--stack-file <path>] [--fast]
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { localDir } from "../emulator/ca";
-import { startLocalStack, writeStackFile } from "../emulator/stack";
+import { recordedServiceOptions, startLocalStack, writeStackFile } from "../emulator/stack";
 
 function stackFilePath(args: string[]): string {
   const flag = args.indexOf("--stack-file");
   if (flag === -1) return join(localDir, "stack.json");
   const path = args[flag + 1];
-  if (!path) throw new Error("usage: stack [--stack-file <path>]");
+  if (!path) throw new Error("usage: stack [--stack-file <path>] [--fast]");
   return path;
 }
 
 async function main(): Promise<void> {
-  const path = stackFilePath(process.argv.slice(2));
-  const stack = await startLocalStack();
+  const args = process.argv.slice(2);
+  const path = stackFilePath(args);
+  const fast = args.includes("--fast");
+  const stack = await startLocalStack(fast ? {} : recordedServiceOptions);
   writeStackFile(stack, path);
+  const groups = await stack.listResourceGroups();
   // Endpoints only: keys stay in the stack file.
   console.log(
     [
@@ -29,6 +34,8 @@ async function main(): Promise<void> {
       `  app storage (Azurite):       ${stack.appStorage.blobEndpoint}`,
       `                               ${stack.appStorage.queueEndpoint}`,
       `                               ${stack.appStorage.tableEndpoint}`,
+      `  resource groups:             ${groups.map((g) => `${g.name} (${g.location})`).join(", ")}`,
+      `  service timing:              ${fast ? "fast (the tests' defaults)" : "as recorded: Retry-After 2 s / 10 s, operations 200 ms, the service's throttling budgets"}`,
       `  CA certificate:              ${stack.caCertPath}`,
       `  stack file (with local keys): ${path}`,
       "Press Ctrl-C to stop.",
