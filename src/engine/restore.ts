@@ -1,12 +1,13 @@
 /**
  * Restore: a new managed disk in the target region, created by the disk service importing a RestorePoint's blob
  * snapshot (`createOption: Import`, the target storage account's id). diskdelta never writes to the new disk itself.
- * A restore never touches an existing disk: a taken name is refused before anything is asked. While the import
- * reads the blob snapshot, a hold recorded beside the TargetBlob keeps retention from deleting it.
+ * A restore never touches an existing disk: a taken name is refused before anything is asked. The resource group
+ * must exist (diskdelta does not create groups: where they live and who owns them is the operator's call). While
+ * the import reads the blob snapshot, a hold recorded beside the TargetBlob keeps retention from deleting it.
  */
 import { z } from "zod";
 import { locationFromUrl } from "../domain/target-location";
-import { ConflictError, PermanentError, statusOf } from "../domain/errors";
+import { ConflictError, PermanentError, codeOf, statusOf } from "../domain/errors";
 import { restoreHoldMs } from "../domain/limits";
 import { parseDiskId } from "../domain/model";
 import type { Deps, DiskInfo, TargetBlob } from "./deps";
@@ -63,6 +64,8 @@ export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: s
     const disk: DiskInfo = await deps.compute
       .importDisk({ subscriptionId, resourceGroup: request.resourceGroup, name: request.name, location: request.location, sourceUri, storageAccountId, sku: request.sku, diskSizeGB: request.diskSizeGB })
       .catch((error: unknown) => {
+        // ARM answers 404 ResourceGroupNotFound to the disk's PUT; the disk lookup before it cannot tell.
+        if (codeOf(error) === "ResourceGroupNotFound") throw resourceGroupMissing(request, subscriptionId);
         // Someone created the name in the meantime: the service refuses to change an existing disk's source.
         if (statusOf(error) === 409) throw diskExists(newDiskId);
         throw error;
@@ -92,6 +95,14 @@ async function refuseExistingDisk(deps: Deps, diskId: string): Promise<void> {
     },
   );
   if (exists) throw diskExists(diskId);
+}
+
+function resourceGroupMissing(request: RestoreRequest, subscriptionId: string): ConflictError {
+  return new ConflictError(
+    "ResourceGroupNotFound",
+    `resource group '${request.resourceGroup}' does not exist in subscription ${subscriptionId}; create it first ` +
+      `(az group create --name ${request.resourceGroup} --location ${request.location}), then restore again`,
+  );
 }
 
 function diskExists(diskId: string): ConflictError {

@@ -111,6 +111,28 @@ describe("BackupRun scenarios", () => {
     const result = await compareBlobs(blob(sourceSas, diskBytes), blob(restoredSas, diskBytes));
     assert.ok(result.equal, `restored disk differs at ${JSON.stringify(result.mismatches)}`);
   });
+  it("when a restore names a resource group that does not exist, then 409 ResourceGroupNotFound names it and nothing is left behind; once created, the restore succeeds", async () => {
+    const { stack, deps } = app();
+    const diskId = await app().createDisk("disk-restore-nogroup", 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 1 * MiB, 82);
+    const diskKey = await app().protect(diskId, { target: { blobEndpoint: stack.target.blobEndpoint, container: "backups", storageAccountId: stack.target.resourceId } });
+    const { point } = await syncAndVerify(app(), diskKey);
+    const restore = () => app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${point.restorePointId}/restore`, {
+      name: "disk-restored-nogroup", resourceGroup: "rg-not-yet", location: stack.target.location,
+    });
+    const refused = await restore();
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    const { error } = refused.body as { error: { code: string; message: string } };
+    assert.equal(error.code, "ResourceGroupNotFound");
+    assert.match(error.message, new RegExp(`^resource group 'rg-not-yet' does not exist in subscription ${stack.arm.subscriptionId}; create it first`));
+    assert.deepEqual(await deps.targets(locationFromUrl(point.targetBlobUrl)).listRestoreHolds(), [], "the restore hold is released");
+
+    await stack.createResourceGroup({ name: "rg-not-yet", location: stack.target.location });
+    const restored = await restore();
+    assert.equal(restored.status, 200, JSON.stringify(restored.body));
+    assert.match((restored.body as { diskId: string }).diskId, /\/resourceGroups\/rg-not-yet\/providers\/Microsoft\.Compute\/disks\/disk-restored-nogroup$/);
+  });
+
   it("when the source snapshot is gone, then verify compares with the checksums recorded after the backup, and catches a difference", async () => {
     const { stack, deps } = app();
     const diskId = await app().createDisk("disk-checksums", 2 * GiB);
