@@ -7,6 +7,15 @@ import { GiB, MiB, TiB } from "./ranges";
 /** How far the diff window adapts (CopyStep): never below a useful request, never above what one answer should cover. */
 export const diffWindowLimits = { min: 64 * MiB, max: 1024 * GiB } as const;
 
+/** A ranged read asks for its range's checksum (Get Blob `x-ms-range-get-content-md5`); the service gives one for at most this much. */
+export const maxRangeChecksumBytes = 4 * MiB;
+
+/**
+ * A range whose bytes do not match the checksum the service sent with them is read this many times in all before
+ * the read fails (and the CopyStep's message is redelivered); bytes that do not match are never written.
+ */
+export const rangeReadTries = 3;
+
 /** Clear Pages is asked for at most this much at a time. */
 export const maxClearBytes = TiB;
 
