@@ -14,8 +14,12 @@ export const diskOpsRequestSchema = z.object({ id: z.string().min(1), ops: z.arr
 
 export type DiskOpsRequest = z.infer<typeof diskOpsRequestSchema>;
 
+/** Body of `PUT /_emulator/disks/snapshot-completion`: the snapshot's resource id and the percentage ARM reports. */
+export const snapshotCompletionRequestSchema = z.object({ id: z.string().min(1), percent: z.number().int().min(0).max(100) });
+
 export const controlPaths = {
   ops: "/_emulator/disks/ops",
   write: "/_emulator/disks/write",
   read: "/_emulator/disks/read",
+  snapshotCompletion: "/_emulator/disks/snapshot-completion",
 } as const;

@@ -1,11 +1,12 @@
 /**
  * HTTP access to DiskControl for other processes (what a VM would do to its disk):
  * `POST /_emulator/disks/ops` (JSON batch of seeded writes and trims), `PUT /_emulator/disks/write?id=&offset=`
- * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`. Errors are `{error: {code, message}}`.
+ * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`, `PUT /_emulator/disks/snapshot-completion` (JSON
+ * `{id, percent}`: the `completionPercent` ARM reports for a snapshot). Errors are `{error: {code, message}}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EmulatorHttpError } from "./api";
-import { controlPaths, diskOpsRequestSchema } from "./control-protocol";
+import { controlPaths, diskOpsRequestSchema, snapshotCompletionRequestSchema } from "./control-protocol";
 import { controlErrors, httpError } from "../error-catalog";
 import { answeringJsonErrors } from "../service-errors";
 import { readBody, readJson, sendJson } from "./http";
@@ -20,7 +21,7 @@ export type ControlRoute = (req: IncomingMessage, res: ServerResponse, url: URL)
 export function createControlRoute(store: DiskStore): ControlRoute {
   return async (req, res, url) => {
     const path = url.pathname;
-    if (path !== controlPaths.ops && path !== controlPaths.write && path !== controlPaths.read) return false;
+    if (!(Object.values(controlPaths) as string[]).includes(path)) return false;
     await answeringJsonErrors(res, async () => {
       if (path === controlPaths.ops && req.method === "POST") {
         const parsed = diskOpsRequestSchema.safeParse(await readJson(req, maxOpsBodyBytes));
@@ -31,6 +32,11 @@ export function createControlRoute(store: DiskStore): ControlRoute {
         const data = await readBody(req, maxWriteBytes);
         store.write(requiredParam(url, "id"), numberParam(url, "offset"), data);
         sendJson(res, 200, { written: data.length });
+      } else if (path === controlPaths.snapshotCompletion && req.method === "PUT") {
+        const parsed = snapshotCompletionRequestSchema.safeParse(await readJson(req));
+        if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
+        store.setSnapshotCompletion(parsed.data.id, parsed.data.percent);
+        sendJson(res, 200, parsed.data);
       } else if (path === controlPaths.read && req.method === "GET") {
         const data = store.read(requiredParam(url, "id"), numberParam(url, "offset"), numberParam(url, "length"));
         res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });
