@@ -25,6 +25,13 @@ export const rangeQueryWindowBytes = 64 * GiB;
 /** Verify reads and digests allocated data in blocks of this size (a checksum file records it). */
 export const verifyBlockBytes = 4 * MiB;
 
+/**
+ * A run waiting for its SourceSnapshot's background copy looks again after this long (its run-start message sent
+ * again with this visibility delay). Well under `stalledAfterMs`: each look refreshes the record, so the timer's
+ * nudge never mistakes a wait for a stall.
+ */
+export const hydrationRecheckSeconds = 60;
+
 /** A run whose record has not changed for this long gets its current message queued again (the timer's nudge). */
 export const stalledAfterMs = 15 * 60 * 1000;
 
