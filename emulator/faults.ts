@@ -37,6 +37,12 @@ const faultRuleSchema = z.discriminatedUnion("kind", [
     remainingResource: z.string().optional(),
   }),
   ruleBase.extend({ kind: z.literal("reset") }),
+  /**
+   * The request is served as usual, then its answer's body is damaged on the way out: the first byte of the body
+   * is inverted, status and headers (Content-Length, Content-MD5, x-ms-content-crc64) left as the service sent
+   * them, as bytes corrupted in flight would arrive.
+   */
+  ruleBase.extend({ kind: z.literal("corrupt") }),
 ]);
 
 const faultRequestSchema = z.object({ rules: z.array(faultRuleSchema), seed: z.number().int().optional() });
@@ -44,7 +50,10 @@ const faultRequestSchema = z.object({ rules: z.array(faultRuleSchema), seed: z.n
 /** One fault rule as callers write it (defaults may be omitted). */
 export type FaultRule = z.input<typeof faultRuleSchema>;
 type ParsedRule = z.output<typeof faultRuleSchema>;
-/** The kinds of fault: added latency, a 500/503 error, a throttle answer with Retry-After, a connection reset. */
+/**
+ * The kinds of fault: added latency, a 500/503 error, a throttle answer with Retry-After, a connection reset, an
+ * answer whose body is corrupted.
+ */
 export type FaultKind = ParsedRule["kind"];
 
 /** What fault injection has done since the last `set` or `clear`. */
@@ -87,7 +96,7 @@ interface ActiveRule {
 }
 
 function emptyInjected(): Record<FaultKind, number> {
-  return { latency: 0, error: 0, throttle: 0, reset: 0 };
+  return { latency: 0, error: 0, throttle: 0, reset: 0, corrupt: 0 };
 }
 
 /** The in-process fault injector the HTTPS server consults before routing each request. */
@@ -115,7 +124,7 @@ export class FaultInjector implements FaultControl {
 
   /**
    * Applies the rules to one request: waits out injected latency, then answers it with an injected fault
-   * and returns true, or returns false to let it through.
+   * and returns true, or returns false to let it through (for a `corrupt` fault, with its answer's body damaged).
    */
   async apply(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<boolean> {
     if (this.rules.length === 0) return false;
@@ -134,6 +143,10 @@ export class FaultInjector implements FaultControl {
     }
     if (latencyMs > 0) await sleep(latencyMs);
     if (!fault) return false;
+    if (fault.rule.kind === "corrupt") {
+      corruptBody(res);
+      return false;
+    }
     answerWithFault(fault.rule, req, res, scope);
     return true;
   }
@@ -183,8 +196,29 @@ function answerWithFault(rule: ParsedRule, req: IncomingMessage, res: ServerResp
       return;
     }
     case "latency":
+    case "corrupt":
       return;
   }
+}
+
+/**
+ * Inverts the first byte of whatever body `res` sends, on a copy: the handler's buffers (snapshot data, shared
+ * extents) stay intact, and the length stays what the headers say.
+ */
+function corruptBody(res: ServerResponse): void {
+  let done = false;
+  const damage = (chunk: unknown): unknown => {
+    if (done || chunk === undefined || chunk === null || typeof chunk === "function") return chunk;
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    if (bytes.length === 0) return chunk;
+    done = true;
+    bytes[0] ^= 0xff;
+    return bytes;
+  };
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => write(damage(chunk), ...rest)) as ServerResponse["write"];
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => end(damage(chunk), ...rest)) as ServerResponse["end"];
 }
 
 /** Path of the control routes; they bypass fault injection so a test can always switch faults off. */

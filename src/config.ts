@@ -34,6 +34,11 @@ export const settingsSchema = z.object({
   DISKDELTA_DIFF_WINDOW_BYTES: intSetting(1 * GiB, diffWindowLimits.min, diffWindowLimits.max).refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB (windows must end on page boundaries)"),
   /** Page requests in flight per CopyStep. */
   DISKDELTA_COPY_CONCURRENCY: intSetting(8, 1, 64),
+  /**
+   * How long prepare waits for a SourceSnapshot's background copy (`completionPercent` < 100: Premium SSD v2, Ultra,
+   * CopyStart) before the run fails with HydrationTimeout.
+   */
+  DISKDELTA_HYDRATION_TIMEOUT_MINUTES: intSetting(1440, 1, 10_080),
   /** Max BackupRuns the timer starts in one tick (compute throttling and the 5-SAS-per-family limit). */
   DISKDELTA_MAX_RUNS_PER_TICK: intSetting(50, 1, 1000),
   /** Local development only: path of the local stack's stack.json (emulated ARM, local credentials). Never set in Azure. */

@@ -61,7 +61,7 @@ export function snapshotJson(snapshot: SnapshotRecord, store: DiskStore): Record
       diskState: store.activeAccess(snapshot) ? "ActiveSAS" : "Unattached",
       diskSizeBytes: snapshot.view.diskSizeBytes,
       uniqueId: snapshot.uniqueId,
-      completionPercent: 100,
+      completionPercent: snapshot.completionPercent,
     },
   };
 }

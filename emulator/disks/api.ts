@@ -44,6 +44,12 @@ export interface DiskControl {
   trim(diskId: string, offset: number, length: number): void;
   /** Reads the disk's current content (no VHD footer). */
   read(diskId: string, offset: number, length: number): Buffer;
+  /**
+   * Sets the `completionPercent` ARM reports for a snapshot (resource id, case-insensitive), as a snapshot still
+   * copied in the background (Premium SSD v2, Ultra, CopyStart) reports it; new snapshots report 100. Only the
+   * reported value changes: the snapshot's data is served as at 100.
+   */
+  setSnapshotCompletion(snapshotId: string, percent: number): void;
 }
 
 /** The disk emulator as the stack composes it. */

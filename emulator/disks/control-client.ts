@@ -42,6 +42,15 @@ export class DiskControlClient {
     return Buffer.from(await res.arrayBuffer());
   }
 
+  /** Sets the `completionPercent` ARM reports for a snapshot (see `DiskControl.setSnapshotCompletion`). */
+  async setSnapshotCompletion(snapshotId: string, percent: number): Promise<void> {
+    await this.call(controlPaths.snapshotCompletion, {}, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: snapshotId, percent }),
+    });
+  }
+
   private call(path: string, query: Record<string, string>, init: RequestInit): Promise<Response> {
     return callControlRoute(this.baseUrl, path, query, init);
   }

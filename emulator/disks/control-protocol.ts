@@ -19,10 +19,13 @@ export const resourceGroupSeedSchema = z.strictObject({
   name: z.string().regex(/^[-\w._()]{1,90}$/, "must be a resource group name: 1-90 letters, digits, - _ . ( )"),
   location: z.string().min(1),
 });
+/** Body of `PUT /_emulator/disks/snapshot-completion`: the snapshot's resource id and the percentage ARM reports. */
+export const snapshotCompletionRequestSchema = z.object({ id: z.string().min(1), percent: z.number().int().min(0).max(100) });
 
 export const controlPaths = {
   ops: "/_emulator/disks/ops",
   write: "/_emulator/disks/write",
   read: "/_emulator/disks/read",
   resourceGroups: "/_emulator/resource-groups",
+  snapshotCompletion: "/_emulator/disks/snapshot-completion",
 } as const;

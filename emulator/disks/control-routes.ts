@@ -1,13 +1,14 @@
 /**
  * HTTP access to DiskControl for other processes (what a VM would do to its disk):
  * `POST /_emulator/disks/ops` (JSON batch of seeded writes and trims), `PUT /_emulator/disks/write?id=&offset=`
- * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`; and the subscription's resource groups:
+ * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`, `PUT /_emulator/disks/snapshot-completion` (JSON
+ * `{id, percent}`: the `completionPercent` ARM reports for a snapshot); and the subscription's resource groups:
  * `PUT /_emulator/resource-groups` (`{name, location}`; 201 created, 200 already there) and `GET` (the list).
  * Errors are `{error: {code, message}}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { EmulatorHttpError } from "./api";
-import { controlPaths, diskOpsRequestSchema, resourceGroupSeedSchema } from "./control-protocol";
+import { controlPaths, diskOpsRequestSchema, resourceGroupSeedSchema, snapshotCompletionRequestSchema } from "./control-protocol";
 import { controlErrors, httpError } from "../error-catalog";
 import { answeringJsonErrors } from "../service-errors";
 import { readBody, readJson, sendJson } from "./http";
@@ -42,6 +43,11 @@ export function createControlRoute(store: DiskStore, groups: ResourceGroupStore)
         const data = await readBody(req, maxWriteBytes);
         store.write(requiredParam(url, "id"), numberParam(url, "offset"), data);
         sendJson(res, 200, { written: data.length });
+      } else if (path === controlPaths.snapshotCompletion && req.method === "PUT") {
+        const parsed = snapshotCompletionRequestSchema.safeParse(await readJson(req));
+        if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
+        store.setSnapshotCompletion(parsed.data.id, parsed.data.percent);
+        sendJson(res, 200, parsed.data);
       } else if (path === controlPaths.read && req.method === "GET") {
         const data = store.read(requiredParam(url, "id"), numberParam(url, "offset"), numberParam(url, "length"));
         res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });

@@ -59,6 +59,8 @@ export interface SnapshotRecord extends ComputeResource {
   /** Writes with a generation above this one happened after the snapshot. */
   readonly gen: number;
   access?: SnapshotAccess;
+  /** What ARM reports as `completionPercent`: 100 unless a test set it (`setSnapshotCompletion`). */
+  completionPercent: number;
 }
 
 /** One write of a batch, as the control route receives it. */
@@ -170,6 +172,7 @@ export class DiskStore implements DiskControl {
       familyId: incremental ? source.familyId : undefined,
       view: new VhdView(source.sizeBytes, source.data.freeze(), this.footerOf(source)),
       gen: this.gen,
+      completionPercent: 100,
     };
     this.snapshots.set(resourceKey(params.resourceGroup, params.name), snapshot);
     return snapshot;
@@ -285,6 +288,15 @@ export class DiskStore implements DiskControl {
       throw new EmulatorHttpError(400, "InvalidParameter", `Read [${offset}, ${offset + length}) is outside the disk.`);
     }
     return new VhdView(disk.sizeBytes, disk.data, Buffer.alloc(0)).read(offset, length);
+  }
+
+  setSnapshotCompletion(snapshotId: string, percent: number): void {
+    const snapshot = this.snapshotById(snapshotId);
+    if (!snapshot) throw new EmulatorHttpError(404, "ResourceNotFound", `Snapshot '${snapshotId}' was not found.`);
+    if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+      throw new EmulatorHttpError(400, "InvalidParameter", `A completion percentage is a whole number from 0 to 100, not ${percent}.`);
+    }
+    snapshot.completionPercent = percent;
   }
 
   /** The footer every snapshot of this disk at its current size carries. */

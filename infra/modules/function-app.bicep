@@ -35,6 +35,7 @@ var appSettings = {
   DISKDELTA_STEP_MAX_SECONDS: '240'
   DISKDELTA_DIFF_WINDOW_BYTES: '1073741824'
   DISKDELTA_COPY_CONCURRENCY: '8'
+  DISKDELTA_HYDRATION_TIMEOUT_MINUTES: '1440'
   DISKDELTA_MAX_RUNS_PER_TICK: '50'
   // Keeps the worker's peak RSS under 256 MiB at 200,000 changed ranges (bench/README.md, scenario 5).
   languageWorkers__node__arguments: '--max-old-space-size=160'

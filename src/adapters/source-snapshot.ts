@@ -5,8 +5,13 @@
  * Range listings are complete or fail: the service answers at most 10,000 ranges at a time and says so with a
  * continuation marker, which is followed (plain listings) or answered by asking again from the last range listed
  * (the managed-disk diff, whose SDK call takes no marker). A partial answer is never taken as the whole.
+ * Bytes read are proven, not trusted: every range is asked for with its MD5 (≤ 4 MiB at a time), and bytes that do
+ * not match it are read again (`rangeReadTries`), then refused with `RangeChecksumMismatch` naming the range; an
+ * answer without the checksum is refused too.
  */
-import { AnonymousCredential, PageBlobClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import { createHash } from "node:crypto";
+import { AnonymousCredential, type BlobDownloadResponseParsed, PageBlobClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import { maxRangeChecksumBytes, rangeReadTries } from "../domain/limits";
 import { type ByteRange, MiB, coalesce, fromSdkRange, lengthOf } from "../domain/ranges";
 
 /** An incomplete answer that listed nothing is asked again for half the window, down to this. */
@@ -17,6 +22,24 @@ export class IncompleteRangeListError extends Error {
   constructor(window: ByteRange) {
     super(`the service marked its page range answer for bytes ${window.start}-${window.end} incomplete without listing a range; asking again later`);
     this.name = "IncompleteRangeListError";
+  }
+}
+
+/** The bytes read did not match the checksum the service sent with them (corrupted on the way): retried, never written. */
+export class RangeChecksumMismatchError extends Error {
+  readonly code = "RangeChecksumMismatch";
+  constructor(range: ByteRange, tries: number, expected: string, actual: string) {
+    super(`bytes ${range.start}-${range.end - 1} of the SourceSnapshot did not match their Content-MD5 in ${tries} reads (service ${expected}, received ${actual}); nothing of them was written; retrying later`);
+    this.name = "RangeChecksumMismatchError";
+  }
+}
+
+/** The service answered a read without the checksum asked for (or a body of the wrong length): nothing proves the bytes. */
+export class RangeUnprovenError extends Error {
+  readonly code = "RangeUnproven";
+  constructor(range: ByteRange, what: string) {
+    super(`the read of bytes ${range.start}-${range.end - 1} of the SourceSnapshot answered ${what}; its bytes are not used; retrying later`);
+    this.name = "RangeUnprovenError";
   }
 }
 
@@ -46,7 +69,7 @@ export interface SourceSnapshotReader {
   diff(sasUrl: string, baseSasUrl: string, window: ByteRange): Promise<RangeDiff>;
   /** Allocated pages within `window`. */
   allocated(sasUrl: string, window: ByteRange): Promise<ByteRange[]>;
-  /** The bytes of `range`. */
+  /** The bytes of `range`, each ≤ 4 MiB part proven against the MD5 the service sent with it. */
   read(sasUrl: string, range: ByteRange): Promise<Buffer>;
 }
 
@@ -99,9 +122,37 @@ export function createSourceSnapshotReader(pipeline: StoragePipelineOptions = da
       return allPages(client(sasUrl).listPageRanges(window.start, lengthOf(window)).byPage());
     },
     async read(sasUrl, range) {
-      const buffer = Buffer.alloc(lengthOf(range));
-      await client(sasUrl).downloadToBuffer(buffer, range.start, lengthOf(range), { maxRetryRequestsPerBlock: 5 });
-      return buffer;
+      const blob = client(sasUrl);
+      const parts: Buffer[] = [];
+      for (let start = range.start; start < range.end; start += maxRangeChecksumBytes) {
+        parts.push(await readProven(blob, { start, end: Math.min(range.end, start + maxRangeChecksumBytes) }));
+      }
+      return parts.length === 1 ? parts[0] : Buffer.concat(parts);
     },
   };
+}
+
+/** One ≤ 4 MiB range with its Content-MD5, read again while the bytes do not match it. */
+async function readProven(blob: PageBlobClient, range: ByteRange): Promise<Buffer> {
+  let expected = "";
+  let actual = "";
+  for (let tries = 1; tries <= rangeReadTries; tries++) {
+    // No resumed streams: a resumed read would carry the checksum of its remainder only. The whole range is read again.
+    const answer = await blob.download(range.start, lengthOf(range), { rangeGetContentMD5: true, maxRetryRequests: 0 });
+    if (!answer.contentMD5 || answer.contentMD5.length !== 16) throw new RangeUnprovenError(range, "without a Content-MD5");
+    const bytes = await bodyOf(answer);
+    if (bytes.length !== lengthOf(range)) throw new RangeUnprovenError(range, `${bytes.length} bytes instead of ${lengthOf(range)}`);
+    expected = Buffer.from(answer.contentMD5).toString("base64");
+    actual = createHash("md5").update(bytes).digest("base64");
+    if (actual === expected) return bytes;
+  }
+  throw new RangeChecksumMismatchError(range, rangeReadTries, expected, actual);
+}
+
+async function bodyOf(answer: BlobDownloadResponseParsed): Promise<Buffer> {
+  const body = answer.readableStreamBody;
+  if (!body) throw new Error("the SDK answered a download without a body stream (not Node.js?)");
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }

@@ -93,8 +93,14 @@ function rpoText(status: Pick<DiskStatus, "rpoSeconds" | "rpoExceeded" | "config
   return `${status.rpoSeconds === undefined ? "no RestorePoint yet" : formatSeconds(status.rpoSeconds)}${late}`;
 }
 
+/** "waiting for snapshot hydration: 40% (since …)" while a preparing run waits for its snapshot's background copy. */
+function hydrationText(run: RunView): string | undefined {
+  if (run.state !== "preparing" || run.completionPercent === undefined) return undefined;
+  return `waiting for snapshot hydration: ${run.completionPercent}% (since ${formatTime(run.waitingSince)})`;
+}
+
 function progressText(run: RunView): string {
-  return `${run.runId} ${run.state}: ${formatBytes(run.bytesCopied)} copied, ${run.requests} requests`;
+  return `${run.runId} ${run.state}: ${hydrationText(run) ?? `${formatBytes(run.bytesCopied)} copied, ${run.requests} requests`}`;
 }
 
 function configFields(config: ProtectedDiskConfig): [string, string | undefined][] {
@@ -174,7 +180,7 @@ export function formatRun(run: RunView): string {
       ? `BackupRun ${run.runId} succeeded.`
       : run.state === "failed"
         ? `BackupRun ${run.runId} FAILED: ${run.error ?? "no error recorded"}`
-        : `BackupRun ${run.runId} is still ${run.state}.`;
+        : `BackupRun ${run.runId} is still ${run.state}${hydrationText(run) ? `, ${hydrationText(run)}` : ""}.`;
   const body = fields([
     ["Disk key", run.diskKey],
     ["State", run.state],
@@ -198,7 +204,8 @@ export function formatRunStarted(answer: { diskKey: string; runId: string }): st
 
 /** One progress line while waiting for a run, or undefined when nothing changed since the last one. */
 export function formatProgress(run: RunView, previous: RunView | undefined): string | undefined {
-  if (previous && previous.state === run.state && previous.bytesCopied === run.bytesCopied && previous.bytesCleared === run.bytesCleared) return undefined;
+  const same = (key: "state" | "bytesCopied" | "bytesCleared" | "completionPercent") => previous?.[key] === run[key];
+  if (previous && same("state") && same("bytesCopied") && same("bytesCleared") && same("completionPercent")) return undefined;
   return `BackupRun ${progressText(run)}`;
 }
 

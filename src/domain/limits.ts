@@ -7,6 +7,15 @@ import { GiB, MiB, TiB } from "./ranges";
 /** How far the diff window adapts (CopyStep): never below a useful request, never above what one answer should cover. */
 export const diffWindowLimits = { min: 64 * MiB, max: 1024 * GiB } as const;
 
+/** A ranged read asks for its range's checksum (Get Blob `x-ms-range-get-content-md5`); the service gives one for at most this much. */
+export const maxRangeChecksumBytes = 4 * MiB;
+
+/**
+ * A range whose bytes do not match the checksum the service sent with them is read this many times in all before
+ * the read fails (and the CopyStep's message is redelivered); bytes that do not match are never written.
+ */
+export const rangeReadTries = 3;
+
 /** Clear Pages is asked for at most this much at a time. */
 export const maxClearBytes = TiB;
 
@@ -15,6 +24,13 @@ export const rangeQueryWindowBytes = 64 * GiB;
 
 /** Verify reads and digests allocated data in blocks of this size (a checksum file records it). */
 export const verifyBlockBytes = 4 * MiB;
+
+/**
+ * A run waiting for its SourceSnapshot's background copy looks again after this long (its run-start message sent
+ * again with this visibility delay). Well under `stalledAfterMs`: each look refreshes the record, so the timer's
+ * nudge never mistakes a wait for a stall.
+ */
+export const hydrationRecheckSeconds = 60;
 
 /** A run whose record has not changed for this long gets its current message queued again (the timer's nudge). */
 export const stalledAfterMs = 15 * 60 * 1000;

@@ -78,14 +78,32 @@ function preparedRun<S extends string, E extends z.ZodRawShape>(state: S, extra:
 const ended = { endedAt: z.string().min(1) };
 
 /**
+ * A run waiting in `preparing` for its SourceSnapshot's background copy (Premium SSD v2, Ultra, CopyStart): which
+ * snapshot, since when, and how far it was at the last look. All three or none.
+ */
+const hydrationWait = {
+  waitingForSnapshotId: z.string().min(1),
+  waitingSince: z.string().min(1),
+  completionPercent: z.number().min(0).max(100),
+};
+const notWaiting = {
+  waitingForSnapshotId: z.undefined().optional(),
+  waitingSince: z.undefined().optional(),
+  completionPercent: z.undefined().optional(),
+};
+
+/**
  * One BackupRun of one disk, from the claim to success or failure: a union by `state`, each state carrying exactly
- * its fields. queued → preparing (a prepare claimed it) → copying (prepared: snapshot, size, lease, diff or full) →
+ * its fields. queued → preparing (a prepare claimed it, or it waits for its snapshot's background copy) → copying (prepared: snapshot, size, lease, diff or full) →
  * finalizing (every CopyStep done) → succeeded (with its RestorePoint, or with a note when there was nothing new);
  * any active state → failed (with its error, and whatever it had prepared, to revoke and release).
  */
 const runSchemasByState = {
   queued: z.object({ ...runIdentity, state: z.literal("queued") }),
-  preparing: z.object({ ...runIdentity, state: z.literal("preparing") }),
+  preparing: z.union([
+    z.object({ ...runIdentity, ...notWaiting, state: z.literal("preparing") }),
+    z.object({ ...runIdentity, ...hydrationWait, state: z.literal("preparing") }),
+  ]),
   copying: preparedRun("copying", {}),
   finalizing: preparedRun("finalizing", {}),
   succeeded: z.union([

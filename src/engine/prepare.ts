@@ -4,13 +4,15 @@
  * or must copy in full, size the TargetBlob, and queue the first CopyStep.
  * Safe to run twice: the snapshot is created by a name derived from the run, the lease id is derived from the run,
  * and a run already copying is only nudged (its current CopyStep re-queued).
+ * A SourceSnapshot still copied in the background (`completionPercent` < 100) is waited for, not failed on: the run
+ * stays `preparing` with the wait recorded, and looks again through a delayed run-start message.
  */
-import { PermanentError } from "../domain/errors";
-import { maxClearBytes } from "../domain/limits";
+import { ConcurrencyError, PermanentError } from "../domain/errors";
+import { hydrationRecheckSeconds, maxClearBytes } from "../domain/limits";
 import { type RunStartMessage, queueNames } from "../domain/messages";
 import { type FullCopyReason, type ProtectedDiskConfig, diskRefOf, leaseIdOf } from "../domain/model";
 import { PAGE_BYTES, TiB } from "../domain/ranges";
-import type { ChainBase, PreparedRun, RunIn, Versioned } from "../domain/records";
+import type { ChainBase, PreparedRun, RunIn, RunView, Versioned } from "../domain/records";
 import type { Deps, DiskInfo, Log, SnapshotInfo, TargetBlob, TargetLease, TargetState } from "./deps";
 import { updateState } from "./runs";
 
@@ -41,12 +43,10 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
   if (!source.incremental || source.familyId === undefined) {
     throw new PermanentError("SnapshotNotIncremental", `snapshot ${source.name} is not an incremental snapshot; diskdelta replicates only incremental ones`);
   }
-  if (source.completionPercent < 100) {
-    throw new Error(`snapshot ${source.name} is ${source.completionPercent}% complete; retrying later`);
-  }
+  if (source.completionPercent < 100) return waitForHydration(deps, { value: run, etag: found.etag }, source, log);
 
   // Claim the run's preparation (ETag): of two deliveries racing here one goes on; the other stops before the blob.
-  const preparing: RunIn<"preparing"> = { ...run, state: "preparing", updatedAt: deps.now().toISOString() };
+  const preparing: RunIn<"preparing"> = { ...claimed(run), updatedAt: deps.now().toISOString() };
   const preparingEtag = await deps.records.putRun(preparing, found.etag);
 
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
@@ -76,6 +76,56 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
   await deps.records.putRun(copying, preparingEtag);
   await queueStep(deps, copying);
   log.info("BackupRun prepared", { diskKey, runId, snapshot: source.name, blobBytes, fullCopyReason: copying.fullCopyReason ?? "none" });
+}
+
+/**
+ * The SourceSnapshot is still copied in the background (Premium SSD v2, Ultra, CopyStart: usable only at 100 %). The
+ * run waits in `preparing`, recording which snapshot, since when and how far it is, and this message completes: the
+ * look after `hydrationRecheckSeconds` is a new run-start message sent with that visibility delay, so waiting uses
+ * up no delivery. Each look refreshes `updatedAt`, so the timer's stall nudge leaves a live wait alone (and revives
+ * a wait whose message was lost). Past DISKDELTA_HYDRATION_TIMEOUT_MINUTES on the same snapshot the run fails.
+ */
+async function waitForHydration(deps: Deps, found: Versioned<RunIn<"queued" | "preparing">>, source: SnapshotInfo, log: Log): Promise<void> {
+  const { value: run, etag } = found;
+  const { diskKey, runId } = run;
+  const now = deps.now();
+  const view: RunView = run;
+  const sameWait = view.waitingForSnapshotId?.toLowerCase() === source.id.toLowerCase() && view.waitingSince !== undefined;
+  const waitingSince = sameWait && view.waitingSince !== undefined ? view.waitingSince : now.toISOString();
+  const waitedMinutes = Math.floor((now.getTime() - Date.parse(waitingSince)) / 60_000);
+  const timeout = deps.settings.DISKDELTA_HYDRATION_TIMEOUT_MINUTES;
+  if (waitedMinutes >= timeout) {
+    throw new PermanentError(
+      "HydrationTimeout",
+      `snapshot ${source.name} is ${source.completionPercent}% hydrated after ${waitedMinutes} minutes (DISKDELTA_HYDRATION_TIMEOUT_MINUTES is ${timeout}); check its copy (completionPercent, copyCompletionError) and start a new run`,
+    );
+  }
+  // Another look recorded moments ago already queued the next one: this message is a duplicate, not a second chain.
+  if (sameWait && now.getTime() - Date.parse(run.updatedAt) < (hydrationRecheckSeconds * 1000) / 2) {
+    return log.info("duplicate hydration check dropped", { diskKey, runId, snapshot: source.name });
+  }
+  const waiting: RunIn<"preparing"> = {
+    ...run,
+    state: "preparing",
+    waitingForSnapshotId: source.id,
+    waitingSince,
+    completionPercent: source.completionPercent,
+    updatedAt: now.toISOString(),
+  };
+  try {
+    await deps.records.putRun(waiting, etag);
+  } catch (error) {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    return log.info("hydration check raced a duplicate", { diskKey, runId });
+  }
+  await deps.queues.send(queueNames.runStarts, { diskKey, runId }, hydrationRecheckSeconds);
+  log.info("waiting for snapshot hydration", { diskKey, runId, snapshot: source.name, completionPercent: source.completionPercent, waitingSince });
+}
+
+/** The run as prepare claims it once its snapshot is usable: `preparing`, its hydration wait (if any) over. */
+function claimed(run: RunIn<"queued" | "preparing">): RunIn<"preparing"> {
+  const { waitingForSnapshotId: _snapshot, waitingSince: _since, completionPercent: _percent, ...rest }: RunView = run;
+  return { ...rest, state: "preparing" };
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   location,
   resourceGroup,
   startDiskEmulatorServer,
+  takeSnapshot,
   type DiskEmulatorServer,
 } from "../support/disk-emulator-server";
 
@@ -70,6 +71,19 @@ describe("disk emulator control routes and import", () => {
     await assert.rejects(client.write(id, 100, Buffer.alloc(512)), (e: EmulatorHttpError) => e.status === 400);
     await assert.rejects(client.trim(id, gib, 512), (e: EmulatorHttpError) => e.status === 400);
     await assert.rejects(client.trim(`${id}-missing`, 0, 512), (e: EmulatorHttpError) => e.status === 404);
+  });
+
+  it("when a snapshot's completion is set, then ARM reports it until set again, and bad values are refused", async () => {
+    const id = await createEmptyDisk(server.compute, "disk-hydrating", 1);
+    const snapshot = await takeSnapshot(server.compute, "snap-hydrating", id);
+    assert.equal(snapshot.completionPercent, 100, "a new snapshot is complete");
+    const client = new DiskControlClient(server.baseUrl);
+    await client.setSnapshotCompletion(snapshot.id as string, 40);
+    assert.equal((await server.compute.snapshots.get(resourceGroup, "snap-hydrating")).completionPercent, 40);
+    await client.setSnapshotCompletion(snapshot.id as string, 100);
+    assert.equal((await server.compute.snapshots.get(resourceGroup, "snap-hydrating")).completionPercent, 100);
+    await assert.rejects(client.setSnapshotCompletion(snapshot.id as string, 101), (e: EmulatorHttpError) => e.status === 400);
+    await assert.rejects(client.setSnapshotCompletion(`${snapshot.id as string}-missing`, 50), (e: EmulatorHttpError) => e.status === 404);
   });
 
   it("when a disk is imported from a fixed VHD blob, then it has the blob's size and written pages", async () => {

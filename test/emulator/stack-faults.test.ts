@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { request } from "node:https";
 import { afterEach, before, describe, test } from "node:test";
@@ -24,6 +25,12 @@ function rawRequest(stack: LocalStack, method: string, path: string): Promise<Ra
     req.on("error", reject);
     req.end();
   });
+}
+
+async function streamBytes(body: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of (body ?? []) as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 describe("fault injection on the local stack", () => {
@@ -145,6 +152,18 @@ describe("fault injection on the local stack", () => {
     const stats = await stack().faults.stats();
     assert.equal(stats.injected.latency, 3);
     assert.deepEqual(stats.rules, [{ matched: 3, injected: 3 }]);
+  });
+
+  test("when answers are corrupted, then the body differs in one byte and its length and Content-MD5 are the service's", async () => {
+    await blob.uploadPages(page, 512 * 200, 512);
+    await stack().faults.set([{ scope: "blob", kind: "corrupt", rate: 1, method: "GET", maxCount: 1 }]);
+    const corrupted = await blob.download(512 * 200, 512, { rangeGetContentMD5: true, maxRetryRequests: 0 });
+    const bytes = await streamBytes(corrupted.readableStreamBody);
+    assert.equal((await stack().faults.stats()).injected.corrupt, 1);
+    assert.equal(bytes.length, 512);
+    assert.equal(bytes.filter((b, i) => b !== page[i]).length, 1, "exactly one byte differs");
+    assert.deepEqual(Buffer.from(corrupted.contentMD5 ?? []), createHash("md5").update(page).digest(), "the checksum is that of the bytes the service sent");
+    assert.deepEqual(await blob.downloadToBuffer(512 * 200, 512), page, "the stored bytes are untouched");
   });
 
   test("when a rule filters on method and path, then only matching requests get the fault", async () => {

@@ -115,6 +115,14 @@ describe("disk list and status", () => {
     assert.match(text, /^Newest RestorePoint {2}rp1 \(source snapshot 2026-01-15 10:00:00Z\)$/m);
     assert.doesNotMatch(text, /Storage account|Last error/, "unset fields are left out");
   });
+
+  it("when the active run waits for its snapshot's background copy, then status shows how far it is and since when", () => {
+    const waiting = run({ runId: "r2", state: "preparing", waitingForSnapshotId: "snap", waitingSince: "2026-01-15T10:00:00.000Z", completionPercent: 40 });
+    assert.match(formatDiskStatus({ ...healthy, activeRun: waiting }), /^Active run {11}r2 preparing: waiting for snapshot hydration: 40% \(since 2026-01-15 10:00:00Z\)$/m);
+    assert.match(formatRun(waiting), /^BackupRun r2 is still preparing, waiting for snapshot hydration: 40% \(since 2026-01-15 10:00:00Z\)\.$/m);
+    assert.equal(formatProgress({ ...waiting, completionPercent: 40 }, waiting), undefined);
+    assert.match(formatProgress({ ...waiting, completionPercent: 70 }, waiting) ?? "", /hydration: 70%/);
+  });
 });
 
 describe("runs, RestorePoints and results", () => {

@@ -11,6 +11,8 @@ const prepared = {
 };
 const copying = { ...run, ...prepared, state: "copying", baseSnapshotId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/snapshots/s1" };
 const fullCopying = { ...run, ...prepared, state: "copying", fullCopyReason: "first-run", targetWasEmpty: true };
+/** A run waiting for its SourceSnapshot's background copy. */
+const waiting = { ...run, state: "preparing", waitingForSnapshotId: prepared.sourceSnapshotId, waitingSince: "2026-01-01T00:00:01Z", completionPercent: 40 };
 
 describe("records", () => {
   it("when a new BackupRun is read, then its progress counters start at zero", () => {
@@ -36,6 +38,9 @@ describe("records", () => {
     { name: "when a full copy gives an unknown reason, then it is refused", record: { ...fullCopying, fullCopyReason: "because" } },
     { name: "when a finalizing BackupRun lacks its TargetBlob lease, then it is refused", record: { ...copying, state: "finalizing", leaseId: undefined } },
     { name: "when a succeeded BackupRun has neither a RestorePoint nor a note, then it is refused", record: { ...copying, state: "succeeded", endedAt: "2026-01-01T00:00:09Z" } },
+    { name: "when a waiting BackupRun does not say since when, then it is refused", record: { ...waiting, waitingSince: undefined } },
+    { name: "when a waiting BackupRun does not say how far its snapshot is, then it is refused", record: { ...waiting, completionPercent: undefined } },
+    { name: "when a waiting BackupRun names a completion over 100 %, then it is refused", record: { ...waiting, completionPercent: 140 } },
     { name: "when a failed BackupRun has no error, then it is refused", record: { ...run, state: "failed", endedAt: "2026-01-01T00:00:09Z" } },
   ];
   for (const c of refused) {
@@ -44,6 +49,8 @@ describe("records", () => {
 
   const accepted: { name: string; record: unknown }[] = [
     { name: "when a copying BackupRun diffs from its base, then it is read", record: copying },
+    { name: "when a preparing BackupRun written before hydration waits existed is read, then it is read", record: { ...run, state: "preparing" } },
+    { name: "when a preparing BackupRun waits for its snapshot's background copy, then it is read with the wait", record: waiting },
     { name: "when a copying BackupRun copies in full, then it is read", record: fullCopying },
     { name: "when a BackupRun succeeded with its RestorePoint, then it is read", record: { ...copying, state: "succeeded", endedAt: "2026-01-01T00:00:09Z", restorePointId: "p" } },
     { name: "when a BackupRun succeeded with nothing new to copy, then it is read", record: { ...run, state: "succeeded", endedAt: "2026-01-01T00:00:09Z", note: "no new snapshot to replicate" } },
