@@ -20,7 +20,7 @@ async function failureOf(call: () => Promise<unknown>): Promise<{ status?: numbe
   assert.fail("the call was expected to fail");
 }
 
-describe("conformance: managed disk lifecycle", { timeout: 4 * testTimeoutMs }, () => {
+describe("conformance: managed disk lifecycle", { timeout: 6 * testTimeoutMs }, () => {
   const target = useConformanceTarget("disk-lifecycle");
   const poll = () => ({ updateIntervalInMs: target().pollIntervalMs });
 
@@ -57,6 +57,29 @@ describe("conformance: managed disk lifecycle", { timeout: 4 * testTimeoutMs }, 
     assert.equal(disk.diskSizeGB, 2);
     assert.equal(disk.diskSizeBytes, 2 * gib);
     assert.equal(disk.uniqueId, before.uniqueId);
+  });
+
+  it("when the disk is asked to shrink, then ARM refuses with 400 InvalidParameter and the size stays (code assumed)", { timeout: testTimeoutMs }, async () => {
+    const t = target();
+    const compute = computeClient(t);
+    const failure = await failureOf(() =>
+      compute.disks.beginUpdateAndWait(t.source.resourceGroup, t.resources.emptyDisk.name, { diskSizeGB: 1 }, poll()));
+    assert.deepEqual(failure, { status: 400, code: "InvalidParameter" });
+    assert.equal((await compute.disks.get(t.source.resourceGroup, t.resources.emptyDisk.name)).diskSizeGB, 2);
+  });
+
+  it("when the disk is PUT again with another creationData, then ARM refuses with 409 PropertyChangeNotAllowed (assumed)", { timeout: testTimeoutMs }, async () => {
+    const t = target();
+    const compute = computeClient(t);
+    const failure = await failureOf(() =>
+      compute.disks.beginCreateOrUpdateAndWait(
+        t.source.resourceGroup,
+        t.resources.emptyDisk.name,
+        { location: t.source.location, tags: runTags(t), creationData: { createOption: "Upload", uploadSizeBytes: 32 * 1024 * 1024 + 512 } },
+        poll(),
+      ));
+    assert.deepEqual(failure, { status: 409, code: "PropertyChangeNotAllowed" });
+    assert.equal((await compute.disks.get(t.source.resourceGroup, t.resources.emptyDisk.name)).creationData?.createOption, "Empty");
   });
 
   it("when the disk is deleted, then the operation succeeds and get answers 404 ResourceNotFound", { timeout: testTimeoutMs }, async () => {

@@ -86,7 +86,7 @@ async function listAllPages(blob: PageBlobClient, length: number, maxPageSize?: 
   return { ranges, markers };
 }
 
-describe("conformance: incremental snapshots, their data endpoint and Put Page From URL", { timeout: 12 * testTimeoutMs }, () => {
+describe("conformance: incremental snapshots, their data endpoint and Put Page From URL", { timeout: 14 * testTimeoutMs }, () => {
   const target = useConformanceTarget("snapshot-data");
   const poll = () => ({ updateIntervalInMs: target().pollIntervalMs });
   let diskId = "";
@@ -213,6 +213,14 @@ describe("conformance: incremental snapshots, their data endpoint and Put Page F
     for (const r of changed) assert.ok(within(r, written), `listed ${r.start}-${r.end} did not change`);
     assert.deepEqual(cleared, [], "nothing was cleared");
     assert.equal((answer as { continuationToken?: string }).continuationToken || undefined, undefined, "the diff is complete in one answer");
+  });
+
+  it("when the diff names the newer snapshot as the previous one, then it is refused with 400 PreviousSnapshotCannotBeNewer (assumed)", { timeout: testTimeoutMs }, async () => {
+    const failure = await sourceBlob(baseSas).getPageRangesDiffForManagedDisks(0, contentLength, nextSas).then(
+      () => assert.fail("a diff against a newer snapshot was answered"),
+      (error: { statusCode?: number; code?: string }) => ({ status: error.statusCode, code: error.code }),
+    );
+    assert.deepEqual(failure, { status: 400, code: "PreviousSnapshotCannotBeNewer" });
   });
 
   it("when the snapshot's ranges are copied with Put Page From URL into a page blob, then the blob holds the same bytes at the same offsets", { timeout: testTimeoutMs }, async () => {
