@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   if (files.length === 0) throw new Error(`no test files under ${root}`);
   const child = spawn(process.execPath, ["--test", "--test-concurrency=1", ...files], {
     stdio: "inherit",
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: caCertPath },
+    // The conformance suite runs against the local stack here, whatever the shell says; live runs are `npm run conformance -- --live`.
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: caCertPath, DISKDELTA_CONFORMANCE_MODE: "local" },
   });
   child.on("exit", (code) => process.exit(code ?? 1));
 }
