@@ -215,6 +215,9 @@ export async function localTarget<S extends SuiteName>(suite: S): Promise<{ targ
       blobEndpoint: stack.target.blobEndpoint,
     },
   };
+  // As live, the resource groups are given, not the suite's: here the stack's subscription gets them first.
+  await stack.createResourceGroup({ name: place.source.resourceGroup, location: place.source.location });
+  await stack.createResourceGroup({ name: place.target.resourceGroup, location: place.target.location });
   const target = buildTarget(suite, {
     mode: "local",
     prefix: newRunPrefix(),
