@@ -20,6 +20,11 @@ export interface WindowBudget {
   readonly seenAt: number;
   /** The most calls ARM ever reported left in this window: about its budget, what a window that has passed refills to. */
   readonly peak: number;
+  /**
+   * For a window a 429 reported spent: when its Retry-After said a call may go again. ARM knows when the oldest call
+   * leaves its sliding window; without it, diskdelta can only presume the whole window's length.
+   */
+  readonly freesAt?: number;
 }
 
 const unitMs: Readonly<Record<string, number>> = { Sec: 1000, Min: 60_000, Hour: 3_600_000 };
@@ -66,12 +71,24 @@ export interface Wait {
 function windowWait(budget: WindowBudget, state: PolicyState, now: number, limits: PacingLimits): Wait | undefined {
   const endsAt = budget.seenAt + budget.windowMs;
   if (now >= endsAt || budget.remaining >= limits.lowBudget) return undefined;
-  // ARM's windows slide: every call counted when this was seen has left the window by `endsAt`, maybe earlier.
-  if (budget.remaining <= 0) return { waitMs: endsAt - now, reason: "budget spent", window: budget.window };
+  if (budget.remaining <= 0) return spentWait(budget, state, now);
   if (state.lastCallAt === undefined) return undefined;
   const spacing = (endsAt - now) / budget.remaining;
   const waitMs = Math.ceil(state.lastCallAt + spacing - now);
   return waitMs > 0 ? { waitMs, reason: "budget low", window: budget.window } : undefined;
+}
+
+/**
+ * A spent window: until Retry-After when a 429 said, then one call per Retry-After period until an answer tells
+ * more; otherwise until the window has passed: ARM's windows slide, so every call counted when this was seen has
+ * left it by then, maybe earlier.
+ */
+function spentWait(budget: WindowBudget, state: PolicyState, now: number): Wait | undefined {
+  const spent = (waitMs: number): Wait | undefined => (waitMs > 0 ? { waitMs, reason: "budget spent", window: budget.window } : undefined);
+  if (budget.freesAt === undefined) return spent(budget.seenAt + budget.windowMs - now);
+  if (now < budget.freesAt) return spent(budget.freesAt - now);
+  const lastCallAt = state.lastCallAt ?? Number.NEGATIVE_INFINITY;
+  return lastCallAt < budget.freesAt ? undefined : spent(Math.ceil(lastCallAt + Math.max(1, budget.freesAt - budget.seenAt) - now));
 }
 
 /**
@@ -88,20 +105,28 @@ export function paceCall(state: PolicyState, now: number, limits: PacingLimits):
 
 /**
  * The state after the worker sends a call drawing on the policy: one call less in every window. A window that has
- * passed since it was seen starts again from its peak, so that the calls held back for it do not all go at once.
+ * passed since it was seen starts again from its peak, so that the calls held back for it do not all go at once;
+ * one never seen with calls left is forgotten until the next answer.
  */
 export function afterCall(state: PolicyState, now: number): PolicyState {
-  const windows = state.windows.map((w) => {
-    const refilled = now >= w.seenAt + w.windowMs ? { ...w, remaining: w.peak, seenAt: now } : w;
-    return { ...refilled, remaining: Math.max(0, refilled.remaining - 1) };
+  const windows = state.windows.flatMap((w): WindowBudget[] => {
+    if (now < w.seenAt + w.windowMs) return [{ ...w, remaining: Math.max(0, w.remaining - 1) }];
+    if (w.peak <= 0) return [];
+    return [{ policy: w.policy, window: w.window, windowMs: w.windowMs, peak: w.peak, remaining: w.peak - 1, seenAt: now }];
   });
   return { ...state, lastCallAt: now, windows };
 }
 
-/** The state after an answer: its windows replace those of the same name (a 429's say 0; ARM knows best). */
+/**
+ * The state after an answer: its windows replace those of the same name (a 429's say 0; ARM knows best); a 429's
+ * Retry-After (`throttledUntil`) holds the whole policy and says when its spent windows free up.
+ */
 export function afterAnswer(state: PolicyState, seen: readonly WindowBudget[], throttledUntil?: number): PolicyState {
   const known = new Map(state.windows.map((w) => [w.window, w]));
-  for (const w of seen) known.set(w.window, { ...w, peak: Math.max(w.peak, known.get(w.window)?.peak ?? 0) });
+  for (const w of seen) {
+    const freesAt = w.remaining <= 0 && throttledUntil !== undefined ? { freesAt: throttledUntil } : {};
+    known.set(w.window, { ...w, ...freesAt, peak: Math.max(w.peak, known.get(w.window)?.peak ?? 0) });
+  }
   const later = throttledUntil !== undefined && throttledUntil > (state.throttledUntil ?? 0) ? throttledUntil : state.throttledUntil;
   return { ...state, windows: [...known.values()], throttledUntil: later };
 }

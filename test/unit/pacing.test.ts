@@ -52,6 +52,23 @@ describe("paceCall", () => {
       waitMs: 1_200_000,
       reason: "budget spent",
     },
+    {
+      name: "when a 429 said a window is spent and Retry-After is 1 s, then the call waits 1 s, not the window's length",
+      state: { windows: [{ ...short(0), freesAt: now + 1000 }], throttledUntil: now + 1000 },
+      waitMs: 1000,
+      reason: "budget spent",
+    },
+    {
+      name: "when Retry-After of a spent window has passed and no call went since, then one call goes",
+      state: { windows: [{ ...short(0, 2000), freesAt: now - 1000 }], lastCallAt: now - 3000 },
+      waitMs: undefined,
+    },
+    {
+      name: "when Retry-After of a spent window has passed and one call went since, then the next waits another Retry-After",
+      state: { windows: [{ ...short(0, 2000), freesAt: now - 1000 }], lastCallAt: now - 200 },
+      waitMs: 800,
+      reason: "budget spent",
+    },
     { name: "when ARM answered 429 with Retry-After, then the call waits until then", state: { windows: [short(500)], throttledUntil: now + 7000 }, waitMs: 7000, reason: "throttled" },
     { name: "when the Retry-After has passed, then the call goes", state: { windows: [short(500)], throttledUntil: now - 1 }, waitMs: undefined },
     {
@@ -85,6 +102,17 @@ describe("afterCall and afterAnswer", () => {
     assert.equal(paceCall(state, now, limits), undefined);
     state = afterCall(state, now);
     assert.equal(paceCall(state, now, limits)?.reason, "budget low");
+  });
+
+  it("when a window only ever seen spent has passed, then it is forgotten until the next answer", () => {
+    assert.deepEqual(afterCall({ windows: [short(0, 200_000)] }, now).windows, []);
+  });
+
+  it("when a 429 reports a spent window, then the window frees at Retry-After; a later answer with calls left clears it", () => {
+    const throttled = afterAnswer({ windows: [short(900)] }, [short(0)], now + 1000);
+    assert.deepEqual(throttled.windows, [{ ...short(0), peak: 900, freesAt: now + 1000 }]);
+    assert.equal(throttled.throttledUntil, now + 1000);
+    assert.deepEqual(afterAnswer(throttled, [short(899)]).windows, [{ ...short(899), peak: 900 }]);
   });
 
   it("when an answer arrives, then its windows replace those of the same name and keep the highest peak", () => {
