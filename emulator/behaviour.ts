@@ -10,7 +10,7 @@ import { EmulatorHttpError } from "./disks/api";
 import { readJson, sendJson } from "./disks/http";
 import { controlErrors, httpError } from "./error-catalog";
 import { answeringJsonErrors } from "./service-errors";
-import { policyNames, stackComputeRateLimits, type ComputeRateLimits, type Policy, type PolicyBudget } from "./compute/rate-limits";
+import { policyNames, stackComputeRateLimits, type ComputeRateLimits, type Policy, type PolicyBudget, type WindowSeconds } from "./compute/rate-limits";
 
 /** What the emulated services do, as the handlers read it. */
 export interface ServiceBehaviour {
@@ -28,8 +28,8 @@ export interface ServiceBehaviour {
   readonly computeRateLimits: ComputeRateLimits;
 }
 
-/** Budgets for some policies; the others keep theirs. */
-export type ComputeRateLimitsUpdate = Partial<Record<Policy, PolicyBudget>>;
+/** Budgets for some policies, the others keep theirs; and (tests only) shorter windows, so that they pass within a test. */
+export type ComputeRateLimitsUpdate = Partial<Record<Policy, PolicyBudget>> & { windowSeconds?: WindowSeconds };
 
 /** Behaviour at start: any field overrides the default; budgets are given per policy. */
 export type BehaviourOptions = Partial<Omit<ServiceBehaviour, "computeRateLimits">> & {
@@ -53,11 +53,15 @@ export interface BehaviourControl {
 }
 
 const budget = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const budgetPair = z.tuple([budget, budget]);
+const policyBudgets = Object.fromEntries(policyNames.map((p) => [p, budgetPair.optional()])) as Record<Policy, z.ZodOptional<typeof budgetPair>>;
 
 const behaviourUpdateSchema = z.strictObject({
   pageListMaxRanges: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   listOldFooterAsCleared: z.boolean().optional(),
-  computeRateLimits: z.partialRecord(z.enum(policyNames), z.tuple([budget, budget])).optional(),
+  computeRateLimits: z
+    .strictObject({ ...policyBudgets, windowSeconds: budgetPair.refine(([short, long]) => short <= long, "the short window cannot be longer than the long one").optional() })
+    .optional(),
 });
 
 type BehaviourUpdate = z.infer<typeof behaviourUpdateSchema>;

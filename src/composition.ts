@@ -17,6 +17,7 @@ import { type TablesConnection, createRecords } from "./adapters/tables";
 import { createTargetBlobFactory } from "./adapters/target-blob";
 import type { Deps, Metrics } from "./engine/deps";
 import { describeError } from "./domain/errors";
+import { workerLog } from "./host/log";
 import { createMetrics } from "./host/metrics";
 
 /** Credentials and endpoints of a local stack; never used in Azure. */
@@ -59,17 +60,19 @@ export interface DepsOptions {
 export function createDeps(settings: Settings, options: DepsOptions = {}): Deps {
   const identity = options.local ? undefined : new DefaultAzureCredential({ managedIdentityClientId: settings.AZURE_CLIENT_ID });
   const armCredential = options.local?.armCredential ?? identity!;
+  const metrics = options.metrics ?? createMetrics({ credential: identity });
   return {
     settings,
     compute: createComputeGateway(armCredential, {
       endpoint: options.local?.armEndpoint ?? settings.DISKDELTA_ARM_ENDPOINT,
       pollIntervalMs: options.pollIntervalMs ?? (options.local ? 50 : 2000),
+      observer: { metrics, warn: workerLog.warn },
     }),
     source: createSourceSnapshotReader(options.dataPlane),
     targets: createTargetBlobFactory(options.local?.targetCredential ?? identity!, options.dataPlane),
     records: createRecords(storageConnection(settings, "table", armCredential)),
     queues: createWorkQueues(storageConnection(settings, "queue", armCredential)),
-    metrics: options.metrics ?? createMetrics({ credential: identity }),
+    metrics,
     now: options.now ?? (() => new Date()),
     randomId: () => randomBytes(4).toString("hex"),
   };

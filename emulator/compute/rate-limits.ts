@@ -3,6 +3,9 @@
  * (e.g. `Microsoft.Compute/HighCostSnapshotCreateHydrate3Min;999,Microsoft.Compute/HighCostSnapshotCreateHydrate30Min;7999`),
  * the calls left in the policy's sliding 3-minute and 30-minute windows; a call that finds a window used up is
  * answered 429 with Retry-After (when the oldest call in that window leaves it) and is not counted.
+ * A test may shorten the windows (`windowSeconds`) so that they pass within it; a shortened window names its
+ * length in the header (`…HighCostSnapshotCreateHydrate3Sec;N`), so a client reading the length from the name
+ * paces to the window it is really in.
  */
 
 /** Calls allowed in a policy's 3-minute and 30-minute windows. */
@@ -13,8 +16,11 @@ export const policyNames = ["HighCostSnapshotCreateHydrate", "CreateUpdateDisks"
 
 export type Policy = (typeof policyNames)[number];
 
-/** A budget per policy. */
-export type ComputeRateLimits = Readonly<Record<Policy, PolicyBudget>>;
+/** Lengths of the short and the long window, in seconds; the service's are 180 and 1800. */
+export type WindowSeconds = readonly [short: number, long: number];
+
+/** A budget per policy, and (tests only) shortened window lengths. */
+export type ComputeRateLimits = Readonly<Record<Policy, PolicyBudget>> & { readonly windowSeconds?: WindowSeconds };
 
 /**
  * What the service is believed to allow per subscription and region: the first answers of a fresh window in the
@@ -40,10 +46,26 @@ function scaled(limits: ComputeRateLimits, factor: number): ComputeRateLimits {
   return Object.fromEntries(entries) as Record<Policy, PolicyBudget>;
 }
 
-const windows = [
-  { suffix: "3Min", ms: 3 * 60_000 },
-  { suffix: "30Min", ms: 30 * 60_000 },
-] as const;
+const serviceWindowSeconds: WindowSeconds = [3 * 60, 30 * 60];
+
+interface Window {
+  readonly suffix: string;
+  readonly ms: number;
+}
+
+function windowsOf(seconds: WindowSeconds = serviceWindowSeconds): readonly Window[] {
+  return seconds.map((s) => ({ suffix: s % 60 === 0 ? `${s / 60}Min` : `${s}Sec`, ms: s * 1000 }));
+}
+
+let refusedCalls = 0;
+
+/**
+ * Calls answered 429 by every RateLimitCounters in this process since it started: read-only, for a test that
+ * compares the throttling two workloads met (take the difference before and after each).
+ */
+export function throttledCallCount(): number {
+  return refusedCalls;
+}
 
 /** What a call was answered: admitted with the header to send, or refused until `retryAfterSeconds` have passed. */
 export type RateLimitDecision =
@@ -58,17 +80,20 @@ export class RateLimitCounters {
 
   /** Admits and counts a call if every window of its policy has room; otherwise says how long to wait. */
   admit(policy: Policy, now = Date.now()): RateLimitDecision {
+    const limits = this.budgets();
+    const windows = windowsOf(limits.windowSeconds);
     const times = (this.calls.get(policy) ?? []).filter((t) => now - t < windows[1].ms);
     this.calls.set(policy, times);
-    const budget = this.budgets()[policy];
+    const budget = limits[policy];
     const used = windows.map((w) => times.filter((t) => now - t < w.ms));
     const full = windows.findIndex((_, i) => used[i].length >= budget[i]);
     if (full >= 0) {
       // The window has room again when its oldest call leaves it.
       const oldest = used[full][used[full].length - budget[full]] ?? now;
+      refusedCalls += 1;
       return {
         admitted: false,
-        header: header(policy, budget, used.map((u) => u.length)),
+        header: header(windows, policy, budget, used.map((u) => u.length)),
         retryAfterSeconds: Math.max(1, Math.ceil((oldest + windows[full].ms - now) / 1000)),
         window: `${policy}${windows[full].suffix}`,
         allowed: budget[full],
@@ -76,10 +101,10 @@ export class RateLimitCounters {
       };
     }
     times.push(now);
-    return { admitted: true, header: header(policy, budget, used.map((u) => u.length + 1)) };
+    return { admitted: true, header: header(windows, policy, budget, used.map((u) => u.length + 1)) };
   }
 }
 
-function header(policy: Policy, budget: PolicyBudget, used: number[]): string {
+function header(windows: readonly Window[], policy: Policy, budget: PolicyBudget, used: number[]): string {
   return windows.map((w, i) => `Microsoft.Compute/${policy}${w.suffix};${Math.max(0, budget[i] - used[i])}`).join(",");
 }

@@ -3,11 +3,15 @@
  * Contract: reads are safe to repeat; createIncrementalSnapshot is idempotent by name; deleteSnapshot and
  * revokeAccess treat "already gone" as done. A missing disk or snapshot is a PermanentError; throttling and 5xx
  * are retried by the SDK's retry policy (honouring Retry-After) and then surface as transient errors.
+ * Calls that draw on ARM's scarce throttling budgets (snapshot create, grant, revoke and delete; disk import) are
+ * paced by the budgets ARM reported to this worker (src/adapters/compute-throttling.ts); a call that would wait
+ * longer than the pacing allows fails with the transient ComputeThrottledError.
  */
 import { ComputeManagementClient, type Snapshot } from "@azure/arm-compute";
 import type { TokenCredential } from "@azure/core-auth";
 import { PermanentError, codeOf, statusOf } from "../domain/errors";
 import { type DiskRef, parseDiskId } from "../domain/model";
+import { ComputeThrottling, type PacingOptions, type ThrottlingObserver, computePolicies, defaultPacing } from "./compute-throttling";
 
 /** What diskdelta needs to know of a managed disk. */
 export interface DiskInfo {
@@ -115,10 +119,16 @@ function toSnapshotInfo(snapshot: Snapshot): SnapshotInfo {
   };
 }
 
-/** Options for the ARM client: the endpoint (Azure's by default) and how often to poll long-running operations. */
+/**
+ * Options for the ARM client: the endpoint (Azure's by default), how often to poll long-running operations, how
+ * calls are paced by ARM's throttling budgets (`defaultPacing`; `false` only to measure a worker without pacing), and
+ * where throttling is reported.
+ */
 export interface ComputeOptions {
   readonly endpoint: string;
   readonly pollIntervalMs?: number;
+  readonly pacing?: PacingOptions | false;
+  readonly observer: ThrottlingObserver;
 }
 
 /** Builds the gateway over one ComputeManagementClient per subscription, created once per worker. */
@@ -126,11 +136,15 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
   const clients = new Map<string, ComputeManagementClient>();
   const sasCache = new Map<string, { url: string; renewAfter: number }>();
   const poll = { updateIntervalInMs: options.pollIntervalMs ?? 2000 };
+  const throttling = new ComputeThrottling(options.pacing ?? defaultPacing, options.observer);
 
   const clientFor = (subscriptionId: string): ComputeManagementClient => {
     let client = clients.get(subscriptionId);
     if (!client) {
-      client = new ComputeManagementClient(credential, subscriptionId, { endpoint: options.endpoint });
+      client = new ComputeManagementClient(credential, subscriptionId, {
+        endpoint: options.endpoint,
+        additionalPolicies: [{ policy: throttling.policyFor(subscriptionId), position: "perRetry" }],
+      });
       clients.set(subscriptionId, client);
     }
     return client;
@@ -179,6 +193,7 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       const id = `/subscriptions/${disk.ref.subscriptionId}/resourceGroups/${disk.ref.resourceGroup}/providers/Microsoft.Compute/snapshots/${name}`;
       const existing = await getSnapshot(id);
       if (existing) return existing;
+      await throttling.pace(disk.ref.subscriptionId, computePolicies.snapshotWrite, `creating snapshot ${name}`);
       const created = await clientFor(disk.ref.subscriptionId).snapshots.createOrUpdate(
         disk.ref.resourceGroup,
         name,
@@ -205,6 +220,7 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       const cached = sasCache.get(key);
       if (!fresh && cached && cached.renewAfter > Date.now()) return cached.url;
       const where = parseSnapshotId(snapshotId);
+      await throttling.pace(where.subscriptionId, computePolicies.snapshotWrite, `granting read access on ${snapshotId}`);
       try {
         const access = await clientFor(where.subscriptionId).snapshots.grantAccess(
           where.resourceGroup,
@@ -223,12 +239,19 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
     },
 
     revokeAccess: (snapshotId) =>
-      endSnapshotOperation(snapshotId, (where) => clientFor(where.subscriptionId).snapshots.revokeAccess(where.resourceGroup, where.name, poll)),
+      endSnapshotOperation(snapshotId, async (where) => {
+        await throttling.pace(where.subscriptionId, computePolicies.snapshotWrite, `revoking read access on ${snapshotId}`);
+        return clientFor(where.subscriptionId).snapshots.revokeAccess(where.resourceGroup, where.name, poll);
+      }),
 
     deleteSnapshot: (snapshotId) =>
-      endSnapshotOperation(snapshotId, (where) => clientFor(where.subscriptionId).snapshots.delete(where.resourceGroup, where.name, poll)),
+      endSnapshotOperation(snapshotId, async (where) => {
+        await throttling.pace(where.subscriptionId, computePolicies.snapshotDelete, `deleting snapshot ${snapshotId}`);
+        return clientFor(where.subscriptionId).snapshots.delete(where.resourceGroup, where.name, poll);
+      }),
 
     async importDisk(request) {
+      await throttling.pace(request.subscriptionId, computePolicies.diskWrite, `creating disk ${request.name}`);
       const disk = await clientFor(request.subscriptionId).disks.createOrUpdate(
         request.resourceGroup,
         request.name,

@@ -14,3 +14,13 @@ export function logFor(context: InvocationContext): Log {
     error: (message, fields) => context.error(line(message, fields)),
   };
 }
+
+/**
+ * Log lines of the worker itself, outside any invocation (an adapter shared by all of them): the console, which the
+ * Functions host collects into the same logs.
+ */
+export const workerLog: Log = {
+  info: (message, fields) => console.info(line(message, fields)),
+  warn: (message, fields) => console.warn(line(message, fields)),
+  error: (message, fields) => console.error(line(message, fields)),
+};

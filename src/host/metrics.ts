@@ -32,6 +32,8 @@ export const metricCatalog: Readonly<Record<string, MetricDefinition>> = {
   "diskdelta.disk.rpo_seconds": { kind: "gauge", unit: "s", description: "Age of a ProtectedDisk's newest RestorePoint source snapshot" },
   "diskdelta.disk.rpo_exceeded": { kind: "gauge", unit: "1", description: "1 when a ProtectedDisk's RPO is above its rpoAlertMinutes, else 0" },
   "diskdelta.run.structure_mismatch": { kind: "gauge", unit: "1", description: "1 when a BackupRun's TargetBlob failed the structure check (no RestorePoint recorded), else 0" },
+  "diskdelta.compute.throttled": { kind: "counter", unit: "{call}", description: "ARM compute answers 429 (throttled) this worker received, per throttling policy window" },
+  "diskdelta.compute.paced_ms": { kind: "histogram", unit: "ms", description: "Time an ARM compute call waited for throttling budget before it was sent, per policy" },
   "diskdelta.verify.mismatch": { kind: "gauge", unit: "1", description: "1 when the last verification of a RestorePoint found a mismatch, else 0" },
 };
 
