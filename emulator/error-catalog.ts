@@ -65,6 +65,13 @@ export const storageErrors = {
   /** A range outside the blob; the answer carries the blob's size in Content-Range. */
   invalidRange: { status: 416, code: "InvalidRange", message: "The range specified is invalid for the current size of the resource." },
   rangeHeaderInvalid: (header: string) => ({ status: 400, code: "InvalidRange", message: `The range header '${header}' is not valid.` }),
+  /** Put Page: a range not on 512-byte pages, or past the end of the blob. */
+  invalidPageRange: { status: 416, code: "InvalidPageRange", message: "The page range specified is invalid." },
+  requestBodyTooLarge: {
+    status: 413,
+    code: "RequestBodyTooLarge",
+    message: "The request body is too large and exceeds the maximum permissible limit.",
+  },
   conditionNotMet: { status: 412, code: "ConditionNotMet", message: "The condition specified using HTTP conditional header(s) is not met." },
   cannotVerifyCopySource: { status: 500, code: "CannotVerifyCopySource", message: "Could not verify the copy source within the specified time." },
   previousSnapshotNotSupported: {
@@ -113,7 +120,13 @@ export const armErrors = {
   locationRequired: { status: 400, code: "LocationRequired", message: "The location property is required for this definition." },
   notJsonObject: { status: 400, code: "InvalidRequestContent", message: "The request content must be a JSON object." },
   invalidJson: { status: 400, code: "InvalidRequestContent", message: "The request content is not valid JSON." },
-  diskExportNotImplemented: { status: 501, code: "NotImplemented", message: "The disk emulator exports snapshots, not disks." },
+  diskExportNotImplemented: { status: 501, code: "NotImplemented", message: "The disk emulator exports snapshots, not disks (a disk takes Write access for its upload only)." },
+  /** Assumed code: Read access to a disk waiting for or in the middle of its upload. */
+  diskNotReadable: (name: string, state: string) => ({
+    status: 409,
+    code: "OperationNotAllowed",
+    message: `Disk '${name}' is in state ${state}: read access is not granted until its upload ends (revoke access first).`,
+  }),
   creationDataChanged: { status: 409, code: "PropertyChangeNotAllowed", message: "Changing property 'creationData' is not allowed." },
   /** Answered with Retry-After and a TooManyRequests detail, which the SDKs' throttling retry policy waits for. */
   throttled: {

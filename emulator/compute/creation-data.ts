@@ -14,6 +14,7 @@ const comparedFields: readonly { name: keyof CreationData; caseInsensitive: bool
   { name: "sourceUri", caseInsensitive: false },
   { name: "sourceResourceId", caseInsensitive: true },
   { name: "storageAccountId", caseInsensitive: true },
+  { name: "uploadSizeBytes", caseInsensitive: false },
 ];
 
 /**

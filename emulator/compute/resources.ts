@@ -40,7 +40,7 @@ export function diskJson(disk: DiskRecord): Record<string, unknown> {
       ...common,
       timeCreated: armTime(disk.timeCreated),
       provisioningState: provisioningState(disk),
-      diskState: "Unattached",
+      diskState: disk.phase.state,
       diskSizeBytes: disk.sizeBytes,
       uniqueId: disk.uniqueId,
     },

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DiskEmulatorOptions } from "../disks/api";
 import { readJson } from "../disks/http";
 import { gib, maxDiskSizeGB } from "../disks/limits";
+import { vhdFooterSize } from "../disks/vhd";
 import type { ResourceGroupStore } from "../disks/resource-groups";
 import type { DiskRecord, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
 import type { SasAuthority } from "../dataplane/sas";
@@ -133,6 +134,9 @@ export function createComputeRoute(
       if (createOption.toLowerCase() === "empty") {
         if (diskSizeGB === undefined) throw missingParameter("diskSizeGB");
         disk = store.createDisk(params, diskSizeGB * gib, { createOption: "Empty" });
+      } else if (createOption.toLowerCase() === "upload") {
+        const uploadSizeBytes = requiredUploadSize(creation?.uploadSizeBytes);
+        disk = store.createDisk(params, uploadSizeBytes - vhdFooterSize, { createOption: "Upload", uploadSizeBytes });
       } else if (createOption.toLowerCase() === "import") {
         const creationData = {
           createOption: "Import",
@@ -143,7 +147,7 @@ export function createComputeRoute(
       } else {
         throw armError(
           "creationData.createOption",
-          `The disk emulator supports createOption 'Empty' and 'Import', not '${createOption}'.`,
+          `The disk emulator supports createOption 'Empty', 'Import' and 'Upload', not '${createOption}'.`,
         );
       }
     }
@@ -226,6 +230,33 @@ export function createComputeRoute(
     acceptOperation(call, snapshot.location, "action", () => ({ accessSAS }));
   }
 
+  /**
+   * A disk's grant: Write starts (or extends) the upload of a ReadyToUpload disk and answers its upload SAS. Read of
+   * a disk being uploaded is refused (409, code assumed); Read of any other disk is not emulated (501).
+   */
+  async function grantDiskAccess(call: ArmCall) {
+    const disk = requireDisk(call);
+    const body = bodyObject(await readJson(call.req));
+    const access = requiredString(body.access, "access");
+    const duration = optionalPositiveInt(body.durationInSeconds, "durationInSeconds", Number.MAX_SAFE_INTEGER);
+    if (duration === undefined) throw missingParameter("durationInSeconds");
+    if (access.toLowerCase() === "write") {
+      const accessSAS = sas.issueWrite(store.grantUpload(disk, duration));
+      acceptOperation(call, disk.location, "action", () => ({ accessSAS }));
+      return;
+    }
+    if (access.toLowerCase() !== "read") throw armError("access", `Access is 'Read' or 'Write', not '${access}'.`);
+    if (disk.phase.state !== "Unattached") throw httpError(armErrors.diskNotReadable(disk.name, disk.phase.state));
+    notExported();
+  }
+
+  /** Ends a disk's upload (ActiveUpload becomes Unattached); on any other disk nothing happens. */
+  function revokeDiskAccess(call: ArmCall) {
+    const disk = requireDisk(call);
+    store.revokeUpload(disk);
+    acceptOperation(call, disk.location, "action");
+  }
+
   function revokeAccess(call: ArmCall) {
     const snapshot = requireSnapshot(call);
     store.revokeAccess(snapshot);
@@ -249,8 +280,8 @@ export function createComputeRoute(
     { method: "PUT", path: `${inGroup}/disks/{name}`, handle: putDisk },
     { method: "PATCH", path: `${inGroup}/disks/{name}`, handle: patchDisk },
     { method: "DELETE", path: `${inGroup}/disks/{name}`, handle: deleteDisk },
-    { method: "*", path: `${inGroup}/disks/{name}/beginGetAccess`, handle: notExported },
-    { method: "*", path: `${inGroup}/disks/{name}/endGetAccess`, handle: notExported },
+    { method: "POST", path: `${inGroup}/disks/{name}/beginGetAccess`, handle: grantDiskAccess },
+    { method: "POST", path: `${inGroup}/disks/{name}/endGetAccess`, handle: revokeDiskAccess },
     { method: "GET", path: `${inSubscription}/snapshots`, handle: listSnapshots },
     { method: "GET", path: `${inGroup}/snapshots`, handle: listSnapshots },
     { method: "GET", path: `${inGroup}/snapshots/{name}`, handle: (call) => send(call.res, 200, snapshotJson(requireSnapshot(call), store)) },
@@ -324,6 +355,27 @@ function policyOf(method: string, type: DiskResourceType, action: boolean): Poli
   if (verb === "DELETE") return "DeleteDisks";
   if (type === "snapshots" && (verb === "POST" || (verb === "PUT" && !action))) return "HighCostSnapshotCreateHydrate";
   return "CreateUpdateDisks";
+}
+
+/** The smallest and largest `uploadSizeBytes` (DiskRP reference: 20 MiB + 512 to 32 TiB + 512). */
+const minUploadSizeBytes = 20 * 1024 * 1024 + vhdFooterSize;
+const maxUploadSizeBytes = 32 * 1024 ** 4 + vhdFooterSize;
+const mib = 1024 * 1024;
+
+/**
+ * `creationData.uploadSizeBytes` of an Upload disk: a whole number of MiB plus the 512-byte VHD footer (as Add-AzVhd
+ * documents the VHD: N MiB + 512), within the reference's bounds. 400 InvalidParameter is assumed.
+ */
+function requiredUploadSize(value: unknown): number {
+  const name = "creationData.uploadSizeBytes";
+  if (value === undefined || value === null) throw missingParameter(name);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < minUploadSizeBytes || value > maxUploadSizeBytes) {
+    throw armError(name, `'${name}' ${String(value)} must be from ${minUploadSizeBytes} (20 MiB + 512 bytes) to ${maxUploadSizeBytes} (32 TiB + 512 bytes).`);
+  }
+  if ((value - vhdFooterSize) % mib !== 0) {
+    throw armError(name, `'${name}' ${value} must be a whole number of MiB plus 512 bytes for the VHD footer.`);
+  }
+  return value;
 }
 
 /** What a PUT of any resource type reads first, checked in this order: its body, location, properties, tags. */

@@ -5,11 +5,11 @@
  * both paged with `maxresults`/`marker` under the stack's cap. Every read honours If-Match, If-None-Match,
  * If-Modified-Since and If-Unmodified-Since.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServiceBehaviour } from "../behaviour";
 import { EmulatorHttpError } from "../disks/api";
-import { parseByteRange, streamChunks } from "../disks/http";
+import { parseByteRange, requestHeader, storageAnswerHeaders, streamChunks } from "../disks/http";
 import { diffResizeBoundaryBytes } from "../disks/limits";
 import type { DiskStore, SnapshotRecord } from "../disks/store";
 import { httpError, storageErrors } from "../error-catalog";
@@ -20,7 +20,6 @@ import { authenticationFailed, type SasAuthority } from "./sas";
 import { evaluateConditions } from "./conditions";
 import { storageCrc64Header } from "./crc64";
 
-const defaultVersion = "2025-01-05";
 
 /** Serves the data URLs; answers false for any other path. */
 export type DataRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -28,6 +27,8 @@ export type DataRoute = (req: IncomingMessage, res: ServerResponse, url: URL) =>
 /** The snapshot a data URL grants, or the 403 the service answers for a forged, expired or revoked SAS. */
 export function resolveDataUrl(store: DiskStore, sas: SasAuthority, url: URL): SnapshotRecord {
   const claim = sas.verify(url);
+  // A disk's upload SAS can write, not read.
+  if (claim.kind !== "read") throw httpError(storageErrors.authorizationPermissionMismatch);
   const snapshot = store.snapshotByAccessId(claim.accessId);
   if (!snapshot || snapshot.access?.blobId !== claim.blobId) {
     throw authenticationFailed("The access to this snapshot has expired or was revoked.");
@@ -41,13 +42,7 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, beh
 
   return async (req, res, url) => {
     if (!sas.isDataPath(url.pathname)) return false;
-    const requestId = randomUUID();
-    const common: Record<string, string> = {
-      "x-ms-request-id": requestId,
-      "x-ms-version": header(req, "x-ms-version") ?? defaultVersion,
-    };
-    const clientRequestId = header(req, "x-ms-client-request-id");
-    if (clientRequestId) common["x-ms-client-request-id"] = clientRequestId;
+    const { requestId, headers: common } = storageAnswerHeaders(req);
     try {
       const snapshot = resolve(url);
       const method = req.method ?? "GET";
@@ -74,10 +69,6 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, beh
   };
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 /** The snapshot's ETag, quoted; a snapshot never changes, so it is derived from its unique id. */
 function etagOf(snapshot: SnapshotRecord): string {
@@ -112,7 +103,7 @@ function snapshotSizeFor416(error: EmulatorHttpError): number | undefined {
 
 /** The requested byte window [start, end) of a blob of `size`; x-ms-range wins over Range like the service. */
 function requestedWindow(req: IncomingMessage, size: number): { start: number; end: number; partial: boolean } {
-  const range = parseByteRange(header(req, "x-ms-range") ?? header(req, "range"));
+  const range = parseByteRange(requestHeader(req, "x-ms-range") ?? requestHeader(req, "range"));
   if (!range) return { start: 0, end: size, partial: false };
   if (range.start >= size) throw new RangeNotSatisfiable(size);
   return { start: range.start, end: Math.min(size, (range.end ?? size - 1) + 1), partial: true };
@@ -171,7 +162,7 @@ function requestedChecksum(
   length: number,
 ): { header: string; of: (bytes: Buffer) => string } | undefined {
   const asked = (Object.keys(checksumHeaders) as (keyof typeof checksumHeaders)[]).filter(
-    (name) => header(req, name)?.toLowerCase() === "true",
+    (name) => requestHeader(req, name)?.toLowerCase() === "true",
   );
   if (asked.length === 0) return undefined;
   const refuse = (reason: string) =>
@@ -194,7 +185,7 @@ function sendPageList(req: IncomingMessage, res: ServerResponse, url: URL, conte
   const { snapshot, behaviour } = context;
   const size = snapshot.view.sizeBytes;
   const window = requestedWindow(req, size);
-  const previousUrl = header(req, "x-ms-previous-snapshot-url");
+  const previousUrl = requestHeader(req, "x-ms-previous-snapshot-url");
   const paging = pageListPaging(url, req.headers, behaviour.pageListMaxRanges);
   // A marker resumes the listing where the last answer stopped, so no answer walks the extents before it.
   const from = Math.max(window.start, paging.resumeAt);

@@ -34,7 +34,10 @@ export class EmulatorHttpError extends Error {
   }
 }
 
-/** Writes to managed disks as a VM would; offsets and lengths must be 512-byte aligned. */
+/**
+ * Writes to managed disks as a VM would; offsets and lengths must be 512-byte aligned. A disk being uploaded
+ * (ReadyToUpload, ActiveUpload) cannot be attached, so its writes are refused (409 OperationNotAllowed).
+ */
 export interface DiskControl {
   /** Writes literal bytes at `offset` of the disk (resource id, case-insensitive). */
   write(diskId: string, offset: number, data: Buffer): void;

@@ -1,4 +1,5 @@
 /** Small HTTP helpers the emulator's routes share. */
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { armErrors, httpError, storageErrors } from "../error-catalog";
@@ -73,4 +74,25 @@ export function parseByteRange(header: string | undefined): { start: number; end
   const end = m[2] === "" ? undefined : Number(m[2]);
   if (end !== undefined && end < start) throw httpError(storageErrors.rangeHeaderInvalid(header));
   return { start, end };
+}
+
+/** A request header's first value. */
+export function requestHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The storage service version answered when the request names none. */
+const defaultStorageVersion = "2025-01-05";
+
+/** The headers every Blob Storage answer of the data endpoints carries: a new request id, the version, the client's id. */
+export function storageAnswerHeaders(req: IncomingMessage): { requestId: string; headers: Record<string, string> } {
+  const requestId = randomUUID();
+  const headers: Record<string, string> = {
+    "x-ms-request-id": requestId,
+    "x-ms-version": requestHeader(req, "x-ms-version") ?? defaultStorageVersion,
+  };
+  const clientRequestId = requestHeader(req, "x-ms-client-request-id");
+  if (clientRequestId) headers["x-ms-client-request-id"] = clientRequestId;
+  return { requestId, headers };
 }

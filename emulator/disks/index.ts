@@ -7,6 +7,7 @@ import { createResourceGroupRoute } from "../compute/resource-group-routes";
 import { createComputeRoute } from "../compute/routes";
 import { SasAuthority } from "../dataplane/sas";
 import { createSnapshotDataRoute, resolveDataUrl } from "../dataplane/snapshot-data";
+import { createUploadRoute } from "../dataplane/upload-data";
 import { type DiskEmulator, type DiskEmulatorOptions } from "./api";
 import { createControlRoute } from "./control-routes";
 import { defaultResourceGroups, ResourceGroupStore } from "./resource-groups";
@@ -22,6 +23,7 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
   const routes = [
     createResourceGroupRoute(groups, store, options),
     createComputeRoute(store, groups, sas, options, behaviour),
+    createUploadRoute(store, sas),
     createSnapshotDataRoute(store, sas, behaviour),
     createControlRoute(store, groups),
   ];

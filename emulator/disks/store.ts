@@ -8,7 +8,7 @@ import { ExtentMap, type ExtentContent } from "./extents";
 import { maxActiveSasPerFamily, maxIncrementalSnapshotsPerDisk } from "./limits";
 import { parseResourceId, resourceId, resourceKey } from "./resource-id";
 import { pageSize } from "./seeded";
-import { buildFixedVhdFooter } from "./vhd";
+import { buildFixedVhdFooter, vhdFooterSize } from "./vhd";
 import { VhdView } from "./vhd-view";
 
 /** `properties.creationData` as the service echoes it. */
@@ -18,6 +18,8 @@ export interface CreationData {
   storageAccountId?: string;
   sourceResourceId?: string;
   sourceUniqueId?: string;
+  /** Upload disks: the size of the upload, the disk's size plus the 512-byte VHD footer. */
+  uploadSizeBytes?: number;
 }
 
 /** Fields disks and snapshots share. */
@@ -35,12 +37,29 @@ interface ComputeResource {
   readonly creationData: CreationData;
 }
 
+/** A grant of write access to an upload disk: the upload SAS names it (`/md-impexp-<accessId>/<blobId>/abcd`). */
+export interface UploadAccess {
+  readonly accessId: string;
+  readonly blobId: string;
+  expiresAt: number;
+}
+
+/**
+ * Where a disk stands, as `diskState` reports it. An Upload disk starts `ReadyToUpload`, is `ActiveUpload` from a
+ * Write grant until its revoke (the uploaded footer page kept apart from the data), then `Unattached` like any other.
+ */
+export type DiskPhase =
+  | { state: "Unattached" }
+  | { state: "ReadyToUpload" }
+  | { state: "ActiveUpload"; access: UploadAccess; footer: Buffer };
+
 /** A managed disk: its live, writable content. */
 export interface DiskRecord extends ComputeResource {
   /** Every incremental snapshot of this disk (this uniqueId) shares it; a recreated disk gets a new one. */
   readonly familyId: string;
   sizeBytes: number;
   readonly data: ExtentMap;
+  phase: DiskPhase;
 }
 
 /** An active grant of read access to a snapshot's data. */
@@ -80,6 +99,7 @@ export class DiskStore implements DiskControl {
   private readonly disks = new Map<string, DiskRecord>();
   private readonly snapshots = new Map<string, SnapshotRecord>();
   private readonly grants = new Map<string, SnapshotRecord>();
+  private readonly uploads = new Map<string, DiskRecord>();
   private gen = 0;
   private lastTimeCreated = 0;
 
@@ -129,17 +149,27 @@ export class DiskStore implements DiskControl {
       familyId: randomUUID(),
       sizeBytes,
       data: ExtentMap.empty(),
+      phase: { state: creationData.createOption === "Upload" ? "ReadyToUpload" : "Unattached" },
     };
     this.disks.set(resourceKey(params.resourceGroup, params.name), disk);
     return disk;
   }
 
   deleteDisk(disk: DiskRecord): void {
+    if (disk.phase.state === "ActiveUpload") {
+      // Assumed, as for a snapshot with an active SAS: an upload under way is revoked before the disk is deleted.
+      throw new EmulatorHttpError(
+        409,
+        "OperationNotAllowed",
+        `Disk '${disk.name}' is in state ActiveUpload; revoke access before deleting it.`,
+      );
+    }
     this.disks.delete(resourceKey(disk.resourceGroup, disk.name));
   }
 
   /** Grows the disk; the pages past the old end read as zeros until written. */
   resizeDisk(disk: DiskRecord, sizeBytes: number): void {
+    this.requireUnattached(disk, "resized");
     if (sizeBytes < disk.sizeBytes) {
       // The service refuses to shrink a disk; the exact code is assumed.
       throw new EmulatorHttpError(
@@ -154,6 +184,7 @@ export class DiskStore implements DiskControl {
 
   /** Takes a snapshot of the disk as it is now. */
   createSnapshot(params: NewResource, source: DiskRecord, incremental: boolean): SnapshotRecord {
+    this.requireUnattached(source, "snapshotted");
     if (incremental) {
       const existing = this.listSnapshots().filter((s) => s.incremental && s.familyId === source.familyId).length;
       if (existing >= maxIncrementalSnapshotsPerDisk) {
@@ -200,7 +231,10 @@ export class DiskStore implements DiskControl {
       this.deleteSnapshot(snapshot);
     }
     const disks = this.listDisks(resourceGroup);
-    for (const disk of disks) this.deleteDisk(disk);
+    for (const disk of disks) {
+      this.revokeUpload(disk);
+      this.deleteDisk(disk);
+    }
     return snapshots.length + disks.length;
   }
 
@@ -255,8 +289,68 @@ export class DiskStore implements DiskControl {
     return snapshot;
   }
 
+  /**
+   * Grants write access to an upload disk for `durationSeconds`: ReadyToUpload becomes ActiveUpload. Granting again
+   * during the upload extends the grant and keeps its URL. Any other disk is refused (409, code assumed).
+   */
+  grantUpload(disk: DiskRecord, durationSeconds: number): UploadAccess {
+    const expiresAt = Date.now() + durationSeconds * 1000;
+    if (disk.phase.state === "ActiveUpload") {
+      disk.phase.access.expiresAt = expiresAt;
+      return disk.phase.access;
+    }
+    if (disk.phase.state !== "ReadyToUpload") {
+      throw new EmulatorHttpError(
+        409,
+        "OperationNotAllowed",
+        `Disk '${disk.name}' is not in state ReadyToUpload: write access is granted only to a disk created with createOption Upload, before its upload ends.`,
+      );
+    }
+    const access: UploadAccess = { accessId: randomName(), blobId: randomName(), expiresAt };
+    disk.phase = { state: "ActiveUpload", access, footer: Buffer.alloc(vhdFooterSize) };
+    this.uploads.set(access.accessId, disk);
+    return access;
+  }
+
+  /**
+   * Ends an upload: ActiveUpload becomes Unattached, and the disk holds what was written. The uploaded footer is
+   * not checked (whether the service validates it at revoke is unsourced). Other disks are left as they are.
+   */
+  revokeUpload(disk: DiskRecord): void {
+    if (disk.phase.state !== "ActiveUpload") return;
+    this.uploads.delete(disk.phase.access.accessId);
+    disk.phase = { state: "Unattached" };
+    disk.readyAt = Date.now() + this.lroDelayMs;
+  }
+
+  /** The disk behind an upload SAS's access id, while its write grant is active and the disk exists. */
+  diskByUploadAccessId(accessId: string): DiskRecord | undefined {
+    const disk = this.uploads.get(accessId);
+    if (!disk || disk.phase.state !== "ActiveUpload" || disk.phase.access.accessId !== accessId) return undefined;
+    if (disk.phase.access.expiresAt <= Date.now()) return undefined;
+    return disk;
+  }
+
+  /**
+   * A Put Page into an upload: `data` at `offset` of the upload blob (the disk, then its footer page), or zeros where
+   * `data` is undefined (clear). The caller checked alignment and bounds against `uploadSizeBytes`.
+   */
+  putUploadPages(disk: DiskRecord, offset: number, length: number, data: Buffer | undefined): void {
+    if (disk.phase.state !== "ActiveUpload") throw new Error(`disk ${disk.id} is not being uploaded`);
+    const dataEnd = Math.min(offset + length, disk.sizeBytes);
+    if (offset < dataEnd) {
+      const content: ExtentContent = data ? { kind: "bytes", data: Buffer.from(data.subarray(0, dataEnd - offset)), origin: offset } : clear;
+      disk.data.set(offset, dataEnd, ++this.gen, content);
+    }
+    for (let at = Math.max(offset, disk.sizeBytes); at < offset + length; at += pageSize) {
+      const page = data ? data.subarray(at - offset, at - offset + pageSize) : Buffer.alloc(pageSize);
+      page.copy(disk.phase.footer, at - disk.sizeBytes);
+    }
+  }
+
   write(diskId: string, offset: number, data: Buffer): void {
     const disk = this.requireDiskById(diskId);
+    this.requireUnattached(disk, "written by a VM");
     checkSpan(disk, offset, data.length);
     if (data.length > 0) {
       disk.data.set(offset, offset + data.length, ++this.gen, { kind: "bytes", data: Buffer.from(data), origin: offset });
@@ -274,6 +368,7 @@ export class DiskStore implements DiskControl {
   /** Applies writes in order; all are checked before any is applied, so a bad batch changes nothing. */
   applyOps(diskId: string, ops: readonly DiskOp[]): void {
     const disk = this.requireDiskById(diskId);
+    this.requireUnattached(disk, "written by a VM");
     for (const op of ops) checkSpan(disk, op.offset, op.length);
     for (const op of ops) {
       if (op.length === 0) continue;
@@ -302,6 +397,19 @@ export class DiskStore implements DiskControl {
   /** The footer every snapshot of this disk at its current size carries. */
   private footerOf(disk: DiskRecord): Buffer {
     return buildFixedVhdFooter(disk.sizeBytes, disk.uniqueId, new Date(disk.timeCreated));
+  }
+
+  /**
+   * Refuses what a disk being uploaded (or waiting for its upload) cannot do: be attached to a VM, snapshotted or
+   * resized. 409 OperationNotAllowed naming the state is assumed; the service's code is not documented.
+   */
+  private requireUnattached(disk: DiskRecord, what: string): void {
+    if (disk.phase.state === "Unattached") return;
+    throw new EmulatorHttpError(
+      409,
+      "OperationNotAllowed",
+      `Disk '${disk.name}' is in state ${disk.phase.state} and cannot be ${what}; finish the upload and revoke access first.`,
+    );
   }
 
   private requireDiskById(diskId: string): DiskRecord {

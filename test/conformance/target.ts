@@ -45,8 +45,9 @@ export interface ConformanceTarget<S extends SuiteName> {
   /** Poll interval for long-running operations (`updateIntervalInMs`). */
   readonly pollIntervalMs: number;
   /**
-   * Whether `writeDisk` works. Live Azure writes a managed disk only through a VM (or once, by upload, before first
-   * use), so tests of changes between two snapshots skip live and say so.
+   * Whether `writeDisk` works. A managed disk takes data without a VM only once, by its upload before first use; after
+   * that only a VM writes it. The suite attaches no VM, so live tests of changes between two snapshots skip their
+   * writes and say so; locally the emulator writes as a VM would.
    */
   readonly canWriteDisk: boolean;
   /**
@@ -55,12 +56,12 @@ export interface ConformanceTarget<S extends SuiteName> {
    */
   track(idOrUrl: string): void;
   /**
-   * Creates `disk` with `writes` on it and returns it as ARM reports it. Live: createOption Upload of `sizeBytes`
-   * (+ the VHD footer), grant Write, Put Page into the upload SAS, revoke. Locally: the emulator has no Upload, so
-   * an Empty disk of `sizeBytes` rounded up to whole GiB is written through the emulator, as a VM would.
+   * Creates `disk` with `writes` on it and returns it as ARM reports it, the same way live and locally: createOption
+   * Upload of `sizeBytes` (+ the VHD footer; `sizeBytes` a whole MiB, at least 20 MiB), grant Write, Put Page the
+   * writes and a fixed-VHD footer into the upload SAS, revoke.
    */
   createDiskWithData(disk: PlannedArmResource, sizeBytes: number, writes: readonly DiskWrite[]): Promise<Disk>;
-  /** Writes to an existing disk as a VM would. Local only (`canWriteDisk`). */
+  /** Writes to an existing disk as a VM would. Local only (`canWriteDisk`): live it would need a VM. */
   writeDisk(diskId: string, offset: number, data: Buffer): Promise<void>;
   /** Deletes what was tracked, in reverse plan order; throws naming every resource it could not delete. */
   cleanup(): Promise<void>;
@@ -76,7 +77,6 @@ export function targetBlobService(target: ConformanceTarget<SuiteName>): BlobSer
   return new BlobServiceClient(target.target.blobEndpoint, target.target.credential);
 }
 
-const gib = 1024 ** 3;
 const maxPutPageBytes = 4 * 1024 * 1024;
 const runTag = "diskdelta-conformance";
 
@@ -101,7 +101,7 @@ interface TargetParts {
   arm: ConformanceTarget<SuiteName>["arm"];
   storageCredential: StorageSharedKeyCredential | TokenCredential;
   pollIntervalMs: number;
-  /** How bytes get onto a disk that `createDiskWithData` made; undefined where only Upload can write. */
+  /** How a VM would write to a disk after its upload; undefined live, where the suite has no VM. */
   writer?: (diskId: string, offset: number, data: Buffer) => void;
 }
 
@@ -130,14 +130,6 @@ function buildTarget<S extends SuiteName>(suite: S, parts: TargetParts): Conform
       const compute = computeClient(self);
       self.track(disk.id);
       const base = { location: self.source.location, sku: { name: "Standard_LRS" }, tags: runTags(self) };
-      if (parts.writer) {
-        const write = parts.writer;
-        const diskSizeGB = Math.ceil(sizeBytes / gib);
-        const created = await compute.disks.beginCreateOrUpdateAndWait(
-          self.source.resourceGroup, disk.name, { ...base, diskSizeGB, creationData: { createOption: "Empty" } }, poll);
-        for (const { offset, data } of writes) write(disk.id, offset, data);
-        return created;
-      }
       const uploadSizeBytes = sizeBytes + vhdFooterSize;
       await compute.disks.beginCreateOrUpdateAndWait(
         self.source.resourceGroup, disk.name, { ...base, creationData: { createOption: "Upload", uploadSizeBytes } }, poll);

@@ -1,6 +1,6 @@
 /**
- * The compute route table as ARM answers around its routes: a served path with another method is 405, exporting
- * a disk is 501 whatever the method, and a path the table does not know is left to the stack's other routes.
+ * The compute route table as ARM answers around its routes: a served path with another method is 405, and a path
+ * the table does not know is left to the stack's other routes.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -29,8 +29,8 @@ describe("the compute route table", () => {
     { when: "a snapshot is POSTed", method: "POST", path: `${group}/snapshots/s1`, status: 405, code: "MethodNotAllowed" },
     { when: "beginGetAccess of a snapshot is a GET", method: "GET", path: `${group}/snapshots/s1/beginGetAccess`, status: 405, code: "MethodNotAllowed" },
     { when: "an operation is POSTed", method: "POST", path: `/subscriptions/${subscriptionId}/providers/Microsoft.Compute/locations/eastus/DiskOperations/op`, status: 405, code: "MethodNotAllowed" },
-    { when: "a disk is exported", method: "POST", path: `${group}/disks/d1/beginGetAccess`, status: 501, code: "NotImplemented" },
-    { when: "a disk export is ended with a GET", method: "GET", path: `${group}/disks/d1/endGetAccess`, status: 501, code: "NotImplemented" },
+    { when: "a disk that does not exist is granted access", method: "POST", path: `${group}/disks/d1/beginGetAccess`, status: 404, code: "ResourceNotFound" },
+    { when: "a disk's access is ended with a GET", method: "GET", path: `${group}/disks/d1/endGetAccess`, status: 405, code: "MethodNotAllowed" },
     { when: "a path names another action", method: "POST", path: `${group}/disks/d1/restart`, status: 404, code: "(not served)" },
     { when: "an operation URL gets a trailing slash", method: "GET", path: `/subscriptions/${subscriptionId}/providers/Microsoft.Compute/locations/eastus/DiskOperations/op/`, status: 404, code: "(not served)" },
   ];

@@ -1,6 +1,7 @@
 /**
  * The conformance target's bookkeeping, on the local stack: cleanup removes what a suite tracked, revoking grants
- * first, and nothing else; a resource the plan does not list cannot be tracked.
+ * first (a snapshot's read grant, an interrupted upload's write grant), and nothing else; a resource the plan does not
+ * list cannot be tracked.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -55,5 +56,17 @@ describe("conformance target cleanup", () => {
     assert.deepEqual(await namesOf(compute.snapshots.listByResourceGroup(group)), []);
     assert.equal(await blobs.exists(), false);
     await t.cleanup(); // nothing left to do: a second cleanup is a no-op
+  });
+
+  it("when an upload is interrupted (a Put Page refused), then the disk is left ActiveUpload and cleanup revokes and deletes it", async () => {
+    const compute = computeClient(t);
+    const { dataDisk } = t.resources;
+    const pastTheEnd = { offset: 64 * MiB, data: Buffer.alloc(4096, 7) };
+    await assert.rejects(t.createDiskWithData(dataDisk, 32 * MiB, [pastTheEnd]), (error: { statusCode?: number }) => error.statusCode === 416);
+    assert.equal((await compute.disks.get(t.source.resourceGroup, dataDisk.name)).diskState, "ActiveUpload");
+
+    await t.cleanup();
+
+    assert.deepEqual(await namesOf(compute.disks.listByResourceGroup(t.source.resourceGroup)), [`${t.prefix}-not-planned`]);
   });
 });
