@@ -22,21 +22,24 @@ function corruptReads(extra: Partial<FaultRule> = {}): FaultRule {
 describe("stream validation", () => {
   const app = useTestApp();
 
+  /** A sync while the snapshot's reads arrive corrupted; how many answers were corrupted. */
+  async function syncWithCorruptReads(diskKey: string, limit?: Parameters<typeof corruptReads>[0]): Promise<{ runId: string; corrupted: number }> {
+    const { stack } = app();
+    await stack.faults.set([corruptReads(limit)]);
+    try {
+      return { runId: await app().sync(diskKey), corrupted: (await stack.faults.stats()).injected.corrupt };
+    } finally {
+      await stack.faults.clear();
+    }
+  }
+
   it("when reads of the SourceSnapshot arrive corrupted, then they are read again and the RestorePoint equals the disk", async () => {
     const { stack, deps } = app();
     const diskId = await app().createDisk("disk-stream-corrupt", 2 * GiB);
     stack.disks.writeSeeded(diskId, 0, 8 * MiB, 301);
     stack.disks.writeSeeded(diskId, 1 * GiB, 4 * MiB, 302);
     const diskKey = await app().protect(diskId, { copyMode: "stream" });
-    await stack.faults.set([corruptReads({ maxCount: 2 })]);
-    let runId: string;
-    let corrupted: number;
-    try {
-      runId = await app().sync(diskKey);
-    } finally {
-      corrupted = (await stack.faults.stats()).injected.corrupt;
-      await stack.faults.clear();
-    }
+    const { runId, corrupted } = await syncWithCorruptReads(diskKey, { maxCount: 2 });
     assert.equal(corrupted, 2, "two reads arrived corrupted");
     const run = await runOf(app(), diskKey, runId);
     assert.equal(run.state, "succeeded", run.error);
@@ -61,15 +64,7 @@ describe("stream validation", () => {
     const diskKey = await app().protect(diskId, { copyMode: "stream" });
     const { point: before } = await syncAndVerify(app(), diskKey);
     stack.disks.writeSeeded(diskId, 1 * GiB, 4 * MiB, 312);
-    await stack.faults.set([corruptReads()]);
-    let runId: string;
-    let corrupted: number;
-    try {
-      runId = await app().sync(diskKey);
-    } finally {
-      corrupted = (await stack.faults.stats()).injected.corrupt;
-      await stack.faults.clear();
-    }
+    const { runId, corrupted } = await syncWithCorruptReads(diskKey);
     const failed = await runOf(app(), diskKey, runId);
     assert.equal(failed.state, "failed");
     assert.match(failed.error ?? "", /gave up after 5 attempts: \[RangeChecksumMismatch\] bytes 1073741824-1077936127 of the SourceSnapshot did not match/);
