@@ -124,7 +124,8 @@ export class ComputeThrottling {
 
   /**
    * Waits until a call drawing on `policy` may be sent, and counts it as sent; throws ComputeThrottledError
-   * (sending nothing) when that would take longer than `maxWaitMs`. Does nothing when pacing is off.
+   * (sending nothing) when a Retry-After ARM gave would take longer than `maxWaitMs`; an estimated wait that long
+   * sends the call instead. Does nothing when pacing is off.
    */
   async pace(subscriptionId: string, policy: string, what: string): Promise<void> {
     if (!this.pacing) return;
@@ -139,7 +140,13 @@ export class ComputeThrottling {
         if (waitedMs > 0) this.observer.metrics.record("diskdelta.compute.paced_ms", waitedMs, { policy });
         return;
       }
-      if (waitedMs + wait.waitMs > this.pacing.maxWaitMs) throw new ComputeThrottledError(wait.window, waitedMs + wait.waitMs, what);
+      if (waitedMs + wait.waitMs > this.pacing.maxWaitMs) {
+        // Only a wait ARM asked for (Retry-After) fails the call; one this worker estimated from a count is not
+        // trusted that far: the call is sent and ARM decides (a 429 then says how long, and the SDK waits for it).
+        if (wait.told) throw new ComputeThrottledError(wait.window, waitedMs + wait.waitMs, what);
+        this.states.set(this.key(subscriptionId, policy), afterCall(state, now));
+        return;
+      }
       await this.sleep(wait.waitMs);
       waitedMs += wait.waitMs;
     }

@@ -32,7 +32,8 @@ export interface SnapshotInfo {
   readonly sizeBytes: number;
   /** The incremental snapshot family; none for a full snapshot. */
   readonly familyId: string | undefined;
-  readonly sourceResourceId: string;
+  /** The disk it was taken of; none for a snapshot imported from a VHD or uploaded. */
+  readonly sourceResourceId: string | undefined;
   /** The uniqueId of the disk incarnation it was taken of, when ARM says. */
   readonly sourceUniqueId: string | undefined;
   readonly incremental: boolean;
@@ -109,7 +110,8 @@ function toSnapshotInfo(snapshot: Snapshot): SnapshotInfo {
     sizeBytes: sizeOf(snapshot, what),
     // Full (not incremental) snapshots have no family; diskdelta only chains incremental ones.
     familyId: snapshot.incremental ? required(snapshot.incrementalSnapshotFamilyId, "incrementalSnapshotFamilyId", what) : undefined,
-    sourceResourceId: required(snapshot.creationData?.sourceResourceId, "creationData.sourceResourceId", what),
+    // Absent for snapshots made by Import or Upload: such a snapshot is of no disk, never in a disk's chain.
+    sourceResourceId: snapshot.creationData?.sourceResourceId,
     sourceUniqueId: snapshot.creationData?.sourceUniqueId,
     incremental: snapshot.incremental === true,
     // Only snapshots that complete in the background (Premium SSD v2, Ultra, CopyStart) report a percentage.
@@ -209,7 +211,7 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       const found: SnapshotInfo[] = [];
       for await (const snapshot of clientFor(disk.ref.subscriptionId).snapshots.listByResourceGroup(disk.ref.resourceGroup)) {
         const info = toSnapshotInfo(snapshot);
-        const sameDisk = info.sourceResourceId.toLowerCase() === disk.ref.id.toLowerCase();
+        const sameDisk = info.sourceResourceId?.toLowerCase() === disk.ref.id.toLowerCase();
         if (info.incremental && sameDisk && info.sourceUniqueId === disk.uniqueId) found.push(info);
       }
       return found.sort((a, b) => a.timeCreated.getTime() - b.timeCreated.getTime());

@@ -65,6 +65,11 @@ export interface Wait {
   readonly waitMs: number;
   readonly reason: "throttled" | "budget spent" | "budget low";
   readonly window: string;
+  /**
+   * True when ARM said how long (a 429's Retry-After); false when the wait is this worker's estimate from a window's
+   * remaining count, which may be longer than needed (windows slide).
+   */
+  readonly told: boolean;
 }
 
 /** The wait one window asks for; a window whose length has passed since it was seen asks for none (it has refilled). */
@@ -75,7 +80,7 @@ function windowWait(budget: WindowBudget, state: PolicyState, now: number, limit
   if (state.lastCallAt === undefined) return undefined;
   const spacing = (endsAt - now) / budget.remaining;
   const waitMs = Math.ceil(state.lastCallAt + spacing - now);
-  return waitMs > 0 ? { waitMs, reason: "budget low", window: budget.window } : undefined;
+  return waitMs > 0 ? { waitMs, reason: "budget low", window: budget.window, told: false } : undefined;
 }
 
 /**
@@ -84,8 +89,8 @@ function windowWait(budget: WindowBudget, state: PolicyState, now: number, limit
  * left it by then, maybe earlier.
  */
 function spentWait(budget: WindowBudget, state: PolicyState, now: number): Wait | undefined {
-  const spent = (waitMs: number): Wait | undefined => (waitMs > 0 ? { waitMs, reason: "budget spent", window: budget.window } : undefined);
-  if (budget.freesAt === undefined) return spent(budget.seenAt + budget.windowMs - now);
+  const spent = (waitMs: number, told = true): Wait | undefined => (waitMs > 0 ? { waitMs, reason: "budget spent", window: budget.window, told } : undefined);
+  if (budget.freesAt === undefined) return spent(budget.seenAt + budget.windowMs - now, false);
   if (now < budget.freesAt) return spent(budget.freesAt - now);
   const lastCallAt = state.lastCallAt ?? Number.NEGATIVE_INFINITY;
   return lastCallAt < budget.freesAt ? undefined : spent(Math.ceil(lastCallAt + Math.max(1, budget.freesAt - budget.seenAt) - now));
@@ -98,7 +103,7 @@ function spentWait(budget: WindowBudget, state: PolicyState, now: number): Wait 
 export function paceCall(state: PolicyState, now: number, limits: PacingLimits): Wait | undefined {
   const waits = state.windows.map((w) => windowWait(w, state, now, limits));
   if (state.throttledUntil !== undefined && state.throttledUntil > now) {
-    waits.push({ waitMs: state.throttledUntil - now, reason: "throttled", window: state.windows.find((w) => w.remaining <= 0)?.window ?? "Retry-After" });
+    waits.push({ waitMs: state.throttledUntil - now, reason: "throttled", window: state.windows.find((w) => w.remaining <= 0)?.window ?? "Retry-After", told: true });
   }
   return waits.reduce<Wait | undefined>((longest, wait) => (wait && wait.waitMs > (longest?.waitMs ?? 0) ? wait : longest), undefined);
 }

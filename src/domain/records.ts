@@ -70,7 +70,8 @@ const prepared = {
 function preparedRun<S extends string, E extends z.ZodRawShape>(state: S, extra: E) {
   const fields = { ...runIdentity, ...prepared, ...extra, state: z.literal(state) };
   return z.discriminatedUnion("fullCopyReason", [
-    z.object({ ...fields, baseSnapshotId: z.string().min(1), fullCopyReason: z.undefined().optional() }),
+    // A diff never needs the TargetBlob empty; the field stays in the answer as it always was (false).
+    z.object({ ...fields, baseSnapshotId: z.string().min(1), fullCopyReason: z.undefined().optional(), targetWasEmpty: z.literal(false).default(false) }),
     z.object({ ...fields, baseSnapshotId: z.undefined().optional(), fullCopyReason: z.enum(fullCopyReasons), targetWasEmpty: z.boolean() }),
   ]);
 }

@@ -71,7 +71,7 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
     cursor: 0,
   } as const;
   const copying: RunIn<"copying"> = "diffFrom" in plan
-    ? { ...prepared, baseSnapshotId: plan.diffFrom.snapshotId }
+    ? { ...prepared, baseSnapshotId: plan.diffFrom.snapshotId, targetWasEmpty: false }
     : { ...prepared, fullCopyReason: plan.fullCopyReason, targetWasEmpty: await target.isEmpty() };
   await deps.records.putRun(copying, preparingEtag);
   await queueStep(deps, copying);

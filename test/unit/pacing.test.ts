@@ -85,6 +85,11 @@ describe("paceCall", () => {
       assert.equal(wait?.reason, c.reason);
     });
   }
+
+  it("when a wait is only this worker's estimate from a spent count, then it says so; a 429's Retry-After is ARM's word", () => {
+    assert.equal(paceCall({ windows: [short(0, 60_000)] }, now, limits)?.told, false);
+    assert.equal(paceCall({ windows: [short(500)], throttledUntil: now + 7000 }, now, limits)?.told, true);
+  });
 });
 
 describe("afterCall and afterAnswer", () => {

@@ -61,6 +61,11 @@ describe("records", () => {
     it(c.name, () => assert.equal(backupRunSchema.safeParse(c.record).success, true, JSON.stringify(backupRunSchema.safeParse(c.record).error?.issues)));
   }
 
+  it("when a diff run is read, then it answers targetWasEmpty false, as the API always has", () => {
+    assert.equal((backupRunSchema.parse(copying) as { targetWasEmpty?: boolean }).targetWasEmpty, false);
+    assert.equal(backupRunSchema.safeParse({ ...copying, targetWasEmpty: true }).success, false, "a diff never claims an empty TargetBlob");
+  });
+
   it("when a copying BackupRun is refused, then the problem names the field and the state", () => {
     const parsed = backupRunSchema.safeParse({ ...copying, leaseId: undefined });
     assert.equal(parsed.success, false);
