@@ -7,6 +7,7 @@
  * snapshot. Never edited.
  */
 import { z } from "zod";
+import type { RestorePoint } from "./records";
 
 const count = z.number().int().min(0);
 
@@ -64,6 +65,8 @@ export const restorePointManifestSchema = z.object({
     container: z.string().min(1),
     blobName: z.string().min(1),
     snapshot: z.string().min(1),
+    /** ARM id of the target storage account, when the ProtectedDisk recorded it (Disk Import needs it). */
+    storageAccountId: z.string().min(1).optional(),
   }),
   blobBytes: count,
   fullCopy: z.boolean(),
@@ -79,6 +82,16 @@ export const restorePointManifestSchema = z.object({
   vmGroup: vmGroupSchema.optional(),
 });
 export type RestorePointManifest = z.output<typeof restorePointManifestSchema>;
+
+/** The RestorePoint record a manifest describes, for the TargetBlob at `targetBlobUrl` (`TargetBlob.url`). */
+export function restorePointOfManifest(manifest: RestorePointManifest, targetBlobUrl: string): RestorePoint {
+  const { restorePointId, diskKey, runId, diskId, diskUniqueId, sourceSnapshotId, sourceSnapshotTime, createdAt } = manifest;
+  const { blobBytes, fullCopy, bytesChanged, bytesCopied, requests, durationMs } = manifest;
+  return {
+    diskKey, restorePointId, runId, diskId, sourceSnapshotId, sourceSnapshotTime, diskUniqueId, blobBytes,
+    targetBlobUrl, targetSnapshot: manifest.target.snapshot, createdAt, fullCopy, bytesChanged, bytesCopied, requests, durationMs,
+  };
+}
 
 /** Blob name of a RestorePoint's manifest, in the TargetBlob's container. */
 export function manifestBlobName(blobName: string, restorePointId: string): string {
