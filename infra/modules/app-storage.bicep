@@ -7,9 +7,9 @@ param tags object
 param deploymentContainerName string
 param principalId string
 
-// src/adapters/queues.ts (queueNames) and src/adapters/tables.ts (tableNames).
-var queueNames = ['run-starts', 'copy-steps', 'run-finalizations', 'restore-point-verifications']
-var tableNames = ['diskdeltaDisks', 'diskdeltaRuns', 'diskdeltaRestorePoints']
+// src/domain/messages.ts (queueNames) and src/adapters/tables/index.ts (tableNames).
+var queueNames = ['run-starts', 'copy-steps', 'run-finalizations', 'restore-point-verifications', 'restores']
+var tableNames = ['diskdeltaDisks', 'diskdeltaRuns', 'diskdeltaRestorePoints', 'diskdeltaRestores']
 
 var roles = {
   // The host keeps leases, timer schedule monitors and the deployment package in blobs.

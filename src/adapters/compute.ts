@@ -23,6 +23,8 @@ export interface DiskInfo {
   readonly sizeBytes: number;
   /** What a restore needs to recreate it: sku, OS and boot properties, security type, zones, sector size, tags. */
   readonly properties: DiskProperties;
+  /** Succeeded once the disk is usable; Creating/Updating while an operation on it runs; Failed. */
+  readonly provisioningState: string;
 }
 
 /** The properties a disk's data carries into its snapshots, and a bootable restore needs. */
@@ -94,6 +96,8 @@ export interface ComputeGateway {
   revokeAccess(snapshotId: string): Promise<void>;
   deleteSnapshot(snapshotId: string): Promise<void>;
   importDisk(request: ImportDiskRequest): Promise<DiskInfo>;
+  /** Sends the disk's creation and returns once ARM accepted it; follow it with getDisk (provisioningState). */
+  beginImportDisk(request: ImportDiskRequest): Promise<void>;
 }
 
 const snapshotIdPattern =
@@ -178,7 +182,14 @@ function toDiskInfo(disk: Disk, fallbackId: string): DiskInfo {
   const ref = parseDiskId(disk.id ?? fallbackId);
   if (!ref) throw new Error(`ARM answered a disk with an unexpected id: ${disk.id}`);
   const sizeBytes = sizeOf(disk, `disk ${ref.id}`);
-  return { ref, location: disk.location, uniqueId: required(disk.uniqueId, "uniqueId", `disk ${ref.id}`), sizeBytes, properties: diskPropertiesOf(disk, sizeBytes) };
+  return {
+    ref,
+    location: disk.location,
+    uniqueId: required(disk.uniqueId, "uniqueId", `disk ${ref.id}`),
+    sizeBytes,
+    properties: diskPropertiesOf(disk, sizeBytes),
+    provisioningState: required(disk.provisioningState, "provisioningState", `disk ${ref.id}`),
+  };
 }
 
 /**
@@ -235,11 +246,36 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
     }
   };
 
+  const beginImport = async (request: ImportDiskRequest) => {
+    await throttling.pace(request.subscriptionId, computePolicies.diskWrite, `creating disk ${request.name}`);
+    const { boot, securityDataUri } = request;
+    return clientFor(request.subscriptionId).disks.beginCreateOrUpdate(
+      request.resourceGroup,
+      request.name,
+      {
+        location: request.location,
+        sku: request.sku ? { name: request.sku as never } : undefined,
+        zones: request.zones?.length ? [...request.zones] : undefined,
+        tags: request.tags ? { ...request.tags } : undefined,
+        diskSizeGB: request.diskSizeGB,
+        osType: boot?.osType,
+        hyperVGeneration: boot?.hyperVGeneration,
+        supportedCapabilities: boot?.supportedCapabilities,
+        securityProfile: boot?.securityType ? { securityType: boot.securityType } : undefined,
+        creationData: securityDataUri
+          ? { createOption: "ImportSecure", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId, securityDataUri }
+          : { createOption: "Import", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId },
+      },
+      poll,
+    );
+  };
+
   return {
     async getDisk(ref) {
       try {
         return toDiskInfo(await clientFor(ref.subscriptionId).disks.get(ref.resourceGroup, ref.name), ref.id);
       } catch (error) {
+        if (codeOf(error) === "ResourceGroupNotFound") throw new PermanentError("ResourceGroupNotFound", `resource group '${ref.resourceGroup}' of disk ${ref.id} does not exist`);
         if (isNotFound(error)) throw new PermanentError("DiskNotFound", `disk ${ref.id} does not exist (deleted?)`);
         throw error;
       }
@@ -326,28 +362,12 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       }),
 
     async importDisk(request) {
-      await throttling.pace(request.subscriptionId, computePolicies.diskWrite, `creating disk ${request.name}`);
-      const { boot, securityDataUri } = request;
-      const disk = await clientFor(request.subscriptionId).disks.createOrUpdate(
-        request.resourceGroup,
-        request.name,
-        {
-          location: request.location,
-          sku: request.sku ? { name: request.sku as never } : undefined,
-          zones: request.zones?.length ? [...request.zones] : undefined,
-          tags: request.tags ? { ...request.tags } : undefined,
-          diskSizeGB: request.diskSizeGB,
-          osType: boot?.osType,
-          hyperVGeneration: boot?.hyperVGeneration,
-          supportedCapabilities: boot?.supportedCapabilities,
-          securityProfile: boot?.securityType ? { securityType: boot.securityType } : undefined,
-          creationData: securityDataUri
-            ? { createOption: "ImportSecure", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId, securityDataUri }
-            : { createOption: "Import", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId },
-        },
-        poll,
-      );
-      return toDiskInfo(disk, "");
+      const poller = await beginImport(request);
+      return toDiskInfo(await poller.pollUntilDone(), "");
+    },
+
+    async beginImportDisk(request) {
+      await beginImport(request);
     },
   };
 }

@@ -41,5 +41,8 @@ export const abandonedAfterMs = 6 * 3600 * 1000;
 /** A claim whose BackupRun record never appeared (the starter died in between) is released after this long. */
 export const orphanClaimAfterMs = 10 * 60 * 1000;
 
+/** Seconds between looks at a disk a restore is creating (ARM's own LRO polls suggest a few seconds). */
+export const restoreCheckSeconds = 5;
+
 /** How long a restore hold keeps a RestorePoint from retention at most; a hold older than this was left by a crash. */
 export const restoreHoldMs = 24 * 3600 * 1000;

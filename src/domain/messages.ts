@@ -13,17 +13,24 @@ export const messageVersion = 1;
 const runAddress = { diskKey: z.string().min(1), runId: z.string().min(1) };
 
 function envelope<K extends string, S extends z.ZodRawShape>(kind: K, body: S) {
-  return z.object({ v: z.literal(messageVersion), kind: z.literal(kind), ...runAddress, ...body }).strict();
+  return z.object({ v: z.literal(messageVersion), kind: z.literal(kind), ...body }).strict();
 }
 
-export const runStartMessageSchema = envelope("run-start", {});
-export const copyStepMessageSchema = envelope("copy-step", {
+/** A message about one BackupRun. */
+function runEnvelope<K extends string, S extends z.ZodRawShape>(kind: K, body: S) {
+  return envelope(kind, { ...runAddress, ...body });
+}
+
+export const runStartMessageSchema = runEnvelope("run-start", {});
+export const copyStepMessageSchema = runEnvelope("copy-step", {
   step: z.number().int().min(0),
   cursor: z.number().int().min(0),
   windowBytes: z.number().int().positive().refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB"),
 });
-export const finalizeMessageSchema = envelope("finalize", {});
-export const verifyMessageSchema = envelope("verify", { restorePointId: z.string().min(1) });
+export const finalizeMessageSchema = runEnvelope("finalize", {});
+export const verifyMessageSchema = runEnvelope("verify", { restorePointId: z.string().min(1) });
+/** The next step of a tracked restore: start the disk import, or look whether it has finished. */
+export const restoreStepMessageSchema = envelope("restore-step", { diskKey: z.string().min(1), restoreId: z.string().min(1) });
 
 /** Each queue (kebab-case, as in Azure) and the schema of the messages it carries. */
 export const queueMessageSchemas = {
@@ -31,6 +38,7 @@ export const queueMessageSchemas = {
   "copy-steps": copyStepMessageSchema,
   "run-finalizations": finalizeMessageSchema,
   "restore-point-verifications": verifyMessageSchema,
+  restores: restoreStepMessageSchema,
 } as const;
 
 export type QueueName = keyof typeof queueMessageSchemas;
@@ -44,12 +52,14 @@ export const queueNames = {
   copySteps: "copy-steps",
   finalizations: "run-finalizations",
   verifications: "restore-point-verifications",
+  restores: "restores",
 } as const satisfies Record<string, QueueName>;
 
 export type RunStartMessage = MessageOf<"run-starts">;
 export type CopyStepMessage = MessageOf<"copy-steps">;
 export type FinalizeMessage = MessageOf<"run-finalizations">;
 export type VerifyMessage = MessageOf<"restore-point-verifications">;
+export type RestoreStepMessage = MessageOf<"restores">;
 
 /** The message to send on `queue`: the body in its queue's envelope, parsed (a bad body is a bug: it throws). */
 export function messageFor<Q extends QueueName>(queue: Q, body: MessageBody<Q>): MessageOf<Q> {

@@ -177,3 +177,45 @@ export const restorePointSchema = z.object({
   durationMs: count,
 });
 export type RestorePoint = z.output<typeof restorePointSchema>;
+
+/** What every tracked restore carries: which RestorePoint, which new disk, who asked and when. */
+const restoreIdentity = {
+  diskKey: z.string().min(1),
+  restoreId: z.string().min(1),
+  restorePointId: z.string().min(1),
+  /** ARM id of the disk the restore creates. */
+  newDiskId: z.string().min(1),
+  /** The target storage account the import reads from (Disk Import's storageAccountId). */
+  storageAccountId: z.string().min(1),
+  /** The RestorePoint's data: the TargetBlob and its blob snapshot, which the restore's hold names. */
+  targetBlobUrl: z.string().min(1),
+  targetSnapshot: z.string().min(1),
+  /** The restore request as accepted (JSON of the API's body, defaults filled in). */
+  request: z.string().min(2),
+  /** Who asked: the caller's principal as the front end reports it, or the name the client gave. */
+  requestedBy: z.string().min(1),
+  requestedAt: z.string().min(1),
+  updatedAt: z.string().min(1),
+};
+
+/**
+ * A restore from a RestorePoint, tracked through the `restores` queue: accepted (checked and recorded) → creating
+ * (the disk import was sent; `sourceUri` is what it reads) → succeeded (the disk exists) or failed (with its error).
+ */
+export const restoreRecordSchema = z.discriminatedUnion("state", [
+  z.object({ ...restoreIdentity, state: z.literal("accepted") }),
+  z.object({ ...restoreIdentity, state: z.literal("creating"), sourceUri: z.string().min(1), createOption: z.enum(["Import", "ImportSecure"]), startedAt: z.string().min(1) }),
+  z.object({
+    ...restoreIdentity,
+    state: z.literal("succeeded"),
+    sourceUri: z.string().min(1),
+    createOption: z.enum(["Import", "ImportSecure"]),
+    startedAt: z.string().min(1),
+    uniqueId: z.string().min(1),
+    sizeBytes: count,
+    endedAt: z.string().min(1),
+  }),
+  z.object({ ...restoreIdentity, state: z.literal("failed"), error: z.string().min(1), endedAt: z.string().min(1), startedAt: optionalString }),
+]);
+export type RestoreRecord = z.output<typeof restoreRecordSchema>;
+export const restoreStates = ["accepted", "creating", "succeeded", "failed"] as const;

@@ -9,7 +9,7 @@ import type { SourceSnapshotReader } from "../adapters/source-snapshot";
 import type { Records } from "../adapters/tables";
 import type { TargetBlobFactory } from "../adapters/target-blob";
 
-export type { BootProperties, ComputeGateway, DiskInfo, SnapshotInfo } from "../adapters/compute";
+export type { BootProperties, ComputeGateway, DiskInfo, ImportDiskRequest, SnapshotInfo } from "../adapters/compute";
 export type { TargetBlob, TargetBlobFactory, TargetLease, TargetState } from "../adapters/target-blob";
 
 /** Structured log lines: a message and the ids that let an operator follow one disk or run. */

@@ -17,7 +17,7 @@ import { ConflictError, PermanentError, codeOf, statusOf } from "../domain/error
 import { restoreHoldMs } from "../domain/limits";
 import { parseDiskId } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
-import type { BootProperties, ComputeGateway, Deps, DiskInfo, TargetBlob, TargetBlobFactory } from "./deps";
+import type { BootProperties, ComputeGateway, Deps, DiskInfo, ImportDiskRequest, TargetBlob, TargetBlobFactory } from "./deps";
 
 const armName = /^[A-Za-z0-9_.-]{1,80}$/;
 
@@ -64,7 +64,7 @@ export interface RestorePorts {
 }
 
 /** A RestorePoint to restore: where its data is, its description when one was written, and how to prove it still stands. */
-interface RestoreSource {
+export interface RestoreSource {
   readonly restorePointId: string;
   /** ARM id of the source disk (its subscription is the default for the new disk). */
   readonly diskId: string;
@@ -76,15 +76,30 @@ interface RestoreSource {
   readonly recorded: () => Promise<boolean>;
 }
 
-/** Restores a RestorePoint of the app's records (POST …/restore); undefined when there is no such RestorePoint. */
-export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: string, request: RestoreRequest): Promise<RestoreResult | undefined> {
+/** The new disk a restore creates, checked before anything is asked of the disk service. */
+export interface ResolvedRestore {
+  readonly subscriptionId: string;
+  readonly newDiskId: string;
+  readonly storageAccountId: string;
+}
+
+/** A disk import ready to send: the request, what it reads, and how it creates the disk. */
+export interface PlannedImport {
+  readonly importRequest: ImportDiskRequest;
+  readonly sourceUri: string;
+  readonly createOption: "Import" | "ImportSecure";
+  readonly properties: RestoreResult["properties"];
+}
+
+/** A RestorePoint of the app's records as a RestoreSource; undefined when there is no such RestorePoint. */
+export async function recordedSource(deps: Deps, diskKey: string, restorePointId: string): Promise<RestoreSource | undefined> {
   const point = await deps.records.getRestorePoint(diskKey, restorePointId);
   if (!point) return undefined;
   const location = locationFromUrl(point.targetBlobUrl);
   // RestorePoints recorded before manifests existed have none: they restore as a plain Import.
   const manifest = await deps.targets(location).readManifest(restorePointId);
   const config = await deps.records.getDisk(diskKey);
-  return importRestorePoint(deps, request, {
+  return {
     restorePointId,
     diskId: point.diskId,
     location,
@@ -92,13 +107,13 @@ export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: s
     manifest,
     storageAccountId: manifest?.target.storageAccountId ?? config?.target.storageAccountId,
     recorded: async () => (await deps.records.getRestorePoint(diskKey, restorePointId)) !== undefined,
-  });
+  };
 }
 
-/** Restores a RestorePoint from its manifest alone: no app, no records, nothing in the source region. */
-export async function restoreFromManifest(ports: RestorePorts, manifest: RestorePointManifest, request: RestoreRequest): Promise<RestoreResult> {
+/** A RestorePoint described by its manifest alone: no app, no records, nothing in the source region. */
+export function manifestSource(manifest: RestorePointManifest): RestoreSource {
   const { blobEndpoint, container, blobName, snapshot, storageAccountId } = manifest.target;
-  return importRestorePoint(ports, request, {
+  return {
     restorePointId: manifest.restorePointId,
     diskId: manifest.diskId,
     location: { blobEndpoint, container, blobName },
@@ -106,10 +121,40 @@ export async function restoreFromManifest(ports: RestorePorts, manifest: Restore
     manifest,
     storageAccountId,
     recorded: async () => true,
-  });
+  };
 }
 
-async function importRestorePoint(ports: RestorePorts, request: RestoreRequest, source: RestoreSource): Promise<RestoreResult> {
+/** Restores a RestorePoint from its manifest and waits for the disk (the CLI's direct mode). */
+export async function restoreFromManifest(ports: RestorePorts, manifest: RestorePointManifest, request: RestoreRequest): Promise<RestoreResult> {
+  const source = manifestSource(manifest);
+  const resolved = await resolveRestore(ports, request, source);
+  const target = ports.targets(source.location);
+  const restoreId = ports.randomId();
+  await target.holdForRestore(source.targetSnapshot, restoreId, ports.now());
+  try {
+    const planned = await planImport(ports, request, source, resolved);
+    const disk: DiskInfo = await ports.compute.importDisk(planned.importRequest).catch((error: unknown) => {
+      throw importRefusal(error, request, resolved);
+    });
+    return {
+      diskId: disk.ref.id,
+      uniqueId: disk.uniqueId,
+      sizeBytes: disk.sizeBytes,
+      restorePointId: source.restorePointId,
+      sourceUri: planned.sourceUri,
+      createOption: planned.createOption,
+      ...(planned.properties ? { properties: { ...planned.properties, sizeBytes: disk.sizeBytes } } : {}),
+    };
+  } finally {
+    await target.releaseRestoreHold(source.targetSnapshot, restoreId);
+  }
+}
+
+/**
+ * Checks what can be checked before anything is created: the target storage account is known, the subscription
+ * too, the resource group exists and the disk name is free.
+ */
+export async function resolveRestore(ports: Pick<RestorePorts, "compute">, request: RestoreRequest, source: RestoreSource): Promise<ResolvedRestore> {
   const storageAccountId = request.storageAccountId ?? source.storageAccountId;
   if (!storageAccountId) {
     throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this RestorePoint");
@@ -117,56 +162,65 @@ async function importRestorePoint(ports: RestorePorts, request: RestoreRequest, 
   const subscriptionId = request.subscriptionId ?? parseDiskId(source.diskId)?.subscriptionId;
   if (!subscriptionId) throw new PermanentError("InvalidRequest", `subscriptionId: required (RestorePoint ${source.restorePointId} names no source disk id to take it from)`);
   const newDiskId = `/subscriptions/${subscriptionId}/resourceGroups/${request.resourceGroup}/providers/Microsoft.Compute/disks/${request.name}`;
-  await refuseExistingDisk(ports, newDiskId);
+  const ref = parseDiskId(newDiskId);
+  if (!ref) throw new PermanentError("InvalidRequest", `not a disk id: ${newDiskId}`);
+  const exists = await ports.compute.getDisk(ref).then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof PermanentError && error.code === "DiskNotFound") return false;
+      if (codeOf(error) === "ResourceGroupNotFound") throw resourceGroupMissing(request, subscriptionId);
+      throw error;
+    },
+  );
+  if (exists) throw diskExists(newDiskId);
+  return { subscriptionId, newDiskId, storageAccountId };
+}
+
+/**
+ * Under a restore hold (written by the caller first): proves the RestorePoint and its data still there, and the guest
+ * state copy the one recorded, then builds the import with the recorded properties and the request's overrides.
+ * Retention deletes a record before looking for holds, so a RestorePoint found after the hold keeps its data.
+ */
+export async function planImport(ports: Pick<RestorePorts, "targets">, request: RestoreRequest, source: RestoreSource, resolved: ResolvedRestore): Promise<PlannedImport> {
   const target = ports.targets(source.location);
-  const sourceUri = target.snapshotUrl(source.targetSnapshot);
-  const restoreId = ports.randomId();
-  await target.holdForRestore(source.targetSnapshot, restoreId, ports.now());
-  try {
-    // The hold is written first, then the data proven still there: retention deletes a record before looking for
-    // holds, so a RestorePoint found after the hold cannot lose its data to retention until the hold is released.
-    if (!(await source.recorded()) || !(await target.listSnapshots()).some((s) => s.snapshot === source.targetSnapshot)) {
-      throw new ConflictError("RestorePointDataGone", `RestorePoint ${source.restorePointId} was removed (by retention or by hand) before its restore could start`);
-    }
-    const recorded = source.manifest?.disk;
-    const securityDataUri = source.manifest?.guestState ? await provenGuestState(target, source.manifest) : undefined;
-    const boot = recorded ? withoutAbsent({ ...pickBoot(recorded), osType: request.osType ?? recorded.osType, hyperVGeneration: request.hyperVGeneration ?? recorded.hyperVGeneration }) : undefined;
-    const disk: DiskInfo = await ports.compute
-      .importDisk({
-        subscriptionId,
-        resourceGroup: request.resourceGroup,
-        name: request.name,
-        location: request.location,
-        sourceUri,
-        storageAccountId,
-        sku: request.sku ?? recorded?.sku,
-        diskSizeGB: request.diskSizeGB,
-        boot,
-        // Zones are numbered per region and subscription: the source's zone means nothing in the target region.
-        zones: request.zone ? [request.zone] : undefined,
-        tags: recorded?.tags,
-        securityDataUri,
-      })
-      .catch((error: unknown) => {
-        // ARM answers 404 ResourceGroupNotFound to the disk's PUT; the disk lookup before it cannot tell.
-        if (codeOf(error) === "ResourceGroupNotFound") throw resourceGroupMissing(request, subscriptionId);
-        // Someone created the name in the meantime: the service refuses to change an existing disk's source.
-        if (statusOf(error) === 409) throw diskExists(newDiskId);
-        throw error;
-      });
-    const properties = recorded ? withoutAbsent({ ...boot, sku: request.sku ?? recorded.sku, sizeBytes: disk.sizeBytes, zones: request.zone ? [request.zone] : undefined, logicalSectorSize: recorded.logicalSectorSize }) : undefined;
-    return {
-      diskId: disk.ref.id,
-      uniqueId: disk.uniqueId,
-      sizeBytes: disk.sizeBytes,
-      restorePointId: source.restorePointId,
-      sourceUri,
-      createOption: securityDataUri ? "ImportSecure" : "Import",
-      ...(properties ? { properties } : {}),
-    };
-  } finally {
-    await target.releaseRestoreHold(source.targetSnapshot, restoreId);
+  if (!(await source.recorded()) || !(await target.listSnapshots()).some((s) => s.snapshot === source.targetSnapshot)) {
+    throw new ConflictError("RestorePointDataGone", `RestorePoint ${source.restorePointId} was removed (by retention or by hand) before its restore could start`);
   }
+  const sourceUri = target.snapshotUrl(source.targetSnapshot);
+  const recorded = source.manifest?.disk;
+  const securityDataUri = source.manifest?.guestState ? await provenGuestState(target, source.manifest) : undefined;
+  const boot = recorded ? withoutAbsent({ ...pickBoot(recorded), osType: request.osType ?? recorded.osType, hyperVGeneration: request.hyperVGeneration ?? recorded.hyperVGeneration }) : undefined;
+  // Zones are numbered per region and subscription: the source's zone means nothing in the target region.
+  const zones = request.zone ? [request.zone] : undefined;
+  const sku = request.sku ?? recorded?.sku;
+  return {
+    importRequest: {
+      subscriptionId: resolved.subscriptionId,
+      resourceGroup: request.resourceGroup,
+      name: request.name,
+      location: request.location,
+      sourceUri,
+      storageAccountId: resolved.storageAccountId,
+      sku,
+      diskSizeGB: request.diskSizeGB,
+      boot,
+      zones,
+      tags: recorded?.tags,
+      securityDataUri,
+    },
+    sourceUri,
+    createOption: securityDataUri ? "ImportSecure" : "Import",
+    properties: recorded ? withoutAbsent({ ...boot, sku, zones, logicalSectorSize: recorded.logicalSectorSize, sizeBytes: recorded.sizeBytes }) : undefined,
+  };
+}
+
+/** What the disk service's refusal of an import means to the operator. */
+export function importRefusal(error: unknown, request: RestoreRequest, resolved: ResolvedRestore): unknown {
+  // ARM answers 404 ResourceGroupNotFound to the disk's PUT when the group went away since it was checked.
+  if (codeOf(error) === "ResourceGroupNotFound") return resourceGroupMissing(request, resolved.subscriptionId);
+  // Someone created the name in the meantime: the service refuses to change an existing disk's source.
+  if (statusOf(error) === 409) return diskExists(resolved.newDiskId);
+  return error;
 }
 
 function pickBoot(properties: DiskProperties): BootProperties {
@@ -195,19 +249,6 @@ export async function heldSnapshots(deps: Deps, target: TargetBlob): Promise<Set
     else await target.releaseRestoreHold(hold.snapshot, hold.restoreId);
   }
   return held;
-}
-
-async function refuseExistingDisk(ports: RestorePorts, diskId: string): Promise<void> {
-  const ref = parseDiskId(diskId);
-  if (!ref) throw new PermanentError("InvalidRequest", `not a disk id: ${diskId}`);
-  const exists = await ports.compute.getDisk(ref).then(
-    () => true,
-    (error: unknown) => {
-      if (error instanceof PermanentError && error.code === "DiskNotFound") return false;
-      throw error;
-    },
-  );
-  if (exists) throw diskExists(diskId);
 }
 
 function resourceGroupMissing(request: RestoreRequest, subscriptionId: string): ConflictError {

@@ -1,18 +1,27 @@
-/** POST /api/disks/{diskKey}/restore-points/{restorePointId}/restore — create a managed disk from a RestorePoint. */
+/**
+ * POST /api/disks/{diskKey}/restore-points/{restorePointId}/restore — restore a RestorePoint to a new managed disk:
+ * 202 with the restore's id and status URL once it is checked and recorded (the import runs through the `restores`
+ * queue); 404 for an unknown RestorePoint; 409 for a taken disk name or a missing resource group.
+ */
 import { ConflictError, PermanentError } from "../domain/errors";
-import { restoreDisk, restoreRequestSchema } from "../engine/restore";
-import { httpHandler, json, problem, readBody } from "../host/http";
+import { restoreRequestSchema } from "../engine/restore";
+import { acceptRestore } from "../engine/restores";
+import { httpHandler, problem, readBody } from "../host/http";
 import { register } from "../host/register";
+import { restoreView } from "./restore-get";
 
 export const restoreHandler = httpHandler(async (request, deps, log) => {
   const body = await readBody(request, restoreRequestSchema);
   if ("response" in body) return body.response;
   const { diskKey, restorePointId } = request.params;
+  // Who asked: the front end's authenticated principal when there is one, else what the client says it is.
+  const requestedBy = request.headers.get("x-ms-client-principal-name") ?? request.headers.get("x-diskdelta-requested-by") ?? "function key";
   try {
-    const restored = await restoreDisk(deps, diskKey, restorePointId, body.value);
-    if (!restored) return problem(404, "RestorePointNotFound", `no RestorePoint ${restorePointId} for disk ${diskKey}`);
-    log.info("disk restored", { diskKey, restorePointId, diskId: restored.diskId });
-    return json(200, restored);
+    const restore = await acceptRestore(deps, diskKey, restorePointId, body.value, requestedBy.slice(0, 200));
+    if (!restore) return problem(404, "RestorePointNotFound", `no RestorePoint ${restorePointId} for disk ${diskKey}`);
+    log.info("restore accepted", { diskKey, restorePointId, restoreId: restore.restoreId, diskId: restore.newDiskId });
+    const statusUrl = new URL(`/api/disks/${diskKey}/restores/${restore.restoreId}`, request.url).toString();
+    return { status: 202, jsonBody: { ...restoreView(restore), statusUrl }, headers: { Location: statusUrl } };
   } catch (error) {
     if (error instanceof PermanentError) return problem(error instanceof ConflictError ? 409 : 400, error.code, error.message);
     throw error;

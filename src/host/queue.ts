@@ -1,21 +1,33 @@
 /**
  * Turns an engine operation into a queue-triggered handler with the host's retry semantics: a message that cannot
  * be parsed is reported and dropped (retrying cannot fix it); one of an unknown version is retried and so ends in
- * `<queue>-poison` for a newer worker or an operator (nothing lost); a permanent failure ends the run with its
- * cause; a transient one is retried, and on the last delivery the run is marked failed before the message moves
- * to the poison queue.
+ * `<queue>-poison` for a newer worker or an operator (nothing lost); a permanent failure ends the run (or restore)
+ * with its cause; a transient one is retried, and on the last delivery the run (or restore) is marked failed before
+ * the message moves to the poison queue.
  */
 import type { InvocationContext } from "@azure/functions";
 import { getDeps } from "../composition";
 import { describeError, isPermanent } from "../domain/errors";
 import { type MessageOf, type QueueName, messageVersion, receiveMessage } from "../domain/messages";
 import type { Deps, Delivery, Log } from "../engine/deps";
+import { failRestore } from "../engine/restores";
 import { failRun } from "../engine/runs";
 import { logFor } from "./log";
 import type { QueueFunction } from "./register";
 
 /** Must equal host.json `extensions.queues.maxDequeueCount` (a test checks). */
 export const maxDequeueCount = 5;
+
+/** How a queue's work ends when it fails for good: the BackupRun or the restore it serves is marked failed. */
+type QueueFailure<Q extends QueueName> = (deps: Deps, message: MessageOf<Q>, error: unknown, log: Log) => Promise<void>;
+const failTheRun = (deps: Deps, message: { diskKey: string; runId: string }, error: unknown, log: Log) => failRun(deps, message.diskKey, message.runId, error, log);
+const failures: { [Q in QueueName]: QueueFailure<Q> } = {
+  "run-starts": failTheRun,
+  "copy-steps": failTheRun,
+  "run-finalizations": failTheRun,
+  "restore-point-verifications": failTheRun,
+  restores: (deps, message, error, log) => failRestore(deps, message.diskKey, message.restoreId, error, log),
+};
 
 /** An engine operation served by a queue: it receives exactly that queue's message, parsed. */
 export type QueueWork<Q extends QueueName> = (deps: Deps, message: MessageOf<Q>, log: Log, delivery: Delivery) => Promise<void>;
@@ -42,14 +54,16 @@ export function queueHandler<Q extends QueueName>(queue: Q, work: QueueWork<Q>):
     try {
       await work(deps, message, log, { attempt });
     } catch (error) {
+      const fail = failures[queue] as QueueFailure<Q>;
       if (isPermanent(error)) {
-        await failRun(deps, message.diskKey, message.runId, error, log);
+        await fail(deps, message, error, log);
         return;
       }
       if (attempt >= maxDequeueCount) {
-        await failRun(deps, message.diskKey, message.runId, new Error(`gave up after ${attempt} attempts: ${describeError(error)}`), log);
+        await fail(deps, message, new Error(`gave up after ${attempt} attempts: ${describeError(error)}`), log);
       } else {
-        log.warn("transient failure; the message will be retried", { diskKey: message.diskKey, runId: message.runId, attempt, error: describeError(error) });
+        const { v: _v, kind: _kind, ...address } = message;
+        log.warn("transient failure; the message will be retried", { ...address, attempt, error: describeError(error) });
       }
       throw error;
     }

@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
 import { syncAndVerify } from "../support/backup";
-import { assertRestoredContent } from "../support/restored";
+import { assertRestoredContent, restoreThroughApi } from "../support/restored";
 
 describe("BackupRun scenarios", () => {
   const app = useTestApp();
@@ -90,13 +90,12 @@ describe("BackupRun scenarios", () => {
     stack.disks.writeSeeded(diskId, 3 * GiB, 2 * MiB, 81);
     const diskKey = await app().protect(diskId, { target: { blobEndpoint: stack.target.blobEndpoint, container: "backups", storageAccountId: stack.target.resourceId } });
     const { point } = await syncAndVerify(app(), diskKey);
-    const answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${point.restorePointId}/restore`, {
-      name: "disk-restored", resourceGroup: "rg-restore", location: stack.target.location,
-    });
-    assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    const restored = answer.body as { diskId: string; sizeBytes: number };
+    const answer = await restoreThroughApi(app(), diskKey, point.restorePointId, { name: "disk-restored", resourceGroup: "rg-restore", location: stack.target.location });
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    const restored = answer.restore!;
+    assert.equal(restored.state, "succeeded", restored.error);
     assert.equal(restored.sizeBytes, 4 * GiB);
-    await assertRestoredContent(app(), restored.diskId, point, "check-restored");
+    await assertRestoredContent(app(), restored.newDiskId, point, "check-restored");
   });
   it("when a restore names a resource group that does not exist, then 409 ResourceGroupNotFound names it and nothing is left behind; once created, the restore succeeds", async () => {
     const { stack, deps } = app();
@@ -104,9 +103,7 @@ describe("BackupRun scenarios", () => {
     stack.disks.writeSeeded(diskId, 0, 1 * MiB, 82);
     const diskKey = await app().protect(diskId, { target: { blobEndpoint: stack.target.blobEndpoint, container: "backups", storageAccountId: stack.target.resourceId } });
     const { point } = await syncAndVerify(app(), diskKey);
-    const restore = () => app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${point.restorePointId}/restore`, {
-      name: "disk-restored-nogroup", resourceGroup: "rg-not-yet", location: stack.target.location,
-    });
+    const restore = () => restoreThroughApi(app(), diskKey, point.restorePointId, { name: "disk-restored-nogroup", resourceGroup: "rg-not-yet", location: stack.target.location });
     const refused = await restore();
     assert.equal(refused.status, 409, JSON.stringify(refused.body));
     const { error } = refused.body as { error: { code: string; message: string } };
@@ -116,8 +113,9 @@ describe("BackupRun scenarios", () => {
 
     await stack.createResourceGroup({ name: "rg-not-yet", location: stack.target.location });
     const restored = await restore();
-    assert.equal(restored.status, 200, JSON.stringify(restored.body));
-    assert.match((restored.body as { diskId: string }).diskId, /\/resourceGroups\/rg-not-yet\/providers\/Microsoft\.Compute\/disks\/disk-restored-nogroup$/);
+    assert.equal(restored.status, 202, JSON.stringify(restored.body));
+    assert.equal(restored.restore?.state, "succeeded", restored.restore?.error);
+    assert.match(restored.restore.newDiskId, /\/resourceGroups\/rg-not-yet\/providers\/Microsoft\.Compute\/disks\/disk-restored-nogroup$/);
   });
 
   it("when the source snapshot is gone, then verify compares with the checksums recorded after the backup, and catches a difference", async () => {

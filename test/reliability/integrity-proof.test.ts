@@ -11,7 +11,7 @@ import { diskKeyOf, protectedDiskInputSchema, toProtectedDisk } from "../../src/
 import type { RunView } from "../../src/domain/records";
 import type { Deps } from "../../src/engine/deps";
 import { runCopyStep } from "../../src/engine/copy-step";
-import { restoreDisk } from "../../src/engine/restore";
+import { acceptRestore, advanceRestore } from "../../src/engine/restores";
 import { compareBlobs } from "../../src/engine/verify";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
 import { runOf, syncAndVerify } from "../support/backup";
@@ -211,21 +211,28 @@ describe("integrity by proof", () => {
     let retentionRun: RunView | undefined;
     const restoring: Deps = {
       ...deps,
+      // This test takes the restore's steps itself, so that the backup it runs meanwhile does not take them.
+      queues: { send: async (queue, body, delay) => (queue === "restores" ? undefined : deps.queues.send(queue, body, delay)) },
       compute: {
         ...deps.compute,
         // The import reads the blob snapshot while a backup of the same disk applies retention.
-        importDisk: async (request) => {
+        beginImportDisk: async (request) => {
           change(diskId, 8100);
           retentionRun = await runOf(app(), diskKey, await app().sync(diskKey));
-          return deps.compute.importDisk(request);
+          return deps.compute.beginImportDisk(request);
         },
       },
     };
-    const restored = await restoreDisk(restoring, diskKey, point.restorePointId, {
+    const accepted = await acceptRestore(restoring, diskKey, point.restorePointId, {
       name: `restored-proof-${disks}`, resourceGroup: "rg-restore", location: app().stack.target.location, storageAccountId: app().stack.target.resourceId,
-    });
+    }, "test");
+    assert.ok(accepted);
+    const step = { diskKey, restoreId: accepted.restoreId, v: 1, kind: "restore-step" } as const;
+    await advanceRestore(restoring, step, quietLog);
+    await advanceRestore(restoring, step, quietLog);
+    const restored = { diskId: accepted.newDiskId };
+    assert.equal((await deps.records.getRestore(diskKey, accepted.restoreId))?.value.state, "succeeded");
     assert.equal(retentionRun?.state, "succeeded", retentionRun?.error);
-    assert.ok(restored);
     assert.ok((await app().restorePoints(diskKey)).some((p) => p.restorePointId === point.restorePointId), "kept while the restore ran");
     // The restored disk holds the RestorePoint's data (its own VHD footer aside).
     const check = await app().compute.snapshots.createOrUpdate(

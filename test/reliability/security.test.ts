@@ -230,7 +230,10 @@ describe("security", () => {
       const verify = await host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${newest.restorePointId}/verify`);
       assert.equal((verify.body as { equal: boolean }).equal, true);
       const restored = await host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${newest.restorePointId}/restore`, { name: `${diskName}-restored`, resourceGroup, location: stack.target.location });
-      assert.equal(restored.status, 200, JSON.stringify(restored.body));
+      assert.equal(restored.status, 202, JSON.stringify(restored.body));
+      await host.runUntilIdle();
+      const restoreStatus = new URL((restored.body as { statusUrl: string }).statusUrl).pathname;
+      assert.equal(((await host.invokeHttp("GET", restoreStatus)).body as { state: string }).state, "succeeded");
       for (const path of ["/api/disks", `/api/disks/${diskKey}`, `/api/disks/${diskKey}/runs`, `/api/disks/${diskKey}/restore-points`]) await host.invokeHttp("GET", path);
       for (const run of runs) await host.invokeHttp("GET", `/api/disks/${diskKey}/runs/${run.runId}`);
     } finally {

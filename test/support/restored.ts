@@ -36,3 +36,29 @@ export async function guestStateHashOfDisk(app: TestApp, diskId: string): Promis
 }
 
 export { sha256 };
+
+/** A tracked restore as the API answers it. */
+export interface RestoreView {
+  readonly restoreId: string;
+  readonly state: "accepted" | "creating" | "succeeded" | "failed";
+  readonly newDiskId: string;
+  readonly createOption?: "Import" | "ImportSecure";
+  readonly error?: string;
+  readonly requestedBy: string;
+  readonly sizeBytes?: number;
+  readonly statusUrl?: string;
+}
+
+/**
+ * Restores through the HTTP API as a client would: POST (202, or the refusal as answered), then the queues are
+ * worked until idle and the restore's status is read from its status URL.
+ */
+export async function restoreThroughApi(app: TestApp, diskKey: string, restorePointId: string, body: Record<string, unknown>): Promise<{ status: number; body: unknown; restore?: RestoreView }> {
+  const answer = await app.host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${restorePointId}/restore`, body);
+  if (answer.status !== 202) return answer;
+  const accepted = answer.body as RestoreView;
+  await app.host.runUntilIdle();
+  const status = await app.host.invokeHttp("GET", new URL(accepted.statusUrl!).pathname);
+  assert.equal(status.status, 200, JSON.stringify(status.body));
+  return { ...answer, restore: status.body as RestoreView };
+}

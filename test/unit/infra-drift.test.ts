@@ -50,7 +50,7 @@ describe("custom roles and src/adapters/compute.ts", () => {
     "snapshots.delete": ["Microsoft.Compute/snapshots/delete", diskOperations],
   };
   const restoreRoleCalls: Record<string, string[]> = {
-    "disks.createOrUpdate": ["Microsoft.Compute/disks/write", "Microsoft.Compute/disks/read", diskOperations],
+    "disks.beginCreateOrUpdate": ["Microsoft.Compute/disks/write", "Microsoft.Compute/disks/read", diskOperations],
   };
   const roles = readRepoFile("infra/modules/roles.bicep");
 

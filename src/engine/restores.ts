@@ -1,0 +1,138 @@
+/**
+ * Restores as tracked operations: `POST …/restore` checks what it can at once (the RestorePoint, the storage
+ * account, the resource group, the free disk name), records the restore as `accepted` and answers 202; queue steps
+ * then send the disk import under a restore hold (`creating`) and look at the new disk until the disk service says it
+ * succeeded or failed. The hold is renewed at every look, so retention keeps the RestorePoint for as long as the
+ * import reads it, however long that is; it is released when the restore ends either way.
+ */
+import { ConflictError, PermanentError, describeError } from "../domain/errors";
+import { restoreCheckSeconds, restoreHoldMs } from "../domain/limits";
+import { queueNames, type RestoreStepMessage } from "../domain/messages";
+import { type DiskRef, newRunId, parseDiskId } from "../domain/model";
+import { locationFromUrl } from "../domain/target-location";
+import type { RestoreRecord, Versioned } from "../domain/records";
+import type { Deps, Log, TargetBlob } from "./deps";
+import { type RestoreRequest, importRefusal, planImport, recordedSource, resolveRestore, restoreRequestSchema } from "./restore";
+
+/**
+ * Accepts a restore of a recorded RestorePoint: undefined when there is no such RestorePoint; a ConflictError for a
+ * taken name or a missing resource group; otherwise the accepted record, its first step queued.
+ */
+export async function acceptRestore(deps: Deps, diskKey: string, restorePointId: string, request: RestoreRequest, requestedBy: string): Promise<RestoreRecord | undefined> {
+  const source = await recordedSource(deps, diskKey, restorePointId);
+  if (!source) return undefined;
+  const resolved = await resolveRestore(deps, request, source);
+  const now = deps.now().toISOString();
+  const restore: RestoreRecord = {
+    diskKey,
+    restoreId: newRunId(deps.now(), deps.randomId()),
+    restorePointId,
+    newDiskId: resolved.newDiskId,
+    storageAccountId: resolved.storageAccountId,
+    targetBlobUrl: deps.targets(source.location).url,
+    targetSnapshot: source.targetSnapshot,
+    request: JSON.stringify(request),
+    requestedBy,
+    requestedAt: now,
+    updatedAt: now,
+    state: "accepted",
+  };
+  await deps.records.createRestore(restore);
+  await deps.queues.send(queueNames.restores, { diskKey, restoreId: restore.restoreId });
+  return restore;
+}
+
+/** One step of a restore: start the import, or look at the disk; every step can run twice. */
+export async function advanceRestore(deps: Deps, message: RestoreStepMessage, log: Log): Promise<void> {
+  const found = await deps.records.getRestore(message.diskKey, message.restoreId);
+  if (!found) return log.warn("step of an unknown restore dropped", { ...message });
+  const restore = found.value;
+  if (restore.state === "accepted") return startImport(deps, found as Versioned<Extract<RestoreRecord, { state: "accepted" }>>, log);
+  if (restore.state === "creating") return lookAtDisk(deps, found as Versioned<Extract<RestoreRecord, { state: "creating" }>>, log);
+  log.info("step of an ended restore dropped", { ...message, state: restore.state });
+}
+
+async function startImport(deps: Deps, found: Versioned<Extract<RestoreRecord, { state: "accepted" }>>, log: Log): Promise<void> {
+  const restore = found.value;
+  const request = requestOf(restore);
+  const source = await recordedSource(deps, restore.diskKey, restore.restorePointId);
+  if (!source) throw new ConflictError("RestorePointDataGone", `RestorePoint ${restore.restorePointId} was removed (by retention or by hand) before its restore could start`);
+  await holdOf(deps, restore).holdForRestore(restore.targetSnapshot, restore.restoreId, deps.now());
+  const resolved = { subscriptionId: newDiskOf(restore).subscriptionId, newDiskId: restore.newDiskId, storageAccountId: restore.storageAccountId };
+  const planned = await planImport(deps, request, source, resolved);
+  // A redelivered start sends the same PUT again: the service accepts an unchanged creationData.
+  await deps.compute.beginImportDisk(planned.importRequest).catch((error: unknown) => {
+    throw importRefusal(error, request, resolved);
+  });
+  const now = deps.now().toISOString();
+  await deps.records.putRestore({ ...restore, state: "creating", sourceUri: planned.sourceUri, createOption: planned.createOption, startedAt: now, updatedAt: now }, found.etag);
+  log.info("restore's disk import sent", { diskKey: restore.diskKey, restoreId: restore.restoreId, diskId: restore.newDiskId, createOption: planned.createOption });
+  // A small disk is often ready at once: look now, and later only if it is not.
+  const creating = await deps.records.getRestore(restore.diskKey, restore.restoreId);
+  if (creating?.value.state === "creating") await lookAtDisk(deps, creating as Versioned<Extract<RestoreRecord, { state: "creating" }>>, log);
+}
+
+async function lookAtDisk(deps: Deps, found: Versioned<Extract<RestoreRecord, { state: "creating" }>>, log: Log): Promise<void> {
+  const restore = found.value;
+  const disk = await deps.compute.getDisk(newDiskOf(restore)).catch((error: unknown) => {
+    if (error instanceof PermanentError && error.code === "DiskNotFound") {
+      throw new PermanentError("RestoreFailed", `the disk service did not create ${restore.newDiskId} (it is not there); see the resource group's activity log`);
+    }
+    throw error;
+  });
+  const now = deps.now();
+  if (disk.provisioningState === "Succeeded") {
+    await deps.records.putRestore({ ...restore, state: "succeeded", uniqueId: disk.uniqueId, sizeBytes: disk.sizeBytes, endedAt: now.toISOString(), updatedAt: now.toISOString() }, found.etag);
+    await releaseHold(deps, restore);
+    log.info("disk restored", { diskKey: restore.diskKey, restoreId: restore.restoreId, diskId: disk.ref.id });
+    return;
+  }
+  if (disk.provisioningState === "Failed") throw new PermanentError("RestoreFailed", `the disk service reports ${restore.newDiskId} as Failed`);
+  if (now.getTime() - Date.parse(restore.startedAt) > restoreHoldMs) {
+    throw new PermanentError("RestoreTimeout", `disk ${restore.newDiskId} is still ${disk.provisioningState} after ${restoreHoldMs / 3600_000} h`);
+  }
+  // Still creating: renew the hold (retention keeps the RestorePoint) and look again later.
+  await holdOf(deps, restore).holdForRestore(restore.targetSnapshot, restore.restoreId, now);
+  await deps.records.putRestore({ ...restore, updatedAt: now.toISOString() }, found.etag);
+  await deps.queues.send(queueNames.restores, { diskKey: restore.diskKey, restoreId: restore.restoreId }, restoreCheckSeconds);
+}
+
+/** Ends a restore as failed with its cause and releases its hold; a restore that has ended already stays as it is. */
+export async function failRestore(deps: Deps, diskKey: string, restoreId: string, error: unknown, log: Log): Promise<void> {
+  const found = await deps.records.getRestore(diskKey, restoreId);
+  if (!found || found.value.state === "succeeded" || found.value.state === "failed") return;
+  const now = deps.now().toISOString();
+  const restore = found.value;
+  const startedAt = restore.state === "creating" ? restore.startedAt : undefined;
+  await deps.records.putRestore(
+    { ...identityOf(restore), state: "failed", error: describeError(error), endedAt: now, updatedAt: now, ...(startedAt ? { startedAt } : {}) },
+    found.etag,
+  );
+  await releaseHold(deps, restore);
+  log.error("restore failed", { diskKey, restoreId, error: describeError(error) });
+}
+
+function identityOf(restore: RestoreRecord) {
+  const { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt } = restore;
+  return { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt };
+}
+
+/** The TargetBlob whose blob snapshot the restore reads: its holds keep retention away. */
+function holdOf(deps: Deps, restore: RestoreRecord): TargetBlob {
+  return deps.targets(locationFromUrl(restore.targetBlobUrl));
+}
+
+async function releaseHold(deps: Deps, restore: RestoreRecord): Promise<void> {
+  await holdOf(deps, restore).releaseRestoreHold(restore.targetSnapshot, restore.restoreId);
+}
+
+function newDiskOf(restore: RestoreRecord): DiskRef {
+  const ref = parseDiskId(restore.newDiskId);
+  if (!ref) throw new PermanentError("InvalidRecord", `restore ${restore.restoreId} names no disk id: ${restore.newDiskId}`);
+  return ref;
+}
+
+/** The request a restore was accepted with. */
+export function requestOf(restore: RestoreRecord): RestoreRequest {
+  return restoreRequestSchema.parse(JSON.parse(restore.request));
+}
