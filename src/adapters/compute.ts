@@ -7,10 +7,12 @@
  * paced by the budgets ARM reported to this worker (src/adapters/compute-throttling.ts); a call that would wait
  * longer than the pacing allows fails with the transient ComputeThrottledError.
  */
-import { ComputeManagementClient, type Snapshot } from "@azure/arm-compute";
+import { ComputeManagementClient, type Disk, type Snapshot } from "@azure/arm-compute";
 import type { TokenCredential } from "@azure/core-auth";
 import { PermanentError, codeOf, statusOf } from "../domain/errors";
+import type { DiskProperties } from "../domain/manifest";
 import { type DiskRef, parseDiskId } from "../domain/model";
+import { withoutAbsent } from "../domain/objects";
 import { ComputeThrottling, type PacingOptions, type ThrottlingObserver, computePolicies, defaultPacing } from "./compute-throttling";
 
 /** What diskdelta needs to know of a managed disk. */
@@ -19,7 +21,12 @@ export interface DiskInfo {
   readonly location: string;
   readonly uniqueId: string;
   readonly sizeBytes: number;
+  /** What a restore needs to recreate it: sku, OS and boot properties, security type, zones, sector size, tags. */
+  readonly properties: DiskProperties;
 }
+
+/** The properties a disk's data carries into its snapshots, and a bootable restore needs. */
+export type BootProperties = Pick<DiskProperties, "osType" | "hyperVGeneration" | "supportedCapabilities" | "securityType">;
 
 /** What diskdelta needs to know of an incremental SourceSnapshot. */
 export interface SnapshotInfo {
@@ -27,6 +34,7 @@ export interface SnapshotInfo {
   readonly name: string;
   readonly resourceGroup: string;
   readonly subscriptionId: string;
+  readonly location: string;
   readonly uniqueId: string;
   readonly timeCreated: Date;
   readonly sizeBytes: number;
@@ -41,6 +49,15 @@ export interface SnapshotInfo {
   readonly completionPercent: number;
   readonly provisioningState: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** Copied by the service from the disk when the snapshot was taken. */
+  readonly boot: BootProperties;
+}
+
+/** Read access to a Trusted Launch snapshot: its data and its VM guest state. */
+export interface SecureAccess {
+  readonly accessSAS: string;
+  /** Absent when the snapshot has no VM guest state. */
+  readonly securityDataAccessSAS: string | undefined;
 }
 
 /** Options for a disk created from a RestorePoint. */
@@ -53,6 +70,11 @@ export interface ImportDiskRequest {
   readonly storageAccountId: string;
   readonly sku?: string;
   readonly diskSizeGB?: number;
+  readonly boot?: BootProperties;
+  readonly zones?: readonly string[];
+  readonly tags?: Readonly<Record<string, string>>;
+  /** A blob holding the VM guest state: the disk is created with `ImportSecure` (Trusted Launch). */
+  readonly securityDataUri?: string;
 }
 
 /** The compute operations diskdelta uses. */
@@ -64,6 +86,11 @@ export interface ComputeGateway {
   listDiskSnapshots(disk: DiskInfo): Promise<SnapshotInfo[]>;
   /** A read SAS URL for the snapshot; cached in memory until shortly before it expires unless `fresh`. */
   grantRead(snapshotId: string, durationSeconds: number, fresh?: boolean): Promise<string>;
+  /**
+   * A fresh read grant that also asks for the VM guest state (`getSecureVMGuestStateSAS`); the data SAS it returns
+   * replaces the cached one.
+   */
+  grantSecureRead(snapshotId: string, durationSeconds: number): Promise<SecureAccess>;
   revokeAccess(snapshotId: string): Promise<void>;
   deleteSnapshot(snapshotId: string): Promise<void>;
   importDisk(request: ImportDiskRequest): Promise<DiskInfo>;
@@ -105,6 +132,7 @@ function toSnapshotInfo(snapshot: Snapshot): SnapshotInfo {
     name: snapshot.name ?? where.name,
     resourceGroup: where.resourceGroup,
     subscriptionId: where.subscriptionId,
+    location: snapshot.location,
     uniqueId: required(snapshot.uniqueId, "uniqueId", what),
     timeCreated: new Date(required(snapshot.timeCreated, "timeCreated", what)),
     sizeBytes: sizeOf(snapshot, what),
@@ -118,7 +146,39 @@ function toSnapshotInfo(snapshot: Snapshot): SnapshotInfo {
     completionPercent: snapshot.completionPercent ?? 100,
     provisioningState: required(snapshot.provisioningState, "provisioningState", what),
     tags: snapshot.tags ?? {},
+    boot: bootPropertiesOf(snapshot),
   };
+}
+
+function bootPropertiesOf(resource: Disk | Snapshot): BootProperties {
+  const capabilities = resource.supportedCapabilities;
+  return withoutAbsent({
+    osType: resource.osType,
+    hyperVGeneration: resource.hyperVGeneration as BootProperties["hyperVGeneration"],
+    supportedCapabilities: capabilities
+      ? withoutAbsent({ architecture: capabilities.architecture, diskControllerTypes: capabilities.diskControllerTypes, acceleratedNetwork: capabilities.acceleratedNetwork })
+      : undefined,
+    securityType: resource.securityProfile?.securityType,
+  });
+}
+
+function diskPropertiesOf(disk: Disk, sizeBytes: number): DiskProperties {
+  return withoutAbsent({
+    location: disk.location,
+    sizeBytes,
+    sku: disk.sku?.name,
+    ...bootPropertiesOf(disk),
+    zones: disk.zones?.length ? disk.zones : undefined,
+    logicalSectorSize: disk.creationData?.logicalSectorSize,
+    tags: disk.tags ?? {},
+  });
+}
+
+function toDiskInfo(disk: Disk, fallbackId: string): DiskInfo {
+  const ref = parseDiskId(disk.id ?? fallbackId);
+  if (!ref) throw new Error(`ARM answered a disk with an unexpected id: ${disk.id}`);
+  const sizeBytes = sizeOf(disk, `disk ${ref.id}`);
+  return { ref, location: disk.location, uniqueId: required(disk.uniqueId, "uniqueId", `disk ${ref.id}`), sizeBytes, properties: diskPropertiesOf(disk, sizeBytes) };
 }
 
 /**
@@ -178,13 +238,7 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
   return {
     async getDisk(ref) {
       try {
-        const disk = await clientFor(ref.subscriptionId).disks.get(ref.resourceGroup, ref.name);
-        return {
-          ref: parseDiskId(disk.id ?? ref.id) ?? ref,
-          location: disk.location,
-          uniqueId: required(disk.uniqueId, "uniqueId", `disk ${ref.id}`),
-          sizeBytes: sizeOf(disk, `disk ${ref.id}`),
-        };
+        return toDiskInfo(await clientFor(ref.subscriptionId).disks.get(ref.resourceGroup, ref.name), ref.id);
       } catch (error) {
         if (isNotFound(error)) throw new PermanentError("DiskNotFound", `disk ${ref.id} does not exist (deleted?)`);
         throw error;
@@ -240,6 +294,25 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       }
     },
 
+    async grantSecureRead(snapshotId, durationSeconds) {
+      const where = parseSnapshotId(snapshotId);
+      await throttling.pace(where.subscriptionId, computePolicies.snapshotWrite, `granting read access on ${snapshotId}`);
+      try {
+        const access = await clientFor(where.subscriptionId).snapshots.grantAccess(
+          where.resourceGroup,
+          where.name,
+          { access: "Read", durationInSeconds: durationSeconds, getSecureVMGuestStateSAS: true },
+          poll,
+        );
+        if (!access.accessSAS) throw new PermanentError("NoAccessSAS", `grant access on ${snapshotId} returned no SAS`);
+        sasCache.set(snapshotId.toLowerCase(), { url: access.accessSAS, renewAfter: Date.now() + (durationSeconds * 1000) / 2 });
+        return { accessSAS: access.accessSAS, securityDataAccessSAS: access.securityDataAccessSAS || undefined };
+      } catch (error) {
+        if (isNotFound(error)) throw new PermanentError("SnapshotNotFound", `snapshot ${snapshotId} no longer exists`);
+        throw error;
+      }
+    },
+
     revokeAccess: (snapshotId) =>
       endSnapshotOperation(snapshotId, async (where) => {
         await throttling.pace(where.subscriptionId, computePolicies.snapshotWrite, `revoking read access on ${snapshotId}`);
@@ -254,20 +327,27 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
 
     async importDisk(request) {
       await throttling.pace(request.subscriptionId, computePolicies.diskWrite, `creating disk ${request.name}`);
+      const { boot, securityDataUri } = request;
       const disk = await clientFor(request.subscriptionId).disks.createOrUpdate(
         request.resourceGroup,
         request.name,
         {
           location: request.location,
           sku: request.sku ? { name: request.sku as never } : undefined,
+          zones: request.zones?.length ? [...request.zones] : undefined,
+          tags: request.tags ? { ...request.tags } : undefined,
           diskSizeGB: request.diskSizeGB,
-          creationData: { createOption: "Import", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId },
+          osType: boot?.osType,
+          hyperVGeneration: boot?.hyperVGeneration,
+          supportedCapabilities: boot?.supportedCapabilities,
+          securityProfile: boot?.securityType ? { securityType: boot.securityType } : undefined,
+          creationData: securityDataUri
+            ? { createOption: "ImportSecure", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId, securityDataUri }
+            : { createOption: "Import", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId },
         },
         poll,
       );
-      const ref = parseDiskId(disk.id ?? "");
-      if (!ref) throw new Error(`disk create returned an unexpected id: ${disk.id}`);
-      return { ref, location: disk.location, uniqueId: required(disk.uniqueId, "uniqueId", `disk ${ref.id}`), sizeBytes: sizeOf(disk, `disk ${ref.id}`) };
+      return toDiskInfo(disk, "");
     },
   };
 }

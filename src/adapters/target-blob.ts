@@ -9,7 +9,8 @@
 import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { isLeaseLost, statusOf } from "../domain/errors";
+import { InvalidRecordError, isLeaseLost, statusOf } from "../domain/errors";
+import { type RestorePointManifest, guestStateBlobName, manifestBlobName, parseManifestBlobName, restorePointManifestSchema } from "../domain/manifest";
 import type { TargetLocation } from "../domain/target-location";
 import { type ByteRange, lengthOf } from "../domain/ranges";
 import { allPages, dataPlaneRetry } from "./source-snapshot";
@@ -58,6 +59,8 @@ export interface TargetSnapshot {
 export interface TargetBlob {
   /** The blob's URL, without any credential. */
   readonly url: string;
+  /** Where the blob is: endpoint, container and name. */
+  readonly location: TargetLocation;
   /** Current size, or undefined when the blob does not exist. */
   size(): Promise<number | undefined>;
   /** Size, stamp and lease state, or undefined when the blob does not exist. */
@@ -107,6 +110,22 @@ export interface TargetBlob {
   writeChecksums(restorePointId: string, checksums: object): Promise<void>;
   /** The stored checksums of a RestorePoint, or undefined when none were recorded. */
   readChecksums(restorePointId: string): Promise<unknown>;
+  /** Blob name of a RestorePoint's checksums, in this container. */
+  checksumsBlobName(restorePointId: string): string;
+  /** Stores a RestorePoint's manifest beside the TargetBlob (`<blob>.manifests/<id>.json`); overwrites. */
+  writeManifest(manifest: RestorePointManifest): Promise<void>;
+  /** A RestorePoint's manifest, or undefined when none was written; an unreadable one is an InvalidRecordError. */
+  readManifest(restorePointId: string): Promise<RestorePointManifest | undefined>;
+  /** The RestorePoint ids that have a manifest beside this TargetBlob. */
+  listManifests(): Promise<string[]>;
+  deleteManifest(restorePointId: string): Promise<void>;
+  /** Stores a RestorePoint's VM guest state as a page blob beside the TargetBlob (Put Page with MD5); overwrites. */
+  writeGuestState(restorePointId: string, data: Buffer): Promise<void>;
+  /** The stored VM guest state of a RestorePoint, or undefined. */
+  readGuestState(restorePointId: string): Promise<Buffer | undefined>;
+  /** URL of a RestorePoint's VM guest state blob, without any credential. */
+  guestStateUrl(restorePointId: string): string;
+  deleteGuestState(restorePointId: string): Promise<void>;
 }
 
 /** Builds TargetBlobs; one BlobServiceClient per endpoint, created once per worker. */
@@ -157,8 +176,11 @@ export function createTargetBlobFactory(
     const container = serviceFor(location.blobEndpoint).getContainerClient(location.container);
     const blob = container.getPageBlobClient(location.blobName);
     const atSnapshot = (snapshot: string): PageBlobClient => blob.withSnapshot(snapshot);
+    const guestStateBlob = (restorePointId: string) => container.getPageBlobClient(guestStateBlobName(location.blobName, restorePointId));
+    const manifestBlob = (restorePointId: string) => container.getBlockBlobClient(manifestBlobName(location.blobName, restorePointId));
     return {
       url: blob.url,
+      location,
       async size() {
         return (await this.inspect())?.sizeBytes;
       },
@@ -300,6 +322,59 @@ export function createTargetBlobFactory(
           throw error;
         }
       },
+      checksumsBlobName: (restorePointId) => checksumBlobName(location.blobName, restorePointId),
+      async writeManifest(manifest) {
+        const body = JSON.stringify(manifest, null, 2);
+        await manifestBlob(manifest.restorePointId).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } });
+      },
+      async readManifest(restorePointId) {
+        const where = `${location.container}/${manifestBlobName(location.blobName, restorePointId)}`;
+        const data = await manifestBlob(restorePointId).downloadToBuffer().catch((error: unknown) => {
+          if (statusOf(error) === 404) return undefined;
+          throw error;
+        });
+        if (!data) return undefined;
+        let json: unknown;
+        try {
+          json = JSON.parse(data.toString("utf8"));
+        } catch {
+          throw new InvalidRecordError(`manifest ${where}`, ["not JSON"]);
+        }
+        const parsed = restorePointManifestSchema.safeParse(json);
+        if (!parsed.success) throw new InvalidRecordError(`manifest ${where}`, parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+        return parsed.data;
+      },
+      async listManifests() {
+        const ids: string[] = [];
+        for await (const item of container.listBlobsFlat({ prefix: `${location.blobName}.manifests/` })) {
+          const parsed = parseManifestBlobName(item.name);
+          if (parsed?.blobName === location.blobName) ids.push(parsed.restorePointId);
+        }
+        return ids;
+      },
+      async deleteManifest(restorePointId) {
+        await manifestBlob(restorePointId).deleteIfExists();
+      },
+      async writeGuestState(restorePointId, data) {
+        if (data.length === 0 || data.length % 512 !== 0) throw new Error(`a VM guest state of ${data.length} bytes is not a page blob's length (a multiple of 512)`);
+        const state = guestStateBlob(restorePointId);
+        await container.createIfNotExists();
+        await state.create(data.length);
+        for (let start = 0; start < data.length; start += guestStateChunkBytes) {
+          const chunk = data.subarray(start, Math.min(data.length, start + guestStateChunkBytes));
+          await state.uploadPages(chunk, start, chunk.length, { transactionalContentMD5: createHash("md5").update(chunk).digest() });
+        }
+      },
+      async readGuestState(restorePointId) {
+        return guestStateBlob(restorePointId).downloadToBuffer().catch((error: unknown) => {
+          if (statusOf(error) === 404) return undefined;
+          throw error;
+        });
+      },
+      guestStateUrl: (restorePointId) => guestStateBlob(restorePointId).url,
+      async deleteGuestState(restorePointId) {
+        await guestStateBlob(restorePointId).deleteIfExists();
+      },
       async readSnapshot(snapshot, range) {
         const buffer = Buffer.alloc(lengthOf(range));
         await atSnapshot(snapshot).downloadToBuffer(buffer, range.start, lengthOf(range), { maxRetryRequestsPerBlock: 5 });
@@ -310,6 +385,8 @@ export function createTargetBlobFactory(
 }
 
 const holdStartedKey = "diskdeltarestorestarted";
+/** Put Page takes at most 4 MiB. */
+const guestStateChunkBytes = 4 << 20;
 
 function holdBlobName(blobName: string, snapshot: string, restoreId: string): string {
   return `${blobName}.restores/${snapshot}/${restoreId}`;

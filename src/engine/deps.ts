@@ -10,8 +10,8 @@ import type { Records } from "../adapters/tables";
 import type { TargetBlobFactory } from "../adapters/target-blob";
 import type { TargetCatalog } from "../adapters/target-catalog";
 
-export type { DiskInfo, SnapshotInfo } from "../adapters/compute";
-export type { TargetBlob, TargetLease, TargetState } from "../adapters/target-blob";
+export type { BootProperties, ComputeGateway, DiskInfo, SnapshotInfo } from "../adapters/compute";
+export type { TargetBlob, TargetBlobFactory, TargetLease, TargetState } from "../adapters/target-blob";
 
 /** Structured log lines: a message and the ids that let an operator follow one disk or run. */
 export interface Log {

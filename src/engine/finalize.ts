@@ -11,11 +11,13 @@ import { type FinalizeMessage, queueNames } from "../domain/messages";
 import { type ProtectedDiskConfig, diskRefOf, restorePointIdOf } from "../domain/model";
 import { PAGE_BYTES } from "../domain/ranges";
 import type { RestorePoint, RunIn } from "../domain/records";
+import { restorePointOfManifest } from "../domain/manifest";
 import { applyRetention } from "../domain/retention";
 import type { Deps, Log, TargetBlob, TargetLease } from "./deps";
 import { snapshotTags } from "./prepare";
 import { heldSnapshots } from "./restore";
 import { startBackupRun, updateState } from "./runs";
+import { writeSelfDescription } from "./self-description";
 import { findStructureMismatch } from "./structure";
 
 /** A finalizing run whose CopySteps recorded the whole blob as copied: the only kind that is finalized. */
@@ -118,26 +120,9 @@ async function recordRestorePoint(deps: Deps, run: CopiedRun, config: ProtectedD
     throw new PermanentError("StructureMismatch", `the TargetBlob does not match SourceSnapshot ${run.sourceSnapshotId}: ${where}; no RestorePoint was recorded and the next run copies in full`);
   }
   await target.setStamp({ owner: config.diskKey, holds: { snapshotId: run.sourceSnapshotId, blobBytes: run.blobBytes } }, lease);
-  const now = deps.now();
-  const sourceTime = new Date(run.sourceSnapshotTime);
-  return deps.records.recordRestorePoint({
-    diskKey: run.diskKey,
-    restorePointId,
-    runId: run.runId,
-    diskId: config.diskId,
-    sourceSnapshotId: run.sourceSnapshotId,
-    sourceSnapshotTime: sourceTime.toISOString(),
-    diskUniqueId: run.diskUniqueId,
-    blobBytes: run.blobBytes,
-    targetBlobUrl: target.url,
-    targetSnapshot: snapshot,
-    createdAt: now.toISOString(),
-    fullCopy: run.fullCopyReason !== undefined,
-    bytesChanged: run.bytesChanged,
-    bytesCopied: run.bytesCopied,
-    requests: run.requests,
-    durationMs: Math.max(0, now.getTime() - Date.parse(run.startedAt)),
-  });
+  // The manifest (and a Trusted Launch disk's guest state) first: a record always points at data that describes itself.
+  const manifest = await writeSelfDescription(deps, config, target, { run, restorePointId, targetSnapshot: snapshot, createdAt: deps.now() });
+  return deps.records.recordRestorePoint(restorePointOfManifest(manifest, target.url));
 }
 
 /** After success: give up the lease, revoke read access, delete superseded snapshots, apply retention. Never throws. */
@@ -196,6 +181,8 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
   }
   for (const point of expired) {
     await deps.records.deleteRestorePoint(config.diskKey, point.restorePointId);
+    // The description goes before the data: a manifest left alone still names a snapshot, never the reverse.
+    await removeDescription(target, point.restorePointId);
     log.info("RestorePoint removed by retention", { diskKey: config.diskKey, restorePointId: point.restorePointId });
   }
   const held = await heldSnapshots(deps, target);
@@ -204,7 +191,9 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
   // Every recorded run of this disk keeps its snapshot, whatever URL the record spells the blob with.
   const recordedRuns = new Set(points.filter((p) => !expiredIds.has(p.restorePointId)).map((p) => p.runId));
   const newest = kept.map((p) => p.targetSnapshot).sort().at(-1);
-  for (const snapshot of await target.listSnapshots()) {
+  const unrecorded = await unrecordedManifests(target, new Set(points.filter((p) => !expiredIds.has(p.restorePointId)).map((p) => p.restorePointId)));
+  const snapshots = await target.listSnapshots();
+  for (const snapshot of snapshots) {
     const expiredNow = expired.some((p) => p.targetSnapshot === snapshot.snapshot);
     // Only a snapshot stamped with this disk and a run id is judged: one without a run id is not provably an orphan.
     const { diskKey: stampedDisk, runId: stampedRun } = snapshot.stamp;
@@ -214,9 +203,37 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
       log.info("blob snapshot kept while a restore reads it", { diskKey: config.diskKey, snapshot: snapshot.snapshot });
       continue;
     }
+    for (const restorePointId of unrecorded.get(snapshot.snapshot) ?? []) await removeDescription(target, restorePointId);
     await target.deleteSnapshot(snapshot.snapshot);
     log.info(expiredNow ? "expired RestorePoint's blob snapshot removed" : "orphan blob snapshot removed", { diskKey: config.diskKey, snapshot: snapshot.snapshot });
   }
+  const present = new Set(snapshots.map((s) => s.snapshot));
+  for (const [snapshot, restorePointIds] of unrecorded) {
+    if (present.has(snapshot)) continue;
+    for (const restorePointId of restorePointIds) await removeDescription(target, restorePointId);
+    log.info("manifest of a removed blob snapshot removed", { diskKey: config.diskKey, snapshot, restorePointIds });
+  }
+}
+
+/** A RestorePoint's manifest and guest state copy. */
+async function removeDescription(target: TargetBlob, restorePointId: string): Promise<void> {
+  await target.deleteManifest(restorePointId);
+  await target.deleteGuestState(restorePointId);
+}
+
+/**
+ * Manifests beside the TargetBlob without a RestorePoint record (a crash between manifest and record, or between
+ * a record's removal and its manifest's), by the blob snapshot they name. Unreadable ones are left for an operator.
+ */
+async function unrecordedManifests(target: TargetBlob, recorded: ReadonlySet<string>): Promise<Map<string, string[]>> {
+  const bySnapshot = new Map<string, string[]>();
+  for (const restorePointId of await target.listManifests()) {
+    if (recorded.has(restorePointId)) continue;
+    const manifest = await target.readManifest(restorePointId).catch(() => undefined);
+    if (!manifest) continue;
+    bySnapshot.set(manifest.target.snapshot, [...(bySnapshot.get(manifest.target.snapshot) ?? []), restorePointId]);
+  }
+  return bySnapshot;
 }
 
 function recordRunMetrics(deps: Deps, run: CopiedRun, point: RestorePoint): void {

@@ -3,9 +3,11 @@ import {
   type ProtectedDiskConfig,
   type ProtectedDiskUpdate,
   protectedDiskInputSchema,
+  diskRefOf,
   toProtectedDisk,
 } from "../domain/model";
-import { ConflictError } from "../domain/errors";
+import { ConflictError, PermanentError } from "../domain/errors";
+import { unsupportedDiskReason } from "../domain/manifest";
 import { withoutAbsent } from "../domain/objects";
 import type { Deps } from "./deps";
 
@@ -18,6 +20,7 @@ export type ProtectOutcome = { readonly status: "created" | "exists"; readonly d
  */
 export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOutcome> {
   const disk = toProtectedDisk(protectedDiskInputSchema.parse(input));
+  await refuseUnsupportedDisk(deps, disk);
   await refuseSharedTarget(deps, disk);
   const created = await deps.records.createDisk(disk);
   return { status: created ? "created" : "exists", disk: created ? disk : ((await deps.records.getDisk(disk.diskKey)) ?? disk) };
@@ -37,6 +40,23 @@ export async function unprotectDisk(deps: Deps, diskKey: string): Promise<boolea
   if (!current) return false;
   await deps.records.deleteDisk(diskKey);
   return true;
+}
+
+/** Thrown for a disk diskdelta cannot restore faithfully; the HTTP API answers it as 400. */
+export class UnsupportedDiskError extends PermanentError {
+  constructor(diskId: string, reason: string) {
+    super("UnsupportedDisk", `diskId: disk ${diskId} cannot be protected: ${reason}`);
+  }
+}
+
+/**
+ * Refuses disk types whose RestorePoints could not be restored as the same disk (Confidential VM, 4K sectors). A disk
+ * that cannot be read now is left to the first run, which reports it (DiskNotFound, or the cause).
+ */
+async function refuseUnsupportedDisk(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
+  const found = await deps.compute.getDisk(diskRefOf(disk)).catch(() => undefined);
+  const reason = found && unsupportedDiskReason(found.properties);
+  if (reason) throw new UnsupportedDiskError(disk.diskId, reason);
 }
 
 /** The same TargetBlob: endpoints and containers compare case-insensitively, blob names exactly (as the service). */

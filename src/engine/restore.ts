@@ -1,16 +1,23 @@
 /**
  * Restore: a new managed disk in the target region, created by the disk service importing a RestorePoint's blob
- * snapshot (`createOption: Import`, the target storage account's id). diskdelta never writes to the new disk itself.
+ * snapshot (`createOption: Import`, the target storage account's id) with the properties its manifest recorded (OS
+ * type, Hyper-V generation, capabilities, security type, sku, tags), so an OS disk boots the VM it came from; a
+ * Trusted Launch disk comes back with its VM guest state (`ImportSecure`, the guest state copy proven by its hash).
+ * The same code restores from the app's records and, in the CLI's direct mode, from the manifest alone.
+ * diskdelta never writes to the new disk itself.
  * A restore never touches an existing disk: a taken name is refused before anything is asked. The resource group
  * must exist (diskdelta does not create groups: where they live and who owns them is the operator's call). While
  * the import reads the blob snapshot, a hold recorded beside the TargetBlob keeps retention from deleting it.
  */
+import { createHash } from "node:crypto";
 import { z } from "zod";
-import { locationFromUrl } from "../domain/target-location";
+import type { DiskProperties, RestorePointManifest } from "../domain/manifest";
+import { type TargetLocation, locationFromUrl } from "../domain/target-location";
 import { ConflictError, PermanentError, codeOf, statusOf } from "../domain/errors";
 import { restoreHoldMs } from "../domain/limits";
 import { parseDiskId } from "../domain/model";
-import type { Deps, DiskInfo, TargetBlob } from "./deps";
+import { withoutAbsent } from "../domain/objects";
+import type { BootProperties, ComputeGateway, Deps, DiskInfo, TargetBlob, TargetBlobFactory } from "./deps";
 
 const armName = /^[A-Za-z0-9_.-]{1,80}$/;
 
@@ -26,6 +33,11 @@ export const restoreRequestSchema = z
     subscriptionId: z.string().min(1).optional(),
     sku: z.enum(["Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "UltraSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS"]).optional(),
     diskSizeGB: z.number().int().positive().max(65_536).optional(),
+    /** Overrides of the recorded boot properties, for a disk whose recorded ones are wrong or absent. */
+    osType: z.enum(["Windows", "Linux"]).optional(),
+    hyperVGeneration: z.enum(["V1", "V2"]).optional(),
+    /** Availability zone of the new disk in the target region (the source's zone is not carried over). */
+    zone: z.string().regex(/^[1-9]$/, "must be a zone number, e.g. 1").optional(),
   })
   .strict();
 export type RestoreRequest = z.output<typeof restoreRequestSchema>;
@@ -37,32 +49,104 @@ export interface RestoreResult {
   readonly sizeBytes: number;
   readonly restorePointId: string;
   readonly sourceUri: string;
+  /** `ImportSecure` when the disk came back with its VM guest state (Trusted Launch), else `Import`. */
+  readonly createOption: "Import" | "ImportSecure";
+  /** The recorded properties the disk was created with (absent for RestorePoints recorded before manifests). */
+  readonly properties?: Omit<DiskProperties, "tags" | "location">;
 }
 
+/** What a restore works with: the disk service and the RestorePoint's TargetBlob. The app and the CLI's direct mode pass theirs. */
+export interface RestorePorts {
+  readonly compute: ComputeGateway;
+  readonly targets: TargetBlobFactory;
+  readonly now: () => Date;
+  readonly randomId: () => string;
+}
+
+/** A RestorePoint to restore: where its data is, its description when one was written, and how to prove it still stands. */
+interface RestoreSource {
+  readonly restorePointId: string;
+  /** ARM id of the source disk (its subscription is the default for the new disk). */
+  readonly diskId: string;
+  readonly location: TargetLocation;
+  readonly targetSnapshot: string;
+  readonly manifest: RestorePointManifest | undefined;
+  readonly storageAccountId: string | undefined;
+  /** True while the RestorePoint is still recorded (the app), or always (direct mode: the data listing is the proof). */
+  readonly recorded: () => Promise<boolean>;
+}
+
+/** Restores a RestorePoint of the app's records (POST …/restore); undefined when there is no such RestorePoint. */
 export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: string, request: RestoreRequest): Promise<RestoreResult | undefined> {
   const point = await deps.records.getRestorePoint(diskKey, restorePointId);
   if (!point) return undefined;
+  const location = locationFromUrl(point.targetBlobUrl);
+  // RestorePoints recorded before manifests existed have none: they restore as a plain Import.
+  const manifest = await deps.targets(location).readManifest(restorePointId);
   const config = await deps.records.getDisk(diskKey);
-  const storageAccountId = request.storageAccountId ?? config?.target.storageAccountId;
+  return importRestorePoint(deps, request, {
+    restorePointId,
+    diskId: point.diskId,
+    location,
+    targetSnapshot: point.targetSnapshot,
+    manifest,
+    storageAccountId: manifest?.target.storageAccountId ?? config?.target.storageAccountId,
+    recorded: async () => (await deps.records.getRestorePoint(diskKey, restorePointId)) !== undefined,
+  });
+}
+
+/** Restores a RestorePoint from its manifest alone: no app, no records, nothing in the source region. */
+export async function restoreFromManifest(ports: RestorePorts, manifest: RestorePointManifest, request: RestoreRequest): Promise<RestoreResult> {
+  const { blobEndpoint, container, blobName, snapshot, storageAccountId } = manifest.target;
+  return importRestorePoint(ports, request, {
+    restorePointId: manifest.restorePointId,
+    diskId: manifest.diskId,
+    location: { blobEndpoint, container, blobName },
+    targetSnapshot: snapshot,
+    manifest,
+    storageAccountId,
+    recorded: async () => true,
+  });
+}
+
+async function importRestorePoint(ports: RestorePorts, request: RestoreRequest, source: RestoreSource): Promise<RestoreResult> {
+  const storageAccountId = request.storageAccountId ?? source.storageAccountId;
   if (!storageAccountId) {
-    throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this disk");
+    throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this RestorePoint");
   }
-  const subscriptionId = request.subscriptionId ?? parseDiskId(point.diskId)!.subscriptionId;
+  const subscriptionId = request.subscriptionId ?? parseDiskId(source.diskId)?.subscriptionId;
+  if (!subscriptionId) throw new PermanentError("InvalidRequest", `subscriptionId: required (RestorePoint ${source.restorePointId} names no source disk id to take it from)`);
   const newDiskId = `/subscriptions/${subscriptionId}/resourceGroups/${request.resourceGroup}/providers/Microsoft.Compute/disks/${request.name}`;
-  await refuseExistingDisk(deps, newDiskId);
-  const target = deps.targets(locationFromUrl(point.targetBlobUrl));
-  const sourceUri = target.snapshotUrl(point.targetSnapshot);
-  const restoreId = deps.randomId();
-  await target.holdForRestore(point.targetSnapshot, restoreId, deps.now());
+  await refuseExistingDisk(ports, newDiskId);
+  const target = ports.targets(source.location);
+  const sourceUri = target.snapshotUrl(source.targetSnapshot);
+  const restoreId = ports.randomId();
+  await target.holdForRestore(source.targetSnapshot, restoreId, ports.now());
   try {
     // The hold is written first, then the data proven still there: retention deletes a record before looking for
     // holds, so a RestorePoint found after the hold cannot lose its data to retention until the hold is released.
-    const still = await deps.records.getRestorePoint(diskKey, restorePointId);
-    if (!still || !(await target.listSnapshots()).some((s) => s.snapshot === point.targetSnapshot)) {
-      throw new ConflictError("RestorePointDataGone", `RestorePoint ${restorePointId} was removed (by retention or by hand) before its restore could start`);
+    if (!(await source.recorded()) || !(await target.listSnapshots()).some((s) => s.snapshot === source.targetSnapshot)) {
+      throw new ConflictError("RestorePointDataGone", `RestorePoint ${source.restorePointId} was removed (by retention or by hand) before its restore could start`);
     }
-    const disk: DiskInfo = await deps.compute
-      .importDisk({ subscriptionId, resourceGroup: request.resourceGroup, name: request.name, location: request.location, sourceUri, storageAccountId, sku: request.sku, diskSizeGB: request.diskSizeGB })
+    const recorded = source.manifest?.disk;
+    const securityDataUri = source.manifest?.guestState ? await provenGuestState(target, source.manifest) : undefined;
+    const boot = recorded ? withoutAbsent({ ...pickBoot(recorded), osType: request.osType ?? recorded.osType, hyperVGeneration: request.hyperVGeneration ?? recorded.hyperVGeneration }) : undefined;
+    const disk: DiskInfo = await ports.compute
+      .importDisk({
+        subscriptionId,
+        resourceGroup: request.resourceGroup,
+        name: request.name,
+        location: request.location,
+        sourceUri,
+        storageAccountId,
+        sku: request.sku ?? recorded?.sku,
+        diskSizeGB: request.diskSizeGB,
+        boot,
+        // Zones are numbered per region and subscription: the source's zone means nothing in the target region.
+        zones: request.zone ? [request.zone] : undefined,
+        tags: recorded?.tags,
+        securityDataUri,
+      })
       .catch((error: unknown) => {
         // ARM answers 404 ResourceGroupNotFound to the disk's PUT; the disk lookup before it cannot tell.
         if (codeOf(error) === "ResourceGroupNotFound") throw resourceGroupMissing(request, subscriptionId);
@@ -70,10 +154,37 @@ export async function restoreDisk(deps: Deps, diskKey: string, restorePointId: s
         if (statusOf(error) === 409) throw diskExists(newDiskId);
         throw error;
       });
-    return { diskId: disk.ref.id, uniqueId: disk.uniqueId, sizeBytes: disk.sizeBytes, restorePointId, sourceUri };
+    const properties = recorded ? withoutAbsent({ ...boot, sku: request.sku ?? recorded.sku, sizeBytes: disk.sizeBytes, zones: request.zone ? [request.zone] : undefined, logicalSectorSize: recorded.logicalSectorSize }) : undefined;
+    return {
+      diskId: disk.ref.id,
+      uniqueId: disk.uniqueId,
+      sizeBytes: disk.sizeBytes,
+      restorePointId: source.restorePointId,
+      sourceUri,
+      createOption: securityDataUri ? "ImportSecure" : "Import",
+      ...(properties ? { properties } : {}),
+    };
   } finally {
-    await target.releaseRestoreHold(point.targetSnapshot, restoreId);
+    await target.releaseRestoreHold(source.targetSnapshot, restoreId);
   }
+}
+
+function pickBoot(properties: DiskProperties): BootProperties {
+  const { osType, hyperVGeneration, supportedCapabilities, securityType } = properties;
+  return withoutAbsent({ osType, hyperVGeneration, supportedCapabilities, securityType });
+}
+
+/** The guest state copy's URL, once its bytes are proven to be those the manifest recorded. */
+async function provenGuestState(target: TargetBlob, manifest: RestorePointManifest): Promise<string> {
+  const stored = await target.readGuestState(manifest.restorePointId);
+  const hash = stored ? createHash("sha256").update(stored).digest("hex") : undefined;
+  if (hash !== manifest.guestState?.sha256) {
+    throw new ConflictError(
+      "GuestStateMismatch",
+      `the VM guest state stored with RestorePoint ${manifest.restorePointId} is ${stored ? "not the one recorded (sha256 differs)" : "missing"}; a Trusted Launch disk cannot be restored without it`,
+    );
+  }
+  return target.guestStateUrl(manifest.restorePointId);
 }
 
 /** Blob snapshots of this TargetBlob that a restore is reading now; holds older than `restoreHoldMs` are removed. */
@@ -86,8 +197,10 @@ export async function heldSnapshots(deps: Deps, target: TargetBlob): Promise<Set
   return held;
 }
 
-async function refuseExistingDisk(deps: Deps, diskId: string): Promise<void> {
-  const exists = await deps.compute.getDisk(parseDiskId(diskId)!).then(
+async function refuseExistingDisk(ports: RestorePorts, diskId: string): Promise<void> {
+  const ref = parseDiskId(diskId);
+  if (!ref) throw new PermanentError("InvalidRequest", `not a disk id: ${diskId}`);
+  const exists = await ports.compute.getDisk(ref).then(
     () => true,
     (error: unknown) => {
       if (error instanceof PermanentError && error.code === "DiskNotFound") return false;

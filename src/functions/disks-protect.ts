@@ -1,13 +1,19 @@
-/** POST /api/disks — protect a disk. 201 with the ProtectedDisk, 409 if it is protected already. */
+/** POST /api/disks — protect a disk. 201 with the ProtectedDisk, 409 if it is protected already, 400 for a disk type diskdelta cannot restore. */
 import { protectedDiskInputSchema } from "../domain/model";
-import { protectDisk } from "../engine/protection";
+import { type ProtectOutcome, UnsupportedDiskError, protectDisk } from "../engine/protection";
 import { httpHandler, json, problem, readBody } from "../host/http";
 import { register } from "../host/register";
 
 export const protectDiskHandler = httpHandler(async (request, deps) => {
   const body = await readBody(request, protectedDiskInputSchema);
   if ("response" in body) return body.response;
-  const outcome = await protectDisk(deps, body.value);
+  let outcome: ProtectOutcome;
+  try {
+    outcome = await protectDisk(deps, body.value);
+  } catch (error) {
+    if (error instanceof UnsupportedDiskError) return problem(400, error.code, error.message);
+    throw error;
+  }
   if (outcome.status === "exists") {
     return problem(409, "AlreadyProtected", `disk ${outcome.disk.diskId} is protected already as ${outcome.disk.diskKey}; use PATCH /api/disks/${outcome.disk.diskKey}`);
   }
