@@ -1,0 +1,38 @@
+/** Checks on a disk created by a restore: its content against a RestorePoint's source, its VM guest state. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import type { RestorePoint } from "../../src/domain/records";
+import { compareBlobs } from "../../src/engine/verify";
+import type { TestApp } from "./app";
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+/** Asserts that the restored disk's data equals the RestorePoint's SourceSnapshot (through a snapshot of the new disk). */
+export async function assertRestoredContent(app: TestApp, restoredDiskId: string, point: RestorePoint, checkName: string): Promise<void> {
+  const { compute, deps, stack } = app;
+  const group = restoredDiskId.split("/")[4];
+  const check = await compute.snapshots.createOrUpdate(
+    group, checkName,
+    { location: stack.target.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: restoredDiskId } },
+    { updateIntervalInMs: 10 },
+  );
+  const [restoredSas, sourceSas] = await Promise.all([deps.compute.grantRead(check.id!, 3600), deps.compute.grantRead(point.sourceSnapshotId, 3600)]);
+  const blob = (sas: string, size: number) => ({ sizeBytes: size, allocated: (w: { start: number; end: number }) => deps.source.allocated(sas, w), read: (r: { start: number; end: number }) => deps.source.read(sas, r) });
+  // The disk's data, not the VHD footer: a restored disk is a new disk with a footer of its own.
+  const diskBytes = point.blobBytes - 512;
+  const result = await compareBlobs(blob(sourceSas, diskBytes), blob(restoredSas, diskBytes));
+  assert.ok(result.equal, `restored disk differs at ${JSON.stringify(result.mismatches)}`);
+}
+
+/** The SHA-256 of a disk's VM guest state, read as any client would: a grant with getSecureVMGuestStateSAS. */
+export async function guestStateHashOfDisk(app: TestApp, diskId: string): Promise<string> {
+  const [, , , group, , , , name] = diskId.split("/");
+  const access = await app.compute.disks.grantAccess(group, name, { access: "Read", durationInSeconds: 600, getSecureVMGuestStateSAS: true }, { updateIntervalInMs: 10 });
+  assert.ok(access.securityDataAccessSAS, `disk ${name} has no VM guest state`);
+  const url = access.securityDataAccessSAS;
+  const data = await app.deps.source.read(url, { start: 0, end: await app.deps.source.contentLength(url) });
+  await app.compute.disks.revokeAccess(group, name, { updateIntervalInMs: 10 });
+  return sha256(data);
+}
+
+export { sha256 };
