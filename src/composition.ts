@@ -10,11 +10,12 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { z } from "zod";
 import { type Settings, loadSettings } from "./config";
-import { createComputeGateway } from "./adapters/compute";
+import { type ComputeGateway, createComputeGateway } from "./adapters/compute";
 import { type QueuesConnection, createWorkQueues } from "./adapters/queues";
 import { createSourceSnapshotReader } from "./adapters/source-snapshot";
 import { type TablesConnection, createRecords } from "./adapters/tables";
-import { createTargetBlobFactory } from "./adapters/target-blob";
+import { type TargetBlobFactory, createTargetBlobFactory } from "./adapters/target-blob";
+import { type TargetCatalog, createTargetCatalog } from "./adapters/target-catalog";
 import type { Deps, Metrics } from "./engine/deps";
 import { describeError } from "./domain/errors";
 import { workerLog } from "./host/log";
@@ -41,6 +42,9 @@ export function localProfileFromFile(path: string): LocalProfile {
     targetCredential: new StorageSharedKeyCredential(file.target.accountName, file.target.accountKey),
   };
 }
+
+/** Fences run ids and names restore holds. */
+const randomId = (): string => randomBytes(4).toString("hex");
 
 function storageConnection(settings: Settings, service: "table" | "queue", credential: TokenCredential): TablesConnection & QueuesConnection {
   if (settings.AzureWebJobsStorage) return { connectionString: settings.AzureWebJobsStorage };
@@ -70,11 +74,41 @@ export function createDeps(settings: Settings, options: DepsOptions = {}): Deps 
     }),
     source: createSourceSnapshotReader(options.dataPlane),
     targets: createTargetBlobFactory(options.local?.targetCredential ?? identity!, options.dataPlane),
+    catalog: createTargetCatalog(options.local?.targetCredential ?? identity!, options.dataPlane),
     records: createRecords(storageConnection(settings, "table", armCredential)),
     queues: createWorkQueues(storageConnection(settings, "queue", armCredential)),
     metrics,
     now: options.now ?? (() => new Date()),
-    randomId: () => randomBytes(4).toString("hex"),
+    randomId,
+  };
+}
+
+/**
+ * What the CLI's direct mode works with when the app cannot be reached: the target account's catalog, its blobs and
+ * ARM compute — with the operator's own credentials (DefaultAzureCredential: `az login`, environment, managed
+ * identity), or a local stack's. No tables, no queues, nothing in the source region.
+ */
+export interface OperatorPorts {
+  readonly catalog: TargetCatalog;
+  readonly targets: TargetBlobFactory;
+  readonly compute: ComputeGateway;
+  readonly now: () => Date;
+  readonly randomId: () => string;
+}
+
+export function createOperatorPorts(options: { readonly armEndpoint: string; readonly local?: LocalProfile; readonly warn: (text: string) => void }): OperatorPorts {
+  const identity = options.local ? undefined : new DefaultAzureCredential();
+  const targetCredential = options.local?.targetCredential ?? identity!;
+  return {
+    catalog: createTargetCatalog(targetCredential),
+    targets: createTargetBlobFactory(targetCredential),
+    compute: createComputeGateway(options.local?.armCredential ?? identity!, {
+      endpoint: options.local?.armEndpoint ?? options.armEndpoint,
+      pollIntervalMs: options.local ? 50 : 2000,
+      observer: { metrics: { record: () => undefined }, warn: (message) => options.warn(message) },
+    }),
+    now: () => new Date(),
+    randomId,
   };
 }
 

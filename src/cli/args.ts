@@ -36,6 +36,16 @@ export interface WaitOptions {
   readonly timeoutMs: number;
 }
 
+/**
+ * Direct mode: the target storage account alone, with the operator's own credentials, when the app cannot answer
+ * (the source region is down). `localStack` is a local stack file whose credentials replace the operator's.
+ */
+export interface DirectTarget {
+  readonly blobEndpoint: string;
+  readonly container?: string;
+  readonly localStack?: string;
+}
+
 /** What the operator asked for. */
 export type CliCommand =
   | { readonly name: "help"; readonly topic?: string }
@@ -48,7 +58,21 @@ export type CliCommand =
   | { readonly name: "runs"; readonly diskKey: string; readonly limit?: number }
   | { readonly name: "restore-points"; readonly diskKey: string }
   | { readonly name: "restore"; readonly diskKey: string; readonly restorePointId: string; readonly body: RestoreBody }
-  | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string };
+  | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string }
+  | { readonly name: "catalog rebuild"; readonly body: { readonly blobEndpoint: string; readonly container?: string } }
+  /** `restore-points --target-account`: from the manifests in the target account; `disk` is a diskKey or disk id. */
+  | { readonly name: "direct restore-points"; readonly target: DirectTarget; readonly disk?: string }
+  | {
+      readonly name: "direct restore";
+      readonly target: DirectTarget;
+      readonly armEndpoint?: string;
+      readonly diskKey: string;
+      readonly restorePointId: string;
+      readonly body: RestoreBody;
+    };
+
+/** Commands that read the target account themselves instead of calling the API. */
+export type DirectCommand = Extract<CliCommand, { name: "direct restore-points" | "direct restore" }>;
 
 /** A parsed command line: the command and the options every command takes. */
 export interface Invocation {
@@ -69,6 +93,8 @@ type Values = Record<string, string | boolean | undefined>;
 
 interface CommandSpec {
   readonly args: readonly string[];
+  /** The arguments when they depend on the options (direct mode); `args` is what help shows. */
+  argsWith?(values: Values): readonly string[];
   readonly summary: string;
   readonly options: Readonly<Record<string, OptionSpec>>;
   build(positionals: readonly string[], values: Values): CliCommand;
@@ -99,6 +125,44 @@ const targetOptions: Readonly<Record<string, OptionSpec>> = {
   "blob-name": { type: "string", value: "name", help: "name of the TargetBlob (default <disk>-<diskKey>.vhd)" },
   "storage-account-id": { type: "string", value: "id", help: "ARM id of the target storage account (needed to restore)" },
 };
+
+/** Options of direct mode, shared by `restore-points` and `restore`. */
+const directOptions: Readonly<Record<string, OptionSpec>> = {
+  "target-account": {
+    type: "string",
+    value: "url",
+    help: "direct mode: read the target account's blob endpoint itself, without the app (source region down), with your own Azure credentials",
+  },
+  container: { type: "string", value: "name", help: "direct mode: only this container of the target account (default: every container)" },
+  "local-stack": { type: "string", value: "file", help: "direct mode: use a local stack's endpoints and credentials (env DISKDELTA_LOCAL_STACK_FILE)" },
+};
+
+/** The target account of a direct-mode command, or undefined in API mode (then no direct-mode option may be given). */
+function directTarget(values: Values, command: string, only: readonly string[]): DirectTarget | undefined {
+  const account = str(values["target-account"]);
+  if (account === undefined) {
+    const given = [...Object.keys(directOptions), ...only].filter((option) => option !== "target-account" && values[option] !== undefined);
+    if (given.length) throw new UsageError(`${given.map((option) => `--${option}`).join(", ")} only ${given.length === 1 ? "applies" : "apply"} with --target-account`, command);
+    return undefined;
+  }
+  if (values.api !== undefined || values.key !== undefined) throw new UsageError("--target-account reads the target account directly: it takes no --api or --key", command);
+  return { blobEndpoint: blobEndpointOf(account, command), ...withoutAbsent({ container: str(values.container), localStack: str(values["local-stack"]) }) };
+}
+
+/** An https blob endpoint without credentials: a SAS or key in it would be printed, and direct mode uses your identity. */
+function blobEndpointOf(text: string, command: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--target-account "${text}" is not a URL; expected e.g. https://<account>.blob.core.windows.net`, command);
+  }
+  if (url.protocol !== "https:") throw new UsageError(`--target-account must be an https blob endpoint, not ${url.protocol}`, command);
+  if (url.username || url.password || url.search || url.hash) {
+    throw new UsageError("--target-account must not carry a SAS, credentials or a fragment: direct mode signs in with your own Azure credentials", command);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
 
 const commands: Readonly<Record<string, CommandSpec>> = {
   protect: {
@@ -173,9 +237,14 @@ const commands: Readonly<Record<string, CommandSpec>> = {
   },
   "restore-points": {
     args: ["diskKey"],
-    summary: "list a disk's RestorePoints, newest first",
-    options: {},
-    build: ([diskKey]) => ({ name: "restore-points", diskKey }),
+    argsWith: (values) => (values["target-account"] === undefined ? ["diskKey"] : []),
+    summary: "list a disk's RestorePoints, newest first (--target-account: from the target account alone)",
+    options: { ...directOptions, disk: { type: "string", value: "diskKey|diskId", help: "direct mode: only this disk's RestorePoints" } },
+    build: ([diskKey], values) => {
+      const target = directTarget(values, "restore-points", ["disk"]);
+      if (!target) return { name: "restore-points", diskKey };
+      return { name: "direct restore-points", target, ...withoutAbsent({ disk: str(values.disk) }) };
+    },
   },
   restore: {
     args: ["diskKey", "restorePointId"],
@@ -188,8 +257,11 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "size-gb": { type: "string", value: "n", help: "size of the new disk in GiB (at least the source's)" },
       "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disk" },
       subscription: { type: "string", value: "id", help: "subscription of the new disk (default: the source disk's)" },
+      ...directOptions,
+      "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
     },
     build: ([diskKey, restorePointId], values) => {
+      const target = directTarget(values, "restore", ["arm-endpoint"]);
       const body: RestoreBody = {
         name: requiredString(values, "name", "restore"),
         resourceGroup: requiredString(values, "resource-group", "restore"),
@@ -199,7 +271,8 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         storageAccountId: str(values["storage-account-id"]),
         subscriptionId: str(values.subscription),
       };
-      return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body) };
+      if (!target) return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body) };
+      return { name: "direct restore", target, diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
     },
   },
   verify: {
@@ -208,6 +281,18 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     options: {},
     build: ([diskKey, restorePointId]) => ({ name: "verify", diskKey, restorePointId }),
   },
+  "catalog rebuild": {
+    args: [],
+    summary: "record the RestorePoints a target account describes that the app has no record of",
+    options: {
+      "target-account": { type: "string", value: "url", help: "blob endpoint of the target storage account (required)" },
+      container: { type: "string", value: "name", help: "only this container (default: every container of the account)" },
+    },
+    build: (_, values) => {
+      const blobEndpoint = blobEndpointOf(requiredString(values, "target-account", "catalog rebuild"), "catalog rebuild");
+      return { name: "catalog rebuild", body: { blobEndpoint, ...withoutAbsent({ container: str(values.container) }) } };
+    },
+  },
 };
 
 /** The command names, in the order help lists them. */
@@ -215,24 +300,34 @@ export const commandNames = Object.keys(commands);
 
 /** Parses the arguments after `diskdelta`; throws UsageError for anything that cannot be run. */
 export function parseCommandLine(argv: readonly string[]): Invocation {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = joinSubcommand(argv);
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    const topic = name === "help" ? rest[0] : undefined;
+    const topic = name === "help" ? joinSubcommand(rest)[0] : undefined;
     if (topic !== undefined && !commands[topic]) throw new UsageError(`unknown command "${topic}"`);
     return { command: { name: "help", topic }, json: false };
   }
   const spec = commands[name];
   if (!spec) {
+    const subcommands = commandNames.filter((command) => command.startsWith(`${name} `)).map((command) => command.slice(name.length + 1));
+    if (subcommands.length) throw new UsageError(`${name} needs a subcommand: ${subcommands.join(", ")}`);
     throw new UsageError(name.startsWith("-") ? `a command comes first, before ${name}` : `unknown command "${name}"`);
   }
   const { values, positionals } = parseOrExplain(name, spec, rest);
   const global = { json: values.json === true, ...withoutAbsent({ api: str(values.api), key: str(values.key) }) };
   if (values.help) return { command: { name: "help", topic: name }, ...global };
-  if (positionals.length !== spec.args.length) {
-    const expected = spec.args.length ? spec.args.map((arg) => `<${arg}>`).join(" ") : "no arguments";
+  const args = spec.argsWith?.(values) ?? spec.args;
+  if (positionals.length !== args.length) {
+    const expected = args.length ? args.map((arg) => `<${arg}>`).join(" ") : "no arguments";
     throw new UsageError(`${name} takes ${expected}; got ${positionals.length ? positionals.map((p) => `"${p}"`).join(" ") : "none"}`, name);
   }
   return { command: spec.build(positionals, values), ...global };
+}
+
+/** "catalog rebuild …" is one command of two words; a first word alone names no command. */
+function joinSubcommand(argv: readonly string[]): readonly string[] {
+  const [first, second, ...rest] = argv;
+  if (first !== undefined && second !== undefined && commands[`${first} ${second}`]) return [`${first} ${second}`, ...rest];
+  return argv;
 }
 
 /** Help for one command, or for all of them. */

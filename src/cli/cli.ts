@@ -2,10 +2,10 @@
  * The CLI from argv to exit code: parse, connect, run, print. Everything printed passes through one mask that removes
  * the function key and any SAS or account key, so no answer or error can show a secret.
  */
-import { redact } from "../domain/errors";
-import { UsageError, parseCommandLine, usage } from "./args";
+import { PermanentError, codeOf, describeError, redact, statusOf } from "../domain/errors";
+import { type DirectCommand, type CliCommand, UsageError, parseCommandLine, usage } from "./args";
 import { ApiError, ApiUnreachableError, createApi, normalizeBaseUrl } from "./api";
-import { exitCodes, runCommand } from "./commands";
+import { type Outcome, exitCodes, runCommand } from "./commands";
 
 /** Where the CLI writes and how it waits; a test passes its own. */
 export interface CliIo {
@@ -26,6 +26,35 @@ const hints: Readonly<Record<string, string>> = {
   Unauthorized: "pass the function key with --key or DISKDELTA_FUNCTION_KEY",
 };
 
+/** Hints in direct mode (`--target-account`), where there is no API to ask. */
+const directHints: Readonly<Record<string, string>> = {
+  RestorePointNotFound: "list the target account's RestorePoints with: diskdelta restore-points --target-account <url> --disk <diskKey>",
+  RestorePointDataGone: "list the target account's RestorePoints with: diskdelta restore-points --target-account <url> --disk <diskKey>",
+  TargetAccessDenied: "sign in with an identity that may read the account (az login), or pass --local-stack for a local stack",
+};
+
+const defaultArmEndpoint = "https://management.azure.com";
+
+function isDirect(command: CliCommand): command is DirectCommand {
+  return command.name === "direct restore-points" || command.name === "direct restore";
+}
+
+/** Runs a direct-mode command with ports built from the operator's credentials, or a local stack's. */
+async function runDirect(command: DirectCommand, env: NodeJS.ProcessEnv, warn: (text: string) => void): Promise<Outcome> {
+  // Loaded only here: API mode needs none of the SDK clients.
+  const { createOperatorPorts, localProfileFromFile } = await import("../composition.js");
+  const { runDirectCommand } = await import("./direct.js");
+  const stackFile = command.target.localStack ?? env.DISKDELTA_LOCAL_STACK_FILE;
+  let local;
+  try {
+    local = stackFile ? localProfileFromFile(stackFile) : undefined;
+  } catch (error) {
+    throw new UsageError(`cannot use the local stack file ${stackFile}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+  }
+  const armEndpoint = (command.name === "direct restore" ? command.armEndpoint : undefined) ?? env.DISKDELTA_ARM_ENDPOINT ?? defaultArmEndpoint;
+  return runDirectCommand(command, createOperatorPorts({ armEndpoint, local, warn }));
+}
+
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let key: string | undefined;
   const mask = (text: string) => {
@@ -35,6 +64,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   const out = (text: string) => io.stdout(mask(text));
   let json = false;
   let diskKey: string | undefined;
+  let targetAccount: string | undefined;
   const fail = (code: number, error: { code: string; message: string; details?: readonly string[]; status?: number }, hint?: string): number => {
     if (json) {
       io.stderr(mask(JSON.stringify({ error })));
@@ -51,9 +81,15 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     key = invocation.key ?? env.DISKDELTA_FUNCTION_KEY;
     const { command } = invocation;
     diskKey = "diskKey" in command ? command.diskKey : undefined;
+    targetAccount = "target" in command ? command.target.blobEndpoint : undefined;
     if (command.name === "help") {
       out(usage(command.topic));
       return exitCodes.ok;
+    }
+    if (isDirect(command)) {
+      const outcome = await runDirect(command, env, (line) => io.stderr(mask(line)));
+      out(json ? JSON.stringify(outcome.data, null, 2) : outcome.text);
+      return outcome.exitCode;
     }
     const apiUrl = invocation.api ?? env.DISKDELTA_API_URL;
     if (!apiUrl) throw new UsageError("no API URL: pass --api <url> or set DISKDELTA_API_URL (e.g. https://<app>.azurewebsites.net/api)");
@@ -86,6 +122,14 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       return fail(exitCodes.apiError, { code: error.code, message, details: error.details, status: error.status }, hint);
     }
     if (error instanceof ApiUnreachableError) return fail(exitCodes.apiError, { code: "ApiUnreachable", message: error.message });
+    // Direct mode: the engine's and the services' own errors, with their codes.
+    if (error instanceof PermanentError || statusOf(error) !== undefined) {
+      const code = error instanceof PermanentError ? error.code : (codeOf(error) ?? `Http${statusOf(error)}`);
+      const hint = directHints[code]?.replace("<diskKey>", diskKey ?? "<diskKey>").replace("<url>", targetAccount ?? "<url>");
+      const status = statusOf(error);
+      const message = `${code}${status ? ` (HTTP ${status})` : ""}: ${describeError(error).replace(/^\[[^\]]*\] /, "")}`;
+      return fail(exitCodes.apiError, { code, message, ...(status ? { status } : {}) }, hint);
+    }
     return fail(exitCodes.apiError, { code: "Failed", message: error instanceof Error ? error.message : String(error) });
   }
 }

@@ -2,13 +2,15 @@
 import type { ProtectedDiskConfig } from "../domain/model";
 import type { RestorePoint, RunView } from "../domain/records";
 import type { RestoreResult } from "../engine/restore";
-import type { CliCommand } from "./args";
+import type { CatalogRebuild } from "../engine/catalog";
+import type { CliCommand, DirectCommand } from "./args";
 import type { Api } from "./api";
 import {
   type DiskList,
   type VerifyAnswer,
   formatDiskList,
   type DiskStatusView,
+  formatCatalogRebuild,
   formatDiskStatus,
   formatProgress,
   formatProtectedDisk,
@@ -42,7 +44,7 @@ export interface CommandContext {
   readonly now: () => number;
 }
 
-type RunnableCommand = Exclude<CliCommand, { name: "help" }>;
+type RunnableCommand = Exclude<CliCommand, { name: "help" } | DirectCommand>;
 
 const disk = (diskKey: string) => `/disks/${encodeURIComponent(diskKey)}`;
 const point = (diskKey: string, restorePointId: string) => `${disk(diskKey)}/restore-points/${encodeURIComponent(restorePointId)}`;
@@ -88,6 +90,10 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
       const result = await api.request<VerifyAnswer>("POST", `${point(command.diskKey, command.restorePointId)}/verify`);
       const outcome = ok(result, formatVerify({ restorePointId: command.restorePointId, ...result }));
       return result.equal ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
+    }
+    case "catalog rebuild": {
+      const result = await api.request<CatalogRebuild>("POST", "/catalog/rebuild", command.body);
+      return ok(result, formatCatalogRebuild(command.body.blobEndpoint, result));
     }
     case "sync":
       return sync(command, context);

@@ -6,6 +6,8 @@ import type { InvalidRow } from "../adapters/tables";
 import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
 import type { ByteRange } from "../domain/ranges";
 import type { RestorePoint, RunView } from "../domain/records";
+import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog";
+import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
 import type { DiskStatus } from "../engine/status";
 
@@ -221,6 +223,51 @@ export function formatRestorePoints(points: readonly RestorePoint[]): string {
     formatSeconds(point.durationMs / 1000),
   ]);
   return table(["RESTORE POINT", "SOURCE SNAPSHOT TIME", "CREATED", "COPY", "DISK SIZE", "COPIED", "DURATION"], rows);
+}
+
+/** Direct mode: the RestorePoints a target account describes, newest first, and the manifests that cannot be used. */
+export function formatCatalog(listing: CatalogListing): string {
+  const out = listing.restorePoints.length ? [] : ["No RestorePoints found in the target account."];
+  if (listing.restorePoints.length) {
+    const rows = listing.restorePoints.map((point) => [
+      point.restorePointId,
+      point.diskKey,
+      diskLabel(point.diskId),
+      formatTime(point.sourceSnapshotTime),
+      formatTime(point.createdAt),
+      point.fullCopy ? "full" : "diff",
+      formatBytes(point.disk.sizeBytes),
+      point.disk.osType ?? "-",
+      point.disk.securityType ?? "-",
+      point.dataPresent ? "present" : "MISSING",
+    ]);
+    out.push(table(["RESTORE POINT", "DISK KEY", "DISK", "SOURCE SNAPSHOT TIME", "CREATED", "COPY", "DISK SIZE", "OS", "SECURITY", "DATA"], rows));
+  }
+  if (listing.restorePoints.some((point) => !point.dataPresent)) {
+    out.push("", "DATA MISSING: the RestorePoint's blob snapshot is not in the target account; it cannot be restored.");
+  }
+  out.push(...problemLines(listing.problems));
+  return out.join("\n");
+}
+
+function problemLines(problems: readonly CatalogProblem[]): string[] {
+  if (!problems.length) return [];
+  return ["", `${problems.length} manifest(s) cannot be used:`, ...problems.map((p) => `  ${p.blob}: ${p.problem}`)];
+}
+
+export function formatCatalogRebuild(blobEndpoint: string, result: CatalogRebuild): string {
+  return [
+    `Rebuilt the RestorePoint records from ${blobEndpoint}.`,
+    "",
+    fields([
+      ["Manifests found", String(result.found)],
+      ["Recorded now", String(result.recorded)],
+      ["Already recorded", String(result.alreadyRecorded)],
+      ["Data missing", `${result.dataMissing}${result.dataMissing ? " (not recorded: their blob snapshot is gone)" : ""}`],
+      ["Problems", String(result.problems.length)],
+    ]),
+    ...problemLines(result.problems),
+  ].join("\n");
 }
 
 export function formatRestore(result: RestoreResult): string {

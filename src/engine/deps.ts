@@ -8,6 +8,7 @@ import type { WorkQueues } from "../adapters/queues";
 import type { SourceSnapshotReader } from "../adapters/source-snapshot";
 import type { Records } from "../adapters/tables";
 import type { TargetBlobFactory } from "../adapters/target-blob";
+import type { TargetCatalog } from "../adapters/target-catalog";
 
 export type { BootProperties, ComputeGateway, DiskInfo, ImportDiskRequest, SnapshotInfo } from "../adapters/compute";
 export type { TargetBlob, TargetBlobFactory, TargetLease, TargetState } from "../adapters/target-blob";
@@ -34,6 +35,8 @@ export interface Deps {
   readonly compute: ComputeGateway;
   readonly source: SourceSnapshotReader;
   readonly targets: TargetBlobFactory;
+  /** The RestorePoints a target account describes itself (manifests), for `catalog rebuild`. */
+  readonly catalog: TargetCatalog;
   readonly records: Records;
   readonly queues: WorkQueues;
   readonly metrics: Metrics;

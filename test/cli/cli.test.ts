@@ -3,34 +3,11 @@
  * stack, with the host polling its queues so that BackupRuns progress while the CLI waits.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { diskKeyOf } from "../../src/domain/model";
 import type { RestorePoint } from "../../src/domain/records";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
-
-const cliPath = join(__dirname, "..", "..", "src", "cli", "main.js");
-
-/** What one CLI run printed and how it exited. */
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI without blocking this process, which serves the API it calls. */
-function runCli(args: readonly string[], env: Record<string, string>): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { type CliRun, runCli } from "../support/cli-process";
 
 describe("diskdelta CLI against the local app", () => {
   const app = useTestApp();
