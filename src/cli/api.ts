@@ -2,6 +2,7 @@
  * The CLI's only way out: JSON over HTTP to the app's API. The function key goes in the `x-functions-key` header
  * (never in a URL, so it cannot end up in a printed URL), and only to the API's own origin.
  */
+import { hostname, userInfo } from "node:os";
 
 /** The API answered with an error: `{ error: { code, message, details? } }`, or something else with a status. */
 export class ApiError extends Error {
@@ -66,6 +67,8 @@ export function createApi(connection: ApiConnection, fetchImpl: typeof fetch = f
     async request<T>(method: string, path: string, body?: unknown): Promise<T> {
       const headers: Record<string, string> = { accept: "application/json", "user-agent": "diskdelta-cli" };
       if (connection.key) headers["x-functions-key"] = connection.key;
+      // Recorded with what this call asks for (e.g. a restore); Azure's front end, when it authenticates, says better.
+      headers["x-diskdelta-requested-by"] = operatorName();
       if (body !== undefined) headers["content-type"] = "application/json";
       let response: Response;
       try {
@@ -109,4 +112,13 @@ function reasonOf(error: unknown): string {
   if (cause && typeof cause.code === "string") return cause.code;
   if (cause && typeof cause.message === "string") return cause.message;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The operator as the machine knows them: user@host (never a credential). */
+function operatorName(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `cli@${hostname()}`;
+  }
 }

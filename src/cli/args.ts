@@ -56,8 +56,9 @@ export type CliCommand =
   | { readonly name: "sync"; readonly diskKey: string; readonly wait?: WaitOptions }
   | { readonly name: "status"; readonly diskKey: string }
   | { readonly name: "runs"; readonly diskKey: string; readonly limit?: number }
+  | { readonly name: "restores"; readonly diskKey: string; readonly limit?: number }
   | { readonly name: "restore-points"; readonly diskKey: string }
-  | { readonly name: "restore"; readonly diskKey: string; readonly restorePointId: string; readonly body: RestoreBody }
+  | { readonly name: "restore"; readonly diskKey: string; readonly restorePointId: string; readonly body: RestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string }
   | { readonly name: "catalog rebuild"; readonly body: { readonly blobEndpoint: string; readonly container?: string } }
   /** `restore-points --target-account`: from the manifests in the target account; `disk` is a diskKey or disk id. */
@@ -235,6 +236,12 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     options: { limit: { type: "string", value: "n", help: "how many runs (1-500, default 20)" } },
     build: ([diskKey], values) => ({ name: "runs", diskKey, ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
   },
+  restores: {
+    args: ["diskKey"],
+    summary: "list a disk's tracked restores: who asked, which RestorePoint, which new disk, where each stands",
+    options: { limit: { type: "string", value: "n", help: "how many restores (1-500, default 20)" } },
+    build: ([diskKey], values) => ({ name: "restores", diskKey, ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
+  },
   "restore-points": {
     args: ["diskKey"],
     argsWith: (values) => (values["target-account"] === undefined ? ["diskKey"] : []),
@@ -257,6 +264,12 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "size-gb": { type: "string", value: "n", help: "size of the new disk in GiB (at least the source's)" },
       "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disk" },
       subscription: { type: "string", value: "id", help: "subscription of the new disk (default: the source disk's)" },
+      "os-type": { type: "string", value: "Windows|Linux", help: "override the recorded OS type" },
+      "hyper-v-generation": { type: "string", value: "V1|V2", help: "override the recorded Hyper-V generation" },
+      zone: { type: "string", value: "n", help: "availability zone of the new disk (the source's zone is not carried over)" },
+      "no-wait": { type: "boolean", help: "API mode: return once the restore is accepted instead of following it" },
+      interval: { type: "string", value: "seconds", help: "API mode: seconds between polls while waiting (default 5)" },
+      timeout: { type: "string", value: "seconds", help: "API mode: give up waiting after this long (default 3600)" },
       ...directOptions,
       "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
     },
@@ -270,8 +283,17 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         diskSizeGB: positiveInteger(values, "size-gb"),
         storageAccountId: str(values["storage-account-id"]),
         subscriptionId: str(values.subscription),
+        osType: unchecked(values["os-type"]),
+        hyperVGeneration: unchecked(values["hyper-v-generation"]),
+        zone: str(values.zone),
       };
-      if (!target) return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body) };
+      const waitGiven = values["no-wait"] !== undefined || values.interval !== undefined || values.timeout !== undefined;
+      if (target && waitGiven) throw new UsageError("--no-wait, --interval and --timeout apply to the API's tracked restores, not to --target-account", "restore");
+      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "restore");
+      if (!target) {
+        const wait = values["no-wait"] ? undefined : { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
+        return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ wait }) };
+      }
       return { name: "direct restore", target, diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
     },
   },

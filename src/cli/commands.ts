@@ -1,7 +1,6 @@
 /** Each CLI command as one or two API calls: what it sends, what it prints for people, and its exit code. */
 import type { ProtectedDiskConfig } from "../domain/model";
 import type { RestorePoint, RunView } from "../domain/records";
-import type { RestoreResult } from "../engine/restore";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { CliCommand, DirectCommand } from "./args";
 import type { Api } from "./api";
@@ -14,14 +13,17 @@ import {
   formatDiskStatus,
   formatProgress,
   formatProtectedDisk,
-  formatRestore,
+  type TrackedRestore,
+  formatRestoreProgress,
+  formatRestores,
+  formatTrackedRestore,
   formatRestorePoints,
   formatRun,
   formatRunStarted,
   formatRuns,
   formatVerify,
 } from "./format";
-import { waitForRun } from "./wait";
+import { follow, waitForRun } from "./wait";
 
 /** Exit codes, as documented in `diskdelta --help` and docs/cli.md. */
 export const exitCodes = { ok: 0, apiError: 1, usage: 2, badOutcome: 3, timedOut: 4 } as const;
@@ -82,9 +84,12 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
       const answer = await api.request<{ restorePoints: RestorePoint[] }>("GET", `${disk(command.diskKey)}/restore-points`);
       return ok(answer, formatRestorePoints(answer.restorePoints));
     }
-    case "restore": {
-      const result = await api.request<RestoreResult>("POST", `${point(command.diskKey, command.restorePointId)}/restore`, command.body);
-      return ok(result, formatRestore(result));
+    case "restore":
+      return restore(command, context);
+    case "restores": {
+      const query = command.limit !== undefined ? `?limit=${command.limit}` : "";
+      const answer = await api.request<{ restores: TrackedRestore[] }>("GET", `${disk(command.diskKey)}/restores${query}`);
+      return ok(answer, formatRestores(answer.restores));
     }
     case "verify": {
       const result = await api.request<VerifyAnswer>("POST", `${point(command.diskKey, command.restorePointId)}/verify`);
@@ -98,6 +103,33 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
     case "sync":
       return sync(command, context);
   }
+}
+
+/** A tracked restore: accepted (202), then followed to its end unless --no-wait. */
+async function restore(command: Extract<CliCommand, { name: "restore" }>, context: CommandContext): Promise<Outcome> {
+  const { api } = context;
+  const accepted = await api.request<TrackedRestore>("POST", `${point(command.diskKey, command.restorePointId)}/restore`, command.body);
+  if (!command.wait) return ok(accepted, formatTrackedRestore(accepted));
+  // The status URL is followed only into this API: the function key is never sent anywhere else.
+  const statusPath = (accepted.statusUrl && api.pathOf(accepted.statusUrl)) ?? `${disk(command.diskKey)}/restores/${encodeURIComponent(accepted.restoreId)}`;
+  const { value, timedOut } = await follow<TrackedRestore>(
+    {
+      fetch: () => api.request<TrackedRestore>("GET", statusPath),
+      sleep: context.sleep,
+      now: context.now,
+      onProgress: (next, previous) => {
+        if (context.progress && next.state !== previous?.state) context.progress(formatRestoreProgress(next));
+      },
+    },
+    command.wait,
+    (r) => r.state === "succeeded" || r.state === "failed",
+  );
+  const outcome = ok(value, formatTrackedRestore(value));
+  if (timedOut) {
+    const seconds = command.wait.timeoutMs / 1000;
+    return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${seconds}s; the restore goes on. Follow it with: diskdelta restores ${command.diskKey}` };
+  }
+  return value.state === "succeeded" ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
 }
 
 async function sync(command: Extract<CliCommand, { name: "sync" }>, context: CommandContext): Promise<Outcome> {

@@ -9,6 +9,7 @@ import type { RestorePoint, RunView } from "../domain/records";
 import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
+import type { RestoreRecord } from "../domain/records";
 import type { DiskStatus } from "../engine/status";
 
 import type { VerifyOutcome } from "../engine/verify-restore-point";
@@ -275,7 +276,47 @@ export function formatRestore(result: RestoreResult): string {
     ["Disk", result.diskId],
     ["Unique id", result.uniqueId],
     ["Size", formatBytes(result.sizeBytes)],
+    ["Created with", result.createOption],
   ])}`;
+}
+
+/** A tracked restore as the API answers it (GET …/restores/{restoreId}). */
+export type TrackedRestore = {
+  [S in RestoreRecord["state"]]: Omit<Extract<RestoreRecord, { state: S }>, "request"> & { readonly request: unknown; readonly statusUrl?: string };
+}[RestoreRecord["state"]];
+
+export function formatTrackedRestore(restore: TrackedRestore): string {
+  const common: [string, string][] = [
+    ["Restore", restore.restoreId],
+    ["Disk", restore.newDiskId],
+    ["Requested by", `${restore.requestedBy} at ${formatTime(restore.requestedAt)}`],
+  ];
+  switch (restore.state) {
+    case "succeeded":
+      return `Restored RestorePoint ${restore.restorePointId} as a new managed disk.\n\n${fields([
+        ...common,
+        ["Unique id", restore.uniqueId],
+        ["Size", formatBytes(restore.sizeBytes)],
+        ["Created with", restore.createOption],
+        ["Took", formatSeconds((Date.parse(restore.endedAt) - Date.parse(restore.requestedAt)) / 1000)],
+      ])}`;
+    case "failed":
+      return `The restore of RestorePoint ${restore.restorePointId} failed: ${restore.error}\n\n${fields(common)}`;
+    default:
+      return `The restore of RestorePoint ${restore.restorePointId} is ${restore.state}.\n\n${fields(common)}`;
+  }
+}
+
+/** One progress line per state a followed restore reaches. */
+export function formatRestoreProgress(restore: TrackedRestore): string {
+  if (restore.state === "creating") return `restore ${restore.restoreId}: creating ${restore.newDiskId} (${restore.createOption})`;
+  return `restore ${restore.restoreId}: ${restore.state}`;
+}
+
+export function formatRestores(restores: readonly TrackedRestore[]): string {
+  if (!restores.length) return "No restores yet.";
+  const rows = restores.map((r) => [r.restoreId, r.state, r.restorePointId, r.newDiskId.split("/").slice(-5).filter((_, i) => i !== 1 && i !== 2).join("/"), r.requestedBy, formatTime(r.requestedAt)]);
+  return table(["RESTORE", "STATE", "RESTORE POINT", "DISK", "REQUESTED BY", "REQUESTED"], rows);
 }
 
 function rangeRow(range: ByteRange): string[] {

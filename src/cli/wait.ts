@@ -1,4 +1,7 @@
-/** `sync --wait`: follow a BackupRun by polling its status until it ends, within a deadline and a bounded number of polls. */
+/**
+ * `sync --wait` and `restore`: follow a BackupRun or a tracked restore by polling its status until it ends, within a
+ * deadline and a bounded number of polls.
+ */
 import { isActive } from "../domain/model";
 import type { RunView } from "../domain/records";
 import type { WaitOptions } from "./args";
@@ -22,26 +25,40 @@ export interface WaitOutcome {
 const maxFailedPolls = 3;
 
 export async function waitForRun(watch: RunWatch, options: WaitOptions): Promise<WaitOutcome> {
+  const { value, timedOut } = await follow({ fetch: watch.fetchRun, sleep: watch.sleep, now: watch.now, onProgress: watch.onProgress }, options, (run) => !isActive(run.state));
+  return { run: value, timedOut };
+}
+
+/** What following anything with a status needs (see RunWatch). */
+export interface Watch<T> {
+  fetch(): Promise<T>;
+  sleep(ms: number): Promise<void>;
+  now(): number;
+  onProgress?(next: T, previous: T | undefined): void;
+}
+
+/** Polls `watch` until `ended` says so or the deadline passes; a few transient failures in a row are tolerated. */
+export async function follow<T>(watch: Watch<T>, options: WaitOptions, ended: (value: T) => boolean): Promise<{ value: T; timedOut: boolean }> {
   const deadline = watch.now() + options.timeoutMs;
   const maxPolls = Math.ceil(options.timeoutMs / options.intervalMs) + 1;
-  let run = await watch.fetchRun();
-  watch.onProgress?.(run, undefined);
+  let value = await watch.fetch();
+  watch.onProgress?.(value, undefined);
   let failures = 0;
-  for (let poll = 1; isActive(run.state); poll += 1) {
+  for (let poll = 1; !ended(value); poll += 1) {
     const left = deadline - watch.now();
-    if (left <= 0 || poll > maxPolls) return { run, timedOut: true };
+    if (left <= 0 || poll > maxPolls) return { value, timedOut: true };
     await watch.sleep(Math.min(options.intervalMs, left));
     try {
-      const next = await watch.fetchRun();
-      watch.onProgress?.(next, run);
-      run = next;
+      const next = await watch.fetch();
+      watch.onProgress?.(next, value);
+      value = next;
       failures = 0;
     } catch (error) {
       failures += 1;
       if (!isTransient(error) || failures >= maxFailedPolls) throw error;
     }
   }
-  return { run, timedOut: false };
+  return { value, timedOut: false };
 }
 
 function isTransient(error: unknown): boolean {
