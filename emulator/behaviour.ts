@@ -35,10 +35,14 @@ export interface ServiceBehaviour {
   readonly regionsDown: readonly string[];
 }
 
-/** Whether `location` (any spelling ARM accepts, "West Europe" or "westeurope") is down. */
-export function isRegionDown(behaviour: ServiceBehaviour, location: string): boolean {
-  return behaviour.regionsDown.length > 0 && behaviour.regionsDown.includes(armLocation(location));
+/** Whether any of `locations` (any spelling ARM accepts, "West Europe" or "westeurope") is down. */
+export function isRegionDown(behaviour: ServiceBehaviour, ...locations: (string | undefined)[]): boolean {
+  if (behaviour.regionsDown.length === 0) return false;
+  return locations.some((location) => location !== undefined && behaviour.regionsDown.includes(armLocation(location)));
 }
+
+/** A resource is in a region that is down when its own location or its resource group's is (see `regionsDown`). */
+export type RegionCheck = (resource: { location: string; resourceGroup: string }) => boolean;
 
 /** Budgets for some policies, the others keep theirs; and (tests only) shorter windows, so that they pass within a test. */
 export type ComputeRateLimitsUpdate = Partial<Record<Policy, PolicyBudget>> & { windowSeconds?: WindowSeconds };

@@ -41,7 +41,7 @@ export function parseDiskPut(body: Record<string, unknown>, properties: Record<s
     // image should support TrustedLaunch" flags V1 and unset); the code and wording of the refusal are assumed.
     throw armError(
       "properties.hyperVGeneration",
-      `A disk with securityProfile.securityType '${securityType}' must have hyperVGeneration 'V2', not '${boot.hyperVGeneration ?? "(none)"}'.`,
+      `A disk with securityType '${securityType}' must have 'properties.hyperVGeneration' 'V2', not '${boot.hyperVGeneration ?? "(none)"}'.`,
     );
   }
   return {

@@ -36,7 +36,7 @@ export function secureImportSource(
   if (securityType === undefined) {
     throw armError(
       "properties.securityProfile.securityType",
-      "createOption 'ImportSecure' creates a Trusted Launch or Confidential VM disk: set securityProfile.securityType to 'TrustedLaunch' or a 'ConfidentialVM_*' type.",
+      "createOption 'ImportSecure' creates a Trusted Launch or Confidential VM disk: set 'properties.securityProfile.securityType' to 'TrustedLaunch' or a 'ConfidentialVM_*' type.",
     );
   }
   const securityDataUri = requiredString(creation?.securityDataUri, "creationData.securityDataUri");

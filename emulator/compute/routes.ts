@@ -104,12 +104,13 @@ export function createComputeRoute(
   }
 
   /**
-   * The region a call is about, for `setRegionOutage`: its resource group's (the resources a group holds are in its
-   * region in every test), or the operation's location; undefined for subscription-wide lists (served in an outage).
+   * The regions a call is about, for `setRegionOutage`: its resource group's and the existing resource's, or the
+   * operation's location; none for subscription-wide lists (served in an outage).
    */
-  function regionOf(params: Readonly<Record<string, string>>): string | undefined {
-    if (params.resourceGroup !== undefined) return groups.find(params.resourceGroup)?.location;
-    return params.location;
+  function regionsOf(type: DiskResourceType, params: Readonly<Record<string, string>>): (string | undefined)[] {
+    if (params.resourceGroup === undefined) return [params.location];
+    const resource = params.name === undefined ? undefined : locationOf(type, params);
+    return [groups.find(params.resourceGroup)?.location, resource === "global" ? undefined : resource];
   }
 
   function requireVirtualMachine({ params }: ArmCall) {
@@ -366,8 +367,8 @@ export function createComputeRoute(
       if (params.resourceGroup !== undefined && !groups.find(params.resourceGroup)) {
         throw httpError(armErrors.resourceGroupNotFound(params.resourceGroup));
       }
-      const region = regionOf(params);
-      if (region !== undefined && isRegionDown(behaviour, region)) throw httpError(armErrors.regionUnavailable(armLocation(region)));
+      const down = regionsOf(type, params).find((region) => isRegionDown(behaviour, region));
+      if (down !== undefined) throw httpError(armErrors.regionUnavailable(armLocation(down)));
       const decision = rateLimits.admit(policyOf(method, type, isAction(match.path)));
       res.setHeader("x-ms-ratelimit-remaining-resource", decision.header);
       if (!decision.admitted) {

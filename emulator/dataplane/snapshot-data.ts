@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isRegionDown, type ServiceBehaviour } from "../behaviour";
+import type { RegionCheck, ServiceBehaviour } from "../behaviour";
 import { EmulatorHttpError } from "../disks/api";
 import { parseByteRange, requestHeader, storageAnswerHeaders, streamChunks } from "../disks/http";
 import { diffResizeBoundaryBytes } from "../disks/limits";
@@ -49,7 +49,12 @@ export function resolveDataUrl(store: DiskStore, sas: SasAuthority, url: URL): S
 }
 
 /** Serves the data URLs of `store`'s snapshots; Get Page Ranges reads `behaviour` at every request. */
-export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, behaviour: ServiceBehaviour): DataRoute {
+export function createSnapshotDataRoute(
+  store: DiskStore,
+  sas: SasAuthority,
+  behaviour: ServiceBehaviour,
+  inRegionDown: RegionCheck = () => false,
+): DataRoute {
   const resolve = (url: URL) => resolveDataUrl(store, sas, url);
 
   return async (req, res, url) => {
@@ -57,7 +62,7 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, beh
     const { requestId, headers: common } = storageAnswerHeaders(req);
     try {
       const served = resolve(url);
-      if (isRegionDown(behaviour, served.snapshot.location)) {
+      if (inRegionDown(served.snapshot)) {
         req.socket.destroy();
         return true;
       }

@@ -10,7 +10,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isRegionDown, type ServiceBehaviour } from "../behaviour";
+import type { RegionCheck } from "../behaviour";
 import { EmulatorHttpError } from "../disks/api";
 import { parseByteRange, readBody, requestHeader, storageAnswerHeaders } from "../disks/http";
 import { pageSize } from "../disks/seeded";
@@ -36,7 +36,7 @@ export function resolveUploadUrl(store: DiskStore, sas: SasAuthority, url: URL):
   return disk;
 }
 
-export function createUploadRoute(store: DiskStore, sas: SasAuthority, behaviour: ServiceBehaviour): UploadRoute {
+export function createUploadRoute(store: DiskStore, sas: SasAuthority, inRegionDown: RegionCheck = () => false): UploadRoute {
   return async (req, res, url) => {
     if (!sas.isDataPath(url.pathname)) return false;
     const { requestId, headers: common } = storageAnswerHeaders(req);
@@ -44,7 +44,7 @@ export function createUploadRoute(store: DiskStore, sas: SasAuthority, behaviour
       const disk = resolveUploadUrl(store, sas, url);
       if (!disk) return false;
       // The disk's region is down: its upload host cannot be reached (as the snapshot data URLs).
-      if (isRegionDown(behaviour, disk.location)) {
+      if (inRegionDown(disk)) {
         req.socket.destroy();
         return true;
       }

@@ -2,7 +2,7 @@
  * The disk emulator: in-memory managed disks and snapshots behind the ARM compute API, the managed-disk data
  * endpoint behind each accessSAS, and control routes that write to disks as a VM would.
  */
-import { BehaviourSettings, isRegionDown } from "../behaviour";
+import { BehaviourSettings, isRegionDown, type RegionCheck } from "../behaviour";
 import { createResourceGroupRoute } from "../compute/resource-group-routes";
 import { createComputeRoute } from "../compute/routes";
 import { SasAuthority } from "../dataplane/sas";
@@ -22,11 +22,12 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
   const groups = new ResourceGroupStore(options.subscriptionId, options.resourceGroups ?? defaultResourceGroups());
   const behaviour = options.behaviour ?? new BehaviourSettings();
   const vms = new VirtualMachineStore(options.subscriptionId, store, groups);
+  const inRegionDown: RegionCheck = (resource) => isRegionDown(behaviour, resource.location, groups.find(resource.resourceGroup)?.location);
   const routes = [
     createResourceGroupRoute(groups, store, options, vms),
     createComputeRoute(store, groups, sas, options, behaviour, vms),
-    createUploadRoute(store, sas, behaviour),
-    createSnapshotDataRoute(store, sas, behaviour),
+    createUploadRoute(store, sas, inRegionDown),
+    createSnapshotDataRoute(store, sas, behaviour, inRegionDown),
     createControlRoute(store, groups, vms),
   ];
   return {
@@ -41,7 +42,7 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
     openSource(url) {
       if (!sas.isOwnOrigin(url) || !sas.isDataPath(url.pathname)) return undefined;
       const served = resolveDataUrl(store, sas, url);
-      if (isRegionDown(behaviour, served.snapshot.location)) throw new SourceUnreachableError(served.snapshot.location);
+      if (inRegionDown(served.snapshot)) throw new SourceUnreachableError(served.snapshot.location);
       return served.view;
     },
   };
