@@ -10,6 +10,7 @@ import { EmulatorHttpError } from "./disks/api";
 import { readJson, sendJson } from "./disks/http";
 import { controlErrors, httpError } from "./error-catalog";
 import { answeringJsonErrors } from "./service-errors";
+import { armLocation } from "./compute/operations";
 import { policyNames, stackComputeRateLimits, type ComputeRateLimits, type Policy, type PolicyBudget, type WindowSeconds } from "./compute/rate-limits";
 
 /** What the emulated services do, as the handlers read it. */
@@ -26,13 +27,28 @@ export interface ServiceBehaviour {
    * Retry-After. Default `stackComputeRateLimits` (100 times `serviceComputeRateLimits`, never reached by tests).
    */
   readonly computeRateLimits: ComputeRateLimits;
+  /**
+   * Regions that are down (`setRegionOutage`), as ARM names them ("westeurope"): ARM compute calls about their
+   * resource groups answer 503, their managed-disk data URLs reset the connection, and Put Page From URL from such a
+   * source fails with CannotVerifyCopySource. Empty by default.
+   */
+  readonly regionsDown: readonly string[];
 }
+
+/** Whether any of `locations` (any spelling ARM accepts, "West Europe" or "westeurope") is down. */
+export function isRegionDown(behaviour: ServiceBehaviour, ...locations: (string | undefined)[]): boolean {
+  if (behaviour.regionsDown.length === 0) return false;
+  return locations.some((location) => location !== undefined && behaviour.regionsDown.includes(armLocation(location)));
+}
+
+/** A resource is in a region that is down when its own location or its resource group's is (see `regionsDown`). */
+export type RegionCheck = (resource: { location: string; resourceGroup: string }) => boolean;
 
 /** Budgets for some policies, the others keep theirs; and (tests only) shorter windows, so that they pass within a test. */
 export type ComputeRateLimitsUpdate = Partial<Record<Policy, PolicyBudget>> & { windowSeconds?: WindowSeconds };
 
 /** Behaviour at start: any field overrides the default; budgets are given per policy. */
-export type BehaviourOptions = Partial<Omit<ServiceBehaviour, "computeRateLimits">> & {
+export type BehaviourOptions = Partial<Omit<ServiceBehaviour, "computeRateLimits" | "regionsDown">> & {
   computeRateLimits?: ComputeRateLimitsUpdate;
 };
 
@@ -50,6 +66,11 @@ export interface BehaviourControl {
    * calls already counted stay in their windows.
    */
   setComputeRateLimits(limits: ComputeRateLimitsUpdate): Promise<void>;
+  /**
+   * Takes a region down (`down` true) or brings it back: what an outage of that region does to ARM compute, the
+   * managed-disk data URLs and Put Page From URL (see `ServiceBehaviour.regionsDown`). The other regions keep working.
+   */
+  setRegionOutage(location: string, down: boolean): Promise<void>;
 }
 
 const budget = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -62,6 +83,7 @@ const behaviourUpdateSchema = z.strictObject({
   computeRateLimits: z
     .strictObject({ ...policyBudgets, windowSeconds: budgetPair.refine(([short, long]) => short <= long, "the short window cannot be longer than the long one").optional() })
     .optional(),
+  regionOutage: z.strictObject({ location: z.string().trim().min(1), down: z.boolean() }).optional(),
 });
 
 type BehaviourUpdate = z.infer<typeof behaviourUpdateSchema>;
@@ -76,6 +98,7 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
       pageListMaxRanges: servicePageListMaxRanges,
       listOldFooterAsCleared: true,
       computeRateLimits: stackComputeRateLimits,
+      regionsDown: [],
     };
     this.apply(initial);
   }
@@ -92,6 +115,10 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
     return this.current.computeRateLimits;
   }
 
+  get regionsDown(): readonly string[] {
+    return this.current.regionsDown;
+  }
+
   async setPageListMaxRanges(n: number): Promise<void> {
     this.apply({ pageListMaxRanges: n });
   }
@@ -104,21 +131,32 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
     this.apply({ computeRateLimits: limits });
   }
 
+  async setRegionOutage(location: string, down: boolean): Promise<void> {
+    this.apply({ regionOutage: { location, down } });
+  }
+
   /** Validates and applies a partial change; throws EmulatorHttpError(400) listing every problem, changing nothing. */
   apply(update: unknown): void {
     const parsed = behaviourUpdateSchema.safeParse(update);
     if (!parsed.success) throw new EmulatorHttpError(400, "InvalidBehaviour", z.prettifyError(parsed.error));
-    const { computeRateLimits, ...rest } = parsed.data;
+    const { computeRateLimits, regionOutage, ...rest } = parsed.data;
     this.current = {
       ...this.current,
       ...definedFields(rest),
       // Budgets merge per policy, so a test can lower one policy and leave the others alone.
       computeRateLimits: { ...this.current.computeRateLimits, ...computeRateLimits },
+      regionsDown: regionOutage ? withRegion(this.current.regionsDown, regionOutage) : this.current.regionsDown,
     };
   }
 }
 
-function definedFields(update: Omit<BehaviourUpdate, "computeRateLimits">): Partial<ServiceBehaviour> {
+function withRegion(down: readonly string[], { location, down: isDown }: { location: string; down: boolean }): string[] {
+  const region = armLocation(location);
+  const others = down.filter((r) => r !== region);
+  return isDown ? [...others, region] : others;
+}
+
+function definedFields(update: Omit<BehaviourUpdate, "computeRateLimits" | "regionOutage">): Partial<ServiceBehaviour> {
   return Object.fromEntries(Object.entries(update).filter(([, value]) => value !== undefined));
 }
 
@@ -127,7 +165,7 @@ export const behaviourRoute = "/_emulator/behaviour";
 
 /**
  * Serves `PATCH /_emulator/behaviour` (body: any of `{ pageListMaxRanges, listOldFooterAsCleared,
- * computeRateLimits: { <policy>: [threeMinutes, thirtyMinutes] } }`, answer 204;
+ * computeRateLimits: { <policy>: [threeMinutes, thirtyMinutes] }, regionOutage: { location, down } }`, answer 204;
  * 400 `InvalidBehaviour` with every issue) and `GET /_emulator/behaviour` (the page-list cap and footer switch). Returns false
  * for any other path.
  */
@@ -166,7 +204,11 @@ export class BehaviourControlClient implements BehaviourControl {
     await this.change({ computeRateLimits: limits });
   }
 
-  private async change(update: BehaviourOptions): Promise<void> {
+  async setRegionOutage(location: string, down: boolean): Promise<void> {
+    await this.change({ regionOutage: { location, down } });
+  }
+
+  private async change(update: BehaviourOptions | { regionOutage: { location: string; down: boolean } }): Promise<void> {
     await callControlRoute(this.baseUrl, behaviourRoute, {}, {
       method: "PATCH",
       headers: { "Content-Type": "application/json" },

@@ -10,7 +10,7 @@ import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type In
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
-import { EmulatorHttpError, type SourceReader } from "./disks/api";
+import { EmulatorHttpError, SourceUnreachableError, type SourceReader } from "./disks/api";
 import { httpError, storageErrors } from "./error-catalog";
 import { answerStorageError, storageServiceVersion } from "./service-errors";
 import { widenHttpsOnlySas } from "./https-only-sas";
@@ -243,6 +243,8 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     try {
       reader = options.openSource?.(url);
     } catch (error) {
+      // An unreachable source gives no answer to relay, as when a fetched source's connection fails.
+      if (error instanceof SourceUnreachableError) throw httpError(storageErrors.cannotVerifyCopySource);
       if (error instanceof EmulatorHttpError) throw cannotVerifySource(error.status, error.code, error.message);
       throw error;
     }

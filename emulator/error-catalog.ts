@@ -127,6 +127,15 @@ export const armErrors = {
     code: "OperationNotAllowed",
     message: `Disk '${name}' is in state ${state}: read access is not granted until its upload ends (revoke access first).`,
   }),
+  /**
+   * A call about resources in a region that is down (`setRegionOutage`). Assumed: ARM's front door is global and
+   * answers; the regional resource provider does not, so ARM says the service is unavailable.
+   */
+  regionUnavailable: (location: string) => ({
+    status: 503,
+    code: "ServiceUnavailable",
+    message: `The Microsoft.Compute resource provider in region '${location}' is unavailable. Retry later.`,
+  }),
   creationDataChanged: { status: 409, code: "PropertyChangeNotAllowed", message: "Changing property 'creationData' is not allowed." },
   /** Answered with Retry-After and a TooManyRequests detail, which the SDKs' throttling retry policy waits for. */
   throttled: {

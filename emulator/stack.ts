@@ -19,7 +19,8 @@ import {
 import { createBlobProxy } from "./blob-proxy";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
-import { DiskControlClient, ResourceGroupControlClient } from "./disks/control-client";
+import { DiskControlClient, ResourceGroupControlClient, VirtualMachineControlClient } from "./disks/control-client";
+import type { VirtualMachineControl } from "./disks/virtual-machines";
 import { defaultResourceGroups, type ResourceGroupControl, type ResourceGroupSeed } from "./disks/resource-groups";
 import { serviceComputeRateLimits } from "./compute/rate-limits";
 import { FaultControlClient, FaultInjector, type FaultControl } from "./faults";
@@ -113,10 +114,11 @@ export interface StackEndpoints {
 }
 
 /**
- * A stack running in this process; `setPageListMaxRanges`, `setListOldFooterAsCleared`, `setComputeRateLimits` switch
- * service behaviour, `createResourceGroup` / `listResourceGroups` manage the subscription's groups.
+ * A stack running in this process; `setPageListMaxRanges`, `setListOldFooterAsCleared`, `setComputeRateLimits`,
+ * `setRegionOutage` switch service behaviour, `createResourceGroup` / `listResourceGroups` manage the subscription's
+ * groups, `createVirtualMachine` / `deleteVirtualMachine` its VMs.
  */
-export interface LocalStack extends StackEndpoints, BehaviourControl, ResourceGroupControl {
+export interface LocalStack extends StackEndpoints, BehaviourControl, ResourceGroupControl, VirtualMachineControl {
   /** Writes to and reads from emulated managed disks, as a VM would. */
   disks: DiskControl;
   /** Fault injection on the HTTPS endpoint; off until `set` is called. */
@@ -128,7 +130,7 @@ export interface LocalStack extends StackEndpoints, BehaviourControl, ResourceGr
 }
 
 /** A stack running in another process (found through its stack file); disks, faults and behaviour go over HTTP. */
-export interface StackConnection extends StackEndpoints, BehaviourControl, ResourceGroupControl {
+export interface StackConnection extends StackEndpoints, BehaviourControl, ResourceGroupControl, VirtualMachineControl {
   /** The async twin of `LocalStack.disks`, over the emulator's control routes. */
   disks: DiskControlClient;
   faults: FaultControl;
@@ -224,6 +226,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       emulator,
       ...behaviourControl(behaviour),
       ...resourceGroupControl(emulator.resourceGroups),
+      ...virtualMachineControl(emulator.virtualMachines),
       stop,
     };
   } catch (error) {
@@ -329,6 +332,7 @@ export function connectToStack(path: string): StackConnection {
     faults: new FaultControlClient(arm.endpoint, file.caCertPath),
     ...behaviourControl(new BehaviourControlClient(arm.endpoint)),
     ...resourceGroupControl(new ResourceGroupControlClient(arm.endpoint)),
+    ...virtualMachineControl(new VirtualMachineControlClient(arm.endpoint)),
   };
 }
 
@@ -348,11 +352,20 @@ function resourceGroupControl(control: ResourceGroupControl): ResourceGroupContr
   };
 }
 
+/** The VM methods as the stack's own, bound like the behaviour switches. */
+function virtualMachineControl(control: VirtualMachineControl): VirtualMachineControl {
+  return {
+    createVirtualMachine: (spec) => control.createVirtualMachine(spec),
+    deleteVirtualMachine: (resourceGroup, name) => control.deleteVirtualMachine(resourceGroup, name),
+  };
+}
+
 /** The behaviour switches as the stack's own methods, bound, so they can be passed around like `stop`. */
 function behaviourControl(control: BehaviourControl): BehaviourControl {
   return {
     setPageListMaxRanges: (n) => control.setPageListMaxRanges(n),
     setListOldFooterAsCleared: (on) => control.setListOldFooterAsCleared(on),
     setComputeRateLimits: (limits) => control.setComputeRateLimits(limits),
+    setRegionOutage: (location, down) => control.setRegionOutage(location, down),
   };
 }

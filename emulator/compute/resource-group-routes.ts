@@ -12,6 +12,7 @@ import type { DiskEmulatorOptions } from "../disks/api";
 import { readJson } from "../disks/http";
 import type { ResourceGroupRecord, ResourceGroupStore } from "../disks/resource-groups";
 import type { DiskStore } from "../disks/store";
+import type { VirtualMachineStore } from "../disks/virtual-machines";
 import { armErrors, httpError } from "../error-catalog";
 import { RouteTable } from "./route-table";
 import { answerArmError, checkAuthorization, decodeNames, sendArm, type ArmCall as Call } from "./arm-call";
@@ -23,7 +24,12 @@ export type ResourceGroupRoute = (req: IncomingMessage, res: ServerResponse, url
 const groupPath = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroup}";
 const operationPath = "/subscriptions/{subscriptionId}/operationresults/{operation}";
 
-export function createResourceGroupRoute(groups: ResourceGroupStore, store: DiskStore, options: DiskEmulatorOptions): ResourceGroupRoute {
+export function createResourceGroupRoute(
+  groups: ResourceGroupStore,
+  store: DiskStore,
+  options: DiskEmulatorOptions,
+  vms?: VirtualMachineStore,
+): ResourceGroupRoute {
   const baseUrl = options.baseUrl.replace(/\/$/, "");
   const deletions = new Map<string, number>();
 
@@ -50,6 +56,8 @@ export function createResourceGroupRoute(groups: ResourceGroupStore, store: Disk
 
   function deleteGroup(call: Call) {
     const group = requireGroup(call);
+    // The group's VMs go first, so their disks are detached when the disks are deleted.
+    vms?.deleteGroupContents(group.name);
     store.deleteGroupContents(group.name);
     groups.delete(group.name);
     const operation = Buffer.from(JSON.stringify({ jobId: `ResourceGroupDeletionJob-${randomUUID()}`, jobLocation: group.location })).toString(

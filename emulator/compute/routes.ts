@@ -10,18 +10,20 @@ import { readJson } from "../disks/http";
 import { gib, maxDiskSizeGB } from "../disks/limits";
 import { vhdFooterSize } from "../disks/vhd";
 import type { ResourceGroupStore } from "../disks/resource-groups";
-import type { DiskRecord, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
+import type { BootProperties, DiskRecord, DiskSettings, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
 import type { SasAuthority } from "../dataplane/sas";
-import type { ServiceBehaviour } from "../behaviour";
+import { isRegionDown, type ServiceBehaviour } from "../behaviour";
+import type { VirtualMachineStore } from "../disks/virtual-machines";
 import { armErrors, httpError } from "../error-catalog";
 import { sendComputeThrottle } from "../service-errors";
 import { servedApiVersion, type DiskResourceType } from "./api-versions";
-import { importDisk } from "./import";
+import { importDisk, importGuestState, importSource, secureImportSource } from "./import";
+import { parseDiskPatch, parseDiskPut, type DiskPutSettings } from "./disk-properties";
 import { armLocation, OperationRegistry, type OperationKind, type OperationLinks } from "./operations";
 import { RateLimitCounters, type Policy } from "./rate-limits";
 import { answerArmError, checkAuthorization, decodeNames, sendArm, type ArmCall } from "./arm-call";
 import { RouteTable } from "./route-table";
-import { acceptedJson, diskJson, snapshotJson } from "./resources";
+import { acceptedJson, diskJson, snapshotJson, virtualMachineJson } from "./resources";
 import { unchangedCreationData } from "./creation-data";
 import {
   armError,
@@ -52,6 +54,7 @@ export function createComputeRoute(
   sas: SasAuthority,
   options: DiskEmulatorOptions,
   behaviour: ServiceBehaviour,
+  vms: VirtualMachineStore,
 ): ComputeRoute {
   const baseUrl = options.baseUrl.replace(/\/$/, "");
   const retryAfterSeconds = options.lroRetryAfterSeconds ?? 0;
@@ -95,8 +98,25 @@ export function createComputeRoute(
     if (type === operationType) return armLocation(params.location);
     const { resourceGroup: group, name } = params;
     if (group === undefined || name === undefined) return "global";
-    const found = type === "disks" ? store.findDisk(group, name) : store.findSnapshot(group, name);
+    const found =
+      type === "disks" ? store.findDisk(group, name) : type === "snapshots" ? store.findSnapshot(group, name) : vms.find(group, name);
     return found ? armLocation(found.location) : "global";
+  }
+
+  /**
+   * The regions a call is about, for `setRegionOutage`: its resource group's and the existing resource's, or the
+   * operation's location; none for subscription-wide lists (served in an outage).
+   */
+  function regionsOf(type: DiskResourceType, params: Readonly<Record<string, string>>): (string | undefined)[] {
+    if (params.resourceGroup === undefined) return [params.location];
+    const resource = params.name === undefined ? undefined : locationOf(type, params);
+    return [groups.find(params.resourceGroup)?.location, resource === "global" ? undefined : resource];
+  }
+
+  function requireVirtualMachine({ params }: ArmCall) {
+    const vm = vms.find(params.resourceGroup, params.name);
+    if (!vm) throw httpError(armErrors.resourceNotFound("virtualMachines", params.resourceGroup, params.name));
+    return vm;
   }
 
   function requireDisk({ params }: ArmCall): DiskRecord {
@@ -120,39 +140,65 @@ export function createComputeRoute(
   }
 
   async function putDisk(call: ArmCall) {
-    const { group, name, location, properties, tags } = await readResourcePut(call);
+    const { group, name, location, properties, tags, body } = await readResourcePut(call);
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
+    const settings = parseDiskPut(body, properties);
     let disk = store.findDisk(group, name);
     if (disk) {
       unchangedCreationData(disk.creationData, optionalObject(properties.creationData, "creationData"));
-      if (tags) disk.tags = tags;
       if (diskSizeGB !== undefined) store.resizeDisk(disk, diskSizeGB * gib);
+      if (tags) disk.tags = tags;
+      // As a PATCH may: sku, osType and supportedCapabilities change; zones, hyperVGeneration, securityProfile stay.
+      updateDisk(disk, { sku: settings.sku, boot: { osType: settings.boot.osType, supportedCapabilities: settings.boot.supportedCapabilities } });
     } else {
-      const creation = optionalObject(properties.creationData, "creationData");
-      const createOption = requiredString(creation?.createOption, "creationData.createOption");
-      const params: NewResource = { resourceGroup: group, name, location, tags };
-      if (createOption.toLowerCase() === "empty") {
-        if (diskSizeGB === undefined) throw missingParameter("diskSizeGB");
-        disk = store.createDisk(params, diskSizeGB * gib, { createOption: "Empty" });
-      } else if (createOption.toLowerCase() === "upload") {
-        const uploadSizeBytes = requiredUploadSize(creation?.uploadSizeBytes);
-        disk = store.createDisk(params, uploadSizeBytes - vhdFooterSize, { createOption: "Upload", uploadSizeBytes });
-      } else if (createOption.toLowerCase() === "import") {
-        const creationData = {
-          createOption: "Import",
-          sourceUri: requiredString(creation?.sourceUri, "creationData.sourceUri"),
-          storageAccountId: requiredString(creation?.storageAccountId, "creationData.storageAccountId"),
-        };
-        disk = await importDisk(store, options.importReader, params, creationData, diskSizeGB);
-      } else {
-        throw armError(
-          "creationData.createOption",
-          `The disk emulator supports createOption 'Empty', 'Import' and 'Upload', not '${createOption}'.`,
-        );
-      }
+      disk = await createDisk({ resourceGroup: group, name, location, tags }, properties, diskSizeGB, settings);
     }
     const current = disk;
     acceptOperation(call, current.location, "write", () => diskJson(current), acceptedJson(diskJson(current)));
+  }
+
+  /** A new disk from the PUT's creationData; every parameter is checked before anything is read or created. */
+  async function createDisk(
+    params: NewResource,
+    properties: Record<string, unknown>,
+    diskSizeGB: number | undefined,
+    { sku, zones, boot, logicalSectorSize }: DiskPutSettings,
+  ): Promise<DiskRecord> {
+    const creation = optionalObject(properties.creationData, "creationData");
+    const createOption = requiredString(creation?.createOption, "creationData.createOption");
+    const sector = logicalSectorSize === undefined ? {} : { logicalSectorSize };
+    const settings: DiskSettings = { sku, zones, boot };
+    switch (createOption.toLowerCase()) {
+      case "empty":
+        if (diskSizeGB === undefined) throw missingParameter("diskSizeGB");
+        return store.createDisk(params, diskSizeGB * gib, { createOption: "Empty", ...sector }, settings);
+      case "upload": {
+        const uploadSizeBytes = requiredUploadSize(creation?.uploadSizeBytes);
+        return store.createDisk(params, uploadSizeBytes - vhdFooterSize, { createOption: "Upload", uploadSizeBytes, ...sector }, settings);
+      }
+      case "import": {
+        const creationData = { createOption: "Import", ...importSource(creation), ...sector };
+        return importDisk(store, options.importReader, params, creationData, diskSizeGB, settings);
+      }
+      case "importsecure": {
+        const secure = secureImportSource(creation, boot);
+        const creationData = { createOption: "ImportSecure", ...importSource(creation), ...secure, ...sector };
+        const guestState = await importGuestState(options.importReader, secure);
+        return importDisk(store, options.importReader, params, creationData, diskSizeGB, { ...settings, guestState });
+      }
+      default:
+        throw armError(
+          "creationData.createOption",
+          `The disk emulator supports createOption 'Empty', 'Import', 'ImportSecure' and 'Upload', not '${createOption}'.`,
+        );
+    }
+  }
+
+  /** What a PATCH (or a PUT of an existing disk) may change besides size and tags: the sku, osType, supportedCapabilities. */
+  function updateDisk(disk: DiskRecord, { sku, boot }: { sku?: string; boot: BootProperties }) {
+    if (sku) disk.sku = sku;
+    if (boot.osType) disk.boot.osType = boot.osType;
+    if (boot.supportedCapabilities) disk.boot.supportedCapabilities = boot.supportedCapabilities;
   }
 
   async function patchDisk(call: ArmCall) {
@@ -161,8 +207,10 @@ export function createComputeRoute(
     const properties = optionalObject(body.properties, "properties") ?? {};
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     const tags = optionalTags(body.tags);
+    const update = parseDiskPatch(body, properties);
     if (diskSizeGB !== undefined) store.resizeDisk(disk, diskSizeGB * gib);
     if (tags) disk.tags = tags;
+    updateDisk(disk, update);
     acceptOperation(call, disk.location, "write", () => diskJson(disk), acceptedJson(diskJson(disk)));
   }
 
@@ -226,8 +274,15 @@ export function createComputeRoute(
     }
     const duration = optionalPositiveInt(body.durationInSeconds, "durationInSeconds", Number.MAX_SAFE_INTEGER);
     if (duration === undefined) throw missingParameter("durationInSeconds");
-    const accessSAS = sas.issue(store.grantAccess(snapshot, duration));
-    acceptOperation(call, snapshot.location, "action", () => ({ accessSAS }));
+    const guestState = body.getSecureVMGuestStateSAS ?? false;
+    if (typeof guestState !== "boolean") throw armError("getSecureVMGuestStateSAS", "Parameter 'getSecureVMGuestStateSAS' must be true or false.");
+    const granted = store.grantAccess(snapshot, duration, guestState);
+    const output = {
+      accessSAS: sas.issue(granted),
+      // A snapshot without a guest state answers only accessSAS (assumed: the reference does not say).
+      ...(guestState && granted.guestStateBlobId ? { securityDataAccessSAS: sas.issue(granted, granted.guestStateBlobId) } : {}),
+    };
+    acceptOperation(call, snapshot.location, "action", () => output);
   }
 
   /**
@@ -290,6 +345,7 @@ export function createComputeRoute(
     { method: "DELETE", path: `${inGroup}/snapshots/{name}`, handle: deleteSnapshot },
     { method: "POST", path: `${inGroup}/snapshots/{name}/beginGetAccess`, handle: grantAccess },
     { method: "POST", path: `${inGroup}/snapshots/{name}/endGetAccess`, handle: revokeAccess },
+    { method: "GET", path: `${inGroup}/virtualMachines/{name}`, handle: (call) => send(call.res, 200, virtualMachineJson(requireVirtualMachine(call))) },
     // Operation URLs are followed as handed out, so no trailing slash is tolerated.
     { method: "GET", path: `${inSubscription}/locations/{location}/DiskOperations/{operation}`, handle: pollOperation, exact: true },
   ]);
@@ -311,6 +367,8 @@ export function createComputeRoute(
       if (params.resourceGroup !== undefined && !groups.find(params.resourceGroup)) {
         throw httpError(armErrors.resourceGroupNotFound(params.resourceGroup));
       }
+      const down = regionsOf(type, params).find((region) => isRegionDown(behaviour, region));
+      if (down !== undefined) throw httpError(armErrors.regionUnavailable(armLocation(down)));
       const decision = rateLimits.admit(policyOf(method, type, isAction(match.path)));
       res.setHeader("x-ms-ratelimit-remaining-resource", decision.header);
       if (!decision.admitted) {
@@ -339,7 +397,7 @@ const operationType: DiskResourceType = "locations/DiskOperations";
 /** The resource type a route template addresses: the segment after Microsoft.Compute, or the operations type. */
 function resourceTypeOf(path: string): DiskResourceType {
   const [type] = path.split("/providers/Microsoft.Compute/")[1].split("/");
-  return type === "locations" ? operationType : (type as "disks" | "snapshots");
+  return type === "locations" ? operationType : (type as "disks" | "snapshots" | "virtualMachines");
 }
 
 /** Whether a route template names an action on a resource (beginGetAccess, endGetAccess). */
@@ -382,6 +440,7 @@ function requiredUploadSize(value: unknown): number {
 async function readResourcePut({ req, params }: ArmCall) {
   const body = bodyObject(await readJson(req));
   return {
+    body,
     group: params.resourceGroup,
     name: params.name,
     location: requiredLocation(body),

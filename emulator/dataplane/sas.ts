@@ -42,8 +42,9 @@ export class SasAuthority {
     return url.origin === new URL(this.baseUrl).origin;
   }
 
-  issue(access: IssuedAccess): string {
-    const path = `/md-${access.accessId}/${access.blobId}/abcd`;
+  /** A read SAS for the grant's blob, or for another blob of the same grant (the guest state's), valid as long. */
+  issue(access: IssuedAccess, blobId = access.blobId): string {
+    const path = `/md-${access.accessId}/${blobId}/abcd`;
     const fields = {
       sv: signedVersion,
       sr: "b",

@@ -3,15 +3,18 @@
  * VHD. Get Blob Properties, Get Blob (ranged, streamed; a range of at most 4 MiB with its Content-MD5 or
  * x-ms-content-crc64 on request), Get Page Ranges and its managed-disk diff form (`x-ms-previous-snapshot-url`),
  * both paged with `maxresults`/`marker` under the stack's cap. Every read honours If-Match, If-None-Match,
- * If-Modified-Since and If-Unmodified-Since.
+ * If-Modified-Since and If-Unmodified-Since. A grant made with `getSecureVMGuestStateSAS` also names the snapshot's
+ * VM guest state, served the same way as a page blob of its own (no VHD footer, no diff). While the snapshot's
+ * region is down (`setRegionOutage`) its data URLs reset the connection, as an unreachable storage host does.
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ServiceBehaviour } from "../behaviour";
+import type { RegionCheck, ServiceBehaviour } from "../behaviour";
 import { EmulatorHttpError } from "../disks/api";
 import { parseByteRange, requestHeader, storageAnswerHeaders, streamChunks } from "../disks/http";
 import { diffResizeBoundaryBytes } from "../disks/limits";
 import type { DiskStore, SnapshotRecord } from "../disks/store";
+import type { VhdView } from "../disks/vhd-view";
 import { httpError, storageErrors } from "../error-catalog";
 import { answerStorageError } from "../service-errors";
 import { pageListPaging, pageListXml, takePage } from "./page-list";
@@ -24,38 +27,58 @@ import { storageCrc64Header } from "./crc64";
 /** Serves the data URLs; answers false for any other path. */
 export type DataRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-/** The snapshot a data URL grants, or the 403 the service answers for a forged, expired or revoked SAS. */
-export function resolveDataUrl(store: DiskStore, sas: SasAuthority, url: URL): SnapshotRecord {
+/** What a data URL serves: a snapshot's VHD, or the VM guest state it froze; `view` is that blob's content. */
+export interface ServedBlob {
+  readonly snapshot: SnapshotRecord;
+  readonly content: "disk" | "guestState";
+  readonly view: VhdView;
+}
+
+/** The blob a data URL grants, or the 403 the service answers for a forged, expired or revoked SAS. */
+export function resolveDataUrl(store: DiskStore, sas: SasAuthority, url: URL): ServedBlob {
   const claim = sas.verify(url);
   // A disk's upload SAS can write, not read.
   if (claim.kind !== "read") throw httpError(storageErrors.authorizationPermissionMismatch);
   const snapshot = store.snapshotByAccessId(claim.accessId);
-  if (!snapshot || snapshot.access?.blobId !== claim.blobId) {
-    throw authenticationFailed("The access to this snapshot has expired or was revoked.");
+  const access = snapshot?.access;
+  if (snapshot && access?.blobId === claim.blobId) return { snapshot, content: "disk", view: snapshot.view };
+  if (snapshot?.guestState && access?.guestStateBlobId === claim.blobId) {
+    return { snapshot, content: "guestState", view: snapshot.guestState };
   }
-  return snapshot;
+  throw authenticationFailed("The access to this snapshot has expired or was revoked.");
 }
 
 /** Serves the data URLs of `store`'s snapshots; Get Page Ranges reads `behaviour` at every request. */
-export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, behaviour: ServiceBehaviour): DataRoute {
+export function createSnapshotDataRoute(
+  store: DiskStore,
+  sas: SasAuthority,
+  behaviour: ServiceBehaviour,
+  inRegionDown: RegionCheck = () => false,
+): DataRoute {
   const resolve = (url: URL) => resolveDataUrl(store, sas, url);
 
   return async (req, res, url) => {
     if (!sas.isDataPath(url.pathname)) return false;
     const { requestId, headers: common } = storageAnswerHeaders(req);
     try {
-      const snapshot = resolve(url);
+      const served = resolve(url);
+      if (inRegionDown(served.snapshot)) {
+        req.socket.destroy();
+        return true;
+      }
       const method = req.method ?? "GET";
       if (method !== "GET" && method !== "HEAD") throw httpError(storageErrors.authorizationPermissionMismatch);
-      const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(snapshot) };
-      if (evaluateConditions(req.headers, { etag: etagOf(snapshot), lastModifiedMs: snapshot.timeCreated }) === "not-modified") {
+      const etag = etagOf(served);
+      const { snapshot } = served;
+      const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(etag, snapshot) };
+      if (evaluateConditions(req.headers, { etag, lastModifiedMs: snapshot.timeCreated }) === "not-modified") {
         // The service answers 304 without a body, naming the unmet condition in x-ms-error-code.
         res.writeHead(304, { ...headers, "x-ms-error-code": storageErrors.conditionNotMet.code });
         res.end();
       } else if (url.searchParams.get("comp") === "pagelist") {
-        sendPageList(req, res, url, { snapshot, headers, behaviour, resolve });
+        sendPageList(req, res, url, { served, headers, behaviour, resolve });
       } else {
-        await sendBlob(req, res, snapshot, headers, method === "HEAD");
+        await sendBlob(req, res, served.view, headers, method === "HEAD");
       }
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
@@ -70,14 +93,15 @@ export function createSnapshotDataRoute(store: DiskStore, sas: SasAuthority, beh
 }
 
 
-/** The snapshot's ETag, quoted; a snapshot never changes, so it is derived from its unique id. */
-function etagOf(snapshot: SnapshotRecord): string {
-  return `"0x8D${createHash("sha256").update(snapshot.uniqueId).digest("hex").slice(0, 15).toUpperCase()}"`;
+/** The blob's ETag, quoted; a snapshot (and the guest state it froze) never changes, so it is derived from its unique id. */
+function etagOf({ snapshot, content }: ServedBlob): string {
+  const key = content === "disk" ? snapshot.uniqueId : `${snapshot.uniqueId}/guest-state`;
+  return `"0x8D${createHash("sha256").update(key).digest("hex").slice(0, 15).toUpperCase()}"`;
 }
 
-function blobHeaders(snapshot: SnapshotRecord): Record<string, string> {
+function blobHeaders(etag: string, snapshot: SnapshotRecord): Record<string, string> {
   return {
-    ETag: etagOf(snapshot),
+    ETag: etag,
     "Last-Modified": new Date(snapshot.timeCreated).toUTCString(),
     "x-ms-creation-time": new Date(snapshot.timeCreated).toUTCString(),
     "x-ms-blob-type": "PageBlob",
@@ -112,11 +136,10 @@ function requestedWindow(req: IncomingMessage, size: number): { start: number; e
 async function sendBlob(
   req: IncomingMessage,
   res: ServerResponse,
-  snapshot: SnapshotRecord,
+  view: VhdView,
   headers: Record<string, string>,
   headOnly: boolean,
 ): Promise<void> {
-  const view = snapshot.view;
   const size = view.sizeBytes;
   if (headOnly) {
     res.writeHead(200, { ...headers, "Content-Length": size, "Content-Type": "application/octet-stream" });
@@ -175,23 +198,24 @@ function requestedChecksum(
 
 /** What a Get Page Ranges answer is about, beyond the request itself. */
 interface PageListContext {
-  snapshot: SnapshotRecord;
+  served: ServedBlob;
   headers: Record<string, string>;
   behaviour: ServiceBehaviour;
-  resolve: (url: URL) => SnapshotRecord;
+  resolve: (url: URL) => ServedBlob;
 }
 
 function sendPageList(req: IncomingMessage, res: ServerResponse, url: URL, context: PageListContext): void {
-  const { snapshot, behaviour } = context;
-  const size = snapshot.view.sizeBytes;
+  const { served, behaviour } = context;
+  const { snapshot } = served;
+  const size = served.view.sizeBytes;
   const window = requestedWindow(req, size);
   const previousUrl = requestHeader(req, "x-ms-previous-snapshot-url");
   const paging = pageListPaging(url, req.headers, behaviour.pageListMaxRanges);
   // A marker resumes the listing where the last answer stopped, so no answer walks the extents before it.
   const from = Math.max(window.start, paging.resumeAt);
   const listing = previousUrl
-    ? listChangedRanges(previousSnapshot(previousUrl, snapshot, context.resolve), snapshot, from, window.end, behaviour)
-    : listPageRanges(snapshot.view, from, window.end);
+    ? listChangedRanges(previousSnapshot(previousUrl, served, context.resolve), snapshot, from, window.end, behaviour)
+    : listPageRanges(served.view, from, window.end);
   const xml = pageListXml(takePage(listing, paging));
   res.writeHead(200, {
     ...context.headers,
@@ -205,8 +229,8 @@ function sendPageList(req: IncomingMessage, res: ServerResponse, url: URL, conte
 /** The older snapshot of a diff, refused the way the service refuses unusable previous snapshots. */
 function previousSnapshot(
   previousUrl: string,
-  current: SnapshotRecord,
-  resolve: (url: URL) => SnapshotRecord,
+  served: ServedBlob,
+  resolve: (url: URL) => ServedBlob,
 ): SnapshotRecord {
   let url: URL;
   try {
@@ -214,7 +238,11 @@ function previousSnapshot(
   } catch {
     throw httpError(storageErrors.previousSnapshotUrlInvalid);
   }
-  const previous = resolve(url);
+  const older = resolve(url);
+  const previous = older.snapshot;
+  const current = served.snapshot;
+  // A guest state has no diff (assumed): its blob is not an incremental snapshot.
+  if (served.content !== "disk" || older.content !== "disk") throw httpError(storageErrors.previousSnapshotNotSupported);
   if (!previous.incremental || !current.incremental || previous.familyId !== current.familyId) {
     // Assumed code for snapshots of different disks or of a recreated disk (a different family): the blob
     // service's "not supported on the previous snapshot".

@@ -10,6 +10,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { RegionCheck } from "../behaviour";
 import { EmulatorHttpError } from "../disks/api";
 import { parseByteRange, readBody, requestHeader, storageAnswerHeaders } from "../disks/http";
 import { pageSize } from "../disks/seeded";
@@ -35,13 +36,18 @@ export function resolveUploadUrl(store: DiskStore, sas: SasAuthority, url: URL):
   return disk;
 }
 
-export function createUploadRoute(store: DiskStore, sas: SasAuthority): UploadRoute {
+export function createUploadRoute(store: DiskStore, sas: SasAuthority, inRegionDown: RegionCheck = () => false): UploadRoute {
   return async (req, res, url) => {
     if (!sas.isDataPath(url.pathname)) return false;
     const { requestId, headers: common } = storageAnswerHeaders(req);
     try {
       const disk = resolveUploadUrl(store, sas, url);
       if (!disk) return false;
+      // The disk's region is down: its upload host cannot be reached (as the snapshot data URLs).
+      if (inRegionDown(disk)) {
+        req.socket.destroy();
+        return true;
+      }
       if (req.method !== "PUT" || url.searchParams.get("comp") !== "page") {
         throw httpError(storageErrors.authorizationPermissionMismatch);
       }

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServiceBehaviour } from "../behaviour";
 import type { ResourceGroupSeed, ResourceGroupStore } from "./resource-groups";
+import type { VirtualMachineControl } from "./virtual-machines";
 
 /** Reads bytes of a snapshot (or other managed-disk source) that a SAS URL grants access to. */
 export interface SourceReader {
@@ -53,6 +54,24 @@ export interface DiskControl {
    * reported value changes: the snapshot's data is served as at 100.
    */
   setSnapshotCompletion(snapshotId: string, percent: number): void;
+  /**
+   * Replaces the VM guest state of a disk whose securityType is TrustedLaunch or ConfidentialVM_* (as the VM
+   * would, running): whole 512-byte pages, 512 bytes to 64 MiB. Snapshots taken before keep the state they took.
+   * A disk without a guest state is 409 OperationNotAllowed.
+   */
+  writeGuestState(diskId: string, data: Buffer): void;
+  /** The disk's current VM guest state (a new secure disk's is 4 MiB derived from its uniqueId). */
+  readGuestState(diskId: string): Buffer;
+}
+
+/**
+ * Thrown by `openSource` for a data URL whose region is down (`setRegionOutage`): the source cannot be reached at
+ * all, so Put Page From URL answers as the service does for a source it could not read in time.
+ */
+export class SourceUnreachableError extends EmulatorHttpError {
+  constructor(location: string) {
+    super(500, "CannotVerifyCopySource", `The copy source in region '${location}' cannot be reached.`);
+  }
 }
 
 /** The disk emulator as the stack composes it. */
@@ -60,6 +79,8 @@ export interface DiskEmulator {
   readonly control: DiskControl;
   /** The subscription's resource groups: a disk or snapshot can only be created in one of them. */
   readonly resourceGroups: ResourceGroupStore;
+  /** The subscription's VMs: created by control calls, read through ARM; their disks report managedBy. */
+  readonly virtualMachines: VirtualMachineControl;
   /**
    * Serves the request if it is one of the emulator's routes (`/subscriptions/...` ARM compute,
    * `/md-.../...` snapshot data, `/_emulator/disks/...` control) and returns true; otherwise returns false

@@ -5,6 +5,7 @@
 import { callControlRoute } from "../control-call";
 import { controlPaths, type DiskOpsRequest } from "./control-protocol";
 import type { ResourceGroupControl, ResourceGroupSeed } from "./resource-groups";
+import type { VirtualMachineControl, VirtualMachineInfo, VirtualMachineSpec } from "./virtual-machines";
 
 /** One write of a batch: `write-seeded` (content from seed and offset) or `trim`. */
 export type DiskOpInput = DiskOpsRequest["ops"][number];
@@ -51,6 +52,20 @@ export class DiskControlClient {
     });
   }
 
+  /** Replaces a secure disk's VM guest state (see `DiskControl.writeGuestState`). */
+  async writeGuestState(diskId: string, data: Buffer): Promise<void> {
+    await this.call(controlPaths.guestState, { id: diskId }, {
+      method: "PUT",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: data,
+    });
+  }
+
+  async readGuestState(diskId: string): Promise<Buffer> {
+    const res = await this.call(controlPaths.guestState, { id: diskId }, {});
+    return Buffer.from(await res.arrayBuffer());
+  }
+
   private call(path: string, query: Record<string, string>, init: RequestInit): Promise<Response> {
     return callControlRoute(this.baseUrl, path, query, init);
   }
@@ -71,5 +86,23 @@ export class ResourceGroupControlClient implements ResourceGroupControl {
   async listResourceGroups(): Promise<ResourceGroupSeed[]> {
     const res = await callControlRoute(this.baseUrl, controlPaths.resourceGroups, {}, {});
     return (await res.json()) as ResourceGroupSeed[];
+  }
+}
+
+/** VirtualMachineControl for another process, over the `/_emulator/virtual-machines` control route. */
+export class VirtualMachineControlClient implements VirtualMachineControl {
+  constructor(private readonly baseUrl: string) {}
+
+  async createVirtualMachine(spec: VirtualMachineSpec): Promise<VirtualMachineInfo> {
+    const res = await callControlRoute(this.baseUrl, controlPaths.virtualMachines, {}, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(spec),
+    });
+    return (await res.json()) as VirtualMachineInfo;
+  }
+
+  async deleteVirtualMachine(resourceGroup: string, name: string): Promise<void> {
+    await callControlRoute(this.baseUrl, controlPaths.virtualMachines, { resourceGroup, name }, { method: "DELETE" });
   }
 }

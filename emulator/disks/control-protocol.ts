@@ -28,4 +28,6 @@ export const controlPaths = {
   read: "/_emulator/disks/read",
   resourceGroups: "/_emulator/resource-groups",
   snapshotCompletion: "/_emulator/disks/snapshot-completion",
+  guestState: "/_emulator/disks/guest-state",
+  virtualMachines: "/_emulator/virtual-machines",
 } as const;

@@ -2,8 +2,11 @@
  * HTTP access to DiskControl for other processes (what a VM would do to its disk):
  * `POST /_emulator/disks/ops` (JSON batch of seeded writes and trims), `PUT /_emulator/disks/write?id=&offset=`
  * (raw bytes), `GET /_emulator/disks/read?id=&offset=&length=`, `PUT /_emulator/disks/snapshot-completion` (JSON
- * `{id, percent}`: the `completionPercent` ARM reports for a snapshot); and the subscription's resource groups:
- * `PUT /_emulator/resource-groups` (`{name, location}`; 201 created, 200 already there) and `GET` (the list).
+ * `{id, percent}`: the `completionPercent` ARM reports for a snapshot), `PUT|GET /_emulator/disks/guest-state?id=`
+ * (a secure disk's VM guest state, raw bytes); the subscription's resource groups: `PUT /_emulator/resource-groups`
+ * (`{name, location}`; 201 created, 200 already there) and `GET` (the list); and its VMs: `PUT
+ * /_emulator/virtual-machines` (a `VirtualMachineSpec`; 201 with `{id, name, resourceGroup, location}`) and
+ * `DELETE /_emulator/virtual-machines?resourceGroup=&name=` (204).
  * Errors are `{error: {code, message}}`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -14,6 +17,7 @@ import { answeringJsonErrors } from "../service-errors";
 import { readBody, readJson, sendJson } from "./http";
 import type { ResourceGroupStore } from "./resource-groups";
 import type { DiskStore } from "./store";
+import type { VirtualMachineSpec, VirtualMachineStore } from "./virtual-machines";
 
 const maxOpsBodyBytes = 256 << 20;
 const maxWriteBytes = 64 << 20;
@@ -21,7 +25,7 @@ const maxWriteBytes = 64 << 20;
 /** Serves the control routes; answers false for other paths. */
 export type ControlRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-export function createControlRoute(store: DiskStore, groups: ResourceGroupStore): ControlRoute {
+export function createControlRoute(store: DiskStore, groups: ResourceGroupStore, vms: VirtualMachineStore): ControlRoute {
   const served = new Set<string>(Object.values(controlPaths));
   return async (req, res, url) => {
     const path = url.pathname;
@@ -48,6 +52,18 @@ export function createControlRoute(store: DiskStore, groups: ResourceGroupStore)
         if (!parsed.success) throw new EmulatorHttpError(400, "InvalidRequestContent", parsed.error.message);
         store.setSnapshotCompletion(parsed.data.id, parsed.data.percent);
         sendJson(res, 200, parsed.data);
+      } else if (path === controlPaths.guestState && req.method === "PUT") {
+        store.writeGuestState(requiredParam(url, "id"), await readBody(req, maxWriteBytes + 1));
+        res.writeHead(204).end();
+      } else if (path === controlPaths.guestState && req.method === "GET") {
+        const data = store.readGuestState(requiredParam(url, "id"));
+        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });
+        res.end(data);
+      } else if (path === controlPaths.virtualMachines && req.method === "PUT") {
+        sendJson(res, 201, await vms.createVirtualMachine((await readJson(req)) as VirtualMachineSpec));
+      } else if (path === controlPaths.virtualMachines && req.method === "DELETE") {
+        await vms.deleteVirtualMachine(requiredParam(url, "resourceGroup"), requiredParam(url, "name"));
+        res.writeHead(204).end();
       } else if (path === controlPaths.read && req.method === "GET") {
         const data = store.read(requiredParam(url, "id"), numberParam(url, "offset"), numberParam(url, "length"));
         res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": data.length });

@@ -2,16 +2,17 @@
  * The disk emulator: in-memory managed disks and snapshots behind the ARM compute API, the managed-disk data
  * endpoint behind each accessSAS, and control routes that write to disks as a VM would.
  */
-import { BehaviourSettings } from "../behaviour";
+import { BehaviourSettings, isRegionDown, type RegionCheck } from "../behaviour";
 import { createResourceGroupRoute } from "../compute/resource-group-routes";
 import { createComputeRoute } from "../compute/routes";
 import { SasAuthority } from "../dataplane/sas";
 import { createSnapshotDataRoute, resolveDataUrl } from "../dataplane/snapshot-data";
 import { createUploadRoute } from "../dataplane/upload-data";
-import { type DiskEmulator, type DiskEmulatorOptions } from "./api";
+import { SourceUnreachableError, type DiskEmulator, type DiskEmulatorOptions } from "./api";
 import { createControlRoute } from "./control-routes";
 import { defaultResourceGroups, ResourceGroupStore } from "./resource-groups";
 import { DiskStore } from "./store";
+import { VirtualMachineStore } from "./virtual-machines";
 
 export * from "./api";
 
@@ -20,16 +21,19 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
   const sas = new SasAuthority(options.baseUrl);
   const groups = new ResourceGroupStore(options.subscriptionId, options.resourceGroups ?? defaultResourceGroups());
   const behaviour = options.behaviour ?? new BehaviourSettings();
+  const vms = new VirtualMachineStore(options.subscriptionId, store, groups);
+  const inRegionDown: RegionCheck = (resource) => isRegionDown(behaviour, resource.location, groups.find(resource.resourceGroup)?.location);
   const routes = [
-    createResourceGroupRoute(groups, store, options),
-    createComputeRoute(store, groups, sas, options, behaviour),
-    createUploadRoute(store, sas),
-    createSnapshotDataRoute(store, sas, behaviour),
-    createControlRoute(store, groups),
+    createResourceGroupRoute(groups, store, options, vms),
+    createComputeRoute(store, groups, sas, options, behaviour, vms),
+    createUploadRoute(store, sas, inRegionDown),
+    createSnapshotDataRoute(store, sas, behaviour, inRegionDown),
+    createControlRoute(store, groups, vms),
   ];
   return {
     control: store,
     resourceGroups: groups,
+    virtualMachines: vms,
     async handle(req, res) {
       const url = new URL(req.url ?? "/", "https://emulator.invalid");
       for (const route of routes) if (await route(req, res, url)) return true;
@@ -37,7 +41,9 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
     },
     openSource(url) {
       if (!sas.isOwnOrigin(url) || !sas.isDataPath(url.pathname)) return undefined;
-      return resolveDataUrl(store, sas, url).view;
+      const served = resolveDataUrl(store, sas, url);
+      if (inRegionDown(served.snapshot)) throw new SourceUnreachableError(served.snapshot.location);
+      return served.view;
     },
   };
 }

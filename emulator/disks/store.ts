@@ -5,6 +5,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { EmulatorHttpError, type DiskControl } from "./api";
 import { ExtentMap, type ExtentContent } from "./extents";
+import { GuestStateView } from "./guest-state";
 import { maxActiveSasPerFamily, maxIncrementalSnapshotsPerDisk } from "./limits";
 import { parseResourceId, resourceId, resourceKey } from "./resource-id";
 import { pageSize } from "./seeded";
@@ -20,6 +21,40 @@ export interface CreationData {
   sourceUniqueId?: string;
   /** Upload disks: the size of the upload, the disk's size plus the 512-byte VHD footer. */
   uploadSizeBytes?: number;
+  /** 512 or 4096, echoed when the PUT set it. */
+  logicalSectorSize?: number;
+  /** ImportSecure: the blob the VM guest state was imported from. */
+  securityDataUri?: string;
+  /** ImportSecure of a Confidential VM disk: the blob of its VM metadata. */
+  securityMetadataUri?: string;
+}
+
+/** `properties.supportedCapabilities` as the service keeps it. */
+export interface SupportedCapabilities {
+  architecture?: string;
+  diskControllerTypes?: string;
+  acceleratedNetwork?: boolean;
+  supportedSecurityOption?: string;
+}
+
+/**
+ * What a disk says about the VM it boots: the properties a restored OS disk needs to boot the VM it came from. A
+ * snapshot copies them from its disk when it is taken, as the service does.
+ */
+export interface BootProperties {
+  osType?: string;
+  hyperVGeneration?: string;
+  supportedCapabilities?: SupportedCapabilities;
+  securityProfile?: { securityType: string; secureVMDiskEncryptionSetId?: string };
+}
+
+/** A new disk's settings beyond its size and source; all optional (sku Standard_LRS, no zones, no boot properties). */
+export interface DiskSettings {
+  sku?: string;
+  zones?: string[];
+  boot?: BootProperties;
+  /** The guest state of a secure disk (ImportSecure); a secure disk without one gets `GuestStateView.initial`. */
+  guestState?: GuestStateView;
 }
 
 /** Fields disks and snapshots share. */
@@ -60,6 +95,14 @@ export interface DiskRecord extends ComputeResource {
   sizeBytes: number;
   readonly data: ExtentMap;
   phase: DiskPhase;
+  /** `sku.name`. */
+  sku: string;
+  readonly zones?: string[];
+  boot: BootProperties;
+  /** Kept by disks whose securityType is TrustedLaunch or ConfidentialVM_*; replaced, never edited. */
+  guestState?: GuestStateView;
+  /** The id of the VM the disk is attached to (`managedBy`); the disk then reports `diskState` Attached. */
+  managedBy?: string;
 }
 
 /** An active grant of read access to a snapshot's data. */
@@ -68,6 +111,8 @@ export interface SnapshotAccess {
   readonly accessId: string;
   readonly blobId: string;
   expiresAt: number;
+  /** Set once a grant asked for `getSecureVMGuestStateSAS`: names the guest state's blob in `securityDataAccessSAS`. */
+  guestStateBlobId?: string;
 }
 
 /** A snapshot: an immutable view of its disk at `gen`. */
@@ -80,6 +125,10 @@ export interface SnapshotRecord extends ComputeResource {
   access?: SnapshotAccess;
   /** What ARM reports as `completionPercent`: 100 unless a test set it (`setSnapshotCompletion`). */
   completionPercent: number;
+  /** Copied from the disk when the snapshot was taken. */
+  readonly boot: BootProperties;
+  /** The disk's guest state when the snapshot was taken, if it had one. */
+  readonly guestState?: GuestStateView;
 }
 
 /** One write of a batch, as the control route receives it. */
@@ -143,19 +192,26 @@ export class DiskStore implements DiskControl {
   }
 
   /** A new, empty disk; the caller checked that the name is free. */
-  createDisk(params: NewResource, sizeBytes: number, creationData: CreationData): DiskRecord {
+  createDisk(params: NewResource, sizeBytes: number, creationData: CreationData, settings: DiskSettings = {}): DiskRecord {
+    const resource = this.newResource(params, "disks", creationData);
+    const boot = settings.boot ?? {};
     const disk: DiskRecord = {
-      ...this.newResource(params, "disks", creationData),
+      ...resource,
       familyId: randomUUID(),
       sizeBytes,
       data: ExtentMap.empty(),
       phase: { state: creationData.createOption === "Upload" ? "ReadyToUpload" : "Unattached" },
+      sku: settings.sku ?? "Standard_LRS",
+      ...(settings.zones ? { zones: settings.zones } : {}),
+      boot,
+      ...(boot.securityProfile ? { guestState: settings.guestState ?? GuestStateView.initial(resource.uniqueId) } : {}),
     };
     this.disks.set(resourceKey(params.resourceGroup, params.name), disk);
     return disk;
   }
 
   deleteDisk(disk: DiskRecord): void {
+    this.requireDetached(disk, "deleted");
     if (disk.phase.state === "ActiveUpload") {
       // Assumed, as for a snapshot with an active SAS: an upload under way is revoked before the disk is deleted.
       throw new EmulatorHttpError(
@@ -170,6 +226,7 @@ export class DiskStore implements DiskControl {
   /** Grows the disk; the pages past the old end read as zeros until written. */
   resizeDisk(disk: DiskRecord, sizeBytes: number): void {
     this.requireUnattached(disk, "resized");
+    if (sizeBytes !== disk.sizeBytes) this.requireDetached(disk, "resized");
     if (sizeBytes < disk.sizeBytes) {
       // The service refuses to shrink a disk; the exact code is assumed.
       throw new EmulatorHttpError(
@@ -204,6 +261,8 @@ export class DiskStore implements DiskControl {
       view: new VhdView(source.sizeBytes, source.data.freeze(), this.footerOf(source)),
       gen: this.gen,
       completionPercent: 100,
+      boot: structuredClone(source.boot),
+      ...(source.guestState ? { guestState: source.guestState } : {}),
     };
     this.snapshots.set(resourceKey(params.resourceGroup, params.name), snapshot);
     return snapshot;
@@ -250,13 +309,15 @@ export class DiskStore implements DiskControl {
 
   /**
    * Grants read access for `durationSeconds`. Granting again while a grant is active extends it and keeps its
-   * data URL, so it does not count twice against the per-family limit.
+   * data URL, so it does not count twice against the per-family limit. With `guestState`, a snapshot that has a
+   * guest state also gets its blob (`guestStateBlobId`), valid and revoked with the grant.
    */
-  grantAccess(snapshot: SnapshotRecord, durationSeconds: number): SnapshotAccess {
+  grantAccess(snapshot: SnapshotRecord, durationSeconds: number, guestState = false): SnapshotAccess {
     const expiresAt = Date.now() + durationSeconds * 1000;
     const current = this.activeAccess(snapshot);
     if (current) {
       current.expiresAt = expiresAt;
+      if (guestState && snapshot.guestState && !current.guestStateBlobId) current.guestStateBlobId = randomName();
       return current;
     }
     if (snapshot.familyId) {
@@ -271,7 +332,12 @@ export class DiskStore implements DiskControl {
         );
       }
     }
-    const access: SnapshotAccess = { accessId: randomName(), blobId: randomName(), expiresAt };
+    const access: SnapshotAccess = {
+      accessId: randomName(),
+      blobId: randomName(),
+      expiresAt,
+      ...(guestState && snapshot.guestState ? { guestStateBlobId: randomName() } : {}),
+    };
     snapshot.access = access;
     this.grants.set(access.accessId, snapshot);
     return access;
@@ -385,6 +451,31 @@ export class DiskStore implements DiskControl {
     return new VhdView(disk.sizeBytes, disk.data, Buffer.alloc(0)).read(offset, length);
   }
 
+  writeGuestState(diskId: string, data: Buffer): void {
+    const disk = this.requireDiskById(diskId);
+    if (!disk.guestState) throw noGuestState(disk);
+    disk.guestState = GuestStateView.of(data, "The guest state written");
+  }
+
+  readGuestState(diskId: string): Buffer {
+    const disk = this.requireDiskById(diskId);
+    if (!disk.guestState) throw noGuestState(disk);
+    return disk.guestState.read(0, disk.guestState.sizeBytes);
+  }
+
+  /** Attaches the disk to a VM: it reports `managedBy` and `diskState` Attached until `detach`. */
+  attach(disk: DiskRecord, vmId: string): void {
+    this.requireUnattached(disk, "attached to a VM");
+    if (disk.managedBy && disk.managedBy.toLowerCase() !== vmId.toLowerCase()) {
+      throw attachedElsewhere(disk, "attached to another VM");
+    }
+    disk.managedBy = vmId;
+  }
+
+  detach(disk: DiskRecord): void {
+    disk.managedBy = undefined;
+  }
+
   setSnapshotCompletion(snapshotId: string, percent: number): void {
     const snapshot = this.snapshotById(snapshotId);
     if (!snapshot) throw new EmulatorHttpError(404, "ResourceNotFound", `Snapshot '${snapshotId}' was not found.`);
@@ -412,6 +503,14 @@ export class DiskStore implements DiskControl {
     );
   }
 
+  /**
+   * Refuses what a disk attached to a VM cannot do: be deleted, or resized (the reference: resizes only while not
+   * attached to a running VM; the emulator's VMs always run). 409 OperationNotAllowed is assumed.
+   */
+  private requireDetached(disk: DiskRecord, what: string): void {
+    if (disk.managedBy) throw attachedElsewhere(disk, what);
+  }
+
   private requireDiskById(diskId: string): DiskRecord {
     const disk = this.diskById(diskId);
     if (!disk) throw new EmulatorHttpError(404, "ResourceNotFound", `Disk '${diskId}' was not found.`);
@@ -436,6 +535,22 @@ export class DiskStore implements DiskControl {
 }
 
 const clear: ExtentContent = { kind: "clear" };
+
+function noGuestState(disk: DiskRecord): EmulatorHttpError {
+  return new EmulatorHttpError(
+    409,
+    "OperationNotAllowed",
+    `Disk '${disk.name}' has no VM guest state: only a disk whose securityProfile.securityType is TrustedLaunch or ConfidentialVM_* has one.`,
+  );
+}
+
+function attachedElsewhere(disk: DiskRecord, what: string): EmulatorHttpError {
+  return new EmulatorHttpError(
+    409,
+    "OperationNotAllowed",
+    `Disk '${disk.name}' is attached to VM '${disk.managedBy}' and cannot be ${what}; detach it (delete the VM) first.`,
+  );
+}
 
 function inGroup<T extends { resourceGroup: string; timeCreated: number }>(items: T[], group?: string): T[] {
   const wanted = group?.toLowerCase();
