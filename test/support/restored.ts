@@ -24,14 +24,22 @@ export async function assertRestoredContent(app: TestApp, restoredDiskId: string
   assert.ok(result.equal, `restored disk differs at ${JSON.stringify(result.mismatches)}`);
 }
 
-/** The SHA-256 of a disk's VM guest state, read as any client would: a grant with getSecureVMGuestStateSAS. */
-export async function guestStateHashOfDisk(app: TestApp, diskId: string): Promise<string> {
-  const [, , , group, , , , name] = diskId.split("/");
-  const access = await app.compute.disks.grantAccess(group, name, { access: "Read", durationInSeconds: 600, getSecureVMGuestStateSAS: true }, { updateIntervalInMs: 10 });
-  assert.ok(access.securityDataAccessSAS, `disk ${name} has no VM guest state`);
+/**
+ * The SHA-256 of a disk's VM guest state, read as any client would: a snapshot of the disk, granted with
+ * getSecureVMGuestStateSAS (the snapshot freezes the guest state with the data).
+ */
+export async function guestStateHashOfDisk(app: TestApp, diskId: string, checkName: string): Promise<string> {
+  const group = diskId.split("/")[4];
+  const check = await app.compute.snapshots.createOrUpdate(
+    group, checkName,
+    { location: app.stack.target.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+    { updateIntervalInMs: 10 },
+  );
+  const access = await app.compute.snapshots.grantAccess(group, checkName, { access: "Read", durationInSeconds: 600, getSecureVMGuestStateSAS: true }, { updateIntervalInMs: 10 });
+  assert.ok(access.securityDataAccessSAS, `snapshot ${check.name} of ${diskId} has no VM guest state`);
   const url = access.securityDataAccessSAS;
   const data = await app.deps.source.read(url, { start: 0, end: await app.deps.source.contentLength(url) });
-  await app.compute.disks.revokeAccess(group, name, { updateIntervalInMs: 10 });
+  await app.compute.snapshots.revokeAccess(group, checkName, { updateIntervalInMs: 10 });
   return sha256(data);
 }
 
