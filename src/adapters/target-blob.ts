@@ -131,6 +131,7 @@ export interface TargetBlob {
 /** Builds TargetBlobs; one BlobServiceClient per endpoint, created once per worker. */
 export type TargetBlobFactory = (location: TargetLocation) => TargetBlob;
 
+/** Metadata keys of a blob snapshot's stamp. */
 const stampKeys = {
   runId: "diskdeltarunid",
   sourceSnapshotId: "diskdeltasourcesnapshot",
@@ -140,6 +141,22 @@ const stampKeys = {
 /** The live blob's own stamp (metadata keys are case-insensitive C# identifiers in the service). */
 const blobStampKeys = { owner: "diskdeltaowner", holds: "diskdeltaholds", holdsBytes: "diskdeltaholdsbytes" } as const;
 
+
+/** The metadata that stamps a blob snapshot. */
+export function snapshotStampMetadata(stamp: Partial<SnapshotStamp>): Record<string, string> {
+  const entries = Object.entries(stampKeys).map(([field, key]) => [key, stamp[field as keyof SnapshotStamp]]);
+  return Object.fromEntries(entries.filter(([, value]) => value !== undefined)) as Record<string, string>;
+}
+
+/** A blob snapshot's stamp as its metadata holds it (fields absent on snapshots diskdelta did not make). */
+export function snapshotStampOf(metadata: Record<string, string>): Partial<SnapshotStamp> {
+  return {
+    runId: metadata[stampKeys.runId],
+    sourceSnapshotId: metadata[stampKeys.sourceSnapshotId],
+    diskUniqueId: metadata[stampKeys.diskUniqueId],
+    diskKey: metadata[stampKeys.diskKey],
+  };
+}
 
 function stampOf(metadata: Record<string, string>): Pick<TargetState, "owner" | "holds"> {
   const holds = metadata[blobStampKeys.holds];
@@ -245,13 +262,7 @@ export function createTargetBlobFactory(
       async createSnapshotOnce(stamp, lease) {
         const existing = (await this.listSnapshots()).find((s) => s.stamp.runId === stamp.runId);
         if (existing) return existing.snapshot;
-        const metadata = {
-          [stampKeys.runId]: stamp.runId,
-          [stampKeys.sourceSnapshotId]: stamp.sourceSnapshotId,
-          [stampKeys.diskUniqueId]: stamp.diskUniqueId,
-          [stampKeys.diskKey]: stamp.diskKey,
-        };
-        const created = await blob.createSnapshot({ metadata, conditions: { leaseId: lease.leaseId } });
+        const created = await blob.createSnapshot({ metadata: snapshotStampMetadata(stamp), conditions: { leaseId: lease.leaseId } });
         if (!created.snapshot) throw new Error(`blob snapshot of ${blob.url} returned no snapshot time`);
         return created.snapshot;
       },
@@ -259,17 +270,7 @@ export function createTargetBlobFactory(
         const found: TargetSnapshot[] = [];
         const items = container.listBlobsFlat({ prefix: location.blobName, includeSnapshots: true, includeMetadata: true });
         for await (const item of items) {
-          if (item.name !== location.blobName || !item.snapshot) continue;
-          const metadata = item.metadata ?? {};
-          found.push({
-            snapshot: item.snapshot,
-            stamp: {
-              runId: metadata[stampKeys.runId],
-              sourceSnapshotId: metadata[stampKeys.sourceSnapshotId],
-              diskUniqueId: metadata[stampKeys.diskUniqueId],
-              diskKey: metadata[stampKeys.diskKey],
-            },
-          });
+          if (item.name === location.blobName && item.snapshot) found.push({ snapshot: item.snapshot, stamp: snapshotStampOf(item.metadata ?? {}) });
         }
         return found;
       },

@@ -8,7 +8,8 @@
  * Contract: read-only and safe to repeat. A manifest that cannot be used (unreadable JSON, not the schema, or not
  * describing the place it lies in) is reported as a problem naming its blob, never thrown; the others are listed.
  * Each listed RestorePoint says whether its data is there: `dataPresent` is true only when the TargetBlob's blob
- * snapshot the manifest names is listed with the manifest's size (one listing per TargetBlob, not per manifest).
+ * snapshot the manifest names is listed with the manifest's size and stamped by the manifest's run of its disk (one
+ * listing per TargetBlob, not per manifest).
  * An account, container or credential that cannot be used at all is a PermanentError naming the endpoint and what
  * to check (`TargetAccountUnreachable`, `TargetAccessDenied`, `ContainerNotFound`). Transient failures are retried
  * by the storage SDK's retry policy (`dataPlaneRetry`).
@@ -20,6 +21,7 @@ import { PermanentError, codeOf, statusOf } from "../domain/errors";
 import { type RestorePointManifest, parseManifestBlobName, restorePointManifestSchema } from "../domain/manifest";
 import { diskKeyOf } from "../domain/model";
 import { dataPlaneRetry } from "./source-snapshot";
+import { type SnapshotStamp, snapshotStampOf } from "./target-blob";
 
 /** Where to look: a target account's blob endpoint, one container of it or all, and optionally one RestorePoint id. */
 export interface CatalogSource {
@@ -87,7 +89,7 @@ export function createTargetCatalog(credential: TokenCredential | StorageSharedK
         if ("problem" in read) problems.push({ blob: `${blob.container.containerName}/${blob.name}`, problem: read.problem });
         else manifests.push({ blob, manifest: read.manifest });
       });
-      const snapshotsByBlob = new Map<string, Promise<Map<string, number | undefined>>>();
+      const snapshotsByBlob = new Map<string, Promise<Map<string, ListedSnapshot>>>();
       const restorePoints: CatalogedRestorePoint[] = [];
       for (const { blob, manifest } of manifests) {
         const key = `${blob.container.containerName}/${manifest.target.blobName}`;
@@ -96,15 +98,10 @@ export function createTargetCatalog(credential: TokenCredential | StorageSharedK
           snapshots = blobSnapshots(blob.container, manifest.target.blobName);
           snapshotsByBlob.set(key, snapshots);
         }
-        const listed = await snapshots;
-        const bytes = listed.get(manifest.target.snapshot);
-        if (listed.has(manifest.target.snapshot) && bytes !== manifest.blobBytes) {
-          problems.push({
-            blob: `${key}?snapshot=${manifest.target.snapshot}`,
-            problem: `the blob snapshot is ${bytes ?? "an unknown number of"} bytes; RestorePoint ${manifest.restorePointId}'s manifest says ${manifest.blobBytes}`,
-          });
-        }
-        restorePoints.push({ ...manifest, dataPresent: bytes === manifest.blobBytes });
+        const listed = (await snapshots).get(manifest.target.snapshot);
+        const mismatch = listed && dataMismatch(manifest, listed);
+        if (mismatch) problems.push({ blob: `${key}?snapshot=${manifest.target.snapshot}`, problem: mismatch });
+        restorePoints.push({ ...manifest, dataPresent: listed !== undefined && mismatch === undefined });
       }
       restorePoints.sort((a, b) => b.sourceSnapshotTime.localeCompare(a.sourceSnapshotTime) || a.restorePointId.localeCompare(b.restorePointId));
       problems.sort((a, b) => a.blob.localeCompare(b.blob));
@@ -178,12 +175,29 @@ function sameEndpoint(a: string, b: string): boolean {
   return normal(a) === normal(b);
 }
 
-/** The blob snapshots of one TargetBlob, with their sizes. */
-async function blobSnapshots(container: ContainerClient, blobName: string): Promise<Map<string, number | undefined>> {
-  const snapshots = new Map<string, number | undefined>();
+/** A blob snapshot as listed: its size and the stamp the finalizer gave it (which run of which disk made it). */
+interface ListedSnapshot {
+  readonly bytes: number | undefined;
+  readonly stamp: Partial<SnapshotStamp>;
+}
+
+/** Why a listed blob snapshot is not the manifest's data: another size, or made by another run or disk. */
+function dataMismatch(manifest: RestorePointManifest, listed: ListedSnapshot): string | undefined {
+  if (listed.bytes !== manifest.blobBytes) {
+    return `the blob snapshot is ${listed.bytes ?? "an unknown number of"} bytes; RestorePoint ${manifest.restorePointId}'s manifest says ${manifest.blobBytes}`;
+  }
+  if (listed.stamp.runId !== manifest.runId || listed.stamp.diskKey !== manifest.diskKey) {
+    return `the blob snapshot was made by run ${listed.stamp.runId ?? "(none)"} of disk ${listed.stamp.diskKey ?? "(none)"}; RestorePoint ${manifest.restorePointId}'s manifest says run ${manifest.runId} of disk ${manifest.diskKey}`;
+  }
+  return undefined;
+}
+
+/** The blob snapshots of one TargetBlob, with their sizes and stamps. */
+async function blobSnapshots(container: ContainerClient, blobName: string): Promise<Map<string, ListedSnapshot>> {
+  const snapshots = new Map<string, ListedSnapshot>();
   try {
-    for await (const item of container.listBlobsFlat({ prefix: blobName, includeSnapshots: true })) {
-      if (item.name === blobName && item.snapshot) snapshots.set(item.snapshot, item.properties.contentLength);
+    for await (const item of container.listBlobsFlat({ prefix: blobName, includeSnapshots: true, includeMetadata: true })) {
+      if (item.name === blobName && item.snapshot) snapshots.set(item.snapshot, { bytes: item.properties.contentLength, stamp: snapshotStampOf(item.metadata ?? {}) });
     }
   } catch (error) {
     throw unusable(error, container.url.replace(`/${container.containerName}`, ""), container.containerName);

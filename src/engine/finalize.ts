@@ -120,6 +120,9 @@ async function recordRestorePoint(deps: Deps, run: CopiedRun, config: ProtectedD
     throw new PermanentError("StructureMismatch", `the TargetBlob does not match SourceSnapshot ${run.sourceSnapshotId}: ${where}; no RestorePoint was recorded and the next run copies in full`);
   }
   await target.setStamp({ owner: config.diskKey, holds: { snapshotId: run.sourceSnapshotId, blobBytes: run.blobBytes } }, lease);
+  // Another run recorded this SourceSnapshot already (it failed after its record): its RestorePoint, manifest and
+  // guest state copy stand as they are; this run's blob snapshot is an orphan for retention.
+  if (recorded) return recorded;
   // The manifest (and a Trusted Launch disk's guest state) first: a record always points at data that describes itself.
   const manifest = await writeSelfDescription(deps, config, target, { run, restorePointId, targetSnapshot: snapshot, createdAt: deps.now() });
   return deps.records.recordRestorePoint(restorePointOfManifest(manifest, target.url));
@@ -181,11 +184,14 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
   }
   for (const point of expired) {
     await deps.records.deleteRestorePoint(config.diskKey, point.restorePointId);
-    // The description goes before the data: a manifest left alone still names a snapshot, never the reverse.
-    await removeDescription(target, point.restorePointId);
     log.info("RestorePoint removed by retention", { diskKey: config.diskKey, restorePointId: point.restorePointId });
   }
   const held = await heldSnapshots(deps, target);
+  // The description goes before the data (a manifest left alone still names a snapshot, never the reverse), and
+  // like the data only when no restore holds it: a restore that held it in between reads its guest state copy.
+  for (const point of expired) {
+    if (!held.has(point.targetSnapshot)) await removeDescription(target, point.restorePointId);
+  }
   const expiredIds = new Set(expired.map((p) => p.restorePointId));
   const kept = ofThisBlob.filter((p) => !expiredIds.has(p.restorePointId));
   // Every recorded run of this disk keeps its snapshot, whatever URL the record spells the blob with.

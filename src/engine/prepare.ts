@@ -9,6 +9,7 @@
  */
 import { ConcurrencyError, PermanentError } from "../domain/errors";
 import { hydrationRecheckSeconds, maxClearBytes } from "../domain/limits";
+import { unsupportedDiskReason } from "../domain/manifest";
 import { type RunStartMessage, queueNames } from "../domain/messages";
 import { type FullCopyReason, type ProtectedDiskConfig, diskRefOf, leaseIdOf } from "../domain/model";
 import { PAGE_BYTES, TiB } from "../domain/ranges";
@@ -34,6 +35,9 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
   const disk = await deps.compute.getDisk(diskRefOf(config));
+  // Protect refuses these too, but only for a disk it could read then (or a disk changed since).
+  const unsupported = unsupportedDiskReason(disk.properties);
+  if (unsupported) throw new PermanentError("UnsupportedDisk", `disk ${config.diskId} cannot be backed up: ${unsupported}`);
   const { value: state } = await deps.records.getState(diskKey);
   const source = await pickSourceSnapshot(deps, config, disk, state.base, runId);
   if (!source) {

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { DiskProperties, RestorePointManifest } from "../domain/manifest";
 import { type TargetLocation, locationFromUrl } from "../domain/target-location";
-import { ConflictError, PermanentError, codeOf, statusOf } from "../domain/errors";
+import { ConflictError, PermanentError, codeOf, isPermanent } from "../domain/errors";
 import { restoreHoldMs } from "../domain/limits";
 import { parseDiskId } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
@@ -131,11 +131,19 @@ export async function restoreFromManifest(ports: RestorePorts, manifest: Restore
   const target = ports.targets(source.location);
   const restoreId = ports.randomId();
   await target.holdForRestore(source.targetSnapshot, restoreId, ports.now());
+  // Released when the import has provably ended (created, or refused); after a lost answer the import may still be
+  // reading the RestorePoint, so the hold stays until it expires and retention keeps the data meanwhile.
+  let ended = false;
   try {
-    const planned = await planImport(ports, request, source, resolved);
+    const planned = await planImport(ports, request, source, resolved).catch((error: unknown) => {
+      ended = true;
+      throw error;
+    });
     const disk: DiskInfo = await ports.compute.importDisk(planned.importRequest).catch((error: unknown) => {
+      ended = isPermanent(error);
       throw importRefusal(error, request, resolved);
     });
+    ended = true;
     return {
       diskId: disk.ref.id,
       uniqueId: disk.uniqueId,
@@ -146,7 +154,7 @@ export async function restoreFromManifest(ports: RestorePorts, manifest: Restore
       ...(planned.properties ? { properties: { ...planned.properties, sizeBytes: disk.sizeBytes } } : {}),
     };
   } finally {
-    await target.releaseRestoreHold(source.targetSnapshot, restoreId);
+    if (ended) await target.releaseRestoreHold(source.targetSnapshot, restoreId);
   }
 }
 
@@ -181,7 +189,9 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
  * state copy the one recorded, then builds the import with the recorded properties and the request's overrides.
  * Retention deletes a record before looking for holds, so a RestorePoint found after the hold keeps its data.
  */
-export async function planImport(ports: Pick<RestorePorts, "targets">, request: RestoreRequest, source: RestoreSource, resolved: ResolvedRestore): Promise<PlannedImport> {
+export async function planImport(
+  ports: Pick<RestorePorts, "targets">, request: RestoreRequest, source: RestoreSource, resolved: ResolvedRestore, extraTags: Readonly<Record<string, string>> = {},
+): Promise<PlannedImport> {
   const target = ports.targets(source.location);
   if (!(await source.recorded()) || !(await target.listSnapshots()).some((s) => s.snapshot === source.targetSnapshot)) {
     throw new ConflictError("RestorePointDataGone", `RestorePoint ${source.restorePointId} was removed (by retention or by hand) before its restore could start`);
@@ -205,7 +215,7 @@ export async function planImport(ports: Pick<RestorePorts, "targets">, request: 
       diskSizeGB: request.diskSizeGB,
       boot,
       zones,
-      tags: recorded?.tags,
+      tags: { ...recorded?.tags, ...extraTags },
       securityDataUri,
     },
     sourceUri,
@@ -219,7 +229,7 @@ export function importRefusal(error: unknown, request: RestoreRequest, resolved:
   // ARM answers 404 ResourceGroupNotFound to the disk's PUT when the group went away since it was checked.
   if (codeOf(error) === "ResourceGroupNotFound") return resourceGroupMissing(request, resolved.subscriptionId);
   // Someone created the name in the meantime: the service refuses to change an existing disk's source.
-  if (statusOf(error) === 409) return diskExists(resolved.newDiskId);
+  if (codeOf(error) === "PropertyChangeNotAllowed") return diskExists(resolved.newDiskId);
   return error;
 }
 

@@ -59,11 +59,13 @@ async function startImport(deps: Deps, found: Versioned<Extract<RestoreRecord, {
   if (!source) throw new ConflictError("RestorePointDataGone", `RestorePoint ${restore.restorePointId} was removed (by retention or by hand) before its restore could start`);
   await holdOf(deps, restore).holdForRestore(restore.targetSnapshot, restore.restoreId, deps.now());
   const resolved = { subscriptionId: newDiskOf(restore).subscriptionId, newDiskId: restore.newDiskId, storageAccountId: restore.storageAccountId };
-  const planned = await planImport(deps, request, source, resolved);
-  // A redelivered start sends the same PUT again: the service accepts an unchanged creationData.
-  await deps.compute.beginImportDisk(planned.importRequest).catch((error: unknown) => {
-    throw importRefusal(error, request, resolved);
-  });
+  const planned = await planImport(deps, request, source, resolved, { [restoreTag]: restore.restoreId });
+  // A redelivered start finds the disk its first delivery asked for (tagged with this restore) and adopts it.
+  if (!(await isOurs(deps, restore))) {
+    await deps.compute.beginImportDisk(planned.importRequest).catch((error: unknown) => {
+      throw importRefusal(error, request, resolved);
+    });
+  }
   const now = deps.now().toISOString();
   await deps.records.putRestore({ ...restore, state: "creating", sourceUri: planned.sourceUri, createOption: planned.createOption, startedAt: now, updatedAt: now }, found.etag);
   log.info("restore's disk import sent", { diskKey: restore.diskKey, restoreId: restore.restoreId, diskId: restore.newDiskId, createOption: planned.createOption });
@@ -87,7 +89,9 @@ async function lookAtDisk(deps: Deps, found: Versioned<Extract<RestoreRecord, { 
     log.info("disk restored", { diskKey: restore.diskKey, restoreId: restore.restoreId, diskId: disk.ref.id });
     return;
   }
-  if (disk.provisioningState === "Failed") throw new PermanentError("RestoreFailed", `the disk service reports ${restore.newDiskId} as Failed`);
+  if (disk.provisioningState === "Failed") {
+    throw new PermanentError("RestoreFailed", `the disk service reports ${restore.newDiskId} as Failed; delete that disk before restoring again under its name`);
+  }
   if (now.getTime() - Date.parse(restore.startedAt) > restoreHoldMs) {
     throw new PermanentError("RestoreTimeout", `disk ${restore.newDiskId} is still ${disk.provisioningState} after ${restoreHoldMs / 3600_000} h`);
   }
@@ -97,7 +101,27 @@ async function lookAtDisk(deps: Deps, found: Versioned<Extract<RestoreRecord, { 
   await deps.queues.send(queueNames.restores, { diskKey: restore.diskKey, restoreId: restore.restoreId }, restoreCheckSeconds);
 }
 
-/** Ends a restore as failed with its cause and releases its hold; a restore that has ended already stays as it is. */
+/** Tags the disk a tracked restore creates, so that a redelivered step knows the disk as its own. */
+export const restoreTag = "diskdelta-restore";
+
+/** True when the restore's disk exists and carries this restore's tag; false when there is no such disk. */
+async function isOurs(deps: Deps, restore: RestoreRecord): Promise<boolean> {
+  const disk = await deps.compute.getDisk(newDiskOf(restore)).catch((error: unknown) => {
+    if (error instanceof PermanentError && error.code === "DiskNotFound") return undefined;
+    throw error;
+  });
+  if (!disk) return false;
+  if (disk.properties.tags[restoreTag] !== restore.restoreId) {
+    throw new ConflictError("DiskExists", `disk ${restore.newDiskId} already exists and was not created by this restore; choose another name or delete that disk first`);
+  }
+  return true;
+}
+
+/**
+ * Ends a restore as failed with its cause; a restore that has ended already stays as it is. Its hold is released
+ * only when the disk service is provably done with the RestorePoint (no disk, or a disk that succeeded or failed):
+ * otherwise the import may still read it, and the hold expires on its own after `restoreHoldMs`.
+ */
 export async function failRestore(deps: Deps, diskKey: string, restoreId: string, error: unknown, log: Log): Promise<void> {
   const found = await deps.records.getRestore(diskKey, restoreId);
   if (!found || found.value.state === "succeeded" || found.value.state === "failed") return;
@@ -108,7 +132,12 @@ export async function failRestore(deps: Deps, diskKey: string, restoreId: string
     { ...identityOf(restore), state: "failed", error: describeError(error), endedAt: now, updatedAt: now, ...(startedAt ? { startedAt } : {}) },
     found.etag,
   );
-  await releaseHold(deps, restore);
+  const importDone = await deps.compute.getDisk(newDiskOf(restore)).then(
+    (disk) => disk.properties.tags[restoreTag] !== restore.restoreId || disk.provisioningState === "Succeeded" || disk.provisioningState === "Failed",
+    (lookError: unknown) => lookError instanceof PermanentError && lookError.code === "DiskNotFound",
+  );
+  if (importDone) await releaseHold(deps, restore);
+  else log.warn("restore failed while its disk import may still run; its hold is kept until it expires", { diskKey, restoreId, diskId: restore.newDiskId });
   log.error("restore failed", { diskKey, restoreId, error: describeError(error) });
 }
 

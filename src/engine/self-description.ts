@@ -2,7 +2,8 @@
  * What makes a RestorePoint restorable from the target account alone, written by the finalizer before the
  * RestorePoint record: the disk's properties (boot properties as the SourceSnapshot carries them, sku, zones, sector
  * size and tags from the disk), the VM guest state of a Trusted Launch disk copied beside the RestorePoint and proven
- * equal by hash, and the manifest naming all of it (src/domain/manifest.ts). Nothing in it points at the source region.
+ * equal by hash, and the manifest naming all of it (src/domain/manifest.ts). Nothing in it is needed from the source
+ * region: the source disk's and snapshot's ids are kept as names (and the subscription a restore defaults to).
  */
 import { createHash } from "node:crypto";
 import { PermanentError } from "../domain/errors";
@@ -29,6 +30,9 @@ export function hasGuestState(securityType: string | undefined): boolean {
 /** Builds the manifest, copies the VM guest state when the disk has one, and writes the manifest beside the TargetBlob. */
 export async function writeSelfDescription(deps: Deps, config: ProtectedDiskConfig, target: TargetBlob, point: DescribedPoint): Promise<RestorePointManifest> {
   const { run, restorePointId } = point;
+  // A delivery of this run wrote it already (its guest state copy proven before it): the record is made from it.
+  const written = await target.readManifest(restorePointId).catch(() => undefined);
+  if (written?.runId === run.runId && written.target.snapshot === point.targetSnapshot) return written;
   const snapshot = await deps.compute.getSnapshot(run.sourceSnapshotId);
   if (!snapshot) throw new PermanentError("SnapshotNotFound", `SourceSnapshot ${run.sourceSnapshotId} of disk ${config.diskKey} no longer exists; the RestorePoint cannot be described`);
   const disk = await deps.compute.getDisk(diskRefOf(config)).catch((error: unknown) => {

@@ -14,8 +14,11 @@ export const restoreHandler = httpHandler(async (request, deps, log) => {
   const body = await readBody(request, restoreRequestSchema);
   if ("response" in body) return body.response;
   const { diskKey, restorePointId } = request.params;
-  // Who asked: the front end's authenticated principal when there is one, else what the client says it is.
-  const requestedBy = request.headers.get("x-ms-client-principal-name") ?? request.headers.get("x-diskdelta-requested-by") ?? "function key";
+  // Who asked, and who says so: the front end's authenticated principal (App Service authentication sets the header
+  // and strips a client's own), else the name the client gives, recorded as such.
+  const principal = request.headers.get("x-ms-client-principal-name");
+  const claimed = request.headers.get("x-diskdelta-requested-by");
+  const requestedBy = principal ? `${principal} (authenticated)` : claimed ? `${claimed} (as the client says; function key)` : "a function key holder";
   try {
     const restore = await acceptRestore(deps, diskKey, restorePointId, body.value, requestedBy.slice(0, 200));
     if (!restore) return problem(404, "RestorePointNotFound", `no RestorePoint ${restorePointId} for disk ${diskKey}`);

@@ -75,7 +75,7 @@ describe("bootable restores", () => {
     const disk = await app().compute.disks.get("rg-restore", "disk-tl-restored");
     assert.deepEqual(
       [disk.osType, disk.hyperVGeneration, disk.securityProfile?.securityType, disk.sku?.name, disk.supportedCapabilities?.architecture, disk.supportedCapabilities?.diskControllerTypes, disk.tags],
-      ["Linux", "V2", "TrustedLaunch", "Premium_LRS", "x64", "SCSI, NVMe", { app: "web" }],
+      ["Linux", "V2", "TrustedLaunch", "Premium_LRS", "x64", "SCSI, NVMe", { app: "web", "diskdelta-restore": restored.restoreId }],
     );
     assert.equal(disk.creationData?.createOption, "ImportSecure");
     assert.equal(await guestStateHashOfDisk(app(), restored.newDiskId, "check-tl-guest-state"), sha256(guestState), "the restored disk boots with the snapshot's guest state");

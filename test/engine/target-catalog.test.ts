@@ -9,6 +9,7 @@ import { PermanentError } from "../../src/domain/errors";
 import { type RestorePointManifest, manifestBlobName, manifestVersion } from "../../src/domain/manifest";
 import { diskKeyOf } from "../../src/domain/model";
 import { type TargetCatalog, createTargetCatalog } from "../../src/adapters/target-catalog";
+import { snapshotStampMetadata } from "../../src/adapters/target-blob";
 import { quickRetries, targetBlobService, useTestStack } from "../support/stack";
 
 const diskId = "/subscriptions/s1/resourceGroups/rg-app/providers/Microsoft.Compute/disks/data-01";
@@ -58,10 +59,12 @@ describe("target catalog", () => {
     const blob = backups.getPageBlobClient("data-01.vhd");
     await blob.create(blobBytes);
     await blob.uploadPages(Buffer.alloc(4096, 7), 0, 4096);
-    for (const id of ["rp-old", "rp-new", "rp-gone"]) snapshots[id] = (await blob.createSnapshot()).snapshot!;
+    // Stamped as the finalizer stamps them: which run of which disk made each.
+    const stamped = (id: string) => ({ metadata: snapshotStampMetadata({ runId: `run-${id}`, diskKey: diskKeyOf(diskId) }) });
+    for (const id of ["rp-old", "rp-new", "rp-gone"]) snapshots[id] = (await blob.createSnapshot(stamped(id))).snapshot!;
     const otherBlob = other.getPageBlobClient("data-02.vhd");
     await otherBlob.create(blobBytes);
-    snapshots["rp-other"] = (await otherBlob.createSnapshot()).snapshot!;
+    snapshots["rp-other"] = (await otherBlob.createSnapshot(stamped("rp-other"))).snapshot!;
 
     const write = (container: ContainerClient, blobName: string, id: string, time: string, change: (m: RestorePointManifest) => object = (m) => m) =>
       putJson(container, manifestBlobName(blobName, id), JSON.stringify(change(manifestOf(endpoint, container.containerName, blobName, id, snapshots[id], time))));

@@ -66,9 +66,18 @@ describe("parseCommandLine", () => {
       name: "when restore gets its options, then the body uses the API's names",
       argv: ["restore", "abc", "rp1", "--name", "restored", "--resource-group", "rg-dr", "--location", "northeurope", "--sku", "Premium_LRS", "--size-gb", "256", "--subscription", "s2"],
       expected: {
-        command: { name: "restore", diskKey: "abc", restorePointId: "rp1", body: { name: "restored", resourceGroup: "rg-dr", location: "northeurope", sku: "Premium_LRS", diskSizeGB: 256, subscriptionId: "s2" } },
+        command: {
+          name: "restore", diskKey: "abc", restorePointId: "rp1",
+          body: { name: "restored", resourceGroup: "rg-dr", location: "northeurope", sku: "Premium_LRS", diskSizeGB: 256, subscriptionId: "s2" },
+          wait: { intervalMs: 5000, timeoutMs: 3_600_000 },
+        },
         json: false,
       },
+    },
+    {
+      name: "when restore gets overrides and --no-wait, then the overrides are in the body and nothing is followed",
+      argv: ["restore", "abc", "rp1", "--name", "r", "--resource-group", "g", "--location", "l", "--os-type", "Windows", "--hyper-v-generation", "V2", "--zone", "2", "--no-wait"],
+      expected: { command: { name: "restore", diskKey: "abc", restorePointId: "rp1", body: { name: "r", resourceGroup: "g", location: "l", osType: "Windows", hyperVGeneration: "V2", zone: "2" } }, json: false },
     },
     { name: "when verify gets a disk and a RestorePoint, then both are kept", argv: ["verify", "abc", "rp1"], expected: { command: { name: "verify", diskKey: "abc", restorePointId: "rp1" }, json: false } },
     { name: "when there are no arguments, then help is shown", argv: [], expected: { command: { name: "help", topic: undefined }, json: false } },
@@ -98,6 +107,7 @@ describe("parseCommandLine", () => {
     { name: "when verifying after backup is turned on and off at once, then it is refused", argv: ["update", "abc", "--verify-after-backup", "--no-verify-after-backup"], message: /exclude each other/ },
     { name: "when update changes nothing, then it is refused", argv: ["update", "abc"], message: /^nothing to update/, command: "update" },
     { name: "when timing options are given without --wait, then they are refused", argv: ["sync", "abc", "--interval", "1"], message: /only apply with --wait/, command: "sync" },
+    { name: "when restore gets --no-wait and a timeout, then they are refused together", argv: ["restore", "abc", "rp1", "--name", "r", "--resource-group", "g", "--location", "l", "--no-wait", "--timeout", "5"], message: /do not apply with --no-wait/, command: "restore" },
     { name: "when a boolean option gets a value, then that is said", argv: ["sync", "abc", "--wait=yes"], message: /--wait/, command: "sync" },
     { name: "when help is asked for an unknown command, then it is named", argv: ["help", "nope"], message: /^unknown command "nope"$/ },
   ];

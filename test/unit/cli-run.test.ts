@@ -76,4 +76,52 @@ describe("runCli", () => {
     const api = fakeApi(() => json(409, { error: { code: "RunInProgress", message: "busy" } }));
     assert.match((await run(["sync", "abc"], api.fetchImpl)).stderr, /follow the active run with: diskdelta status abc$/);
   });
+
+  describe("a tracked restore", () => {
+    const base = {
+      diskKey: "abc", restoreId: "rs1", restorePointId: "rp1", newDiskId: "/subscriptions/s/resourceGroups/rg-dr/providers/Microsoft.Compute/disks/d1",
+      storageAccountId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/t", targetBlobUrl: "https://t/c/b", targetSnapshot: "2026-01-01T00:00:00.0000000Z",
+      request: { name: "d1", resourceGroup: "rg-dr", location: "northeurope" }, requestedBy: "ops@host", requestedAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z",
+    };
+    const creating = { ...base, state: "creating", sourceUri: "https://t/c/b?snapshot=x", createOption: "ImportSecure", startedAt: "2026-01-01T00:00:01Z" };
+    const statuses = (...answers: object[]) => {
+      let polls = 0;
+      return fakeApi((_url, init) =>
+        init.method === "POST" ? json(202, { ...base, state: "accepted", statusUrl: "https://app.example/api/disks/abc/restores/rs1" }) : json(200, answers[Math.min(polls++, answers.length - 1)]),
+      );
+    };
+
+    it("when the restore succeeds, then each state is reported once as progress and the new disk is printed", async () => {
+      const api = statuses(creating, creating, { ...creating, state: "succeeded", uniqueId: "u1", sizeBytes: 1024 ** 3, endedAt: "2026-01-01T00:02:00Z" });
+      const result = await run(["restore", "abc", "rp1", "--name", "d1", "--resource-group", "rg-dr", "--location", "northeurope"], api.fetchImpl);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stderr, ["restore rs1: creating /subscriptions/s/resourceGroups/rg-dr/providers/Microsoft.Compute/disks/d1 (ImportSecure)", "restore rs1: succeeded"].join("\n"));
+      assert.match(result.stdout, /^Restored RestorePoint rp1 as a new managed disk\./);
+      assert.match(result.stdout, /Created with\s+ImportSecure/);
+      assert.match(result.stdout, /Requested by\s+ops@host/);
+      assert.deepEqual(api.requests.map((r) => r.method), ["POST", "GET", "GET", "GET"]);
+    });
+
+    it("when the restore fails, then its error is printed and the exit code is 3", async () => {
+      const api = statuses({ ...base, state: "failed", error: "InvalidVhd: the blob is not a VHD", endedAt: "2026-01-01T00:00:05Z" });
+      const result = await run(["restore", "abc", "rp1", "--name", "d1", "--resource-group", "rg-dr", "--location", "northeurope"], api.fetchImpl);
+      assert.equal(result.code, 3);
+      assert.match(result.stdout, /^The restore of RestorePoint rp1 failed: InvalidVhd: the blob is not a VHD/);
+    });
+
+    it("when the restore outlasts --timeout, then the exit code is 4 and the note says how to follow it", async () => {
+      const api = statuses(creating);
+      const result = await run(["restore", "abc", "rp1", "--name", "d1", "--resource-group", "rg-dr", "--location", "northeurope", "--interval", "1", "--timeout", "2"], api.fetchImpl);
+      assert.equal(result.code, 4);
+      assert.match(result.stderr, /gave up waiting after 2s; the restore goes on\. Follow it with: diskdelta restores abc/);
+    });
+
+    it("when --no-wait is given, then the accepted restore is printed without polling", async () => {
+      const api = statuses(creating);
+      const result = await run(["restore", "abc", "rp1", "--name", "d1", "--resource-group", "rg-dr", "--location", "northeurope", "--no-wait"], api.fetchImpl);
+      assert.equal(result.code, 0);
+      assert.match(result.stdout, /^The restore of RestorePoint rp1 is accepted\./);
+      assert.deepEqual(api.requests.map((r) => r.method), ["POST"]);
+    });
+  });
 });

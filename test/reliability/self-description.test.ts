@@ -1,0 +1,63 @@
+/**
+ * Self-describing RestorePoints stay true to their records: a second BackupRun of the same SourceSnapshot (snapshot
+ * mode existing, after the first run recorded its RestorePoint but was failed before it moved the base) leaves the
+ * recorded RestorePoint's manifest and data as they are, and the target account alone still lists its data.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { locationFromUrl } from "../../src/adapters/target-blob";
+import { failRun } from "../../src/engine/runs";
+import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
+import { intercept } from "../support/intercept";
+
+describe("self-describing RestorePoints", () => {
+  const app = useTestApp();
+  it("when a run recorded a RestorePoint and was failed before moving the base, then the next run of the same snapshot leaves the manifest equal to the record", async () => {
+    const { stack, compute, deps } = app();
+    const diskId = await app().createDisk("disk-rerun", 2 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 2 * MiB, 91);
+    await compute.snapshots.createOrUpdate(
+      resourceGroup,
+      "user-snap-rerun",
+      { location: stack.arm.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+      { updateIntervalInMs: 10 },
+    );
+    const diskKey = await app().protect(diskId, { snapshotMode: "existing" });
+    let failedRunId = "";
+    // Right after the record is written, the run is failed (abandoned, or gave up after 5 transient failures).
+    const failing = intercept(deps, "records.recordRestorePoint", 1, async () => {
+      const state = (await deps.records.getState(diskKey)).value;
+      failedRunId = state.activeRunId!;
+      await failRun(deps, diskKey, failedRunId, new Error("simulated: gave up after 5 attempts"), { info() {}, warn() {}, error() {} } as never);
+      // The worker's last delivery ends here (what failed after the record is not this test's concern).
+      throw new Error("simulated: the finalizer's last attempt failed after the record");
+    });
+    await app().withDeps(failing.deps).sync(diskKey);
+    assert.ok(failing.fired());
+    const [point] = await app().restorePoints(diskKey);
+    assert.equal(point.runId, failedRunId);
+    const target = deps.targets(locationFromUrl(point.targetBlobUrl));
+    const before = await target.readManifest(point.restorePointId);
+    assert.equal(before?.target.snapshot, point.targetSnapshot, "first: manifest names the record's snapshot");
+
+    await app().sync(diskKey); // the base did not move: the same SourceSnapshot is replicated again
+    const points = await app().restorePoints(diskKey);
+    assert.equal(points.length, 1, "one RestorePoint per snapshot");
+    const after = await target.readManifest(point.restorePointId);
+    // A newer snapshot: the second run's blob snapshot is now an orphan and retention removes it.
+    stack.disks.writeSeeded(diskId, 8 * MiB, 1 * MiB, 92);
+    await compute.snapshots.createOrUpdate(
+      resourceGroup,
+      "user-snap-rerun-2",
+      { location: stack.arm.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+      { updateIntervalInMs: 10 },
+    );
+    await app().sync(diskKey);
+    const listing = await deps.catalog.list({ blobEndpoint: stack.target.blobEndpoint, container: "backups" });
+    const listed = listing.restorePoints.find((p) => p.restorePointId === point.restorePointId);
+    assert.ok((await app().restorePoints(diskKey)).some((p) => p.restorePointId === point.restorePointId), "still recorded");
+    assert.equal(listed?.dataPresent, true, "the target account alone still lists the RestorePoint's data");
+    assert.equal(after?.runId, points[0].runId, "the manifest's runId is the record's");
+    assert.equal(after?.target.snapshot, points[0].targetSnapshot, "the manifest names the record's blob snapshot");
+  });
+});
