@@ -112,6 +112,8 @@ export interface TargetBlob {
   readChecksums(restorePointId: string): Promise<unknown>;
   /** Blob name of a RestorePoint's checksums, in this container. */
   checksumsBlobName(restorePointId: string): string;
+  /** Removes a RestorePoint's checksums; none is fine. */
+  deleteChecksums(restorePointId: string): Promise<void>;
   /** Stores a RestorePoint's manifest beside the TargetBlob (`<blob>.manifests/<id>.json`); overwrites. */
   writeManifest(manifest: RestorePointManifest): Promise<void>;
   /** A RestorePoint's manifest, or undefined when none was written; an unreadable one is an InvalidRecordError. */
@@ -324,6 +326,9 @@ export function createTargetBlobFactory(
         }
       },
       checksumsBlobName: (restorePointId) => checksumBlobName(location.blobName, restorePointId),
+      async deleteChecksums(restorePointId) {
+        await container.getBlockBlobClient(checksumBlobName(location.blobName, restorePointId)).deleteIfExists();
+      },
       async writeManifest(manifest) {
         const body = JSON.stringify(manifest, null, 2);
         await manifestBlob(manifest.restorePointId).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } });

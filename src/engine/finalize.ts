@@ -221,10 +221,11 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
   }
 }
 
-/** A RestorePoint's manifest and guest state copy. */
+/** What lies beside a RestorePoint's data: its manifest, guest state copy and checksums. */
 async function removeDescription(target: TargetBlob, restorePointId: string): Promise<void> {
   await target.deleteManifest(restorePointId);
   await target.deleteGuestState(restorePointId);
+  await target.deleteChecksums(restorePointId);
 }
 
 /**

@@ -97,10 +97,10 @@ describe("bootable restores", () => {
     assert.deepEqual([disk.osType, disk.hyperVGeneration, disk.sku?.name, disk.securityProfile?.securityType], ["Windows", "V2", "StandardSSD_LRS", undefined]);
   });
 
-  it("when RestorePoints expire, then their manifests and guest state copies are removed with them", async () => {
+  it("when RestorePoints expire, then their manifests, guest state copies and checksums are removed with them", async () => {
     const { stack, deps } = app();
     const diskId = await createOsDisk("disk-tl-retention", { osType: "Linux", hyperVGeneration: "V2", securityProfile: { securityType: "TrustedLaunch" } });
-    const diskKey = await app().protect(diskId, { retention: { keepLast: 1 } });
+    const diskKey = await app().protect(diskId, { retention: { keepLast: 1 }, verifyAfterBackup: true });
     const points = [];
     for (const seed of [321, 322, 323]) {
       stack.disks.writeSeeded(diskId, 0, 1 * MiB, seed);
@@ -108,8 +108,13 @@ describe("bootable restores", () => {
     }
     const target = deps.targets(locationFromUrl(points[0].targetBlobUrl));
     assert.deepEqual(await target.listManifests(), [points[2].restorePointId]);
-    for (const old of points.slice(0, 2)) assert.equal(await target.readGuestState(old.restorePointId), undefined, `guest state of ${old.restorePointId} removed`);
+    for (const old of points.slice(0, 2)) {
+      assert.equal(await target.readGuestState(old.restorePointId), undefined, `guest state of ${old.restorePointId} removed`);
+      assert.equal(await target.readChecksums(old.restorePointId), undefined, `checksums of ${old.restorePointId} removed`);
+    }
     assert.ok(await target.readGuestState(points[2].restorePointId));
+    assert.ok(await target.readChecksums(points[2].restorePointId));
+    assert.equal((await target.readManifest(points[2].restorePointId))?.checksumsBlobName, target.checksumsBlobName(points[2].restorePointId));
   });
 
   for (const [what, properties, pattern] of [
