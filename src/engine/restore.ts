@@ -16,6 +16,7 @@ import { type TargetLocation, locationFromUrl } from "../domain/target-location"
 import { ConflictError, PermanentError, codeOf, isPermanent } from "../domain/errors";
 import { restoreHoldMs } from "../domain/limits";
 import { parseDiskId } from "../domain/model";
+import { GiB, PAGE_BYTES } from "../domain/ranges";
 import { withoutAbsent } from "../domain/objects";
 import type { BootProperties, ComputeGateway, Deps, DiskInfo, ImportDiskRequest, TargetBlob, TargetBlobFactory } from "./deps";
 
@@ -70,6 +71,8 @@ export interface RestoreSource {
   readonly diskId: string;
   readonly location: TargetLocation;
   readonly targetSnapshot: string;
+  /** Bytes of the disk the RestorePoint holds (its blob less the VHD footer). */
+  readonly diskBytes: number;
   readonly manifest: RestorePointManifest | undefined;
   readonly storageAccountId: string | undefined;
   /** True while the RestorePoint is still recorded (the app), or always (direct mode: the data listing is the proof). */
@@ -104,6 +107,7 @@ export async function recordedSource(deps: Deps, diskKey: string, restorePointId
     diskId: point.diskId,
     location,
     targetSnapshot: point.targetSnapshot,
+    diskBytes: point.blobBytes - PAGE_BYTES,
     manifest,
     storageAccountId: manifest?.target.storageAccountId ?? config?.target.storageAccountId,
     recorded: async () => (await deps.records.getRestorePoint(diskKey, restorePointId)) !== undefined,
@@ -118,6 +122,7 @@ export function manifestSource(manifest: RestorePointManifest): RestoreSource {
     diskId: manifest.diskId,
     location: { blobEndpoint, container, blobName },
     targetSnapshot: snapshot,
+    diskBytes: manifest.blobBytes - PAGE_BYTES,
     manifest,
     storageAccountId,
     recorded: async () => true,
@@ -163,6 +168,12 @@ export async function restoreFromManifest(ports: RestorePorts, manifest: Restore
  * too, the resource group exists and the disk name is free.
  */
 export async function resolveRestore(ports: Pick<RestorePorts, "compute">, request: RestoreRequest, source: RestoreSource): Promise<ResolvedRestore> {
+  if (request.diskSizeGB !== undefined && request.diskSizeGB * GiB < source.diskBytes) {
+    throw new PermanentError(
+      "InvalidRequest",
+      `diskSizeGB: ${request.diskSizeGB} GiB is smaller than the disk RestorePoint ${source.restorePointId} holds (${source.diskBytes} bytes, ${Math.ceil(source.diskBytes / GiB)} GiB); a restored disk can only be as large or larger`,
+    );
+  }
   const storageAccountId = request.storageAccountId ?? source.storageAccountId;
   if (!storageAccountId) {
     throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this RestorePoint");

@@ -228,6 +228,7 @@ describe("bad input", () => {
       { name: "restore with a bad disk name", method: "POST", path: restore, body: { ...goodRestore, name: "bad name!" }, status: 400, says: /name: must be a disk name/ },
       { name: "restore without resourceGroup and location", method: "POST", path: restore, body: { name: "restored" }, status: 400, says: /resourceGroup: .*location: / },
       { name: "restore with diskSizeGB as text", method: "POST", path: restore, body: { ...goodRestore, diskSizeGB: "big" }, status: 400, says: /diskSizeGB: Invalid input: expected number/ },
+      { name: "restore smaller than the disk", method: "POST", path: restore, body: { ...goodRestore, diskSizeGB: 2 }, status: 400, says: /diskSizeGB: 2 GiB is smaller than the disk RestorePoint \S+ holds \(4294967296 bytes, 4 GiB\)/ },
       { name: "restore with an unknown field", method: "POST", path: restore, body: { ...goodRestore, overwrite: true }, status: 400, says: /Unrecognized key: "overwrite"/ },
       { name: "restore with a storage account id that is not one", method: "POST", path: restore, body: { ...goodRestore, storageAccountId: "/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/disks/z" }, status: 400, says: /storageAccountId: must be a storage account resource id/ },
       { name: "verify of an unknown RestorePoint", method: "POST", path: `/api/disks/${diskKey}/restore-points/nope/verify`, status: 404, says: /no RestorePoint nope/ },
