@@ -53,7 +53,7 @@ export class UnsupportedDiskError extends PermanentError {
  * Refuses disk types whose RestorePoints could not be restored as the same disk (Confidential VM, 4K sectors). A disk
  * that cannot be read now is left to the first run, which reports it (DiskNotFound, or the cause).
  */
-async function refuseUnsupportedDisk(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
+export async function refuseUnsupportedDisk(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
   const found = await deps.compute.getDisk(diskRefOf(disk)).catch(() => undefined);
   const reason = found && unsupportedDiskReason(found.properties);
   if (reason) throw new UnsupportedDiskError(disk.diskId, reason);
