@@ -5,9 +5,10 @@
  */
 import { parseArgs } from "node:util";
 import type { z } from "zod";
-import type { ProtectedDiskInput, protectedDiskUpdateSchema } from "../domain/model";
+import { type ProtectedDiskInput, type protectedDiskUpdateSchema, parseVmId, vmKeyOf } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
 import type { restoreRequestSchema } from "../engine/restore";
+import type { ProtectVmInput, vmRestoreRequestSchema } from "../engine/vm-sets";
 
 /** A command line that cannot be run as given; the message says what to change. Exit code 2. */
 export class UsageError extends Error {
@@ -29,6 +30,12 @@ export type UpdateBody = z.input<typeof protectedDiskUpdateSchema>;
 
 /** Body of POST …/restore-points/{restorePointId}/restore: what `restoreRequestSchema` accepts. */
 export type RestoreBody = z.input<typeof restoreRequestSchema>;
+
+/** Body of POST /api/vms: what `protectVmInputSchema` accepts. */
+export type ProtectVmBody = ProtectVmInput;
+
+/** Body of POST /api/vms/{vmKey}/restore: what `vmRestoreRequestSchema` accepts. */
+export type VmRestoreBody = z.input<typeof vmRestoreRequestSchema>;
 
 /** How `sync --wait` polls the BackupRun. */
 export interface WaitOptions {
@@ -60,6 +67,10 @@ export type CliCommand =
   | { readonly name: "restore-points"; readonly diskKey: string }
   | { readonly name: "restore"; readonly diskKey: string; readonly restorePointId: string; readonly body: RestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string }
+  | { readonly name: "protect-vm"; readonly body: ProtectVmBody }
+  | { readonly name: "sync-vm"; readonly vmKey: string }
+  | { readonly name: "vm-restore-points"; readonly vmKey: string }
+  | { readonly name: "restore-vm"; readonly vmKey: string; readonly body: VmRestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "catalog rebuild"; readonly body: { readonly blobEndpoint: string; readonly container?: string } }
   /** `restore-points --target-account`: from the manifests in the target account; `disk` is a diskKey or disk id. */
   | { readonly name: "direct restore-points"; readonly target: DirectTarget; readonly disk?: string }
@@ -303,6 +314,65 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     options: {},
     build: ([diskKey, restorePointId]) => ({ name: "verify", diskKey, restorePointId }),
   },
+  "protect-vm": {
+    args: ["vmId"],
+    summary: "protect every disk attached to a VM (OS and data disks) under one schedule",
+    options: { ...withoutBlobName(targetOptions), ...settingOptions },
+    build: ([vmId], values) => {
+      if (!parseVmId(vmId)) throw new UsageError(`"${vmId}" is not a VM resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>`, "protect-vm");
+      const blobEndpoint = requiredString(values, "target-endpoint", "protect-vm");
+      const target = { blobEndpoint, ...withoutAbsent({ container: str(values.container), storageAccountId: str(values["storage-account-id"]) }) };
+      return { name: "protect-vm", body: { vmId, target, ...diskSettings(values) } };
+    },
+  },
+  "sync-vm": {
+    args: ["vm"],
+    summary: "start a BackupRun of every disk of a VM's set now, as one RestorePoint group (vm: VM id or vmKey)",
+    options: {},
+    build: ([vm]) => ({ name: "sync-vm", vmKey: vmKeyArg(vm, "sync-vm") }),
+  },
+  "vm-restore-points": {
+    args: ["vm"],
+    summary: "list a VM's RestorePoint groups, newest first, with each disk's RestorePoint (vm: VM id or vmKey)",
+    options: {},
+    build: ([vm]) => ({ name: "vm-restore-points", vmKey: vmKeyArg(vm, "vm-restore-points") }),
+  },
+  "restore-vm": {
+    args: ["vm"],
+    summary: "restore every disk of a VM's set as of one group, then print the az command that creates the VM",
+    options: {
+      at: { type: "string", value: 'time|"latest"', help: "the newest group at or before this ISO time, or the newest group (required)" },
+      "resource-group": { type: "string", value: "rg", help: "resource group of the new disks (required)" },
+      location: { type: "string", value: "region", help: "region of the new disks: the target storage account's region (required)" },
+      "name-prefix": { type: "string", value: "prefix", help: "each new disk is named <prefix><source disk name> (default restored-)" },
+      "allow-partial": { type: "boolean", help: "restore a group even if some disk has no RestorePoint in it (that disk is left out)" },
+      sku: { type: "string", value: "sku", help: "Standard_LRS, Premium_LRS, StandardSSD_LRS, … (default: each source disk's)" },
+      "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disks" },
+      subscription: { type: "string", value: "id", help: "subscription of the new disks (default: the source disks')" },
+      zone: { type: "string", value: "n", help: "availability zone of the new disks" },
+      "no-wait": { type: "boolean", help: "return once the restores are accepted instead of following them" },
+      interval: { type: "string", value: "seconds", help: "seconds between polls while waiting (default 5)" },
+      timeout: { type: "string", value: "seconds", help: "give up waiting after this long (default 3600)" },
+    },
+    build: ([vm], values) => {
+      const at = requiredString(values, "at", "restore-vm");
+      if (at !== "latest" && !/^\d{4}-\d{2}-\d{2}T/.test(at)) throw new UsageError(`--at must be an ISO time (e.g. 2026-01-15T10:00:00Z) or "latest", not "${at}"`, "restore-vm");
+      const body: VmRestoreBody = withoutAbsent({
+        at,
+        allowPartial: values["allow-partial"] === true ? true : undefined,
+        namePrefix: str(values["name-prefix"]),
+        resourceGroup: requiredString(values, "resource-group", "restore-vm"),
+        location: requiredString(values, "location", "restore-vm"),
+        sku: unchecked<NonNullable<VmRestoreBody["sku"]>>(values.sku),
+        storageAccountId: str(values["storage-account-id"]),
+        subscriptionId: str(values.subscription),
+        zone: str(values.zone),
+      });
+      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "restore-vm");
+      const wait = values["no-wait"] ? undefined : { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
+      return { name: "restore-vm", vmKey: vmKeyArg(vm, "restore-vm"), body, ...withoutAbsent({ wait }) };
+    },
+  },
   "catalog rebuild": {
     args: [],
     summary: "record the RestorePoints a target account describes that the app has no record of",
@@ -409,6 +479,20 @@ function parseOrExplain(name: string, spec: CommandSpec, args: readonly string[]
     const message = error instanceof Error ? error.message.split(/\.\s/)[0].replace(/\.$/, "") : String(error);
     throw new UsageError(message, name);
   }
+}
+
+/** A VM's disk set is named by the VM's resource id or by its vmKey (as `vm-restore-points` prints it). */
+function vmKeyArg(vm: string, command: string): string {
+  const ref = parseVmId(vm);
+  if (ref) return vmKeyOf(ref.id);
+  if (/^[0-9a-f]{16}$/.test(vm)) return vm;
+  throw new UsageError(`"${vm}" is neither a VM resource id (/subscriptions/…/virtualMachines/<name>) nor a vmKey (16 hex digits)`, command);
+}
+
+/** protect-vm names each disk's TargetBlob itself (one per disk). */
+function withoutBlobName(options: Readonly<Record<string, OptionSpec>>): Readonly<Record<string, OptionSpec>> {
+  const { "blob-name": _blobName, ...rest } = options;
+  return rest;
 }
 
 function diskSettings(values: Values): UpdateBody {
