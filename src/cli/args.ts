@@ -8,7 +8,8 @@ import type { z } from "zod";
 import { type ProtectedDiskInput, type protectedDiskUpdateSchema, parseVmId, vmKeyOf } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
 import type { restoreRequestSchema } from "../engine/restore";
-import type { ProtectVmInput, vmRestoreRequestSchema } from "../engine/vm-sets";
+import type { vmRestoreRequestSchema } from "../engine/vm-restore";
+import type { ProtectVmInput } from "../engine/vm-sets";
 
 /** A command line that cannot be run as given; the message says what to change. Exit code 2. */
 export class UsageError extends Error {
@@ -74,6 +75,8 @@ export type CliCommand =
   | { readonly name: "catalog rebuild"; readonly body: { readonly blobEndpoint: string; readonly container?: string } }
   /** `restore-points --target-account`: from the manifests in the target account; `disk` is a diskKey or disk id. */
   | { readonly name: "direct restore-points"; readonly target: DirectTarget; readonly disk?: string }
+  /** `restore-vm --target-account`: a VM's disk set from the manifests in the target account. */
+  | { readonly name: "direct restore-vm"; readonly target: DirectTarget; readonly armEndpoint?: string; readonly vmKey: string; readonly body: VmRestoreBody }
   | {
       readonly name: "direct restore";
       readonly target: DirectTarget;
@@ -84,7 +87,7 @@ export type CliCommand =
     };
 
 /** Commands that read the target account themselves instead of calling the API. */
-export type DirectCommand = Extract<CliCommand, { name: "direct restore-points" | "direct restore" }>;
+export type DirectCommand = Extract<CliCommand, { name: "direct restore-points" | "direct restore" | "direct restore-vm" }>;
 
 /** A parsed command line: the command and the options every command takes. */
 export interface Invocation {
@@ -350,9 +353,11 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disks" },
       subscription: { type: "string", value: "id", help: "subscription of the new disks (default: the source disks')" },
       zone: { type: "string", value: "n", help: "availability zone of the new disks" },
-      "no-wait": { type: "boolean", help: "return once the restores are accepted instead of following them" },
-      interval: { type: "string", value: "seconds", help: "seconds between polls while waiting (default 5)" },
-      timeout: { type: "string", value: "seconds", help: "give up waiting after this long (default 3600)" },
+      "no-wait": { type: "boolean", help: "API mode: return once the restores are accepted instead of following them" },
+      interval: { type: "string", value: "seconds", help: "API mode: seconds between polls while waiting (default 5)" },
+      timeout: { type: "string", value: "seconds", help: "API mode: give up waiting after this long (default 3600)" },
+      ...directOptions,
+      "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
     },
     build: ([vm], values) => {
       const at = requiredString(values, "at", "restore-vm");
@@ -368,6 +373,10 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         subscriptionId: str(values.subscription),
         zone: str(values.zone),
       });
+      const target = directTarget(values, "restore-vm", ["arm-endpoint"]);
+      const waitGiven = values["no-wait"] !== undefined || values.interval !== undefined || values.timeout !== undefined;
+      if (target && waitGiven) throw new UsageError("--no-wait, --interval and --timeout apply to the API's tracked restores, not to --target-account", "restore-vm");
+      if (target) return { name: "direct restore-vm", target, vmKey: vmKeyArg(vm, "restore-vm"), body, ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
       if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "restore-vm");
       const wait = values["no-wait"] ? undefined : { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
       return { name: "restore-vm", vmKey: vmKeyArg(vm, "restore-vm"), body, ...withoutAbsent({ wait }) };

@@ -13,7 +13,8 @@ import type { RestoreRecord } from "../domain/records";
 import type { DiskStatus } from "../engine/status";
 
 import type { VerifyOutcome } from "../engine/verify-restore-point";
-import type { AcceptedVmRestore, ProtectVmOutcome, VmRestorePoints, VmSync } from "../engine/vm-sets";
+import type { AcceptedVmRestore, DirectVmRestore, VmBoot, VmRestorePlan } from "../engine/vm-restore";
+import type { ProtectVmOutcome, VmRestorePoints, VmSync } from "../engine/vm-sets";
 import type { VmSetDisk } from "../domain/vm-groups";
 
 /** A disk's status as the HTTP API answers it: its active run as a reader sees runs. */
@@ -433,31 +434,57 @@ export function formatVmRestore(answer: VmRestoreAnswer, where: { resourceGroup:
       : `Restored the ${answer.restores.length} disk(s) of VM ${diskLabel(answer.vmId)} as of group ${answer.groupTime}.`;
   const out = [headline, "", table(["ROLE", "SOURCE DISK", "RESTORE POINT", "STATE", "NEW DISK"], rows)];
   for (const r of failed) if (r.restore.state === "failed") out.push(`  ${diskLabel(r.diskId)}: ${r.restore.error}`);
-  for (const passed of answer.passedOver) out.push("", `Group ${passed.groupTime} is newer but was passed over: it has no RestorePoint of ${passed.missing}.`);
-  if (answer.notRestored.length) {
-    out.push("", `Not restored (no RestorePoint in this group): ${answer.notRestored.map((d) => `${diskLabel(d.diskId)} [${roleText(d)}]`).join(", ")}.`);
+  const created = ended && !failed.length ? answer.restores.map((r) => ({ role: r.role, lun: r.lun, newDiskId: r.restore.newDiskId })) : undefined;
+  return [...out, ...vmRestoreTail(answer, created, where)].join("\n");
+}
+
+/** Direct mode: the disks of a VM's set as created from the target account's manifests. */
+export function formatDirectVmRestore(result: DirectVmRestore, where: { resourceGroup: string; location: string }): string {
+  const rows = result.restores.map((r) => [roleText(r), diskLabel(r.diskId), r.result.restorePointId, r.result.diskId, r.result.createOption]);
+  const out = [
+    `Restored the ${result.restores.length} disk(s) of VM ${diskLabel(result.vmId)} as of group ${result.groupTime} from the target account.`,
+    "",
+    table(["ROLE", "SOURCE DISK", "RESTORE POINT", "NEW DISK", "CREATED WITH"], rows),
+  ];
+  const created = result.restores.map((r) => ({ role: r.role, lun: r.lun, newDiskId: r.result.diskId }));
+  return [...out, ...vmRestoreTail(result, created, where)].join("\n");
+}
+
+/** What a VM restore passed over and left out, the consistency note, and (once every disk exists) the az command. */
+function vmRestoreTail(plan: VmRestorePlan, created: readonly RestoredVmDisk[] | undefined, where: { resourceGroup: string; location: string }): string[] {
+  const out: string[] = [];
+  for (const passed of plan.passedOver) out.push("", `Group ${passed.groupTime} is newer but was passed over: it has no RestorePoint of ${passed.missing}.`);
+  if (plan.notRestored.length) {
+    out.push("", `Not restored (no RestorePoint in this group): ${plan.notRestored.map((d) => `${diskLabel(d.diskId)} [${roleText(d)}]`).join(", ")}.`);
   }
   out.push("", vmConsistencyNote);
-  if (ended && !failed.length) {
-    const command = vmCreateCommand(answer, where);
+  if (created) {
+    const command = vmCreateCommand({ boot: plan.boot, disks: created }, where);
     out.push("", ...(command ? ["Create the VM from the restored disks with:", "", command] : ["No OS disk was restored: attach the data disks to a VM of your own."]));
   }
-  return out.join("\n");
+  return out;
+}
+
+/** A disk a VM restore created: where it goes in the VM. */
+export interface RestoredVmDisk {
+  readonly role: VmSetDisk["role"];
+  readonly lun?: number;
+  readonly newDiskId: string;
 }
 
 /**
  * The `az vm create` that makes a VM of the restored disks: the OS disk attached as it is (its OS type and, for Trusted
  * Launch, secure boot and vTPM on), the data disks in lun order. Undefined without a restored OS disk.
  */
-export function vmCreateCommand(answer: Pick<VmRestoreAnswer, "restores" | "boot">, where: { resourceGroup: string; location: string }): string | undefined {
-  const os = answer.restores.find((r) => r.role === "os");
+export function vmCreateCommand(restored: { boot: VmBoot; disks: readonly RestoredVmDisk[] }, where: { resourceGroup: string; location: string }): string | undefined {
+  const os = restored.disks.find((d) => d.role === "os");
   if (!os) return undefined;
-  const data = answer.restores.filter((r) => r.role === "data").sort((a, b) => (a.lun ?? 0) - (b.lun ?? 0));
-  const { boot } = answer;
+  const data = restored.disks.filter((d) => d.role === "data").sort((a, b) => (a.lun ?? 0) - (b.lun ?? 0));
+  const { boot } = restored;
   const parts = [
     `az vm create --resource-group ${where.resourceGroup} --name ${boot.vmName} --location ${where.location}`,
-    `--attach-os-disk ${os.restore.newDiskId}`,
-    ...(data.length ? [`--attach-data-disks ${data.map((d) => d.restore.newDiskId).join(" ")}`] : []),
+    `--attach-os-disk ${os.newDiskId}`,
+    ...(data.length ? [`--attach-data-disks ${data.map((d) => d.newDiskId).join(" ")}`] : []),
     `--os-type ${boot.osType ? boot.osType.toLowerCase() : "<linux|windows>"}`,
     ...(boot.securityType === "TrustedLaunch" ? ["--security-type TrustedLaunch --enable-secure-boot true --enable-vtpm true"] : []),
   ];

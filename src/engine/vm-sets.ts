@@ -3,9 +3,10 @@
  * own under one schedule, each config naming the VM and the disk's role. The set's runs of one scheduled tick (or of
  * one `sync-vm`) share a `groupTime`, which their RestorePoints carry, so that the set is restored as of one time.
  * The disks are snapshotted one after another: each RestorePoint is crash-consistent for its disk, not across disks.
+ * Restoring a set is in vm-restore.ts.
  */
 import { z } from "zod";
-import { ConflictError, PermanentError } from "../domain/errors";
+import { PermanentError } from "../domain/errors";
 import {
   type ProtectedDiskConfig,
   type ProtectedDiskParsed,
@@ -15,12 +16,9 @@ import {
   toProtectedDisk,
   vmKeyOf,
 } from "../domain/model";
-import type { RestoreRecord } from "../domain/records";
-import { type VmRestorePointGroup, type VmSetDisk, bySetOrder, chooseGroup, groupRestorePoints, missingText } from "../domain/vm-groups";
+import { type VmRestorePointGroup, type VmSetDisk, bySetOrder, groupRestorePoints } from "../domain/vm-groups";
 import type { Deps, Log } from "./deps";
 import { protectDisk, refuseUnsupportedDisk } from "./protection";
-import { type RestoreRequest, recordedSource, resolveRestore, restoreRequestSchema } from "./restore";
-import { acceptRestore } from "./restores";
 import { startBackupRun } from "./runs";
 import { listRestorePoints } from "./status";
 
@@ -106,26 +104,28 @@ async function joinSet(deps: Deps, planned: { input: ProtectedDiskParsed; config
 
 async function adopt(deps: Deps, existing: ProtectedDiskConfig, disk: ProtectedDiskConfig): Promise<VmSetMember> {
   const member = disk.vmGroup;
-  const same = JSON.stringify(existing.vmGroup) === JSON.stringify(member) && existing.schedule === disk.schedule;
-  if (same) return { status: "unchanged", disk: existing };
+  const sameMember = existing.vmGroup?.vmId.toLowerCase() === member?.vmId.toLowerCase() && existing.vmGroup?.role === member?.role && existing.vmGroup?.lun === member?.lun;
+  if (sameMember && existing.schedule === disk.schedule) return { status: "unchanged", disk: existing };
   // One schedule for the set: the adopted disk takes the set's, so that its runs start in the same ticks.
   const adopted: ProtectedDiskConfig = { ...existing, schedule: disk.schedule, ...(member ? { vmGroup: member } : {}) };
   await deps.records.replaceDisk(adopted);
   return { status: "adopted", disk: adopted };
 }
 
+/** A ProtectedDisk of a VM's disk set. */
+type SetMemberConfig = ProtectedDiskConfig & { readonly vmGroup: VmMember };
+
 /** The ProtectedDisks of a VM's set, OS disk first, then data disks by lun. */
-export async function setDisks(deps: Deps, vmKey: string): Promise<ProtectedDiskConfig[]> {
+export async function setDisks(deps: Deps, vmKey: string): Promise<SetMemberConfig[]> {
   const { disks } = await deps.records.listDisks();
   return disks
-    .filter((d): d is ProtectedDiskConfig & { vmGroup: VmMember } => d.vmGroup !== undefined && vmKeyOf(d.vmGroup.vmId) === vmKey)
+    .filter((d): d is SetMemberConfig => d.vmGroup !== undefined && vmKeyOf(d.vmGroup.vmId) === vmKey)
     .sort((a, b) => bySetOrder(a.vmGroup, b.vmGroup));
 }
 
-function setDiskOf(config: ProtectedDiskConfig): VmSetDisk {
-  const member = config.vmGroup;
-  if (!member) throw new Error(`ProtectedDisk ${config.diskKey} is of no VM's disk set`);
-  return { diskKey: config.diskKey, diskId: config.diskId, role: member.role, ...(member.lun !== undefined ? { lun: member.lun } : {}) };
+function setDiskOf(config: SetMemberConfig): VmSetDisk {
+  const { role, lun } = config.vmGroup;
+  return { diskKey: config.diskKey, diskId: config.diskId, role, ...(lun !== undefined ? { lun } : {}) };
 }
 
 /** What sync-vm started: one groupTime, a run per disk, and the disks that could not start (busy, disabled). */
@@ -149,7 +149,7 @@ export async function syncVm(deps: Deps, vmKey: string, log: Log): Promise<VmSyn
     if (outcome.status === "started") runs.push({ diskKey: disk.diskKey, runId: outcome.runId });
     else notStarted.push({ diskKey: disk.diskKey, reason: outcome.status === "busy" ? outcome.reason : outcome.status });
   }
-  return { vmKey, vmId: vmIdOf(disks), groupTime, runs, notStarted };
+  return { vmKey, vmId: disks[0].vmGroup.vmId, groupTime, runs, notStarted };
 }
 
 /** A VM's disk set and its RestorePoint groups, newest first. */
@@ -165,85 +165,5 @@ export async function listVmRestorePoints(deps: Deps, vmKey: string): Promise<Vm
   if (!configs.length) return undefined;
   const disks = configs.map(setDiskOf);
   const points = new Map(await Promise.all(disks.map(async (d) => [d.diskKey, await listRestorePoints(deps, d.diskKey)] as const)));
-  return { vmKey, vmId: vmIdOf(configs), disks, groups: groupRestorePoints(disks, points) };
-}
-
-function vmIdOf(disks: readonly ProtectedDiskConfig[]): string {
-  return disks[0]?.vmGroup?.vmId ?? "";
-}
-
-/** What `POST /api/vms/{vmKey}/restore` takes: which time, where the disks go, how they are named. */
-export const vmRestoreRequestSchema = z
-  .object({
-    /** "latest", or an ISO time: the newest group at or before it. */
-    at: z.union([z.literal("latest"), z.iso.datetime({ offset: true })]).default("latest"),
-    /** Restore a group even if some disk has no RestorePoint in it (that disk is not restored). */
-    allowPartial: z.boolean().default(false),
-    /** Each new disk is named `<namePrefix><source disk name>`. */
-    namePrefix: z.string().regex(/^[A-Za-z0-9_.-]{0,40}$/, "must be up to 40 letters, digits, _ . -").default("restored-"),
-  })
-  .extend(restoreRequestSchema.omit({ name: true, diskSizeGB: true, osType: true, hyperVGeneration: true }).shape)
-  .strict();
-export type VmRestoreRequest = z.output<typeof vmRestoreRequestSchema>;
-
-/** How the restored disks become a VM again: what `az vm create` needs besides the disks. */
-export interface VmBoot {
-  readonly vmName: string;
-  readonly osType?: "Windows" | "Linux";
-  readonly securityType?: string;
-  readonly hyperVGeneration?: "V1" | "V2";
-}
-
-/** An accepted VM restore: the group, one tracked restore per disk, and what was not restored. */
-export interface AcceptedVmRestore {
-  readonly vmKey: string;
-  readonly vmId: string;
-  readonly groupTime: string;
-  /** Newer groups at or before `at` passed over because some disk had no RestorePoint in them. */
-  readonly passedOver: readonly { groupTime: string; missing: string }[];
-  /** With allowPartial: the disks the group has no RestorePoint of. */
-  readonly notRestored: readonly VmSetDisk[];
-  readonly restores: readonly (VmSetDisk & { readonly restore: RestoreRecord })[];
-  readonly boot: VmBoot;
-}
-
-/**
- * Restores a VM's disk set as of one group: every disk's restore is checked (names free, resource group there)
- * before any is accepted, then each is accepted as a tracked restore. Undefined when the VM has no disk set.
- */
-export async function acceptVmRestore(deps: Deps, vmKey: string, request: VmRestoreRequest, requestedBy: string): Promise<AcceptedVmRestore | undefined> {
-  const listing = await listVmRestorePoints(deps, vmKey);
-  if (!listing) return undefined;
-  const choice = chooseGroup(listing.groups, request.at === "latest" ? "latest" : new Date(request.at), request.allowPartial);
-  if (!choice.ok) throw new ConflictError("NoCompleteGroup", `virtual machine ${listing.vmId}: ${choice.reason}`);
-  const { group } = choice;
-  const { at: _at, allowPartial: _partial, namePrefix, ...common } = request;
-  const planned = [];
-  for (const member of group.restorePoints) {
-    const sourceName = member.diskId.split("/").at(-1) ?? member.diskKey;
-    const parsed = restoreRequestSchema.safeParse({ ...common, name: `${namePrefix}${sourceName}` });
-    if (!parsed.success) throw new PermanentError("InvalidRequest", `the restore of ${sourceName}: ${z.prettifyError(parsed.error)}`);
-    const source = await recordedSource(deps, member.diskKey, member.restorePoint.restorePointId);
-    if (!source) throw new ConflictError("RestorePointDataGone", `RestorePoint ${member.restorePoint.restorePointId} of ${sourceName} was removed while the restore was planned`);
-    await resolveRestore(deps, parsed.data, source);
-    planned.push({ member, request: parsed.data as RestoreRequest, os: member.role === "os" ? source.manifest?.disk : undefined });
-  }
-  const restores: (VmSetDisk & { restore: RestoreRecord })[] = [];
-  for (const { member, request: one } of planned) {
-    const restore = await acceptRestore(deps, member.diskKey, member.restorePoint.restorePointId, one, requestedBy);
-    if (!restore) throw new ConflictError("RestorePointDataGone", `RestorePoint ${member.restorePoint.restorePointId} was removed before its restore was accepted`);
-    const { restorePoint: _point, ...disk } = member;
-    restores.push({ ...disk, restore });
-  }
-  const os = planned.find((p) => p.os)?.os;
-  const vmName = `${namePrefix}${parseVmId(listing.vmId)?.name ?? "vm"}`;
-  return {
-    vmKey,
-    vmId: listing.vmId,
-    groupTime: group.groupTime,
-    passedOver: choice.passedOver.map((g) => ({ groupTime: g.groupTime, missing: missingText(g) })),
-    notRestored: group.missing,
-    restores,
-    boot: { vmName, ...(os?.osType ? { osType: os.osType } : {}), ...(os?.securityType ? { securityType: os.securityType } : {}), ...(os?.hyperVGeneration ? { hyperVGeneration: os.hyperVGeneration } : {}) },
-  };
+  return { vmKey, vmId: configs[0].vmGroup.vmId, disks, groups: groupRestorePoints(disks, points) };
 }

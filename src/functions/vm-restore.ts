@@ -4,7 +4,7 @@
  * group is at or before `at` (unless allowPartial), a disk name is taken, or the resource group is missing.
  */
 import { ConflictError, PermanentError } from "../domain/errors";
-import { acceptVmRestore, vmRestoreRequestSchema } from "../engine/vm-sets";
+import { acceptVmRestore, vmRestoreRequestSchema } from "../engine/vm-restore";
 import { httpHandler, json, problem, readBody } from "../host/http";
 import { register } from "../host/register";
 import { restoreView } from "./restore-get";

@@ -9,12 +9,14 @@ import { describe, it } from "node:test";
 import { ApiError, type Api } from "../../src/cli/api";
 import { parseCommandLine } from "../../src/cli/args";
 import { runCommand } from "../../src/cli/commands";
+import { runDirectCommand } from "../../src/cli/direct";
 import type { VmRestoreAnswer } from "../../src/cli/format";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { diskKeyOf, vmKeyOf } from "../../src/domain/model";
 import type { RestorePoint } from "../../src/domain/records";
 import { scheduleDueBackups } from "../../src/engine/scheduler";
 import { sparseDigest } from "../../src/engine/verify";
+import type { DirectVmRestore } from "../../src/engine/vm-restore";
 import type { ProtectVmOutcome, VmRestorePoints } from "../../src/engine/vm-sets";
 import { MiB, type TestApp, resourceGroup, useTestApp } from "../support/app";
 import { guestStateHashOfDisk, sha256 } from "../support/restored";
@@ -251,5 +253,33 @@ describe("VM disk sets", () => {
     const missing = await app().host.invokeHttp("POST", "/api/vms", { vmId: vmId.replace("vm-d", "vm-nowhere"), target: target() });
     assert.equal(missing.status, 404);
     assert.match(JSON.stringify(missing.body), /VmNotFound.*virtual machine .*vm-nowhere does not exist/);
+  });
+
+  it("when the app is gone, then restore-vm --target-account restores the set as of a group from the manifests alone", async () => {
+    const { stack, deps } = app();
+    const osId = await createDisk("vm-e-os", { osType: "Windows", hyperVGeneration: "V1" });
+    const data0 = await createDisk("vm-e-data0");
+    stack.disks.writeSeeded(osId, 0, MiB, 701);
+    stack.disks.writeSeeded(data0, 0, MiB, 702);
+    const vmId = await createVm("vm-e", osId, [data0]);
+    assert.equal((await protectVm(vmId)).status, 201);
+    assert.equal((await app().host.invokeHttp("POST", `/api/vms/${vmKeyOf(vmId)}/sync`)).status, 202);
+    await app().host.runUntilIdle();
+    const [group] = (await groupsOf(vmId)).groups;
+    stack.disks.writeSeeded(data0, 0, MiB, 703);
+
+    const { command } = parseCommandLine(["restore-vm", vmId, "--at", "latest", "--target-account", stack.target.blobEndpoint, "--container", "backups",
+      "--resource-group", "rg-restore", "--location", stack.target.location, "--name-prefix", "direct-"]);
+    assert.equal(command.name, "direct restore-vm");
+    const ports = { catalog: deps.catalog, targets: deps.targets, compute: deps.compute, now: deps.now, randomId: deps.randomId };
+    const outcome = await runDirectCommand(command as Parameters<typeof runDirectCommand>[0], ports);
+    const result = outcome.data as DirectVmRestore;
+    assert.equal(result.groupTime, group.groupTime);
+    assert.deepEqual(result.restores.map((r) => [r.role, r.result.restorePointId]), group.restorePoints.map((p) => [p.role, p.restorePoint.restorePointId]));
+    for (const [i, r] of result.restores.entries()) {
+      const point = group.restorePoints[i].restorePoint;
+      assert.equal(await diskDigest(app(), r.result.diskId, point.blobBytes - 512, `check-vm-e-${i}`), await pointDigest(app(), point), `${r.result.diskId} holds the group's data`);
+    }
+    assert.match(outcome.text, new RegExp(`--attach-os-disk ${result.restores[0].result.diskId} \\\\\n  --attach-data-disks ${result.restores[1].result.diskId} \\\\\n  --os-type windows$`, "m"));
   });
 });

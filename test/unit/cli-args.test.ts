@@ -102,6 +102,14 @@ describe("parseCommandLine", () => {
       argv: ["restore-vm", vmKey, "--at", "latest", "--resource-group", "rg-dr", "--location", "northeurope", "--no-wait"],
       expected: { command: { name: "restore-vm", vmKey, body: { at: "latest", resourceGroup: "rg-dr", location: "northeurope" } }, json: false },
     },
+    {
+      name: "when restore-vm gets a target account, then it runs in direct mode from the manifests",
+      argv: ["restore-vm", vmId, "--at", "latest", "--target-account", endpoint, "--container", "backups", "--resource-group", "rg-dr", "--location", "northeurope"],
+      expected: {
+        command: { name: "direct restore-vm", target: { blobEndpoint: endpoint, container: "backups" }, vmKey, body: { at: "latest", resourceGroup: "rg-dr", location: "northeurope" } },
+        json: false,
+      },
+    },
     { name: "when unprotect gets a key, then it is the only thing sent", argv: ["unprotect", "abc"], expected: { command: { name: "unprotect", diskKey: "abc" }, json: false } },
   ];
   for (const c of accepted) {
@@ -132,6 +140,7 @@ describe("parseCommandLine", () => {
     { name: "when restore-vm lacks --at, then the time is asked for", argv: ["restore-vm", vmId, "--resource-group", "rg", "--location", "l"], message: /^--at is required$/, command: "restore-vm" },
     { name: "when restore-vm gets a time that is not ISO, then the format is shown", argv: ["restore-vm", vmId, "--at", "yesterday", "--resource-group", "rg", "--location", "l"], message: /^--at must be an ISO time/, command: "restore-vm" },
     { name: "when sync-vm gets neither a VM id nor a vmKey, then both forms are named", argv: ["sync-vm", "vm1"], message: /neither a VM resource id .* nor a vmKey/, command: "sync-vm" },
+    { name: "when restore-vm in direct mode is told not to wait, then that is refused", argv: ["restore-vm", vmId, "--at", "latest", "--target-account", endpoint, "--resource-group", "rg", "--location", "l", "--no-wait"], message: /not to --target-account/, command: "restore-vm" },
     { name: "when help is asked for an unknown command, then it is named", argv: ["help", "nope"], message: /^unknown command "nope"$/ },
   ];
   for (const c of refused) {

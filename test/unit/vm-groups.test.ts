@@ -62,14 +62,11 @@ describe("VM RestorePoint groups", () => {
 });
 
 describe("vmCreateCommand", () => {
-  const restored = (role: "os" | "data", name: string, lun?: number) => ({
-    diskKey: name, diskId: diskId(name), role, ...(lun !== undefined ? { lun } : {}),
-    restore: { newDiskId: diskId(`restored-${name}`) } as never,
-  });
+  const restored = (role: "os" | "data", name: string, lun?: number) => ({ role, newDiskId: diskId(`restored-${name}`), ...(lun !== undefined ? { lun } : {}) });
   const where = { resourceGroup: "rg-dr", location: "northeurope" };
 
   it("when a Trusted Launch VM's disks are restored, then the command attaches them in lun order with secure boot and vTPM", () => {
-    const command = vmCreateCommand({ restores: [restored("data", "b", 3), restored("os", "os"), restored("data", "a", 0)], boot: { vmName: "restored-vm1", osType: "Linux", securityType: "TrustedLaunch" } }, where);
+    const command = vmCreateCommand({ disks: [restored("data", "b", 3), restored("os", "os"), restored("data", "a", 0)], boot: { vmName: "restored-vm1", osType: "Linux", securityType: "TrustedLaunch" } }, where);
     assert.equal(
       command,
       `az vm create --resource-group rg-dr --name restored-vm1 --location northeurope \\\n  --attach-os-disk ${diskId("restored-os")} \\\n  ` +
@@ -80,6 +77,6 @@ describe("vmCreateCommand", () => {
   });
 
   it("when no OS disk was restored, then there is no command", () => {
-    assert.equal(vmCreateCommand({ restores: [restored("data", "a", 0)], boot: { vmName: "vm" } }, where), undefined);
+    assert.equal(vmCreateCommand({ disks: [restored("data", "a", 0)], boot: { vmName: "vm" } }, where), undefined);
   });
 });
