@@ -152,6 +152,26 @@ const directOptions: Readonly<Record<string, OptionSpec>> = {
   "local-stack": { type: "string", value: "file", help: "direct mode: use a local stack's endpoints and credentials (env DISKDELTA_LOCAL_STACK_FILE)" },
 };
 
+/** Options of the commands that restore: following the API's tracked restores, or direct mode. */
+const restoreModeOptions: Readonly<Record<string, OptionSpec>> = {
+  "no-wait": { type: "boolean", help: "API mode: return once the restore is accepted instead of following it" },
+  interval: { type: "string", value: "seconds", help: "API mode: seconds between polls while waiting (default 5)" },
+  timeout: { type: "string", value: "seconds", help: "API mode: give up waiting after this long (default 3600)" },
+  ...directOptions,
+  "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
+};
+
+/** How a restore command runs: from the target account itself, or through the API, followed unless --no-wait. */
+function restoreMode(values: Values, command: string): { target: DirectTarget; armEndpoint?: string } | { wait: WaitOptions | undefined } {
+  const target = directTarget(values, command, ["arm-endpoint"]);
+  const waitGiven = values["no-wait"] !== undefined || values.interval !== undefined || values.timeout !== undefined;
+  if (target && waitGiven) throw new UsageError("--no-wait, --interval and --timeout apply to the API's tracked restores, not to --target-account", command);
+  if (target) return { target, ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
+  if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", command);
+  if (values["no-wait"]) return { wait: undefined };
+  return { wait: { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) } };
+}
+
 /** The target account of a direct-mode command, or undefined in API mode (then no direct-mode option may be given). */
 function directTarget(values: Values, command: string, only: readonly string[]): DirectTarget | undefined {
   const account = str(values["target-account"]);
@@ -281,14 +301,9 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "os-type": { type: "string", value: "Windows|Linux", help: "override the recorded OS type" },
       "hyper-v-generation": { type: "string", value: "V1|V2", help: "override the recorded Hyper-V generation" },
       zone: { type: "string", value: "n", help: "availability zone of the new disk (the source's zone is not carried over)" },
-      "no-wait": { type: "boolean", help: "API mode: return once the restore is accepted instead of following it" },
-      interval: { type: "string", value: "seconds", help: "API mode: seconds between polls while waiting (default 5)" },
-      timeout: { type: "string", value: "seconds", help: "API mode: give up waiting after this long (default 3600)" },
-      ...directOptions,
-      "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
+      ...restoreModeOptions,
     },
     build: ([diskKey, restorePointId], values) => {
-      const target = directTarget(values, "restore", ["arm-endpoint"]);
       const body: RestoreBody = {
         name: requiredString(values, "name", "restore"),
         resourceGroup: requiredString(values, "resource-group", "restore"),
@@ -301,14 +316,9 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         hyperVGeneration: unchecked(values["hyper-v-generation"]),
         zone: str(values.zone),
       };
-      const waitGiven = values["no-wait"] !== undefined || values.interval !== undefined || values.timeout !== undefined;
-      if (target && waitGiven) throw new UsageError("--no-wait, --interval and --timeout apply to the API's tracked restores, not to --target-account", "restore");
-      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "restore");
-      if (!target) {
-        const wait = values["no-wait"] ? undefined : { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
-        return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ wait }) };
-      }
-      return { name: "direct restore", target, diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
+      const mode = restoreMode(values, "restore");
+      if ("wait" in mode) return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ wait: mode.wait }) };
+      return { name: "direct restore", ...mode, diskKey, restorePointId, body: withoutAbsent(body) };
     },
   },
   verify: {
@@ -353,11 +363,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disks" },
       subscription: { type: "string", value: "id", help: "subscription of the new disks (default: the source disks')" },
       zone: { type: "string", value: "n", help: "availability zone of the new disks" },
-      "no-wait": { type: "boolean", help: "API mode: return once the restores are accepted instead of following them" },
-      interval: { type: "string", value: "seconds", help: "API mode: seconds between polls while waiting (default 5)" },
-      timeout: { type: "string", value: "seconds", help: "API mode: give up waiting after this long (default 3600)" },
-      ...directOptions,
-      "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
+      ...restoreModeOptions,
     },
     build: ([vm], values) => {
       const at = requiredString(values, "at", "restore-vm");
@@ -373,13 +379,10 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         subscriptionId: str(values.subscription),
         zone: str(values.zone),
       });
-      const target = directTarget(values, "restore-vm", ["arm-endpoint"]);
-      const waitGiven = values["no-wait"] !== undefined || values.interval !== undefined || values.timeout !== undefined;
-      if (target && waitGiven) throw new UsageError("--no-wait, --interval and --timeout apply to the API's tracked restores, not to --target-account", "restore-vm");
-      if (target) return { name: "direct restore-vm", target, vmKey: vmKeyArg(vm, "restore-vm"), body, ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
-      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "restore-vm");
-      const wait = values["no-wait"] ? undefined : { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
-      return { name: "restore-vm", vmKey: vmKeyArg(vm, "restore-vm"), body, ...withoutAbsent({ wait }) };
+      const mode = restoreMode(values, "restore-vm");
+      const vmKey = vmKeyArg(vm, "restore-vm");
+      if ("wait" in mode) return { name: "restore-vm", vmKey, body, ...withoutAbsent({ wait: mode.wait }) };
+      return { name: "direct restore-vm", ...mode, vmKey, body };
     },
   },
   "catalog rebuild": {
