@@ -40,12 +40,14 @@ export function vmKeyOf(vmId: string): string {
   return diskKeyOf(vmId);
 }
 
+export const vmIdSchema = z.string().trim().refine((id) => parseVmId(id) !== undefined, {
+  message: "must be a virtual machine resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>",
+});
+
 /** Which disk of a VM's disk set (`protect-vm`) a ProtectedDisk is: the VM, the disk's role and its data disk lun. */
 export const vmMemberSchema = z
   .object({
-    vmId: z.string().trim().refine((id) => parseVmId(id) !== undefined, {
-      message: "must be a virtual machine resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>",
-    }),
+    vmId: vmIdSchema,
     role: z.enum(["os", "data"]),
     lun: z.number().int().min(0).max(63).optional(),
   })
@@ -66,7 +68,7 @@ const blobNamePattern = /^[^\\?#]{1,1024}$/;
 const containerPattern = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** Defined once so that an update is checked like a new ProtectedDisk (a refinement does not survive removeDefault). */
-const scheduleSchema = z.string().superRefine((value, ctx) => {
+export const scheduleSchema = z.string().superRefine((value, ctx) => {
   const problem = scheduleProblem(value);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });

@@ -13,6 +13,8 @@ import {
   type VmMember,
   parseVmId,
   protectedDiskInputSchema,
+  scheduleSchema,
+  vmIdSchema,
   toProtectedDisk,
   vmKeyOf,
 } from "../domain/model";
@@ -22,16 +24,16 @@ import { protectDisk, refuseUnsupportedDisk } from "./protection";
 import { startBackupRun } from "./runs";
 import { listRestorePoints } from "./status";
 
-const vmIdSchema = z.string().trim().refine((id) => parseVmId(id) !== undefined, {
-  message: "must be a virtual machine resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>",
-});
-
-/** What `POST /api/vms` takes: what protect takes, for a VM; each disk gets its own TargetBlob (no blobName). */
+/**
+ * What `POST /api/vms` takes: what protect takes, for a VM; each disk gets its own TargetBlob (no blobName). Without
+ * a schedule, a set protected before keeps its schedule (a new one gets protect's default).
+ */
 export const protectVmInputSchema = protectedDiskInputSchema
   .omit({ diskId: true, vmGroup: true })
   .extend({
     vmId: vmIdSchema,
     target: protectedDiskInputSchema.shape.target.omit({ blobName: true }),
+    schedule: scheduleSchema.optional(),
   })
   .strict();
 export type ProtectVmInput = z.input<typeof protectVmInputSchema>;
@@ -56,10 +58,12 @@ export interface ProtectVmOutcome {
  * are protected already (they join the set and its schedule) and adds newly attached ones.
  */
 export async function protectVm(deps: Deps, input: unknown): Promise<ProtectVmOutcome> {
-  const { vmId, ...settings } = protectVmInputSchema.parse(input);
+  const { vmId, schedule, ...settings } = protectVmInputSchema.parse(input);
   const ref = parseVmId(vmId);
   if (!ref) throw new PermanentError("InvalidRequest", `vmId: not a virtual machine resource id: ${vmId}`);
   const vm = await deps.compute.getVirtualMachine(ref);
+  const current = await setDisks(deps, vmKeyOf(vm.ref.id));
+  const setSchedule = schedule ?? current[0]?.schedule;
   const attached: { diskId: string | undefined; name: string | undefined; member: VmMember }[] = [
     { ...vm.osDisk, member: { vmId: vm.ref.id, role: "os" } },
     ...vm.dataDisks.map((d) => ({ ...d, member: { vmId: vm.ref.id, role: "data" as const, lun: d.lun } })),
@@ -69,7 +73,7 @@ export async function protectVm(deps: Deps, input: unknown): Promise<ProtectVmOu
       const which = member.role === "os" ? "its OS disk" : `its data disk at lun ${member.lun}`;
       throw new UnsupportedVmError(vm.ref.id, `${which} (${name ?? "unnamed"}) is not a managed disk; diskdelta protects managed disks only`);
     }
-    const input = protectedDiskInputSchema.parse({ ...settings, diskId, vmGroup: member });
+    const input = protectedDiskInputSchema.parse({ ...settings, ...(setSchedule ? { schedule: setSchedule } : {}), diskId, vmGroup: member });
     return { input, config: toProtectedDisk(input) };
   });
   for (const { config } of planned) await refuseUnsupportedDisk(deps, config);
@@ -77,7 +81,7 @@ export async function protectVm(deps: Deps, input: unknown): Promise<ProtectVmOu
   const disks: VmSetMember[] = [];
   for (const disk of planned) disks.push(await joinSet(deps, disk));
   const attachedKeys = new Set(planned.map((d) => d.config.diskKey));
-  const notAttached = (await setDisks(deps, vmKeyOf(vm.ref.id))).filter((d) => !attachedKeys.has(d.diskKey));
+  const notAttached = current.filter((d) => !attachedKeys.has(d.diskKey));
   return { vmKey: vmKeyOf(vm.ref.id), vmId: vm.ref.id, disks, notAttached };
 }
 

@@ -194,9 +194,13 @@ describe("VM disk sets", () => {
     const data1 = await createDisk("vm-b-data1");
     await app().stack.deleteVirtualMachine(resourceGroup, "vm-b");
     vmId = await createVm("vm-b", osId, [data0, data1]);
-    const grown = await protectVm(vmId, { schedule: "every 2h" });
+    const grown = await protectVm(vmId);
     assert.equal(grown.status, 201);
-    assert.deepEqual(grown.body.disks.map((d) => [d.status, d.disk.diskId]), [["unchanged", osId], ["unchanged", data0], ["created", data1]]);
+    assert.deepEqual(
+      grown.body.disks.map((d) => [d.status, d.disk.diskId, d.disk.schedule]),
+      [["unchanged", osId, "every 2h"], ["unchanged", data0, "every 2h"], ["created", data1, "every 2h"]],
+      "without a schedule, the set keeps its own and the new disk takes it",
+    );
     assert.deepEqual((await groupsOf(vmId)).disks.map((d) => d.diskKey), [osId, data0, data1].map(diskKeyOf));
   });
 
