@@ -14,6 +14,8 @@ var suffix = '${environmentName}-${resourceToken}'
 var snapshotsActions = [
   // getDisk: size, location and uniqueId of the protected disk
   'Microsoft.Compute/disks/read'
+  // getVirtualMachine (protect-vm): the VM's attached OS and data disks
+  'Microsoft.Compute/virtualMachines/read'
   // createIncrementalSnapshot: creating a snapshot from a disk is checked against read access to the disk's data
   'Microsoft.Compute/disks/beginGetAccess/action'
   // getSnapshot, listDiskSnapshots
@@ -44,7 +46,7 @@ resource snapshotsRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, suffix, 'diskdelta-snapshots')
   properties: {
     roleName: 'diskdelta snapshots (${suffix})'
-    description: 'diskdelta: read protected disks; create, read, share (read SAS), revoke and delete their incremental snapshots.'
+    description: 'diskdelta: read protected disks and the VMs they are attached to; create, read, share (read SAS), revoke and delete their incremental snapshots.'
     type: 'customRole'
     permissions: [
       {

@@ -7,11 +7,11 @@
  * paced by the budgets ARM reported to this worker (src/adapters/compute-throttling.ts); a call that would wait
  * longer than the pacing allows fails with the transient ComputeThrottledError.
  */
-import { ComputeManagementClient, type Disk, type Snapshot } from "@azure/arm-compute";
+import { ComputeManagementClient, type Disk, type Snapshot, type VirtualMachine } from "@azure/arm-compute";
 import type { TokenCredential } from "@azure/core-auth";
 import { PermanentError, codeOf, statusOf } from "../domain/errors";
 import type { DiskProperties } from "../domain/manifest";
-import { type DiskRef, parseDiskId } from "../domain/model";
+import { type DiskRef, type VmRef, parseDiskId } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
 import { ComputeThrottling, type PacingOptions, type ThrottlingObserver, computePolicies, defaultPacing } from "./compute-throttling";
 
@@ -79,9 +79,30 @@ export interface ImportDiskRequest {
   readonly securityDataUri?: string;
 }
 
+/** A disk attached to a VM: its managed disk id, or none for an unmanaged (VHD) disk, which diskdelta cannot protect. */
+export interface AttachedDisk {
+  readonly name: string | undefined;
+  readonly diskId: string | undefined;
+}
+
+/** What diskdelta needs to know of a virtual machine: its attached disks and how it boots. */
+export interface VirtualMachineInfo {
+  readonly ref: VmRef;
+  readonly location: string;
+  readonly vmSize: string | undefined;
+  /** `securityProfile.securityType` (TrustedLaunch, ConfidentialVM), with its UEFI settings. */
+  readonly securityType: string | undefined;
+  readonly secureBootEnabled: boolean | undefined;
+  readonly vTpmEnabled: boolean | undefined;
+  readonly osDisk: AttachedDisk;
+  readonly dataDisks: readonly (AttachedDisk & { readonly lun: number })[];
+}
+
 /** The compute operations diskdelta uses. */
 export interface ComputeGateway {
   getDisk(ref: DiskRef): Promise<DiskInfo>;
+  /** The VM and its attached disks; a PermanentError VmNotFound when it (or its resource group) does not exist. */
+  getVirtualMachine(ref: VmRef): Promise<VirtualMachineInfo>;
   createIncrementalSnapshot(disk: DiskInfo, name: string, tags: Record<string, string>): Promise<SnapshotInfo>;
   getSnapshot(snapshotId: string): Promise<SnapshotInfo | undefined>;
   /** Incremental snapshots of this disk incarnation (sourceResourceId AND sourceUniqueId), oldest first. */
@@ -192,6 +213,21 @@ function toDiskInfo(disk: Disk, fallbackId: string): DiskInfo {
   };
 }
 
+function toVirtualMachineInfo(vm: VirtualMachine, ref: VmRef): VirtualMachineInfo {
+  const storage = vm.storageProfile;
+  const security = vm.securityProfile;
+  return {
+    ref,
+    location: vm.location,
+    vmSize: vm.hardwareProfile?.vmSize,
+    securityType: security?.securityType,
+    secureBootEnabled: security?.uefiSettings?.secureBootEnabled,
+    vTpmEnabled: security?.uefiSettings?.vTpmEnabled,
+    osDisk: { name: storage?.osDisk?.name, diskId: storage?.osDisk?.managedDisk?.id },
+    dataDisks: (storage?.dataDisks ?? []).map((d) => ({ lun: d.lun, name: d.name, diskId: d.managedDisk?.id })),
+  };
+}
+
 /**
  * Options for the ARM client: the endpoint (Azure's by default), how often to poll long-running operations, how
  * calls are paced by ARM's throttling budgets (`defaultPacing`; `false` only to measure a worker without pacing), and
@@ -277,6 +313,17 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       } catch (error) {
         if (codeOf(error) === "ResourceGroupNotFound") throw new PermanentError("ResourceGroupNotFound", `resource group '${ref.resourceGroup}' of disk ${ref.id} does not exist`);
         if (isNotFound(error)) throw new PermanentError("DiskNotFound", `disk ${ref.id} does not exist (deleted?)`);
+        throw error;
+      }
+    },
+
+    async getVirtualMachine(ref) {
+      try {
+        return toVirtualMachineInfo(await clientFor(ref.subscriptionId).virtualMachines.get(ref.resourceGroup, ref.name), ref);
+      } catch (error) {
+        if (isNotFound(error) || codeOf(error) === "ResourceGroupNotFound") {
+          throw new PermanentError("VmNotFound", `virtual machine ${ref.id} does not exist (check the subscription, resource group and name)`);
+        }
         throw error;
       }
     },

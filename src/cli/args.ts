@@ -5,9 +5,11 @@
  */
 import { parseArgs } from "node:util";
 import type { z } from "zod";
-import type { ProtectedDiskInput, protectedDiskUpdateSchema } from "../domain/model";
+import { type ProtectedDiskInput, type protectedDiskUpdateSchema, parseVmId, vmKeyOf } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
 import type { restoreRequestSchema } from "../engine/restore";
+import type { vmRestoreRequestSchema } from "../engine/vm-restore";
+import type { ProtectVmInput } from "../engine/vm-sets";
 
 /** A command line that cannot be run as given; the message says what to change. Exit code 2. */
 export class UsageError extends Error {
@@ -29,6 +31,12 @@ export type UpdateBody = z.input<typeof protectedDiskUpdateSchema>;
 
 /** Body of POST …/restore-points/{restorePointId}/restore: what `restoreRequestSchema` accepts. */
 export type RestoreBody = z.input<typeof restoreRequestSchema>;
+
+/** Body of POST /api/vms: what `protectVmInputSchema` accepts. */
+export type ProtectVmBody = ProtectVmInput;
+
+/** Body of POST /api/vms/{vmKey}/restore: what `vmRestoreRequestSchema` accepts. */
+export type VmRestoreBody = z.input<typeof vmRestoreRequestSchema>;
 
 /** How `sync --wait` polls the BackupRun. */
 export interface WaitOptions {
@@ -60,9 +68,15 @@ export type CliCommand =
   | { readonly name: "restore-points"; readonly diskKey: string }
   | { readonly name: "restore"; readonly diskKey: string; readonly restorePointId: string; readonly body: RestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string }
+  | { readonly name: "protect-vm"; readonly body: ProtectVmBody }
+  | { readonly name: "sync-vm"; readonly vmKey: string }
+  | { readonly name: "vm-restore-points"; readonly vmKey: string }
+  | { readonly name: "restore-vm"; readonly vmKey: string; readonly body: VmRestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "catalog rebuild"; readonly body: { readonly blobEndpoint: string; readonly container?: string } }
   /** `restore-points --target-account`: from the manifests in the target account; `disk` is a diskKey or disk id. */
   | { readonly name: "direct restore-points"; readonly target: DirectTarget; readonly disk?: string }
+  /** `restore-vm --target-account`: a VM's disk set from the manifests in the target account. */
+  | { readonly name: "direct restore-vm"; readonly target: DirectTarget; readonly armEndpoint?: string; readonly vmKey: string; readonly body: VmRestoreBody }
   | {
       readonly name: "direct restore";
       readonly target: DirectTarget;
@@ -73,7 +87,7 @@ export type CliCommand =
     };
 
 /** Commands that read the target account themselves instead of calling the API. */
-export type DirectCommand = Extract<CliCommand, { name: "direct restore-points" | "direct restore" }>;
+export type DirectCommand = Extract<CliCommand, { name: "direct restore-points" | "direct restore" | "direct restore-vm" }>;
 
 /** A parsed command line: the command and the options every command takes. */
 export interface Invocation {
@@ -137,6 +151,26 @@ const directOptions: Readonly<Record<string, OptionSpec>> = {
   container: { type: "string", value: "name", help: "direct mode: only this container of the target account (default: every container)" },
   "local-stack": { type: "string", value: "file", help: "direct mode: use a local stack's endpoints and credentials (env DISKDELTA_LOCAL_STACK_FILE)" },
 };
+
+/** Options of the commands that restore: following the API's tracked restores, or direct mode. */
+const restoreModeOptions: Readonly<Record<string, OptionSpec>> = {
+  "no-wait": { type: "boolean", help: "API mode: return once the restore is accepted instead of following it" },
+  interval: { type: "string", value: "seconds", help: "API mode: seconds between polls while waiting (default 5)" },
+  timeout: { type: "string", value: "seconds", help: "API mode: give up waiting after this long (default 3600)" },
+  ...directOptions,
+  "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
+};
+
+/** How a restore command runs: from the target account itself, or through the API, followed unless --no-wait. */
+function restoreMode(values: Values, command: string): { target: DirectTarget; armEndpoint?: string } | { wait: WaitOptions | undefined } {
+  const target = directTarget(values, command, ["arm-endpoint"]);
+  const waitGiven = values["no-wait"] !== undefined || values.interval !== undefined || values.timeout !== undefined;
+  if (target && waitGiven) throw new UsageError("--no-wait, --interval and --timeout apply to the API's tracked restores, not to --target-account", command);
+  if (target) return { target, ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
+  if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", command);
+  if (values["no-wait"]) return { wait: undefined };
+  return { wait: { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) } };
+}
 
 /** The target account of a direct-mode command, or undefined in API mode (then no direct-mode option may be given). */
 function directTarget(values: Values, command: string, only: readonly string[]): DirectTarget | undefined {
@@ -267,14 +301,9 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       "os-type": { type: "string", value: "Windows|Linux", help: "override the recorded OS type" },
       "hyper-v-generation": { type: "string", value: "V1|V2", help: "override the recorded Hyper-V generation" },
       zone: { type: "string", value: "n", help: "availability zone of the new disk (the source's zone is not carried over)" },
-      "no-wait": { type: "boolean", help: "API mode: return once the restore is accepted instead of following it" },
-      interval: { type: "string", value: "seconds", help: "API mode: seconds between polls while waiting (default 5)" },
-      timeout: { type: "string", value: "seconds", help: "API mode: give up waiting after this long (default 3600)" },
-      ...directOptions,
-      "arm-endpoint": { type: "string", value: "url", help: "direct mode: the ARM endpoint (env DISKDELTA_ARM_ENDPOINT, default https://management.azure.com)" },
+      ...restoreModeOptions,
     },
     build: ([diskKey, restorePointId], values) => {
-      const target = directTarget(values, "restore", ["arm-endpoint"]);
       const body: RestoreBody = {
         name: requiredString(values, "name", "restore"),
         resourceGroup: requiredString(values, "resource-group", "restore"),
@@ -287,14 +316,9 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         hyperVGeneration: unchecked(values["hyper-v-generation"]),
         zone: str(values.zone),
       };
-      const waitGiven = values["no-wait"] !== undefined || values.interval !== undefined || values.timeout !== undefined;
-      if (target && waitGiven) throw new UsageError("--no-wait, --interval and --timeout apply to the API's tracked restores, not to --target-account", "restore");
-      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "restore");
-      if (!target) {
-        const wait = values["no-wait"] ? undefined : { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
-        return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ wait }) };
-      }
-      return { name: "direct restore", target, diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ armEndpoint: str(values["arm-endpoint"]) }) };
+      const mode = restoreMode(values, "restore");
+      if ("wait" in mode) return { name: "restore", diskKey, restorePointId, body: withoutAbsent(body), ...withoutAbsent({ wait: mode.wait }) };
+      return { name: "direct restore", ...mode, diskKey, restorePointId, body: withoutAbsent(body) };
     },
   },
   verify: {
@@ -302,6 +326,64 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     summary: "compare a RestorePoint with its source snapshot, byte for byte",
     options: {},
     build: ([diskKey, restorePointId]) => ({ name: "verify", diskKey, restorePointId }),
+  },
+  "protect-vm": {
+    args: ["vmId"],
+    summary: "protect every disk attached to a VM (OS and data disks) under one schedule",
+    options: { ...withoutBlobName(targetOptions), ...settingOptions },
+    build: ([vmId], values) => {
+      if (!parseVmId(vmId)) throw new UsageError(`"${vmId}" is not a VM resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>`, "protect-vm");
+      const blobEndpoint = requiredString(values, "target-endpoint", "protect-vm");
+      const target = { blobEndpoint, ...withoutAbsent({ container: str(values.container), storageAccountId: str(values["storage-account-id"]) }) };
+      return { name: "protect-vm", body: { vmId, target, ...diskSettings(values) } };
+    },
+  },
+  "sync-vm": {
+    args: ["vm"],
+    summary: "start a BackupRun of every disk of a VM's set now, as one RestorePoint group (vm: VM id or vmKey)",
+    options: {},
+    build: ([vm]) => ({ name: "sync-vm", vmKey: vmKeyArg(vm, "sync-vm") }),
+  },
+  "vm-restore-points": {
+    args: ["vm"],
+    summary: "list a VM's RestorePoint groups, newest first, with each disk's RestorePoint (vm: VM id or vmKey)",
+    options: {},
+    build: ([vm]) => ({ name: "vm-restore-points", vmKey: vmKeyArg(vm, "vm-restore-points") }),
+  },
+  "restore-vm": {
+    args: ["vm"],
+    summary: "restore every disk of a VM's set as of one group, then print the az command that creates the VM",
+    options: {
+      at: { type: "string", value: 'time|"latest"', help: "the newest group at or before this ISO time, or the newest group (required)" },
+      "resource-group": { type: "string", value: "rg", help: "resource group of the new disks (required)" },
+      location: { type: "string", value: "region", help: "region of the new disks: the target storage account's region (required)" },
+      "name-prefix": { type: "string", value: "prefix", help: "each new disk is named <prefix><source disk name> (default restored-)" },
+      "allow-partial": { type: "boolean", help: "restore a group even if some disk has no RestorePoint in it (that disk is left out)" },
+      sku: { type: "string", value: "sku", help: "Standard_LRS, Premium_LRS, StandardSSD_LRS, … (default: each source disk's)" },
+      "storage-account-id": { type: "string", value: "id", help: "target storage account id, if not recorded with the disks" },
+      subscription: { type: "string", value: "id", help: "subscription of the new disks (default: the source disks')" },
+      zone: { type: "string", value: "n", help: "availability zone of the new disks" },
+      ...restoreModeOptions,
+    },
+    build: ([vm], values) => {
+      const at = requiredString(values, "at", "restore-vm");
+      if (at !== "latest" && !/^\d{4}-\d{2}-\d{2}T/.test(at)) throw new UsageError(`--at must be an ISO time (e.g. 2026-01-15T10:00:00Z) or "latest", not "${at}"`, "restore-vm");
+      const body: VmRestoreBody = withoutAbsent({
+        at,
+        allowPartial: values["allow-partial"] === true ? true : undefined,
+        namePrefix: str(values["name-prefix"]),
+        resourceGroup: requiredString(values, "resource-group", "restore-vm"),
+        location: requiredString(values, "location", "restore-vm"),
+        sku: unchecked<NonNullable<VmRestoreBody["sku"]>>(values.sku),
+        storageAccountId: str(values["storage-account-id"]),
+        subscriptionId: str(values.subscription),
+        zone: str(values.zone),
+      });
+      const mode = restoreMode(values, "restore-vm");
+      const vmKey = vmKeyArg(vm, "restore-vm");
+      if ("wait" in mode) return { name: "restore-vm", vmKey, body, ...withoutAbsent({ wait: mode.wait }) };
+      return { name: "direct restore-vm", ...mode, vmKey, body };
+    },
   },
   "catalog rebuild": {
     args: [],
@@ -409,6 +491,20 @@ function parseOrExplain(name: string, spec: CommandSpec, args: readonly string[]
     const message = error instanceof Error ? error.message.split(/\.\s/)[0].replace(/\.$/, "") : String(error);
     throw new UsageError(message, name);
   }
+}
+
+/** A VM's disk set is named by the VM's resource id or by its vmKey (as `vm-restore-points` prints it). */
+function vmKeyArg(vm: string, command: string): string {
+  const ref = parseVmId(vm);
+  if (ref) return vmKeyOf(ref.id);
+  if (/^[0-9a-f]{16}$/.test(vm)) return vm;
+  throw new UsageError(`"${vm}" is neither a VM resource id (/subscriptions/…/virtualMachines/<name>) nor a vmKey (16 hex digits)`, command);
+}
+
+/** protect-vm names each disk's TargetBlob itself (one per disk). */
+function withoutBlobName(options: Readonly<Record<string, OptionSpec>>): Readonly<Record<string, OptionSpec>> {
+  const { "blob-name": _blobName, ...rest } = options;
+  return rest;
 }
 
 function diskSettings(values: Values): UpdateBody {

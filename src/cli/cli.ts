@@ -36,7 +36,7 @@ const directHints: Readonly<Record<string, string>> = {
 const defaultArmEndpoint = "https://management.azure.com";
 
 function isDirect(command: CliCommand): command is DirectCommand {
-  return command.name === "direct restore-points" || command.name === "direct restore";
+  return command.name === "direct restore-points" || command.name === "direct restore" || command.name === "direct restore-vm";
 }
 
 /** Runs a direct-mode command with ports built from the operator's credentials, or a local stack's. */
@@ -51,7 +51,7 @@ async function runDirect(command: DirectCommand, env: NodeJS.ProcessEnv, warn: (
   } catch (error) {
     throw new UsageError(`cannot use the local stack file ${stackFile}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
   }
-  const armEndpoint = (command.name === "direct restore" ? command.armEndpoint : undefined) ?? env.DISKDELTA_ARM_ENDPOINT ?? defaultArmEndpoint;
+  const armEndpoint = (command.name === "direct restore-points" ? undefined : command.armEndpoint) ?? env.DISKDELTA_ARM_ENDPOINT ?? defaultArmEndpoint;
   return runDirectCommand(command, createOperatorPorts({ armEndpoint, local, warn }));
 }
 

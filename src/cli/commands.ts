@@ -22,7 +22,15 @@ import {
   formatRunStarted,
   formatRuns,
   formatVerify,
+  type VmRestoreAnswer,
+  type VmSyncAnswer,
+  formatProtectedVm,
+  formatVmRestore,
+  formatVmRestorePoints,
+  formatVmRestoreProgress,
+  formatVmSync,
 } from "./format";
+import type { ProtectVmOutcome, VmRestorePoints } from "../engine/vm-sets";
 import { follow, waitForRun } from "./wait";
 
 /** Exit codes, as documented in `diskdelta --help` and docs/cli.md. */
@@ -50,6 +58,7 @@ type RunnableCommand = Exclude<CliCommand, { name: "help" } | DirectCommand>;
 
 const disk = (diskKey: string) => `/disks/${encodeURIComponent(diskKey)}`;
 const point = (diskKey: string, restorePointId: string) => `${disk(diskKey)}/restore-points/${encodeURIComponent(restorePointId)}`;
+const vm = (vmKey: string) => `/vms/${encodeURIComponent(vmKey)}`;
 const ok = (data: unknown, text: string): Outcome => ({ data, text, exitCode: exitCodes.ok });
 
 export async function runCommand(command: RunnableCommand, context: CommandContext): Promise<Outcome> {
@@ -102,7 +111,62 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
     }
     case "sync":
       return sync(command, context);
+    case "protect-vm": {
+      const outcome = await api.request<ProtectVmOutcome>("POST", "/vms", command.body);
+      return ok(outcome, formatProtectedVm(outcome));
+    }
+    case "sync-vm": {
+      const answer = await api.request<VmSyncAnswer>("POST", `${vm(command.vmKey)}/sync`);
+      const outcome = ok(answer, formatVmSync(answer));
+      return answer.notStarted.length ? { ...outcome, note: `${answer.notStarted.length} disk(s) did not start: group ${answer.groupTime} will be incomplete` } : outcome;
+    }
+    case "vm-restore-points": {
+      const listing = await api.request<VmRestorePoints>("GET", `${vm(command.vmKey)}/restore-points`);
+      return ok(listing, formatVmRestorePoints(listing));
+    }
+    case "restore-vm":
+      return restoreVm(command, context);
   }
+}
+
+/** A VM's disk set restored as of one group: every disk's tracked restore accepted, then all followed to their end. */
+async function restoreVm(command: Extract<CliCommand, { name: "restore-vm" }>, context: CommandContext): Promise<Outcome> {
+  const { api } = context;
+  const where = { resourceGroup: command.body.resourceGroup, location: command.body.location };
+  const accepted = await api.request<VmRestoreAnswer>("POST", `${vm(command.vmKey)}/restore`, command.body);
+  if (!command.wait) return ok(accepted, formatVmRestore(accepted, where));
+  const ended = (r: TrackedRestore) => r.state === "succeeded" || r.state === "failed";
+  let latest: VmRestoreAnswer | undefined;
+  const { value, timedOut } = await follow<VmRestoreAnswer>(
+    {
+      // Each status URL is followed only into this API; an ended restore is not asked again.
+      fetch: async () => ({
+        ...accepted,
+        restores: await Promise.all(
+          accepted.restores.map(async (r, i) => {
+            const last = latest?.restores[i]?.restore ?? r.restore;
+            if (ended(last)) return { ...r, restore: last };
+            const path = (r.restore.statusUrl && api.pathOf(r.restore.statusUrl)) ?? `${disk(r.diskKey)}/restores/${encodeURIComponent(r.restore.restoreId)}`;
+            return { ...r, restore: await api.request<TrackedRestore>("GET", path) };
+          }),
+        ),
+      }),
+      sleep: context.sleep,
+      now: context.now,
+      onProgress: (next, previous) => {
+        latest = next;
+        if (context.progress) for (const line of formatVmRestoreProgress(next, previous)) context.progress(line);
+      },
+    },
+    command.wait,
+    (answer) => answer.restores.every((r) => ended(r.restore)),
+  );
+  const outcome = ok(value, formatVmRestore(value, where));
+  if (timedOut) {
+    const seconds = command.wait.timeoutMs / 1000;
+    return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${seconds}s; the restores go on. Follow them with: diskdelta restores <diskKey>` };
+  }
+  return value.restores.every((r) => r.restore.state === "succeeded") ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
 }
 
 /** A tracked restore: accepted (202), then followed to its end unless --no-wait. */

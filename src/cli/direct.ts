@@ -8,9 +8,10 @@ import type { OperatorPorts } from "../composition";
 import { PermanentError } from "../domain/errors";
 import { diskKeyOf } from "../domain/model";
 import { restoreFromManifest, restoreRequestSchema } from "../engine/restore";
+import { restoreVmFromManifests, vmRestoreRequestSchema } from "../engine/vm-restore";
 import { UsageError, type DirectCommand } from "./args";
 import { type Outcome, exitCodes } from "./commands";
-import { formatCatalog, formatRestore } from "./format";
+import { formatCatalog, formatDirectVmRestore, formatRestore } from "./format";
 
 export async function runDirectCommand(command: DirectCommand, ports: OperatorPorts): Promise<Outcome> {
   switch (command.name) {
@@ -39,6 +40,13 @@ export async function runDirectCommand(command: DirectCommand, ports: OperatorPo
       }
       const result = await restoreFromManifest(ports, manifest, request.data);
       return { data: result, text: formatRestore(result), exitCode: exitCodes.ok };
+    }
+    case "direct restore-vm": {
+      const request = vmRestoreRequestSchema.safeParse(command.body);
+      if (!request.success) throw new UsageError(`the restore options are invalid: ${z.prettifyError(request.error).replace(/\n\s*/g, "; ")}`, "restore-vm");
+      const listing = await ports.catalog.list(command.target);
+      const result = await restoreVmFromManifests(ports, listing.restorePoints, command.vmKey, request.data);
+      return { data: result, text: formatDirectVmRestore(result, request.data), exitCode: exitCodes.ok };
     }
   }
 }

@@ -13,6 +13,9 @@ import type { RestoreRecord } from "../domain/records";
 import type { DiskStatus } from "../engine/status";
 
 import type { VerifyOutcome } from "../engine/verify-restore-point";
+import type { AcceptedVmRestore, DirectVmRestore, VmBoot, VmRestorePlan } from "../engine/vm-restore";
+import type { ProtectVmOutcome, VmRestorePoints, VmSync } from "../engine/vm-sets";
+import type { VmSetDisk } from "../domain/vm-groups";
 
 /** A disk's status as the HTTP API answers it: its active run as a reader sees runs. */
 export type DiskStatusView = Omit<DiskStatus, "activeRun"> & { readonly activeRun?: RunView };
@@ -344,4 +347,149 @@ export function formatVerify(result: VerifyAnswer): string {
     "First differing ranges (bytes, end exclusive):",
     table(["START", "END", "LENGTH"], result.mismatches.map(rangeRow)),
   ].join("\n");
+}
+
+/** What the disks are: one sentence, said wherever a VM's disk set is protected or restored. */
+export const vmConsistencyNote =
+  "The disks are snapshotted one after another: each RestorePoint is crash-consistent for its own disk, not across the VM's disks.";
+
+/** A disk of a VM's set as the API answers it. */
+type SetDisk = Pick<VmSetDisk, "diskKey" | "diskId" | "role" | "lun">;
+
+function roleText(disk: Pick<VmSetDisk, "role" | "lun">): string {
+  return disk.role === "os" ? "os" : `data (lun ${disk.lun})`;
+}
+
+/** POST /api/vms. */
+export function formatProtectedVm(outcome: ProtectVmOutcome): string {
+  const rows = outcome.disks.map(({ status, disk }) => [
+    disk.diskKey,
+    disk.vmGroup ? roleText(disk.vmGroup) : "-",
+    diskLabel(disk.diskId),
+    status,
+    `${disk.target.container}/${disk.target.blobName}`,
+  ]);
+  const out = [
+    `Protected the ${outcome.disks.length} disk(s) of VM ${diskLabel(outcome.vmId)} as vmKey ${outcome.vmKey}, schedule ${outcome.disks[0]?.disk.schedule ?? "-"}.`,
+    "",
+    table(["DISK KEY", "ROLE", "DISK", "STATUS", "TARGETBLOB"], rows),
+    "",
+    vmConsistencyNote,
+  ];
+  if (outcome.notAttached.length) {
+    out.push("", "No longer attached to the VM (still protected; unprotect them with diskdelta unprotect <diskKey> if they are not needed):");
+    out.push(...outcome.notAttached.map((d) => `  ${d.diskKey}  ${diskLabel(d.diskId)}`));
+  }
+  return out.join("\n");
+}
+
+/** POST /api/vms/{vmKey}/sync, with each run's status URL. */
+export type VmSyncAnswer = Omit<VmSync, "runs"> & { readonly runs: readonly { diskKey: string; runId: string; statusUrl?: string }[] };
+
+export function formatVmSync(answer: VmSyncAnswer): string {
+  const out = [
+    `Started ${answer.runs.length} BackupRun(s) of VM ${diskLabel(answer.vmId)} as group ${answer.groupTime}.`,
+    "",
+    table(["DISK KEY", "RUN ID"], answer.runs.map((r) => [r.diskKey, r.runId])),
+  ];
+  if (answer.notStarted.length) {
+    out.push("", "Not started (this group will lack their RestorePoints):", ...answer.notStarted.map((d) => `  ${d.diskKey}: ${d.reason}`));
+  }
+  out.push("", `Follow them with: diskdelta vm-restore-points ${answer.vmKey}`);
+  return out.join("\n");
+}
+
+/** GET /api/vms/{vmKey}/restore-points: one row per group, one column per disk (its RestorePoint). */
+export function formatVmRestorePoints(listing: VmRestorePoints): string {
+  const head = `VM ${diskLabel(listing.vmId)} (vmKey ${listing.vmKey}): ${listing.disks.length} disk(s).`;
+  if (!listing.groups.length) return `${head}\n\nNo RestorePoint groups yet. Start one with: diskdelta sync-vm ${listing.vmKey}`;
+  const headers = ["GROUP TIME", "COMPLETE", ...listing.disks.map((d) => `${parseDiskId(d.diskId)?.name ?? d.diskKey} [${roleText(d)}]`)];
+  const rows = listing.groups.map((group) => [
+    formatTime(group.groupTime),
+    group.complete ? "yes" : `no (${group.missing.length} missing)`,
+    ...listing.disks.map((d) => group.restorePoints.find((p) => p.diskKey === d.diskKey)?.restorePoint.restorePointId ?? "-"),
+  ]);
+  return [head, "", table(headers, rows), "", vmConsistencyNote].join("\n");
+}
+
+/** POST /api/vms/{vmKey}/restore, with each restore as the API answers it. */
+export type VmRestoreAnswer = Omit<AcceptedVmRestore, "restores"> & { readonly restores: readonly (SetDisk & { readonly restore: TrackedRestore })[] };
+
+/** One line per disk whose restore reached a new state. */
+export function formatVmRestoreProgress(next: VmRestoreAnswer, previous: VmRestoreAnswer | undefined): string[] {
+  return next.restores.flatMap((r, i) => {
+    if (previous && previous.restores[i]?.restore.state === r.restore.state) return [];
+    return [`${parseDiskId(r.diskId)?.name ?? r.diskKey} [${roleText(r)}]: ${formatRestoreProgress(r.restore)}`];
+  });
+}
+
+export function formatVmRestore(answer: VmRestoreAnswer, where: { resourceGroup: string; location: string }): string {
+  const rows = answer.restores.map((r) => [roleText(r), diskLabel(r.diskId), r.restore.restorePointId, r.restore.state, r.restore.newDiskId]);
+  const ended = answer.restores.every((r) => r.restore.state === "succeeded" || r.restore.state === "failed");
+  const failed = answer.restores.filter((r) => r.restore.state === "failed");
+  const headline = !ended
+    ? `The restore of VM ${diskLabel(answer.vmId)} as of group ${answer.groupTime} is under way.`
+    : failed.length
+      ? `The restore of VM ${diskLabel(answer.vmId)} as of group ${answer.groupTime} FAILED for ${failed.length} disk(s).`
+      : `Restored the ${answer.restores.length} disk(s) of VM ${diskLabel(answer.vmId)} as of group ${answer.groupTime}.`;
+  const out = [headline, "", table(["ROLE", "SOURCE DISK", "RESTORE POINT", "STATE", "NEW DISK"], rows)];
+  for (const r of failed) if (r.restore.state === "failed") out.push(`  ${diskLabel(r.diskId)}: ${r.restore.error}`);
+  const created = ended && !failed.length ? answer.restores.map((r) => ({ role: r.role, lun: r.lun, newDiskId: r.restore.newDiskId })) : undefined;
+  return [...out, ...vmRestoreTail(answer, created, where)].join("\n");
+}
+
+/** Direct mode: the disks of a VM's set as created from the target account's manifests. */
+export function formatDirectVmRestore(result: DirectVmRestore, where: { resourceGroup: string; location: string }): string {
+  const rows = result.restores.map((r) => [roleText(r), diskLabel(r.diskId), r.result.restorePointId, r.result.diskId, r.result.createOption]);
+  const out = [
+    `Restored the ${result.restores.length} disk(s) of VM ${diskLabel(result.vmId)} as of group ${result.groupTime} from the target account.`,
+    "",
+    table(["ROLE", "SOURCE DISK", "RESTORE POINT", "NEW DISK", "CREATED WITH"], rows),
+  ];
+  const created = result.restores.map((r) => ({ role: r.role, lun: r.lun, newDiskId: r.result.diskId }));
+  return [...out, ...vmRestoreTail(result, created, where)].join("\n");
+}
+
+/** What a VM restore passed over and left out, the consistency note, and (once every disk exists) the az command. */
+function vmRestoreTail(plan: VmRestorePlan, created: readonly RestoredVmDisk[] | undefined, where: { resourceGroup: string; location: string }): string[] {
+  const out: string[] = [];
+  for (const passed of plan.passedOver) out.push("", `Group ${passed.groupTime} is newer but was passed over: it has no RestorePoint of ${passed.missing}.`);
+  if (plan.notRestored.length) {
+    out.push("", `Not restored (no RestorePoint in this group): ${plan.notRestored.map((d) => `${diskLabel(d.diskId)} [${roleText(d)}]`).join(", ")}.`);
+  }
+  out.push("", vmConsistencyNote);
+  if (created) {
+    const command = vmCreateCommand({ boot: plan.boot, disks: created }, where);
+    out.push("", ...(command ? ["Create the VM from the restored disks with:", "", command] : ["No OS disk was restored: attach the data disks to a VM of your own."]));
+  }
+  return out;
+}
+
+/** A disk a VM restore created: where it goes in the VM. */
+export interface RestoredVmDisk {
+  readonly role: VmSetDisk["role"];
+  readonly lun?: number;
+  readonly newDiskId: string;
+}
+
+/**
+ * The `az vm create` that makes a VM of the restored disks: the OS disk attached as it is (its OS type and, for Trusted
+ * Launch, secure boot and vTPM on), the data disks in lun order. Undefined without a restored OS disk.
+ */
+export function vmCreateCommand(restored: { boot: VmBoot; disks: readonly RestoredVmDisk[] }, where: { resourceGroup: string; location: string }): string | undefined {
+  const os = restored.disks.find((d) => d.role === "os");
+  if (!os) return undefined;
+  const data = restored.disks.filter((d) => d.role === "data").sort((a, b) => (a.lun ?? 0) - (b.lun ?? 0));
+  const { boot } = restored;
+  const parts = [
+    `az vm create --resource-group ${where.resourceGroup} --name ${boot.vmName} --location ${where.location}`,
+    `--attach-os-disk ${os.newDiskId}`,
+    ...(data.length ? [`--attach-data-disks ${data.map((d) => d.newDiskId).join(" ")}`] : []),
+    `--os-type ${boot.osType ? boot.osType.toLowerCase() : "<linux|windows>"}`,
+    ...(boot.securityType === "TrustedLaunch" ? ["--security-type TrustedLaunch --enable-secure-boot true --enable-vtpm true"] : []),
+  ];
+  const luns = data.map((d) => d.lun);
+  const renumbered = luns.some((lun, i) => lun !== i);
+  const note = renumbered ? `\n# az attaches the data disks at luns 0..${data.length - 1} in this order; the source VM had them at luns ${luns.join(", ")}.` : "";
+  return `${parts.join(" \\\n  ")}${note}`;
 }

@@ -90,6 +90,7 @@ export function restorePointOfManifest(manifest: RestorePointManifest, targetBlo
   return {
     diskKey, restorePointId, runId, diskId, sourceSnapshotId, sourceSnapshotTime, diskUniqueId, blobBytes,
     targetBlobUrl, targetSnapshot: manifest.target.snapshot, createdAt, fullCopy, bytesChanged, bytesCopied, requests, durationMs,
+    ...(manifest.vmGroup ? { groupTime: manifest.vmGroup.groupTime } : {}),
   };
 }
 

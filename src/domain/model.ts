@@ -23,6 +23,38 @@ export function parseDiskId(id: string): DiskRef | undefined {
   return { id: id.trim(), subscriptionId: match[1], resourceGroup: match[2], name: match[3] };
 }
 
+const vmIdPattern =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Compute\/virtualMachines\/([^/]+)$/i;
+
+/** The parts of a virtual machine's ARM resource id. */
+export type VmRef = DiskRef;
+
+export function parseVmId(id: string): VmRef | undefined {
+  const match = vmIdPattern.exec(id.trim());
+  if (!match) return undefined;
+  return { id: id.trim(), subscriptionId: match[1], resourceGroup: match[2], name: match[3] };
+}
+
+/** A stable short key for a VM resource id, as `diskKeyOf` for disks: the VM's disk set in URLs. */
+export function vmKeyOf(vmId: string): string {
+  return diskKeyOf(vmId);
+}
+
+export const vmIdSchema = z.string().trim().refine((id) => parseVmId(id) !== undefined, {
+  message: "must be a virtual machine resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>",
+});
+
+/** Which disk of a VM's disk set (`protect-vm`) a ProtectedDisk is: the VM, the disk's role and its data disk lun. */
+export const vmMemberSchema = z
+  .object({
+    vmId: vmIdSchema,
+    role: z.enum(["os", "data"]),
+    lun: z.number().int().min(0).max(63).optional(),
+  })
+  .strict()
+  .refine((member) => (member.role === "data") === (member.lun !== undefined), { message: "a data disk has a lun, the OS disk none" });
+export type VmMember = z.output<typeof vmMemberSchema>;
+
 /** A stable short key for a disk resource id (ARM ids are case-insensitive), used as table key and in URLs. */
 export function diskKeyOf(diskId: string): string {
   return createHash("sha256").update(diskId.trim().toLowerCase()).digest("hex").slice(0, 16);
@@ -36,7 +68,7 @@ const blobNamePattern = /^[^\\?#]{1,1024}$/;
 const containerPattern = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** Defined once so that an update is checked like a new ProtectedDisk (a refinement does not survive removeDefault). */
-const scheduleSchema = z.string().superRefine((value, ctx) => {
+export const scheduleSchema = z.string().superRefine((value, ctx) => {
   const problem = scheduleProblem(value);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
@@ -80,10 +112,14 @@ export const protectedDiskInputSchema = z
      * the TargetBlob, so that it can be verified later when the snapshot is gone. Reads all allocated data twice.
      */
     verifyAfterBackup: z.boolean().default(false),
+    /** Set by `protect-vm`: the disk is one of a VM's disk set, backed up with the others at the same scheduled times. */
+    vmGroup: vmMemberSchema.optional(),
   })
   .strict();
 
 export type ProtectedDiskInput = z.input<typeof protectedDiskInputSchema>;
+/** A parsed ProtectedDisk input, defaults filled. */
+export type ProtectedDiskParsed = z.output<typeof protectedDiskInputSchema>;
 
 /** A ProtectedDisk's configuration, as stored and used. */
 export type ProtectedDiskConfig = z.output<typeof protectedDiskInputSchema> & {

@@ -49,6 +49,11 @@ const runIdentity = {
   bytesCopied: count.default(0),
   bytesCleared: count.default(0),
   requests: count.default(0),
+  /**
+   * A run of one of a VM's disk set: the scheduled time (or the manual sync's time) its set's runs share, carried
+   * into the RestorePoint so that the set's RestorePoints of one tick are found together.
+   */
+  groupTime: optionalString,
 };
 
 /** What prepare records before the first CopyStep: the SourceSnapshot, the TargetBlob's size and the run's lease. */
@@ -175,6 +180,8 @@ export const restorePointSchema = z.object({
   bytesCopied: count,
   requests: count,
   durationMs: count,
+  /** The run's `groupTime` when the disk is one of a VM's disk set: the set's RestorePoints of one tick share it. */
+  groupTime: optionalString,
 });
 export type RestorePoint = z.output<typeof restorePointSchema>;
 

@@ -53,7 +53,7 @@ export class UnsupportedDiskError extends PermanentError {
  * Refuses disk types whose RestorePoints could not be restored as the same disk (Confidential VM, 4K sectors). A disk
  * that does not exist (yet) is left to the first run, which checks again before it copies anything.
  */
-async function refuseUnsupportedDisk(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
+export async function refuseUnsupportedDisk(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
   const found = await deps.compute.getDisk(diskRefOf(disk)).catch((error: unknown) => {
     if (error instanceof PermanentError && error.code === "DiskNotFound") return undefined;
     throw error;

@@ -17,8 +17,11 @@ export type StartOutcome =
   | { readonly status: "disabled" };
 
 
-/** Claims the disk for a new BackupRun and queues its start; `busy` if another run holds the disk. */
-export async function startBackupRun(deps: Deps, diskKey: string, trigger: BackupRun["trigger"], log: Log): Promise<StartOutcome> {
+/**
+ * Claims the disk for a new BackupRun and queues its start; `busy` if another run holds the disk. A disk of a VM's
+ * disk set runs with `groupTime` (shared by the set's runs of one tick or sync), or alone with its own start time.
+ */
+export async function startBackupRun(deps: Deps, diskKey: string, trigger: BackupRun["trigger"], log: Log, groupTime?: string): Promise<StartOutcome> {
   const config = await deps.records.getDisk(diskKey);
   if (!config) return { status: "not-found" };
   if (!config.enabled && trigger === "schedule") return { status: "disabled" };
@@ -41,9 +44,10 @@ export async function startBackupRun(deps: Deps, diskKey: string, trigger: Backu
   await deps.records.createRun({
     diskKey, runId, trigger, state: "queued", startedAt: stamp, updatedAt: stamp, copyMode: config.copyMode,
     step: 0, cursor: 0, windowsDone: 0, bytesChanged: 0, bytesCopied: 0, bytesCleared: 0, requests: 0,
+    ...(config.vmGroup ? { groupTime: groupTime ?? stamp } : {}),
   });
   await deps.queues.send(queueNames.runStarts, { diskKey, runId });
-  log.info("BackupRun queued", { diskKey, runId, trigger });
+  log.info("BackupRun queued", { diskKey, runId, trigger, ...(config.vmGroup ? { vmId: config.vmGroup.vmId, groupTime: groupTime ?? stamp } : {}) });
   return { status: "started", runId };
 }
 

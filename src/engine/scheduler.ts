@@ -6,7 +6,7 @@
 import { describeError } from "../domain/errors";
 import { stalledAfterMs } from "../domain/limits";
 import { queueNames } from "../domain/messages";
-import { isActive } from "../domain/model";
+import { type ProtectedDiskConfig, isActive, vmKeyOf } from "../domain/model";
 import { isDue } from "../domain/schedule";
 import type { Deps, Log } from "./deps";
 import { type StartOutcome, startBackupRun } from "./runs";
@@ -30,6 +30,7 @@ export async function scheduleDueBackups(deps: Deps, log: Log): Promise<TickRepo
     log.error("invalid ProtectedDisk row skipped", { row: name, problems: row.problems });
   }
   const now = deps.now();
+  const candidates: Candidate[] = [];
   for (const disk of disks) {
     if (!disk.enabled) continue;
     try {
@@ -39,20 +40,57 @@ export async function scheduleDueBackups(deps: Deps, log: Log): Promise<TickRepo
         if (await nudgeIfStalled(deps, disk.diskKey, state.activeRunId, now, log)) report.nudged.push(disk.diskKey);
       }
       const lastStarted = state.lastRunStartedAt ? new Date(state.lastRunStartedAt) : undefined;
-      if (!isDue(disk.schedule, lastStarted, now)) continue;
-      if (report.started.length >= deps.settings.DISKDELTA_MAX_RUNS_PER_TICK) {
-        report.skipped.push({ diskKey: disk.diskKey, reason: "run limit for this tick reached; next tick" });
-        continue;
-      }
-      const outcome: StartOutcome = await startBackupRun(deps, disk.diskKey, "schedule", log);
-      if (outcome.status === "started") report.started.push(disk.diskKey);
-      else report.skipped.push({ diskKey: disk.diskKey, reason: outcome.status === "busy" ? outcome.reason : outcome.status });
+      candidates.push({ disk, due: isDue(disk.schedule, lastStarted, now) });
     } catch (error) {
       report.skipped.push({ diskKey: disk.diskKey, reason: describeError(error) });
       log.error("could not schedule disk; other disks go on", { diskKey: disk.diskKey, error: describeError(error) });
     }
   }
+  for (const batch of dueBatches(candidates)) {
+    // A VM's disk set starts whole or waits whole, so that its RestorePoints of this tick make one group.
+    if (report.started.length > 0 && report.started.length + batch.length > deps.settings.DISKDELTA_MAX_RUNS_PER_TICK) {
+      for (const disk of batch) report.skipped.push({ diskKey: disk.diskKey, reason: "run limit for this tick reached; next tick" });
+      continue;
+    }
+    const groupTime = batch[0].vmGroup ? now.toISOString() : undefined;
+    for (const disk of batch) {
+      try {
+        const outcome: StartOutcome = await startBackupRun(deps, disk.diskKey, "schedule", log, groupTime);
+        if (outcome.status === "started") report.started.push(disk.diskKey);
+        else report.skipped.push({ diskKey: disk.diskKey, reason: outcome.status === "busy" ? outcome.reason : outcome.status });
+      } catch (error) {
+        report.skipped.push({ diskKey: disk.diskKey, reason: describeError(error) });
+        log.error("could not schedule disk; other disks go on", { diskKey: disk.diskKey, error: describeError(error) });
+      }
+    }
+  }
   return report;
+}
+
+interface Candidate {
+  readonly disk: ProtectedDiskConfig;
+  readonly due: boolean;
+}
+
+/**
+ * The disks to start this tick, in batches: a disk alone, or a VM's whole disk set when any of its disks is due (the
+ * set shares one schedule, but its disks' last starts differ by moments, so one may be due a tick before another).
+ */
+function dueBatches(candidates: readonly Candidate[]): ProtectedDiskConfig[][] {
+  const sets = new Map<string, Candidate[]>();
+  const batches: Candidate[][] = [];
+  for (const candidate of candidates) {
+    const vmKey = candidate.disk.vmGroup ? vmKeyOf(candidate.disk.vmGroup.vmId) : undefined;
+    const set = vmKey ? sets.get(vmKey) : undefined;
+    if (set) {
+      set.push(candidate);
+      continue;
+    }
+    const batch = [candidate];
+    if (vmKey) sets.set(vmKey, batch);
+    batches.push(batch);
+  }
+  return batches.filter((batch) => batch.some((c) => c.due)).map((batch) => batch.map((c) => c.disk));
 }
 
 async function nudgeIfStalled(deps: Deps, diskKey: string, runId: string, now: Date, log: Log): Promise<boolean> {

@@ -62,6 +62,8 @@ export async function writeSelfDescription(deps: Deps, config: ProtectedDiskConf
     disk: properties,
     ...(guestState ? { guestState } : {}),
     ...(config.verifyAfterBackup ? { checksumsBlobName: target.checksumsBlobName(restorePointId) } : {}),
+    // A run of a VM's disk set names its set and tick, so that the set can be restored from the target account alone.
+    ...(config.vmGroup && run.groupTime ? { vmGroup: { ...config.vmGroup, groupTime: run.groupTime } } : {}),
   };
   await target.writeManifest(manifest);
   return manifest;

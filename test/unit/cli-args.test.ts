@@ -3,9 +3,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Invocation, UsageError, commandNames, parseCommandLine, usage } from "../../src/cli/args";
 import { normalizeBaseUrl } from "../../src/cli/api";
+import { vmKeyOf } from "../../src/domain/model";
 
 const diskId = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/disks/d1";
 const endpoint = "https://backup.blob.core.windows.net";
+const vmId = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+const vmKey = vmKeyOf(vmId);
 
 describe("parseCommandLine", () => {
   const accepted: { name: string; argv: string[]; expected: Invocation }[] = [
@@ -63,7 +66,7 @@ describe("parseCommandLine", () => {
     },
     { name: "when runs has a limit, then it is passed on", argv: ["runs", "abc", "--limit", "5"], expected: { command: { name: "runs", diskKey: "abc", limit: 5 }, json: false } },
     {
-      name: "when restore gets its options, then the body uses the API's names",
+      name: "when restore gets its options, then the body uses the API's names and the restore is followed by default",
       argv: ["restore", "abc", "rp1", "--name", "restored", "--resource-group", "rg-dr", "--location", "northeurope", "--sku", "Premium_LRS", "--size-gb", "256", "--subscription", "s2"],
       expected: {
         command: {
@@ -83,6 +86,39 @@ describe("parseCommandLine", () => {
     { name: "when there are no arguments, then help is shown", argv: [], expected: { command: { name: "help", topic: undefined }, json: false } },
     { name: "when help names a command, then that command's help is shown", argv: ["help", "restore"], expected: { command: { name: "help", topic: "restore" }, json: false } },
     { name: "when a command gets --help, then its help is shown even without its arguments", argv: ["restore", "-h"], expected: { command: { name: "help", topic: "restore" }, json: false } },
+    {
+      name: "when protect-vm gets a VM and the protect options, then the body names the VM and carries them",
+      argv: ["protect-vm", vmId, "--target-endpoint", endpoint, "--container", "backups", "--schedule", "every 1h", "--keep-last", "3"],
+      expected: { command: { name: "protect-vm", body: { vmId, target: { blobEndpoint: endpoint, container: "backups" }, schedule: "every 1h", retention: { keepLast: 3 } } }, json: false },
+    },
+    { name: "when sync-vm gets a VM id, then its vmKey is used", argv: ["sync-vm", vmId], expected: { command: { name: "sync-vm", vmKey }, json: false } },
+    { name: "when vm-restore-points gets a vmKey, then it is used as it is", argv: ["vm-restore-points", vmKey], expected: { command: { name: "vm-restore-points", vmKey }, json: false } },
+    {
+      name: "when restore-vm gets a time and its options, then the body uses the API's names and it waits by default",
+      argv: ["restore-vm", vmId, "--at", "2026-01-15T10:00:00Z", "--resource-group", "rg-dr", "--location", "northeurope", "--name-prefix", "dr-", "--allow-partial"],
+      expected: {
+        command: {
+          name: "restore-vm",
+          vmKey,
+          body: { at: "2026-01-15T10:00:00Z", allowPartial: true, namePrefix: "dr-", resourceGroup: "rg-dr", location: "northeurope" },
+          wait: { intervalMs: 5000, timeoutMs: 3_600_000 },
+        },
+        json: false,
+      },
+    },
+    {
+      name: "when restore-vm is asked for the latest group without waiting, then only that is sent",
+      argv: ["restore-vm", vmKey, "--at", "latest", "--resource-group", "rg-dr", "--location", "northeurope", "--no-wait"],
+      expected: { command: { name: "restore-vm", vmKey, body: { at: "latest", resourceGroup: "rg-dr", location: "northeurope" } }, json: false },
+    },
+    {
+      name: "when restore-vm gets a target account, then it runs in direct mode from the manifests",
+      argv: ["restore-vm", vmId, "--at", "latest", "--target-account", endpoint, "--container", "backups", "--resource-group", "rg-dr", "--location", "northeurope"],
+      expected: {
+        command: { name: "direct restore-vm", target: { blobEndpoint: endpoint, container: "backups" }, vmKey, body: { at: "latest", resourceGroup: "rg-dr", location: "northeurope" } },
+        json: false,
+      },
+    },
     { name: "when unprotect gets a key, then it is the only thing sent", argv: ["unprotect", "abc"], expected: { command: { name: "unprotect", diskKey: "abc" }, json: false } },
   ];
   for (const c of accepted) {
@@ -109,6 +145,12 @@ describe("parseCommandLine", () => {
     { name: "when timing options are given without --wait, then they are refused", argv: ["sync", "abc", "--interval", "1"], message: /only apply with --wait/, command: "sync" },
     { name: "when restore gets --no-wait and a timeout, then they are refused together", argv: ["restore", "abc", "rp1", "--name", "r", "--resource-group", "g", "--location", "l", "--no-wait", "--timeout", "5"], message: /do not apply with --no-wait/, command: "restore" },
     { name: "when a boolean option gets a value, then that is said", argv: ["sync", "abc", "--wait=yes"], message: /--wait/, command: "sync" },
+    { name: "when protect-vm gets a disk id, then a VM id is asked for", argv: ["protect-vm", diskId, "--target-endpoint", endpoint], message: /is not a VM resource id/, command: "protect-vm" },
+    { name: "when protect-vm gets a blob name, then it is refused (each disk has its own)", argv: ["protect-vm", vmId, "--target-endpoint", endpoint, "--blob-name", "x"], message: /Unknown option '--blob-name'/, command: "protect-vm" },
+    { name: "when restore-vm lacks --at, then the time is asked for", argv: ["restore-vm", vmId, "--resource-group", "rg", "--location", "l"], message: /^--at is required$/, command: "restore-vm" },
+    { name: "when restore-vm gets a time that is not ISO, then the format is shown", argv: ["restore-vm", vmId, "--at", "yesterday", "--resource-group", "rg", "--location", "l"], message: /^--at must be an ISO time/, command: "restore-vm" },
+    { name: "when sync-vm gets neither a VM id nor a vmKey, then both forms are named", argv: ["sync-vm", "vm1"], message: /neither a VM resource id .* nor a vmKey/, command: "sync-vm" },
+    { name: "when restore-vm in direct mode is told not to wait, then that is refused", argv: ["restore-vm", vmId, "--at", "latest", "--target-account", endpoint, "--resource-group", "rg", "--location", "l", "--no-wait"], message: /not to --target-account/, command: "restore-vm" },
     { name: "when help is asked for an unknown command, then it is named", argv: ["help", "nope"], message: /^unknown command "nope"$/ },
   ];
   for (const c of refused) {

@@ -42,6 +42,7 @@ describe("custom roles and src/adapters/compute.ts", () => {
   // checked against read access to the disk's data.
   const snapshotsRoleCalls: Record<string, string[]> = {
     "disks.get": ["Microsoft.Compute/disks/read"],
+    "virtualMachines.get": ["Microsoft.Compute/virtualMachines/read"],
     "snapshots.get": ["Microsoft.Compute/snapshots/read"],
     "snapshots.listByResourceGroup": ["Microsoft.Compute/snapshots/read"],
     "snapshots.createOrUpdate": ["Microsoft.Compute/snapshots/write", "Microsoft.Compute/disks/beginGetAccess/action", diskOperations],
@@ -55,7 +56,7 @@ describe("custom roles and src/adapters/compute.ts", () => {
   const roles = readRepoFile("infra/modules/roles.bicep");
 
   test("when compute.ts calls the compute API, then every call is one the roles were derived from", () => {
-    const calls = sorted([...readRepoFile("src/adapters/compute.ts").matchAll(/\.(disks|snapshots)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`));
+    const calls = sorted([...readRepoFile("src/adapters/compute.ts").matchAll(/\.(disks|snapshots|virtualMachines)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`));
     assert.deepEqual(calls, sorted([...Object.keys(snapshotsRoleCalls), ...Object.keys(restoreRoleCalls)]));
   });
 

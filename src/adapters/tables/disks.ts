@@ -101,6 +101,9 @@ const configColumns = {
   enabled: "enabled",
   rpoAlertMinutes: "rpoAlertMinutes",
   verifyAfterBackup: "verifyAfterBackup",
+  vmId: "vmGroupVmId",
+  role: "vmGroupRole",
+  lun: "vmGroupLun",
 } as const;
 
 function configToEntity(config: ProtectedDiskConfig) {
@@ -118,6 +121,9 @@ function configToEntity(config: ProtectedDiskConfig) {
     [configColumns.enabled]: config.enabled,
     [configColumns.rpoAlertMinutes]: config.rpoAlertMinutes,
     [configColumns.verifyAfterBackup]: config.verifyAfterBackup,
+    [configColumns.vmId]: config.vmGroup?.vmId,
+    [configColumns.role]: config.vmGroup?.role,
+    [configColumns.lun]: config.vmGroup?.lun,
   });
 }
 
@@ -138,6 +144,10 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     enabled: entity[configColumns.enabled],
     rpoAlertMinutes: entity[configColumns.rpoAlertMinutes],
     verifyAfterBackup: entity[configColumns.verifyAfterBackup],
+    // A disk of no VM's set has none of the three columns; one with some of them is reported by the schema.
+    vmGroup: [configColumns.vmId, configColumns.role, configColumns.lun].some((column) => entity[column] !== undefined)
+      ? withoutAbsent({ vmId: entity[configColumns.vmId], role: entity[configColumns.role], lun: entity[configColumns.lun] })
+      : undefined,
   };
   const parsed = protectedDiskInputSchema.safeParse(withoutAbsent(input));
   if (!parsed.success) {
