@@ -120,7 +120,6 @@ export const armErrors = {
   locationRequired: { status: 400, code: "LocationRequired", message: "The location property is required for this definition." },
   notJsonObject: { status: 400, code: "InvalidRequestContent", message: "The request content must be a JSON object." },
   invalidJson: { status: 400, code: "InvalidRequestContent", message: "The request content is not valid JSON." },
-  diskExportNotImplemented: { status: 501, code: "NotImplemented", message: "The disk emulator exports snapshots, not disks (a disk takes Write access for its upload only)." },
   /** Assumed code: Read access to a disk waiting for or in the middle of its upload. */
   diskNotReadable: (name: string, state: string) => ({
     status: 409,

@@ -47,7 +47,7 @@ function bootJson({ boot }: DiskRecord | SnapshotRecord): Record<string, unknown
   };
 }
 
-export function diskJson(disk: DiskRecord): Record<string, unknown> {
+export function diskJson(disk: DiskRecord, store: DiskStore): Record<string, unknown> {
   return {
     ...(disk.managedBy ? { managedBy: disk.managedBy } : {}),
     ...resourceEnvelope(disk, "disks", disk.sku),
@@ -61,7 +61,7 @@ export function diskJson(disk: DiskRecord): Record<string, unknown> {
       ...common,
       timeCreated: armTime(disk.timeCreated),
       provisioningState: provisioningState(disk),
-      diskState: disk.managedBy ? "Attached" : disk.phase.state,
+      diskState: store.diskState(disk),
       diskSizeBytes: disk.sizeBytes,
       uniqueId: disk.uniqueId,
     },

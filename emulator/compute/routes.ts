@@ -11,7 +11,7 @@ import { gib, maxDiskSizeGB } from "../disks/limits";
 import { vhdFooterSize } from "../disks/vhd";
 import type { ResourceGroupStore } from "../disks/resource-groups";
 import type { BootProperties, DiskRecord, DiskSettings, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
-import type { SasAuthority } from "../dataplane/sas";
+import type { IssuedAccess, SasAuthority } from "../dataplane/sas";
 import { isRegionDown, type ServiceBehaviour } from "../behaviour";
 import type { VirtualMachineStore } from "../disks/virtual-machines";
 import { armErrors, httpError } from "../error-catalog";
@@ -132,7 +132,7 @@ export function createComputeRoute(
   }
 
   function listDisks({ res, url, version, params }: ArmCall) {
-    send(res, 200, page(url, version, store.listDisks(params.resourceGroup), diskJson));
+    send(res, 200, page(url, version, store.listDisks(params.resourceGroup), (disk) => diskJson(disk, store)));
   }
 
   function listSnapshots({ res, url, version, params }: ArmCall) {
@@ -154,7 +154,7 @@ export function createComputeRoute(
       disk = await createDisk({ resourceGroup: group, name, location, tags }, properties, diskSizeGB, settings);
     }
     const current = disk;
-    acceptOperation(call, current.location, "write", () => diskJson(current), acceptedJson(diskJson(current)));
+    acceptOperation(call, current.location, "write", () => diskJson(current, store), acceptedJson(diskJson(current, store)));
   }
 
   /** A new disk from the PUT's creationData; every parameter is checked before anything is read or created. */
@@ -211,7 +211,7 @@ export function createComputeRoute(
     if (diskSizeGB !== undefined) store.resizeDisk(disk, diskSizeGB * gib);
     if (tags) disk.tags = tags;
     updateDisk(disk, update);
-    acceptOperation(call, disk.location, "write", () => diskJson(disk), acceptedJson(diskJson(disk)));
+    acceptOperation(call, disk.location, "write", () => diskJson(disk, store), acceptedJson(diskJson(disk, store)));
   }
 
   async function putSnapshot(call: ArmCall) {
@@ -272,43 +272,50 @@ export function createComputeRoute(
     if (access.toLowerCase() !== "read") {
       throw armError("access", `Snapshots can be exported for 'Read' access only, not '${access}'.`);
     }
-    const duration = optionalPositiveInt(body.durationInSeconds, "durationInSeconds", Number.MAX_SAFE_INTEGER);
-    if (duration === undefined) throw missingParameter("durationInSeconds");
-    const guestState = body.getSecureVMGuestStateSAS ?? false;
-    if (typeof guestState !== "boolean") throw armError("getSecureVMGuestStateSAS", "Parameter 'getSecureVMGuestStateSAS' must be true or false.");
+    const duration = requiredDuration(body);
+    const guestState = guestStateFlag(body);
     const granted = store.grantAccess(snapshot, duration, guestState);
-    const output = {
-      accessSAS: sas.issue(granted),
-      // A snapshot without a guest state answers only accessSAS (assumed: the reference does not say).
-      ...(guestState && granted.guestStateBlobId ? { securityDataAccessSAS: sas.issue(granted, granted.guestStateBlobId) } : {}),
-    };
+    const output = readGrantOutput(granted, guestState);
     acceptOperation(call, snapshot.location, "action", () => output);
   }
 
   /**
-   * A disk's grant: Write starts (or extends) the upload of a ReadyToUpload disk and answers its upload SAS. Read of
-   * a disk being uploaded is refused (409, code assumed); Read of any other disk is not emulated (501).
+   * A Read grant's output: `accessSAS`, and `securityDataAccessSAS` when the guest state was asked for and the
+   * snapshot or disk has one (without one, only accessSAS: assumed, the reference does not say).
+   */
+  function readGrantOutput(granted: IssuedAccess & { guestStateBlobId?: string }, guestState: boolean) {
+    return {
+      accessSAS: sas.issue(granted),
+      ...(guestState && granted.guestStateBlobId ? { securityDataAccessSAS: sas.issue(granted, granted.guestStateBlobId) } : {}),
+    };
+  }
+
+  /**
+   * A disk's grant: Write starts (or extends) the upload of a ReadyToUpload disk and answers its upload SAS; Read
+   * exports an Unattached disk (ActiveSAS) and answers like a snapshot's grant. Read of a disk being uploaded or
+   * attached to a VM is refused (409, code assumed).
    */
   async function grantDiskAccess(call: ArmCall) {
     const disk = requireDisk(call);
     const body = bodyObject(await readJson(call.req));
     const access = requiredString(body.access, "access");
-    const duration = optionalPositiveInt(body.durationInSeconds, "durationInSeconds", Number.MAX_SAFE_INTEGER);
-    if (duration === undefined) throw missingParameter("durationInSeconds");
+    const duration = requiredDuration(body);
     if (access.toLowerCase() === "write") {
       const accessSAS = sas.issueWrite(store.grantUpload(disk, duration));
       acceptOperation(call, disk.location, "action", () => ({ accessSAS }));
       return;
     }
     if (access.toLowerCase() !== "read") throw armError("access", `Access is 'Read' or 'Write', not '${access}'.`);
-    if (disk.phase.state !== "Unattached") throw httpError(armErrors.diskNotReadable(disk.name, disk.phase.state));
-    notExported();
+    const guestState = guestStateFlag(body);
+    const output = readGrantOutput(store.grantExport(disk, duration, guestState), guestState);
+    acceptOperation(call, disk.location, "action", () => output);
   }
 
-  /** Ends a disk's upload (ActiveUpload becomes Unattached); on any other disk nothing happens. */
+  /** Ends a disk's upload (ActiveUpload becomes Unattached) or export (ActiveSAS becomes Unattached); else nothing happens. */
   function revokeDiskAccess(call: ArmCall) {
     const disk = requireDisk(call);
     store.revokeUpload(disk);
+    store.revokeExport(disk);
     acceptOperation(call, disk.location, "action");
   }
 
@@ -324,14 +331,10 @@ export function createComputeRoute(
     send(res, answer.status, answer.body, answer.headers);
   }
 
-  function notExported(): never {
-    throw httpError(armErrors.diskExportNotImplemented);
-  }
-
   const routes = new RouteTable<Handler>([
     { method: "GET", path: `${inSubscription}/disks`, handle: listDisks },
     { method: "GET", path: `${inGroup}/disks`, handle: listDisks },
-    { method: "GET", path: `${inGroup}/disks/{name}`, handle: (call) => send(call.res, 200, diskJson(requireDisk(call))) },
+    { method: "GET", path: `${inGroup}/disks/{name}`, handle: (call) => send(call.res, 200, diskJson(requireDisk(call), store)) },
     { method: "PUT", path: `${inGroup}/disks/{name}`, handle: putDisk },
     { method: "PATCH", path: `${inGroup}/disks/{name}`, handle: patchDisk },
     { method: "DELETE", path: `${inGroup}/disks/{name}`, handle: deleteDisk },
@@ -434,6 +437,20 @@ function requiredUploadSize(value: unknown): number {
     throw armError(name, `'${name}' ${value} must be a whole number of MiB plus 512 bytes for the VHD footer.`);
   }
   return value;
+}
+
+/** A grant's `durationInSeconds`, required by the reference. */
+function requiredDuration(body: Record<string, unknown>): number {
+  const duration = optionalPositiveInt(body.durationInSeconds, "durationInSeconds", Number.MAX_SAFE_INTEGER);
+  if (duration === undefined) throw missingParameter("durationInSeconds");
+  return duration;
+}
+
+/** A Read grant's `getSecureVMGuestStateSAS` (default false). */
+function guestStateFlag(body: Record<string, unknown>): boolean {
+  const guestState = body.getSecureVMGuestStateSAS ?? false;
+  if (typeof guestState !== "boolean") throw armError("getSecureVMGuestStateSAS", "Parameter 'getSecureVMGuestStateSAS' must be true or false.");
+  return guestState;
 }
 
 /** What a PUT of any resource type reads first, checked in this order: its body, location, properties, tags. */

@@ -1,11 +1,11 @@
 /**
- * The managed-disk data endpoint behind each accessSAS: a read-only page blob holding the snapshot as a fixed
- * VHD. Get Blob Properties, Get Blob (ranged, streamed; a range of at most 4 MiB with its Content-MD5 or
+ * The managed-disk data endpoint behind each accessSAS: a read-only page blob holding the snapshot (or the exported
+ * disk) as a fixed VHD. Get Blob Properties, Get Blob (ranged, streamed; a range of at most 4 MiB with its Content-MD5 or
  * x-ms-content-crc64 on request), Get Page Ranges and its managed-disk diff form (`x-ms-previous-snapshot-url`),
  * both paged with `maxresults`/`marker` under the stack's cap. Every read honours If-Match, If-None-Match,
  * If-Modified-Since and If-Unmodified-Since. A grant made with `getSecureVMGuestStateSAS` also names the snapshot's
- * VM guest state, served the same way as a page blob of its own (no VHD footer, no diff). While the snapshot's
- * region is down (`setRegionOutage`) its data URLs reset the connection, as an unreachable storage host does.
+ * VM guest state, served the same way as a page blob of its own (no VHD footer, no diff). A disk export is served
+ * like a snapshot, without the diff (neither on nor against it). While the resource's region is down (`setRegionOutage`) its data URLs reset the connection, as an unreachable storage host does.
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -13,7 +13,7 @@ import type { RegionCheck, ServiceBehaviour } from "../behaviour";
 import { EmulatorHttpError } from "../disks/api";
 import { parseByteRange, requestHeader, storageAnswerHeaders, streamChunks } from "../disks/http";
 import { diffResizeBoundaryBytes } from "../disks/limits";
-import type { DiskStore, SnapshotRecord } from "../disks/store";
+import type { DiskExport, DiskRecord, DiskStore, SnapshotRecord } from "../disks/store";
 import type { VhdView } from "../disks/vhd-view";
 import { httpError, storageErrors } from "../error-catalog";
 import { answerStorageError } from "../service-errors";
@@ -27,11 +27,20 @@ import { storageCrc64Header } from "./crc64";
 /** Serves the data URLs; answers false for any other path. */
 export type DataRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
-/** What a data URL serves: a snapshot's VHD, or the VM guest state it froze; `view` is that blob's content. */
-export interface ServedBlob {
-  readonly snapshot: SnapshotRecord;
-  readonly content: "disk" | "guestState";
-  readonly view: VhdView;
+/**
+ * What a data URL serves: a snapshot's VHD or the VM guest state it froze, or a disk export's (the disk and its guest
+ * state as they stand during the export); `view` is that blob's content.
+ */
+export type ServedBlob =
+  | { readonly kind: "snapshot"; readonly snapshot: SnapshotRecord; readonly content: ServedContent; readonly view: VhdView }
+  | { readonly kind: "disk"; readonly disk: DiskRecord; readonly access: DiskExport; readonly content: ServedContent; readonly view: VhdView };
+
+/** The VHD of the disk (or snapshot), or the VM guest state beside it. */
+export type ServedContent = "disk" | "guestState";
+
+/** The snapshot or disk a data URL is granted on: its region decides whether the URL answers. */
+export function servedResource(served: ServedBlob): SnapshotRecord | DiskRecord {
+  return served.kind === "snapshot" ? served.snapshot : served.disk;
 }
 
 /** The blob a data URL grants, or the 403 the service answers for a forged, expired or revoked SAS. */
@@ -41,11 +50,19 @@ export function resolveDataUrl(store: DiskStore, sas: SasAuthority, url: URL): S
   if (claim.kind !== "read") throw httpError(storageErrors.authorizationPermissionMismatch);
   const snapshot = store.snapshotByAccessId(claim.accessId);
   const access = snapshot?.access;
-  if (snapshot && access?.blobId === claim.blobId) return { snapshot, content: "disk", view: snapshot.view };
+  if (snapshot && access?.blobId === claim.blobId) return { kind: "snapshot", snapshot, content: "disk", view: snapshot.view };
   if (snapshot?.guestState && access?.guestStateBlobId === claim.blobId) {
-    return { snapshot, content: "guestState", view: snapshot.guestState };
+    return { kind: "snapshot", snapshot, content: "guestState", view: snapshot.guestState };
   }
-  throw authenticationFailed("The access to this snapshot has expired or was revoked.");
+  const disk = store.diskByExportAccessId(claim.accessId);
+  if (disk?.phase.state === "ActiveSAS") {
+    const exported = disk.phase.access;
+    if (exported.blobId === claim.blobId) return { kind: "disk", disk, access: exported, content: "disk", view: exported.view };
+    if (exported.guestState && exported.guestStateBlobId === claim.blobId) {
+      return { kind: "disk", disk, access: exported, content: "guestState", view: exported.guestState };
+    }
+  }
+  throw authenticationFailed("The access to this snapshot or disk has expired or was revoked.");
 }
 
 /** Serves the data URLs of `store`'s snapshots; Get Page Ranges reads `behaviour` at every request. */
@@ -62,16 +79,16 @@ export function createSnapshotDataRoute(
     const { requestId, headers: common } = storageAnswerHeaders(req);
     try {
       const served = resolve(url);
-      if (inRegionDown(served.snapshot)) {
+      if (inRegionDown(servedResource(served))) {
         req.socket.destroy();
         return true;
       }
       const method = req.method ?? "GET";
       if (method !== "GET" && method !== "HEAD") throw httpError(storageErrors.authorizationPermissionMismatch);
       const etag = etagOf(served);
-      const { snapshot } = served;
-      const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(etag, snapshot) };
-      if (evaluateConditions(req.headers, { etag, lastModifiedMs: snapshot.timeCreated }) === "not-modified") {
+      const lastModifiedMs = lastModifiedOf(served);
+      const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(etag, lastModifiedMs, servedResource(served).timeCreated) };
+      if (evaluateConditions(req.headers, { etag, lastModifiedMs }) === "not-modified") {
         // The service answers 304 without a body, naming the unmet condition in x-ms-error-code.
         res.writeHead(304, { ...headers, "x-ms-error-code": storageErrors.conditionNotMet.code });
         res.end();
@@ -93,17 +110,26 @@ export function createSnapshotDataRoute(
 }
 
 
-/** The blob's ETag, quoted; a snapshot (and the guest state it froze) never changes, so it is derived from its unique id. */
-function etagOf({ snapshot, content }: ServedBlob): string {
-  const key = content === "disk" ? snapshot.uniqueId : `${snapshot.uniqueId}/guest-state`;
+/**
+ * The blob's ETag, quoted. A snapshot (and the guest state it froze) never changes, so it is derived from its unique
+ * id; an exported disk does not change during its export, so its ETag is the export's (a new one for each export).
+ */
+function etagOf(served: ServedBlob): string {
+  const base = served.kind === "snapshot" ? served.snapshot.uniqueId : `${served.disk.uniqueId}/export/${served.access.accessId}`;
+  const key = served.content === "disk" ? base : `${base}/guest-state`;
   return `"0x8D${createHash("sha256").update(key).digest("hex").slice(0, 15).toUpperCase()}"`;
 }
 
-function blobHeaders(etag: string, snapshot: SnapshotRecord): Record<string, string> {
+/** A snapshot's blob was last modified when it was taken; a disk export's when it was granted (assumed). */
+function lastModifiedOf(served: ServedBlob): number {
+  return served.kind === "snapshot" ? served.snapshot.timeCreated : served.access.grantedAt;
+}
+
+function blobHeaders(etag: string, lastModifiedMs: number, createdMs: number): Record<string, string> {
   return {
     ETag: etag,
-    "Last-Modified": new Date(snapshot.timeCreated).toUTCString(),
-    "x-ms-creation-time": new Date(snapshot.timeCreated).toUTCString(),
+    "Last-Modified": new Date(lastModifiedMs).toUTCString(),
+    "x-ms-creation-time": new Date(createdMs).toUTCString(),
     "x-ms-blob-type": "PageBlob",
     "x-ms-blob-sequence-number": "0",
     "x-ms-lease-status": "unlocked",
@@ -206,15 +232,15 @@ interface PageListContext {
 
 function sendPageList(req: IncomingMessage, res: ServerResponse, url: URL, context: PageListContext): void {
   const { served, behaviour } = context;
-  const { snapshot } = served;
   const size = served.view.sizeBytes;
   const window = requestedWindow(req, size);
   const previousUrl = requestHeader(req, "x-ms-previous-snapshot-url");
   const paging = pageListPaging(url, req.headers, behaviour.pageListMaxRanges);
   // A marker resumes the listing where the last answer stopped, so no answer walks the extents before it.
   const from = Math.max(window.start, paging.resumeAt);
-  const listing = previousUrl
-    ? listChangedRanges(previousSnapshot(previousUrl, served, context.resolve), snapshot, from, window.end, behaviour)
+  const diff = previousUrl ? diffSnapshots(previousUrl, served, context.resolve) : undefined;
+  const listing = diff
+    ? listChangedRanges(diff.previous, diff.current, from, window.end, behaviour)
     : listPageRanges(served.view, from, window.end);
   const xml = pageListXml(takePage(listing, paging));
   res.writeHead(200, {
@@ -226,12 +252,12 @@ function sendPageList(req: IncomingMessage, res: ServerResponse, url: URL, conte
   res.end(xml);
 }
 
-/** The older snapshot of a diff, refused the way the service refuses unusable previous snapshots. */
-function previousSnapshot(
+/** The two snapshots of a diff, refused the way the service refuses unusable previous snapshots. */
+function diffSnapshots(
   previousUrl: string,
   served: ServedBlob,
   resolve: (url: URL) => ServedBlob,
-): SnapshotRecord {
+): { previous: SnapshotRecord; current: SnapshotRecord } {
   let url: URL;
   try {
     url = new URL(previousUrl);
@@ -239,10 +265,12 @@ function previousSnapshot(
     throw httpError(storageErrors.previousSnapshotUrlInvalid);
   }
   const older = resolve(url);
+  // A guest state has no diff (assumed): its blob is not an incremental snapshot. Neither is a disk export (assumed).
+  if (served.kind !== "snapshot" || older.kind !== "snapshot" || served.content !== "disk" || older.content !== "disk") {
+    throw httpError(storageErrors.previousSnapshotNotSupported);
+  }
   const previous = older.snapshot;
   const current = served.snapshot;
-  // A guest state has no diff (assumed): its blob is not an incremental snapshot.
-  if (served.content !== "disk" || older.content !== "disk") throw httpError(storageErrors.previousSnapshotNotSupported);
   if (!previous.incremental || !current.incremental || previous.familyId !== current.familyId) {
     // Assumed code for snapshots of different disks or of a recreated disk (a different family): the blob
     // service's "not supported on the previous snapshot".
@@ -258,5 +286,5 @@ function previousSnapshot(
     // the blob service's answer for a previous snapshot it cannot diff against.
     throw httpError(storageErrors.previousSnapshotAcrossGrowth);
   }
-  return previous;
+  return { previous, current };
 }

@@ -37,7 +37,8 @@ export class EmulatorHttpError extends Error {
 
 /**
  * Writes to managed disks as a VM would; offsets and lengths must be 512-byte aligned. A disk being uploaded
- * (ReadyToUpload, ActiveUpload) cannot be attached, so its writes are refused (409 OperationNotAllowed).
+ * (ReadyToUpload, ActiveUpload) or exported (ActiveSAS) cannot be attached, so its writes are refused (409
+ * OperationNotAllowed); so are guest state writes during an export.
  */
 export interface DiskControl {
   /** Writes literal bytes at `offset` of the disk (resource id, case-insensitive). */

@@ -6,7 +6,7 @@ import { BehaviourSettings, isRegionDown, type RegionCheck } from "../behaviour"
 import { createResourceGroupRoute } from "../compute/resource-group-routes";
 import { createComputeRoute } from "../compute/routes";
 import { SasAuthority } from "../dataplane/sas";
-import { createSnapshotDataRoute, resolveDataUrl } from "../dataplane/snapshot-data";
+import { createSnapshotDataRoute, resolveDataUrl, servedResource } from "../dataplane/snapshot-data";
 import { createUploadRoute } from "../dataplane/upload-data";
 import { SourceUnreachableError, type DiskEmulator, type DiskEmulatorOptions } from "./api";
 import { createControlRoute } from "./control-routes";
@@ -42,7 +42,8 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
     openSource(url) {
       if (!sas.isOwnOrigin(url) || !sas.isDataPath(url.pathname)) return undefined;
       const served = resolveDataUrl(store, sas, url);
-      if (inRegionDown(served.snapshot)) throw new SourceUnreachableError(served.snapshot.location);
+      const resource = servedResource(served);
+      if (inRegionDown(resource)) throw new SourceUnreachableError(resource.location);
       return served.view;
     },
   };

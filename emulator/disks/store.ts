@@ -3,6 +3,7 @@
  * service enforces on them. Protocol-free: the ARM and data-plane routes translate HTTP to these calls.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import { armErrors, httpError } from "../error-catalog";
 import { EmulatorHttpError, type DiskControl } from "./api";
 import { ExtentMap, type ExtentContent } from "./extents";
 import { GuestStateView } from "./guest-state";
@@ -80,13 +81,27 @@ export interface UploadAccess {
 }
 
 /**
+ * A grant of read access to an unattached disk (its export): the data URL names it as a snapshot's grant does
+ * (`/md-<accessId>/<blobId>/abcd`). `view` (and `guestState`) is the disk as it stood at the grant; no write
+ * reaches the disk while it is exported, so that is its current content.
+ */
+export interface DiskExport extends SnapshotAccess {
+  /** Epoch ms of the grant: the export blob's Last-Modified. */
+  readonly grantedAt: number;
+  readonly view: VhdView;
+  readonly guestState?: GuestStateView;
+}
+
+/**
  * Where a disk stands, as `diskState` reports it. An Upload disk starts `ReadyToUpload`, is `ActiveUpload` from a
  * Write grant until its revoke (the uploaded footer page kept apart from the data), then `Unattached` like any other.
+ * An `Unattached` disk is `ActiveSAS` from a Read grant (its export) until the revoke or the grant's expiry.
  */
 export type DiskPhase =
   | { state: "Unattached" }
   | { state: "ReadyToUpload" }
-  | { state: "ActiveUpload"; access: UploadAccess; footer: Buffer };
+  | { state: "ActiveUpload"; access: UploadAccess; footer: Buffer }
+  | { state: "ActiveSAS"; access: DiskExport };
 
 /** A managed disk: its live, writable content. */
 export interface DiskRecord extends ComputeResource {
@@ -149,6 +164,7 @@ export class DiskStore implements DiskControl {
   private readonly snapshots = new Map<string, SnapshotRecord>();
   private readonly grants = new Map<string, SnapshotRecord>();
   private readonly uploads = new Map<string, DiskRecord>();
+  private readonly exports = new Map<string, DiskRecord>();
   private gen = 0;
   private lastTimeCreated = 0;
 
@@ -212,12 +228,13 @@ export class DiskStore implements DiskControl {
 
   deleteDisk(disk: DiskRecord): void {
     this.requireDetached(disk, "deleted");
-    if (disk.phase.state === "ActiveUpload") {
-      // Assumed, as for a snapshot with an active SAS: an upload under way is revoked before the disk is deleted.
+    const state = this.phaseOf(disk).state;
+    if (state === "ActiveUpload" || state === "ActiveSAS") {
+      // Assumed, as for a snapshot with an active SAS: an upload or export under way is revoked before the disk is deleted.
       throw new EmulatorHttpError(
         409,
         "OperationNotAllowed",
-        `Disk '${disk.name}' is in state ActiveUpload; revoke access before deleting it.`,
+        `Disk '${disk.name}' is in state ${state}; revoke access before deleting it.`,
       );
     }
     this.disks.delete(resourceKey(disk.resourceGroup, disk.name));
@@ -225,8 +242,12 @@ export class DiskStore implements DiskControl {
 
   /** Grows the disk; the pages past the old end read as zeros until written. */
   resizeDisk(disk: DiskRecord, sizeBytes: number): void {
-    this.requireUnattached(disk, "resized");
-    if (sizeBytes !== disk.sizeBytes) this.requireDetached(disk, "resized");
+    this.requireState(disk, "resized", ["Unattached", "ActiveSAS"]);
+    if (sizeBytes !== disk.sizeBytes) {
+      this.requireDetached(disk, "resized");
+      // An export serves the disk at its size; it would no longer be the disk's content.
+      this.requireState(disk, "resized");
+    }
     if (sizeBytes < disk.sizeBytes) {
       // The service refuses to shrink a disk; the exact code is assumed.
       throw new EmulatorHttpError(
@@ -241,7 +262,8 @@ export class DiskStore implements DiskControl {
 
   /** Takes a snapshot of the disk as it is now. */
   createSnapshot(params: NewResource, source: DiskRecord, incremental: boolean): SnapshotRecord {
-    this.requireUnattached(source, "snapshotted");
+    // Assumed: an exported disk can be snapshotted (its content cannot change during the export).
+    this.requireState(source, "snapshotted", ["Unattached", "ActiveSAS"]);
     if (incremental) {
       const existing = this.listSnapshots().filter((s) => s.incremental && s.familyId === source.familyId).length;
       if (existing >= maxIncrementalSnapshotsPerDisk) {
@@ -292,6 +314,7 @@ export class DiskStore implements DiskControl {
     const disks = this.listDisks(resourceGroup);
     for (const disk of disks) {
       this.revokeUpload(disk);
+      this.revokeExport(disk);
       this.deleteDisk(disk);
     }
     return snapshots.length + disks.length;
@@ -389,6 +412,58 @@ export class DiskStore implements DiskControl {
     disk.readyAt = Date.now() + this.lroDelayMs;
   }
 
+  /**
+   * Grants read access to a disk for `durationSeconds` (its export): Unattached becomes ActiveSAS until `revokeExport`
+   * or the grant's expiry. Granting again during the export extends it and keeps its data URL; with `guestState`, a
+   * disk that has a VM guest state also gets its blob (`guestStateBlobId`), valid and revoked with the grant. A disk
+   * waiting for or in its upload is refused, and so is a disk attached to a VM (409 OperationNotAllowed, assumed).
+   */
+  grantExport(disk: DiskRecord, durationSeconds: number, guestState = false): DiskExport {
+    const expiresAt = Date.now() + durationSeconds * 1000;
+    const phase = this.phaseOf(disk);
+    if (phase.state === "ActiveSAS") {
+      phase.access.expiresAt = expiresAt;
+      if (guestState && phase.access.guestState && !phase.access.guestStateBlobId) phase.access.guestStateBlobId = randomName();
+      return phase.access;
+    }
+    if (phase.state !== "Unattached") throw httpError(armErrors.diskNotReadable(disk.name, phase.state));
+    this.requireDetached(disk, "exported");
+    const access: DiskExport = {
+      accessId: randomName(),
+      blobId: randomName(),
+      expiresAt,
+      grantedAt: Date.now(),
+      view: new VhdView(disk.sizeBytes, disk.data.freeze(), this.footerOf(disk)),
+      ...(disk.guestState ? { guestState: disk.guestState } : {}),
+      ...(guestState && disk.guestState ? { guestStateBlobId: randomName() } : {}),
+    };
+    disk.phase = { state: "ActiveSAS", access };
+    this.exports.set(access.accessId, disk);
+    return access;
+  }
+
+  /** Ends a disk's export: ActiveSAS becomes Unattached and its data URLs are refused. Other disks are left as they are. */
+  revokeExport(disk: DiskRecord): void {
+    if (disk.phase.state !== "ActiveSAS") return;
+    this.exports.delete(disk.phase.access.accessId);
+    disk.phase = { state: "Unattached" };
+  }
+
+  /** The exported disk behind a data URL's access id, while its grant is active and the disk exists. */
+  diskByExportAccessId(accessId: string): DiskRecord | undefined {
+    const disk = this.exports.get(accessId);
+    if (!disk) return undefined;
+    const phase = this.phaseOf(disk);
+    if (phase.state !== "ActiveSAS" || phase.access.accessId !== accessId) return undefined;
+    return disk;
+  }
+
+  /** The disk's `diskState`: Attached while a VM holds it, else its phase (an expired export is Unattached again). */
+  diskState(disk: DiskRecord): string {
+    const phase = this.phaseOf(disk);
+    return disk.managedBy ? "Attached" : phase.state;
+  }
+
   /** The disk behind an upload SAS's access id, while its write grant is active and the disk exists. */
   diskByUploadAccessId(accessId: string): DiskRecord | undefined {
     const disk = this.uploads.get(accessId);
@@ -416,7 +491,7 @@ export class DiskStore implements DiskControl {
 
   write(diskId: string, offset: number, data: Buffer): void {
     const disk = this.requireDiskById(diskId);
-    this.requireUnattached(disk, "written by a VM");
+    this.requireState(disk, "written by a VM");
     checkSpan(disk, offset, data.length);
     if (data.length > 0) {
       disk.data.set(offset, offset + data.length, ++this.gen, { kind: "bytes", data: Buffer.from(data), origin: offset });
@@ -434,7 +509,7 @@ export class DiskStore implements DiskControl {
   /** Applies writes in order; all are checked before any is applied, so a bad batch changes nothing. */
   applyOps(diskId: string, ops: readonly DiskOp[]): void {
     const disk = this.requireDiskById(diskId);
-    this.requireUnattached(disk, "written by a VM");
+    this.requireState(disk, "written by a VM");
     for (const op of ops) checkSpan(disk, op.offset, op.length);
     for (const op of ops) {
       if (op.length === 0) continue;
@@ -454,6 +529,8 @@ export class DiskStore implements DiskControl {
   writeGuestState(diskId: string, data: Buffer): void {
     const disk = this.requireDiskById(diskId);
     if (!disk.guestState) throw noGuestState(disk);
+    // A guest state write during an upload stays allowed, as before exports existed.
+    this.requireState(disk, "written by a VM", ["Unattached", "ReadyToUpload", "ActiveUpload"]);
     disk.guestState = GuestStateView.of(data, "The guest state written");
   }
 
@@ -465,7 +542,7 @@ export class DiskStore implements DiskControl {
 
   /** Attaches the disk to a VM: it reports `managedBy` and `diskState` Attached until `detach`. */
   attach(disk: DiskRecord, vmId: string): void {
-    this.requireUnattached(disk, "attached to a VM");
+    this.requireState(disk, "attached to a VM");
     if (disk.managedBy && disk.managedBy.toLowerCase() !== vmId.toLowerCase()) {
       throw attachedElsewhere(disk, "attached to another VM");
     }
@@ -490,17 +567,22 @@ export class DiskStore implements DiskControl {
     return buildFixedVhdFooter(disk.sizeBytes, disk.uniqueId, new Date(disk.timeCreated));
   }
 
+  /** The disk's phase, after ending an export whose grant expired (the service returns the disk to Unattached). */
+  private phaseOf(disk: DiskRecord): DiskPhase {
+    if (disk.phase.state === "ActiveSAS" && disk.phase.access.expiresAt <= Date.now()) this.revokeExport(disk);
+    return disk.phase;
+  }
+
   /**
-   * Refuses what a disk being uploaded (or waiting for its upload) cannot do: be attached to a VM, snapshotted or
-   * resized. 409 OperationNotAllowed naming the state is assumed; the service's code is not documented.
+   * Refuses what a disk outside the `allowed` states cannot do; by default what a disk being uploaded (or waiting for
+   * its upload) or exported cannot do: be attached to a VM, written or resized. 409 OperationNotAllowed naming the
+   * state is assumed; the service's code is not documented.
    */
-  private requireUnattached(disk: DiskRecord, what: string): void {
-    if (disk.phase.state === "Unattached") return;
-    throw new EmulatorHttpError(
-      409,
-      "OperationNotAllowed",
-      `Disk '${disk.name}' is in state ${disk.phase.state} and cannot be ${what}; finish the upload and revoke access first.`,
-    );
+  private requireState(disk: DiskRecord, what: string, allowed: readonly DiskPhase["state"][] = ["Unattached"]): void {
+    const state = this.phaseOf(disk).state;
+    if (allowed.includes(state)) return;
+    const then = state === "ActiveSAS" ? "revoke access (end the export) first" : "finish the upload and revoke access first";
+    throw new EmulatorHttpError(409, "OperationNotAllowed", `Disk '${disk.name}' is in state ${state} and cannot be ${what}; ${then}.`);
   }
 
   /**

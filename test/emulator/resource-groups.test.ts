@@ -121,7 +121,7 @@ describe("resource groups in the emulated ARM", () => {
     await assert.rejects(control.createResourceGroup({ name: "rg-control", location: "eastus" }), { status: 409, code: "InvalidResourceGroupLocation" });
   });
 
-  it("when a group with a disk and a snapshot under an active SAS is deleted, then 202 polls to 200 and its resources are gone", async () => {
+  it("when a group with a disk, an exported disk and a snapshot under an active SAS is deleted, then 202 polls to 200 and its resources are gone", async () => {
     await call("PUT", group("rg-doomed"), { location: "eastus" });
     const disk = await server.compute.disks.createOrUpdate("rg-doomed", "d1", { location, creationData: { createOption: "Empty" }, diskSizeGB: 1 }, fastPolling);
     await server.compute.snapshots.createOrUpdate(
@@ -131,6 +131,8 @@ describe("resource groups in the emulated ARM", () => {
       fastPolling,
     );
     const sas = await server.compute.snapshots.grantAccess("rg-doomed", "s1", { access: "Read", durationInSeconds: 600 }, fastPolling);
+    await server.compute.disks.createOrUpdate("rg-doomed", "d2", { location, creationData: { createOption: "Empty" }, diskSizeGB: 1 }, fastPolling);
+    const exported = await server.compute.disks.grantAccess("rg-doomed", "d2", { access: "Read", durationInSeconds: 600 }, fastPolling);
 
     const deleted = await call("DELETE", group("rg-doomed"));
     assert.equal(deleted.status, 202);
@@ -141,6 +143,7 @@ describe("resource groups in the emulated ARM", () => {
     assert.equal((await call("HEAD", group("rg-doomed"))).status, 404);
     assert.equal((await armFailure(() => server.compute.disks.get("rg-doomed", "d1"))).code, "ResourceGroupNotFound");
     assert.equal((await fetch(sas.accessSAS ?? "")).status, 403, "the snapshot's SAS dies with it");
+    assert.equal((await fetch(exported.accessSAS ?? "")).status, 403, "the disk export's SAS dies with it");
     const left: string[] = [];
     for await (const d of server.compute.disks.list()) left.push(d.id ?? "");
     assert.ok(!left.some((id) => /\/rg-doomed\//i.test(id)), "no disk of the group is left");

@@ -140,11 +140,13 @@ describe("direct upload to a managed disk", () => {
     await compute.disks.beginCreateOrUpdateAndWait(resourceGroup, "plain", { location, diskSizeGB: 1, creationData: { createOption: "Empty" } }, fastPolling);
     const plain = await armFailure(() => grantWrite("plain"));
     assert.deepEqual([plain.status, plain.code], [409, "OperationNotAllowed"]);
-    // Read access to an Unattached disk is the service's export, which the emulator does not serve.
-    const exported = await armFailure(() =>
-      compute.disks.beginGrantAccessAndWait(resourceGroup, "plain", { access: "Read", durationInSeconds: 60 }, fastPolling),
-    );
-    assert.deepEqual([exported.status, exported.code], [501, "NotImplemented"]);
+    // Read access to an Unattached disk is its export (ActiveSAS), during which a Write grant is refused as well.
+    const exported = await compute.disks.beginGrantAccessAndWait(resourceGroup, "plain", { access: "Read", durationInSeconds: 60 }, fastPolling);
+    assert.ok(exported.accessSAS, "a Read grant of an Unattached disk answers an accessSAS");
+    assert.equal((await compute.disks.get(resourceGroup, "plain")).diskState, "ActiveSAS");
+    const duringExport = await armFailure(() => grantWrite("plain"));
+    assert.deepEqual([duringExport.status, duringExport.code], [409, "OperationNotAllowed"]);
+    await compute.disks.beginRevokeAccessAndWait(resourceGroup, "plain", fastPolling);
     await createUploadDisk("done");
     await grantWrite("done");
     await compute.disks.beginRevokeAccessAndWait(resourceGroup, "done", fastPolling);
