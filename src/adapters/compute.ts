@@ -306,6 +306,27 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
     );
   };
 
+  /** A read grant (with the VM guest state when `secure`); its data SAS replaces the cached one. */
+  const grant = async (snapshotId: string, durationSeconds: number, secure: boolean): Promise<SecureAccess> => {
+    const where = parseSnapshotId(snapshotId);
+    await throttling.pace(where.subscriptionId, computePolicies.snapshotWrite, `granting read access on ${snapshotId}`);
+    try {
+      const access = await clientFor(where.subscriptionId).snapshots.grantAccess(
+        where.resourceGroup,
+        where.name,
+        { access: "Read", durationInSeconds: durationSeconds, ...(secure ? { getSecureVMGuestStateSAS: true } : {}) },
+        poll,
+      );
+      if (!access.accessSAS) throw new PermanentError("NoAccessSAS", `grant access on ${snapshotId} returned no SAS`);
+      // Renew well before expiry so that a long CopyStep never starts with a SAS about to run out.
+      sasCache.set(snapshotId.toLowerCase(), { url: access.accessSAS, renewAfter: Date.now() + (durationSeconds * 1000) / 2 });
+      return { accessSAS: access.accessSAS, securityDataAccessSAS: access.securityDataAccessSAS || undefined };
+    } catch (error) {
+      if (isNotFound(error)) throw new PermanentError("SnapshotNotFound", `snapshot ${snapshotId} no longer exists`);
+      throw error;
+    }
+  };
+
   return {
     async getDisk(ref) {
       try {
@@ -355,46 +376,12 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
     },
 
     async grantRead(snapshotId, durationSeconds, fresh = false) {
-      const key = snapshotId.toLowerCase();
-      const cached = sasCache.get(key);
+      const cached = sasCache.get(snapshotId.toLowerCase());
       if (!fresh && cached && cached.renewAfter > Date.now()) return cached.url;
-      const where = parseSnapshotId(snapshotId);
-      await throttling.pace(where.subscriptionId, computePolicies.snapshotWrite, `granting read access on ${snapshotId}`);
-      try {
-        const access = await clientFor(where.subscriptionId).snapshots.grantAccess(
-          where.resourceGroup,
-          where.name,
-          { access: "Read", durationInSeconds: durationSeconds },
-          poll,
-        );
-        if (!access.accessSAS) throw new PermanentError("NoAccessSAS", `grant access on ${snapshotId} returned no SAS`);
-        // Renew well before expiry so that a long CopyStep never starts with a SAS about to run out.
-        sasCache.set(key, { url: access.accessSAS, renewAfter: Date.now() + (durationSeconds * 1000) / 2 });
-        return access.accessSAS;
-      } catch (error) {
-        if (isNotFound(error)) throw new PermanentError("SnapshotNotFound", `snapshot ${snapshotId} no longer exists`);
-        throw error;
-      }
+      return (await grant(snapshotId, durationSeconds, false)).accessSAS;
     },
 
-    async grantSecureRead(snapshotId, durationSeconds) {
-      const where = parseSnapshotId(snapshotId);
-      await throttling.pace(where.subscriptionId, computePolicies.snapshotWrite, `granting read access on ${snapshotId}`);
-      try {
-        const access = await clientFor(where.subscriptionId).snapshots.grantAccess(
-          where.resourceGroup,
-          where.name,
-          { access: "Read", durationInSeconds: durationSeconds, getSecureVMGuestStateSAS: true },
-          poll,
-        );
-        if (!access.accessSAS) throw new PermanentError("NoAccessSAS", `grant access on ${snapshotId} returned no SAS`);
-        sasCache.set(snapshotId.toLowerCase(), { url: access.accessSAS, renewAfter: Date.now() + (durationSeconds * 1000) / 2 });
-        return { accessSAS: access.accessSAS, securityDataAccessSAS: access.securityDataAccessSAS || undefined };
-      } catch (error) {
-        if (isNotFound(error)) throw new PermanentError("SnapshotNotFound", `snapshot ${snapshotId} no longer exists`);
-        throw error;
-      }
-    },
+    grantSecureRead: (snapshotId, durationSeconds) => grant(snapshotId, durationSeconds, true),
 
     revokeAccess: (snapshotId) =>
       endSnapshotOperation(snapshotId, async (where) => {

@@ -178,12 +178,10 @@ function stampMetadata(stamp: TargetStamp): Record<string, string> {
   return metadata;
 }
 
-export function createTargetBlobFactory(
-  credential: TokenCredential | StorageSharedKeyCredential,
-  pipeline: StoragePipelineOptions = dataPlaneRetry,
-): TargetBlobFactory {
+/** One BlobServiceClient per endpoint, made on first use. */
+export function blobServices(credential: TokenCredential | StorageSharedKeyCredential, pipeline: StoragePipelineOptions): (endpoint: string) => BlobServiceClient {
   const services = new Map<string, BlobServiceClient>();
-  const serviceFor = (endpoint: string) => {
+  return (endpoint) => {
     let service = services.get(endpoint);
     if (!service) {
       service = new BlobServiceClient(endpoint, credential, pipeline);
@@ -191,6 +189,13 @@ export function createTargetBlobFactory(
     }
     return service;
   };
+}
+
+export function createTargetBlobFactory(
+  credential: TokenCredential | StorageSharedKeyCredential,
+  pipeline: StoragePipelineOptions = dataPlaneRetry,
+): TargetBlobFactory {
+  const serviceFor = blobServices(credential, pipeline);
   return (location) => {
     const container = serviceFor(location.blobEndpoint).getContainerClient(location.container);
     const blob = container.getPageBlobClient(location.blobName);

@@ -21,7 +21,7 @@ import { PermanentError, codeOf, statusOf } from "../domain/errors";
 import { type RestorePointManifest, parseManifestBlobName, restorePointManifestSchema } from "../domain/manifest";
 import { diskKeyOf } from "../domain/model";
 import { dataPlaneRetry } from "./source-snapshot";
-import { type SnapshotStamp, snapshotStampOf } from "./target-blob";
+import { type SnapshotStamp, blobServices, snapshotStampOf } from "./target-blob";
 
 /** Where to look: a target account's blob endpoint, one container of it or all, and optionally one RestorePoint id. */
 export interface CatalogSource {
@@ -64,15 +64,7 @@ interface ManifestBlob {
 }
 
 export function createTargetCatalog(credential: TokenCredential | StorageSharedKeyCredential, pipeline: StoragePipelineOptions = dataPlaneRetry): TargetCatalog {
-  const services = new Map<string, BlobServiceClient>();
-  const serviceFor = (endpoint: string) => {
-    let service = services.get(endpoint);
-    if (!service) {
-      service = new BlobServiceClient(endpoint, credential, pipeline);
-      services.set(endpoint, service);
-    }
-    return service;
-  };
+  const serviceFor = blobServices(credential, pipeline);
   return {
     async list(source) {
       const endpoint = source.blobEndpoint.replace(/\/+$/, "");
