@@ -119,6 +119,7 @@ module target 'modules/target.bicep' = {
     allowSharedKeyAccess: targetAllowSharedKeyAccess
     principalId: identity.outputs.principalId
     restoreRoleDefinitionId: roles.outputs.restoreRoleDefinitionId
+    drillRoleDefinitionId: roles.outputs.drillRoleDefinitionId
     lock: lockTargetStorage
   }
 }

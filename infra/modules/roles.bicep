@@ -42,6 +42,17 @@ var restoreActions = [
   'Microsoft.Compute/locations/diskOperations/read'
 ]
 
+// DR drills: restored like a restore (restoreActions) into the drill resource group, read back through the drill
+// disk's own export and deleted afterwards. Assigned on the drill resource group only: nothing else is deleted.
+var drillActions = [
+  // grantDiskRead: the drill disk's read SAS
+  'Microsoft.Compute/disks/beginGetAccess/action'
+  // revokeDiskAccess
+  'Microsoft.Compute/disks/endGetAccess/action'
+  // deleteDisk: the drill disk, once its DrillRun ended
+  'Microsoft.Compute/disks/delete'
+]
+
 resource snapshotsRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, suffix, 'diskdelta-snapshots')
   properties: {
@@ -78,5 +89,24 @@ resource restoreRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+resource drillRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, suffix, 'diskdelta-drill')
+  properties: {
+    roleName: 'diskdelta drills (${suffix})'
+    description: 'Read back and delete the disks of diskdelta DR drills; assign on the drill resource group together with the restore role.'
+    type: 'customRole'
+    permissions: [
+      {
+        actions: drillActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [subscription().id]
+  }
+}
+
 output snapshotsRoleDefinitionId string = snapshotsRole.id
 output restoreRoleDefinitionId string = restoreRole.id
+output drillRoleDefinitionId string = drillRole.id

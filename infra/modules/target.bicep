@@ -8,6 +8,9 @@ param skuName string
 param allowSharedKeyAccess bool
 param principalId string
 param restoreRoleDefinitionId string
+
+@description('The diskdelta drills role: DR drills restore into this (the target) resource group, read the drill disk back and delete it.')
+param drillRoleDefinitionId string
 @description('Put a CanNotDelete lock on the account so that deleting the environment (azd down) cannot delete the backups.')
 param lock bool
 
@@ -71,6 +74,15 @@ resource restore 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(resourceGroup().id, principalId, restoreRoleDefinitionId)
   properties: {
     roleDefinitionId: restoreRoleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource drill 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(resourceGroup().id, principalId, drillRoleDefinitionId)
+  properties: {
+    roleDefinitionId: drillRoleDefinitionId
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

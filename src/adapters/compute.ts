@@ -119,6 +119,17 @@ export interface ComputeGateway {
   importDisk(request: ImportDiskRequest): Promise<DiskInfo>;
   /** Sends the disk's creation and returns once ARM accepted it; follow it with getDisk (provisioningState). */
   beginImportDisk(request: ImportDiskRequest): Promise<void>;
+  /**
+   * A read SAS on an unattached disk's own data (its export: the disk is ActiveSAS until revoked). Granting again
+   * during the export extends it; a missing disk is a PermanentError DiskNotFound. Never cached.
+   */
+  grantDiskRead(ref: DiskRef, durationSeconds: number): Promise<string>;
+  /** Ends a disk's export; a disk that is gone, or not exported, is fine. */
+  revokeDiskAccess(ref: DiskRef): Promise<void>;
+  /** Deletes a disk (revoke its export first); one that is gone already is fine. */
+  deleteDisk(ref: DiskRef): Promise<void>;
+  /** The disks of a resource group; none when the group does not exist. */
+  listDisks(subscriptionId: string, resourceGroup: string): Promise<DiskInfo[]>;
 }
 
 const snapshotIdPattern =
@@ -402,6 +413,43 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
 
     async beginImportDisk(request) {
       await beginImport(request);
+    },
+
+    async grantDiskRead(ref, durationSeconds) {
+      await throttling.pace(ref.subscriptionId, computePolicies.diskWrite, `granting read access on disk ${ref.id}`);
+      try {
+        const access = await clientFor(ref.subscriptionId).disks.grantAccess(ref.resourceGroup, ref.name, { access: "Read", durationInSeconds: durationSeconds }, poll);
+        if (!access.accessSAS) throw new PermanentError("NoAccessSAS", `grant access on disk ${ref.id} returned no SAS`);
+        return access.accessSAS;
+      } catch (error) {
+        if (isNotFound(error)) throw new PermanentError("DiskNotFound", `disk ${ref.id} does not exist (deleted?)`);
+        throw error;
+      }
+    },
+
+    async revokeDiskAccess(ref) {
+      await throttling.pace(ref.subscriptionId, computePolicies.diskWrite, `revoking read access on disk ${ref.id}`);
+      await clientFor(ref.subscriptionId).disks.revokeAccess(ref.resourceGroup, ref.name, poll).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+    },
+
+    async deleteDisk(ref) {
+      await throttling.pace(ref.subscriptionId, computePolicies.diskWrite, `deleting disk ${ref.id}`);
+      await clientFor(ref.subscriptionId).disks.delete(ref.resourceGroup, ref.name, poll).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
+    },
+
+    async listDisks(subscriptionId, resourceGroup) {
+      const found: DiskInfo[] = [];
+      try {
+        for await (const disk of clientFor(subscriptionId).disks.listByResourceGroup(resourceGroup)) found.push(toDiskInfo(disk, ""));
+      } catch (error) {
+        if (isNotFound(error) || codeOf(error) === "ResourceGroupNotFound") return [];
+        throw error;
+      }
+      return found;
     },
   };
 }

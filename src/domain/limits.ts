@@ -46,3 +46,9 @@ export const restoreCheckSeconds = 5;
 
 /** How long a restore hold keeps a RestorePoint from retention at most; a hold older than this was left by a crash. */
 export const restoreHoldMs = 24 * 3600 * 1000;
+
+/** A drill's compare step reads at most this much of the drill disk (its allocated blocks only); the cursor moves on. */
+export const drillWindowBytes = GiB;
+
+/** A drill whose schedule allows an interval of T is reported stale when its last success is older than this many T. */
+export const drillStaleIntervals = 2;

@@ -32,6 +32,9 @@ export const verifyMessageSchema = runEnvelope("verify", { restorePointId: z.str
 /** The next step of a tracked restore: start the disk import, or look whether it has finished. */
 export const restoreStepMessageSchema = envelope("restore-step", { diskKey: z.string().min(1), restoreId: z.string().min(1) });
 
+/** The next step of a DR drill: see whether its restore ended, or compare the window at `cursor` of the drill disk. */
+export const drillStepMessageSchema = envelope("drill-step", { diskKey: z.string().min(1), drillId: z.string().min(1), cursor: z.number().int().min(0) });
+
 /** Each queue (kebab-case, as in Azure) and the schema of the messages it carries. */
 export const queueMessageSchemas = {
   "run-starts": runStartMessageSchema,
@@ -39,6 +42,7 @@ export const queueMessageSchemas = {
   "run-finalizations": finalizeMessageSchema,
   "restore-point-verifications": verifyMessageSchema,
   restores: restoreStepMessageSchema,
+  drills: drillStepMessageSchema,
 } as const;
 
 export type QueueName = keyof typeof queueMessageSchemas;
@@ -53,6 +57,7 @@ export const queueNames = {
   finalizations: "run-finalizations",
   verifications: "restore-point-verifications",
   restores: "restores",
+  drills: "drills",
 } as const satisfies Record<string, QueueName>;
 
 export type RunStartMessage = MessageOf<"run-starts">;
@@ -60,6 +65,7 @@ export type CopyStepMessage = MessageOf<"copy-steps">;
 export type FinalizeMessage = MessageOf<"run-finalizations">;
 export type VerifyMessage = MessageOf<"restore-point-verifications">;
 export type RestoreStepMessage = MessageOf<"restores">;
+export type DrillStepMessage = MessageOf<"drills">;
 
 /** The message to send on `queue`: the body in its queue's envelope, parsed (a bad body is a bug: it throws). */
 export function messageFor<Q extends QueueName>(queue: Q, body: MessageBody<Q>): MessageOf<Q> {

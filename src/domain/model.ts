@@ -80,6 +80,19 @@ export const retentionSchema = z
   })
   .strict();
 
+/**
+ * A DR drill on its own schedule: the newest RestorePoint restored into `resourceGroup` (in `location`, the target
+ * region), read back through the new disk's own read SAS and compared, then the disk deleted. Off when absent.
+ */
+export const drillConfigSchema = z
+  .object({
+    schedule: scheduleSchema,
+    resourceGroup: z.string().regex(/^[-\w._()]{1,90}$/, "must be a resource group name"),
+    location: z.string().min(1),
+  })
+  .strict();
+export type DrillConfig = z.output<typeof drillConfigSchema>;
+
 /** What a user sets when protecting a disk (HTTP body, CLI); defaults filled in. */
 export const protectedDiskInputSchema = z
   .object({
@@ -112,6 +125,8 @@ export const protectedDiskInputSchema = z
      * the TargetBlob, so that it can be verified later when the snapshot is gone. Reads all allocated data twice.
      */
     verifyAfterBackup: z.boolean().default(false),
+    /** DR drills of this disk (see drillConfigSchema); none when absent. */
+    drill: drillConfigSchema.optional(),
     /** Set by `protect-vm`: the disk is one of a VM's disk set, backed up with the others at the same scheduled times. */
     vmGroup: vmMemberSchema.optional(),
   })
@@ -152,6 +167,8 @@ export const protectedDiskUpdateSchema = z
     enabled: z.boolean().optional(),
     rpoAlertMinutes: z.number().int().positive().optional(),
     verifyAfterBackup: z.boolean().optional(),
+    /** A drill configuration, or null to switch drills off. */
+    drill: drillConfigSchema.nullable().optional(),
   })
   .strict();
 

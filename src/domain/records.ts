@@ -203,6 +203,8 @@ const restoreIdentity = {
   requestedBy: z.string().min(1),
   requestedAt: z.string().min(1),
   updatedAt: z.string().min(1),
+  /** The DrillRun this restore serves (its restoreId is the drillId); its disk is tagged as that drill's. */
+  drillId: optionalString,
 };
 
 /**
@@ -226,3 +228,63 @@ export const restoreRecordSchema = z.discriminatedUnion("state", [
 ]);
 export type RestoreRecord = z.output<typeof restoreRecordSchema>;
 export const restoreStates = ["accepted", "creating", "succeeded", "failed"] as const;
+
+/** What every DrillRun carries: which RestorePoint, which drill disk, why it ran and when it was asked for. */
+const drillIdentity = {
+  diskKey: z.string().min(1),
+  /** Also the id of the tracked restore that creates the drill disk. */
+  drillId: z.string().min(1),
+  restorePointId: z.string().min(1),
+  /** ARM id of the drill disk (`drill-<disk name>-<drillId>` in the drill resource group). */
+  drillDiskId: z.string().min(1),
+  /** The RestorePoint's data, which the drill's hold names while it runs. */
+  targetBlobUrl: z.string().min(1),
+  targetSnapshot: z.string().min(1),
+  /** Bytes of the disk the RestorePoint holds: what is compared. */
+  diskBytes: count,
+  trigger: z.enum(["schedule", "manual"]),
+  requestedAt: z.string().min(1),
+  updatedAt: z.string().min(1),
+};
+
+/** What the compare is against: the block checksums recorded at backup time, or the blob snapshot itself. */
+export const drillBases = ["recorded-checksums", "blob-snapshot"] as const;
+
+const drillCompare = {
+  /** When the disk service reported the drill disk Succeeded (usable). */
+  diskUsableAt: z.string().min(1),
+  basis: z.enum(drillBases),
+  /** Disk bytes compared so far: the next window starts here. */
+  cursor: count,
+  bytesRead: count,
+};
+
+/**
+ * A DR drill of one ProtectedDisk: restoring (its tracked restore creates the drill disk) → verifying (window by
+ * window, `cursor` the progress) → succeeded (equal, with the measured RTO) or failed (with its error, and the first
+ * differing block when the content differs). The drill disk is deleted after the record ends, either way.
+ */
+export const drillRunSchema = z.discriminatedUnion("state", [
+  z.object({ ...drillIdentity, state: z.literal("restoring") }),
+  z.object({ ...drillIdentity, ...drillCompare, state: z.literal("verifying") }),
+  z.object({
+    ...drillIdentity,
+    ...drillCompare,
+    state: z.literal("succeeded"),
+    verifiedAt: z.string().min(1),
+    /** Requested → disk usable, and requested → verified, in seconds. */
+    usableSeconds: z.number().min(0),
+    rtoSeconds: z.number().min(0),
+    endedAt: z.string().min(1),
+  }),
+  z.object({
+    ...drillIdentity,
+    state: z.literal("failed"),
+    error: z.string().min(1),
+    /** Byte offset of the first block whose content differs, when the compare found one. */
+    firstDifferingByte: count.optional(),
+    endedAt: z.string().min(1),
+  }),
+]);
+export type DrillRun = z.output<typeof drillRunSchema>;
+export const drillStates = ["restoring", "verifying", "succeeded", "failed"] as const;

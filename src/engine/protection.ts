@@ -29,7 +29,11 @@ export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOu
 export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedDiskUpdate): Promise<ProtectedDiskConfig | undefined> {
   const current = await deps.records.getDisk(diskKey);
   if (!current) return undefined;
-  const next: ProtectedDiskConfig = { ...current, ...withoutAbsent(update) };
+  const { drill, ...rest } = update;
+  // `drill: null` switches drills off; an absent `drill` leaves them as they are.
+  const { drill: currentDrill, ...kept } = current;
+  const nextDrill = drill === null ? undefined : (drill ?? currentDrill);
+  const next: ProtectedDiskConfig = { ...kept, ...withoutAbsent(rest), ...(nextDrill ? { drill: nextDrill } : {}) };
   await deps.records.replaceDisk(next);
   return next;
 }

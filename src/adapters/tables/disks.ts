@@ -104,6 +104,9 @@ const configColumns = {
   vmId: "vmGroupVmId",
   role: "vmGroupRole",
   lun: "vmGroupLun",
+  drillSchedule: "drillSchedule",
+  drillResourceGroup: "drillResourceGroup",
+  drillLocation: "drillLocation",
 } as const;
 
 function configToEntity(config: ProtectedDiskConfig) {
@@ -124,6 +127,9 @@ function configToEntity(config: ProtectedDiskConfig) {
     [configColumns.vmId]: config.vmGroup?.vmId,
     [configColumns.role]: config.vmGroup?.role,
     [configColumns.lun]: config.vmGroup?.lun,
+    [configColumns.drillSchedule]: config.drill?.schedule,
+    [configColumns.drillResourceGroup]: config.drill?.resourceGroup,
+    [configColumns.drillLocation]: config.drill?.location,
   });
 }
 
@@ -147,6 +153,10 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     // A disk of no VM's set has none of the three columns; one with some of them is reported by the schema.
     vmGroup: [configColumns.vmId, configColumns.role, configColumns.lun].some((column) => entity[column] !== undefined)
       ? withoutAbsent({ vmId: entity[configColumns.vmId], role: entity[configColumns.role], lun: entity[configColumns.lun] })
+      : undefined,
+    // Drills are off when none of the three columns is there; some of them only are reported by the schema.
+    drill: [configColumns.drillSchedule, configColumns.drillResourceGroup, configColumns.drillLocation].some((column) => entity[column] !== undefined)
+      ? withoutAbsent({ schedule: entity[configColumns.drillSchedule], resourceGroup: entity[configColumns.drillResourceGroup], location: entity[configColumns.drillLocation] })
       : undefined,
   };
   const parsed = protectedDiskInputSchema.safeParse(withoutAbsent(input));
