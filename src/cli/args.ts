@@ -132,6 +132,9 @@ const settingOptions: Readonly<Record<string, OptionSpec>> = {
   "rpo-alert-minutes": { type: "string", value: "n", help: "report the disk late when its newest RestorePoint is older" },
   "verify-after-backup": { type: "boolean", help: "verify each new RestorePoint and record its checksums (reads the data twice)" },
   "no-verify-after-backup": { type: "boolean", help: "stop verifying new RestorePoints after backup (the default)" },
+  "drill-schedule": { type: "string", value: "schedule", help: "DR drills on this schedule (with --drill-resource-group and --drill-location)" },
+  "drill-resource-group": { type: "string", value: "name", help: "resource group the drill disks are restored into (and deleted from)" },
+  "drill-location": { type: "string", value: "region", help: "region of the drill disks: the target storage account's" },
 };
 
 const targetOptions: Readonly<Record<string, OptionSpec>> = {
@@ -210,7 +213,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         blobEndpoint,
         ...withoutAbsent({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
       };
-      return { name: "protect", body: { diskId, target, ...diskSettings(values) } };
+      return { name: "protect", body: { diskId, target, ...diskSettings(values), ...withoutAbsent({ drill: drillSetting(values, "protect") }) } };
     },
   },
   unprotect: {
@@ -231,11 +234,18 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     options: {
       ...settingOptions,
       enable: { type: "boolean", help: "resume scheduled BackupRuns" },
+      "no-drill": { type: "boolean", help: "switch DR drills off" },
       disable: { type: "boolean", help: "pause scheduled BackupRuns" },
     },
     build: ([diskKey], values) => {
       if (values.enable && values.disable) throw new UsageError("--enable and --disable exclude each other", "update");
-      const body: UpdateBody = { ...diskSettings(values), ...withoutAbsent({ enabled: values.enable ? true : values.disable ? false : undefined }) };
+      if (values["no-drill"] && drillSetting(values, "update")) throw new UsageError("--no-drill and the --drill-* options exclude each other", "update");
+      const drill = values["no-drill"] ? null : drillSetting(values, "update");
+      const body: UpdateBody = {
+        ...diskSettings(values),
+        ...withoutAbsent({ enabled: values.enable ? true : values.disable ? false : undefined }),
+        ...(drill !== undefined ? { drill } : {}),
+      };
       if (Object.keys(body).length === 0) throw new UsageError("nothing to update: give at least one option", "update");
       return { name: "update", diskKey, body };
     },
@@ -335,7 +345,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       if (!parseVmId(vmId)) throw new UsageError(`"${vmId}" is not a VM resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>`, "protect-vm");
       const blobEndpoint = requiredString(values, "target-endpoint", "protect-vm");
       const target = { blobEndpoint, ...withoutAbsent({ container: str(values.container), storageAccountId: str(values["storage-account-id"]) }) };
-      return { name: "protect-vm", body: { vmId, target, ...diskSettings(values) } };
+      return { name: "protect-vm", body: { vmId, target, ...diskSettings(values), ...withoutAbsent({ drill: drillSetting(values, "protect-vm") }) } };
     },
   },
   "sync-vm": {
@@ -507,7 +517,18 @@ function withoutBlobName(options: Readonly<Record<string, OptionSpec>>): Readonl
   return rest;
 }
 
-function diskSettings(values: Values): UpdateBody {
+/** The drill configuration the three --drill-* options give: all three, or none. */
+function drillSetting(values: Values, command: string): { schedule: string; resourceGroup: string; location: string } | undefined {
+  const parts = { schedule: str(values["drill-schedule"]), resourceGroup: str(values["drill-resource-group"]), location: str(values["drill-location"]) };
+  const given = Object.values(parts).filter((value) => value !== undefined).length;
+  if (given === 0) return undefined;
+  if (parts.schedule === undefined || parts.resourceGroup === undefined || parts.location === undefined) {
+    throw new UsageError("--drill-schedule, --drill-resource-group and --drill-location go together", command);
+  }
+  return { schedule: parts.schedule, resourceGroup: parts.resourceGroup, location: parts.location };
+}
+
+function diskSettings(values: Values): Omit<UpdateBody, "drill"> {
   if (values["verify-after-backup"] && values["no-verify-after-backup"]) {
     throw new UsageError("--verify-after-backup and --no-verify-after-backup exclude each other");
   }
@@ -515,7 +536,7 @@ function diskSettings(values: Values): UpdateBody {
   const keepLast = positiveInteger(values, "keep-last");
   const maxAgeDays = positiveNumber(values, "max-age-days");
   const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : withoutAbsent({ keepLast, maxAgeDays });
-  const body: UpdateBody = {
+  const body: Omit<UpdateBody, "drill"> = {
     schedule: str(values.schedule),
     snapshotMode: unchecked(values.mode),
     copyMode: unchecked(values["copy-mode"]),

@@ -16,16 +16,20 @@ import { type RestoreRequest, importRefusal, planImport, recordedSource, resolve
 
 /**
  * Accepts a restore of a recorded RestorePoint: undefined when there is no such RestorePoint; a ConflictError for a
- * taken name or a missing resource group; otherwise the accepted record, its first step queued.
+ * taken name or a missing resource group; otherwise the accepted record, its first step queued. A drill's restore
+ * (`drillId`) takes the drill's id as its own, so that accepting it again finds the one accepted before.
  */
-export async function acceptRestore(deps: Deps, diskKey: string, restorePointId: string, request: RestoreRequest, requestedBy: string): Promise<RestoreRecord | undefined> {
+export async function acceptRestore(
+  deps: Deps, diskKey: string, restorePointId: string, request: RestoreRequest, requestedBy: string, drillId?: string,
+): Promise<RestoreRecord | undefined> {
   const source = await recordedSource(deps, diskKey, restorePointId);
   if (!source) return undefined;
   const resolved = await resolveRestore(deps, request, source);
   const now = deps.now().toISOString();
   const restore: RestoreRecord = {
     diskKey,
-    restoreId: newRunId(deps.now(), deps.randomId()),
+    restoreId: drillId ?? newRunId(deps.now(), deps.randomId()),
+    ...(drillId ? { drillId } : {}),
     restorePointId,
     newDiskId: resolved.newDiskId,
     storageAccountId: resolved.storageAccountId,
@@ -49,7 +53,14 @@ export async function advanceRestore(deps: Deps, message: RestoreStepMessage, lo
   const restore = found.value;
   if (restore.state === "accepted") return startImport(deps, found as Versioned<Extract<RestoreRecord, { state: "accepted" }>>, log);
   if (restore.state === "creating") return lookAtDisk(deps, found as Versioned<Extract<RestoreRecord, { state: "creating" }>>, log);
+  // A redelivered last step: the drill it serves may not have heard of the end yet.
+  await handOffToDrill(deps, restore);
   log.info("step of an ended restore dropped", { ...message, state: restore.state });
+}
+
+/** Tells the DrillRun a restore serves that the restore ended (at least once: the drill takes a duplicate as a no-op). */
+async function handOffToDrill(deps: Deps, restore: RestoreRecord): Promise<void> {
+  if (restore.drillId) await deps.queues.send(queueNames.drills, { diskKey: restore.diskKey, drillId: restore.drillId, cursor: 0 });
 }
 
 async function startImport(deps: Deps, found: Versioned<Extract<RestoreRecord, { state: "accepted" }>>, log: Log): Promise<void> {
@@ -59,7 +70,7 @@ async function startImport(deps: Deps, found: Versioned<Extract<RestoreRecord, {
   if (!source) throw new ConflictError("RestorePointDataGone", `RestorePoint ${restore.restorePointId} was removed (by retention or by hand) before its restore could start`);
   await holdOf(deps, restore).holdForRestore(restore.targetSnapshot, restore.restoreId, deps.now());
   const resolved = { subscriptionId: newDiskOf(restore).subscriptionId, newDiskId: restore.newDiskId, storageAccountId: restore.storageAccountId };
-  const planned = await planImport(deps, request, source, resolved, { [restoreTag]: restore.restoreId });
+  const planned = await planImport(deps, request, source, resolved, { [restoreTag]: restore.restoreId, ...(restore.drillId ? drillTags(restore.diskKey, restore.drillId) : {}) });
   // A redelivered start finds the disk its first delivery asked for (tagged with this restore) and adopts it.
   if (!(await isOurs(deps, restore))) {
     await deps.compute.beginImportDisk(planned.importRequest).catch((error: unknown) => {
@@ -87,6 +98,7 @@ async function lookAtDisk(deps: Deps, found: Versioned<Extract<RestoreRecord, { 
     await deps.records.putRestore({ ...restore, state: "succeeded", uniqueId: disk.uniqueId, sizeBytes: disk.sizeBytes, endedAt: now.toISOString(), updatedAt: now.toISOString() }, found.etag);
     await releaseHold(deps, restore);
     log.info("disk restored", { diskKey: restore.diskKey, restoreId: restore.restoreId, diskId: disk.ref.id });
+    await handOffToDrill(deps, restore);
     return;
   }
   if (disk.provisioningState === "Failed") {
@@ -103,6 +115,14 @@ async function lookAtDisk(deps: Deps, found: Versioned<Extract<RestoreRecord, { 
 
 /** Tags the disk a tracked restore creates, so that a redelivered step knows the disk as its own. */
 export const restoreTag = "diskdelta-restore";
+
+/** Tags a drill disk: the DrillRun's id and its ProtectedDisk, so that the timer's sweep can prove the disk a drill's. */
+export const drillTag = "diskdelta-drill";
+export const drillDiskKeyTag = "diskdelta-drill-disk";
+
+export function drillTags(diskKey: string, drillId: string): Record<string, string> {
+  return { [drillTag]: drillId, [drillDiskKeyTag]: diskKey };
+}
 
 /** True when the restore's disk exists and carries this restore's tag; false when there is no such disk. */
 async function isOurs(deps: Deps, restore: RestoreRecord): Promise<boolean> {
@@ -124,7 +144,8 @@ async function isOurs(deps: Deps, restore: RestoreRecord): Promise<boolean> {
  */
 export async function failRestore(deps: Deps, diskKey: string, restoreId: string, error: unknown, log: Log): Promise<void> {
   const found = await deps.records.getRestore(diskKey, restoreId);
-  if (!found || found.value.state === "succeeded" || found.value.state === "failed") return;
+  if (!found) return;
+  if (found.value.state === "succeeded" || found.value.state === "failed") return handOffToDrill(deps, found.value);
   const now = deps.now().toISOString();
   const restore = found.value;
   const startedAt = restore.state === "creating" ? restore.startedAt : undefined;
@@ -139,11 +160,12 @@ export async function failRestore(deps: Deps, diskKey: string, restoreId: string
   if (importDone) await releaseHold(deps, restore);
   else log.warn("restore failed while its disk import may still run; its hold is kept until it expires", { diskKey, restoreId, diskId: restore.newDiskId });
   log.error("restore failed", { diskKey, restoreId, error: describeError(error) });
+  await handOffToDrill(deps, restore);
 }
 
 function identityOf(restore: RestoreRecord) {
-  const { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt } = restore;
-  return { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt };
+  const { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt, drillId } = restore;
+  return { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt, ...(drillId ? { drillId } : {}) };
 }
 
 /** The TargetBlob whose blob snapshot the restore reads: its holds keep retention away. */

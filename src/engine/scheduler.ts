@@ -9,6 +9,7 @@ import { queueNames } from "../domain/messages";
 import { type ProtectedDiskConfig, isActive, vmKeyOf } from "../domain/model";
 import { isDue } from "../domain/schedule";
 import type { Deps, Log } from "./deps";
+import { type DrillTickReport, tickDrills } from "./drills";
 import { type StartOutcome, startBackupRun } from "./runs";
 import { type DiskStatus, describeDisk } from "./status";
 
@@ -19,10 +20,12 @@ export interface TickReport {
   readonly skipped: { diskKey: string; reason: string }[];
   readonly invalid: { row: string; problems: string[] }[];
   readonly nudged: string[];
+  /** DR drills: started, leftover drill disks deleted, stalled drills nudged. */
+  readonly drills: DrillTickReport;
 }
 
 export async function scheduleDueBackups(deps: Deps, log: Log): Promise<TickReport> {
-  const report: TickReport = { started: [], skipped: [], invalid: [], nudged: [] };
+  const report: TickReport = { started: [], skipped: [], invalid: [], nudged: [], drills: { started: [], swept: [], nudged: [] } };
   const { disks, invalid } = await deps.records.listDisks();
   for (const row of invalid) {
     const name = `${row.table}/${row.partitionKey}/${row.rowKey}`;
@@ -63,6 +66,12 @@ export async function scheduleDueBackups(deps: Deps, log: Log): Promise<TickRepo
         log.error("could not schedule disk; other disks go on", { diskKey: disk.diskKey, error: describeError(error) });
       }
     }
+  }
+  // Drills come after the backups and go their own way: a drill never delays or blocks a BackupRun.
+  for (const disk of disks) {
+    await tickDrills(deps, disk, report.drills, log).catch((error: unknown) => {
+      log.error("drill housekeeping failed; other disks go on", { diskKey: disk.diskKey, error: describeError(error) });
+    });
   }
   return report;
 }

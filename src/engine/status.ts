@@ -1,7 +1,8 @@
 /** What an operator asks about a ProtectedDisk: its configuration, the active run, the newest RestorePoint and the RPO. */
 import type { ProtectedDiskConfig } from "../domain/model";
-import type { BackupRun, DiskState, RestorePoint } from "../domain/records";
+import type { BackupRun, DiskState, DrillRun, RestorePoint } from "../domain/records";
 import type { Deps } from "./deps";
+import { describeDrills } from "./drills";
 
 /** A ProtectedDisk as the HTTP API and CLI show it. */
 export interface DiskStatus {
@@ -16,6 +17,10 @@ export interface DiskStatus {
   readonly rpoSeconds?: number;
   /** True when rpoAlertMinutes is set and the RPO exceeds it (or there is no RestorePoint yet). */
   readonly rpoExceeded: boolean;
+  /** The newest DR drill, whatever its state. */
+  readonly lastDrill?: DrillRun;
+  /** True when drills are configured and the last successful one is older than its schedule allows (two intervals). */
+  readonly drillStale?: boolean;
 }
 
 export function describeDisk(config: ProtectedDiskConfig, state: DiskState, activeRun: BackupRun | undefined, now: Date): DiskStatus {
@@ -42,7 +47,9 @@ export async function diskStatus(deps: Deps, diskKey: string): Promise<DiskStatu
   if (!config) return undefined;
   const { value: state } = await deps.records.getState(diskKey);
   const active = state.activeRunId ? (await deps.records.getRun(diskKey, state.activeRunId))?.value : undefined;
-  return describeDisk(config, state, active, deps.now());
+  // The newest drills, enough to find the last success behind a few failures.
+  const drills = config.drill ? await deps.records.listDrills(diskKey, 20) : [];
+  return { ...describeDisk(config, state, active, deps.now()), ...describeDrills(config, drills, deps.now()) };
 }
 
 /** RestorePoints of a disk, newest first. */

@@ -58,19 +58,28 @@ export async function verifyRestorePoint(deps: Deps, point: RestorePoint): Promi
   }
 }
 
+/**
+ * The block checksums recorded when the RestorePoint was verified against its SourceSnapshot (verifyAfterBackup),
+ * or undefined when none were recorded; unreadable ones are a PermanentError.
+ */
+export async function recordedDigest(target: TargetBlob, restorePointId: string): Promise<SparseDigest | undefined> {
+  const stored = await target.readChecksums(restorePointId);
+  if (stored === undefined) return undefined;
+  const parsed = recordedChecksumsSchema.safeParse(stored);
+  if (!parsed.success) throw new PermanentError("InvalidChecksums", `the recorded checksums of ${restorePointId} are unreadable: ${parsed.error.issues[0]?.message}`);
+  // The digest is derived from the recorded block hashes, so a changed record cannot hide behind its old digest.
+  const blocks = new Map(parsed.data.blocks);
+  return { sizeBytes: parsed.data.sizeBytes, digest: digestOf(parsed.data.sizeBytes, blocks), blocks, bytesRead: 0 };
+}
+
 async function verifyAgainstRecord(target: TargetBlob, point: RestorePoint): Promise<VerifyOutcome> {
-  const stored = await target.readChecksums(point.restorePointId);
-  if (stored === undefined) {
+  const recorded = await recordedDigest(target, point.restorePointId);
+  if (recorded === undefined) {
     throw new PermanentError(
       "NothingToCompare",
       `source snapshot ${point.sourceSnapshotId} no longer exists and no checksums were recorded for RestorePoint ${point.restorePointId}; set verifyAfterBackup on the disk to record them`,
     );
   }
-  const parsed = recordedChecksumsSchema.safeParse(stored);
-  if (!parsed.success) throw new PermanentError("InvalidChecksums", `the recorded checksums of ${point.restorePointId} are unreadable: ${parsed.error.issues[0]?.message}`);
-  // The digest is derived from the recorded block hashes, so a changed record cannot hide behind its old digest.
-  const blocks = new Map(parsed.data.blocks);
-  const recorded: SparseDigest = { sizeBytes: parsed.data.sizeBytes, digest: digestOf(parsed.data.sizeBytes, blocks), blocks, bytesRead: 0 };
   const now = await sparseDigest(targetBlobOf(target, point));
   return { ...compareDigests(recorded, now), basis: "recorded-checksums" };
 }

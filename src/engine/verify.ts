@@ -33,10 +33,14 @@ export interface VerifyResult {
   readonly bytesRead: number;
 }
 
-export async function sparseDigest(blob: SparseBlob, concurrency = 4): Promise<SparseDigest> {
+/**
+ * The digest of a sparse blob, or of the blocks of `within` alone (whole blocks: a window a drill compares, its
+ * bounds multiples of the block size); `digest` then covers those blocks only.
+ */
+export async function sparseDigest(blob: SparseBlob, concurrency = 4, within: ByteRange = { start: 0, end: blob.sizeBytes }): Promise<SparseDigest> {
   const blockIndexes = new Set<number>();
-  for (let start = 0; start < blob.sizeBytes; start += rangeQueryWindowBytes) {
-    const window = { start, end: Math.min(start + rangeQueryWindowBytes, blob.sizeBytes) };
+  for (let start = within.start; start < within.end; start += rangeQueryWindowBytes) {
+    const window = { start, end: Math.min(start + rangeQueryWindowBytes, within.end) };
     for (const range of coalesce(await blob.allocated(window))) {
       const first = Math.floor(range.start / verifyBlockBytes);
       const last = Math.floor((range.end - 1) / verifyBlockBytes);

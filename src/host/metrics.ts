@@ -34,6 +34,9 @@ export const metricCatalog: Readonly<Record<string, MetricDefinition>> = {
   "diskdelta.run.structure_mismatch": { kind: "gauge", unit: "1", description: "1 when a BackupRun's TargetBlob failed the structure check (no RestorePoint recorded), else 0" },
   "diskdelta.compute.throttled": { kind: "counter", unit: "{call}", description: "ARM compute answers 429 (throttled) this worker received, per throttling policy window" },
   "diskdelta.compute.paced_ms": { kind: "histogram", unit: "ms", description: "Time an ARM compute call waited for throttling budget before it was sent, per policy" },
+  "diskdelta.drill.rto_seconds": { kind: "histogram", unit: "s", description: "A DR drill's measured RTO: requested to the drill disk verified" },
+  "diskdelta.drill.succeeded": { kind: "counter", unit: "{drill}", description: "DR drills whose drill disk equalled its RestorePoint" },
+  "diskdelta.drill.failed": { kind: "counter", unit: "{drill}", description: "DR drills that ended failed (restore failed, content differs, or lost)" },
   "diskdelta.verify.mismatch": { kind: "gauge", unit: "1", description: "1 when the last verification of a RestorePoint found a mismatch, else 0" },
 };
 

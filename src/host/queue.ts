@@ -10,6 +10,7 @@ import { getDeps } from "../composition";
 import { describeError, isPermanent } from "../domain/errors";
 import { type MessageOf, type QueueName, messageVersion, receiveMessage } from "../domain/messages";
 import type { Deps, Delivery, Log } from "../engine/deps";
+import { failDrill } from "../engine/drills";
 import { failRestore } from "../engine/restores";
 import { failRun } from "../engine/runs";
 import { logFor } from "./log";
@@ -18,7 +19,7 @@ import type { QueueFunction } from "./register";
 /** Must equal host.json `extensions.queues.maxDequeueCount` (a test checks). */
 export const maxDequeueCount = 5;
 
-/** How a queue's work ends when it fails for good: the BackupRun or the restore it serves is marked failed. */
+/** How a queue's work ends when it fails for good: the BackupRun, restore or drill it serves is marked failed. */
 type QueueFailure<Q extends QueueName> = (deps: Deps, message: MessageOf<Q>, error: unknown, log: Log) => Promise<void>;
 const failTheRun = (deps: Deps, message: { diskKey: string; runId: string }, error: unknown, log: Log) => failRun(deps, message.diskKey, message.runId, error, log);
 const failures: { [Q in QueueName]: QueueFailure<Q> } = {
@@ -27,6 +28,7 @@ const failures: { [Q in QueueName]: QueueFailure<Q> } = {
   "run-finalizations": failTheRun,
   "restore-point-verifications": failTheRun,
   restores: (deps, message, error, log) => failRestore(deps, message.diskKey, message.restoreId, error, log),
+  drills: (deps, message, error, log) => failDrill(deps, message.diskKey, message.drillId, error, log),
 };
 
 /** An engine operation served by a queue: it receives exactly that queue's message, parsed. */
