@@ -14,7 +14,7 @@ import type { DrillRun, Versioned } from "../domain/records";
 import { PAGE_BYTES } from "../domain/ranges";
 import { nextDueAt } from "../domain/schedule";
 import { locationFromUrl } from "../domain/target-location";
-import type { Deps, Log, TargetBlob } from "./deps";
+import type { Delivery, Deps, Log, TargetBlob } from "./deps";
 import { acceptRestore, drillDiskKeyTag, drillTag } from "./restores";
 import { listRestorePoints } from "./status";
 import { type SparseBlob, type SparseDigest, sparseDigest } from "./verify";
@@ -74,30 +74,44 @@ export async function startDrill(deps: Deps, config: ProtectedDiskConfig, trigge
 }
 
 /** One step of a drill: accept its restore or see whether it ended, or compare the window at the cursor. */
-export async function advanceDrill(deps: Deps, message: DrillStepMessage, log: Log): Promise<void> {
+export async function advanceDrill(deps: Deps, message: DrillStepMessage, log: Log, delivery: Delivery): Promise<void> {
   const found = await deps.records.getDrill(message.diskKey, message.drillId);
   if (!found) return log.warn("step of an unknown drill dropped", { ...message });
   const drill = found.value;
   if (drill.state === "restoring") return awaitRestore(deps, found as Versioned<DrillIn<"restoring">>, log);
-  if (drill.state === "verifying" && drill.cursor === message.cursor) return compareWindow(deps, found as Versioned<DrillIn<"verifying">>, log);
-  log.info("stale drill step dropped", { ...message, state: drill.state });
+  if (drill.state === "verifying") {
+    if (drill.cursor === message.cursor) return compareWindow(deps, found as Versioned<DrillIn<"verifying">>, log);
+    // The window before the record's: its first delivery recorded the progress and died before queueing the next.
+    const previous = message.cursor < drill.cursor && Math.min(message.cursor + drillWindowBytes, drill.diskBytes) === drill.cursor;
+    if (previous && delivery.attempt > 1) {
+      await deps.queues.send(queueNames.drills, { diskKey: drill.diskKey, drillId: drill.drillId, cursor: drill.cursor });
+      return log.warn("redelivered drill step: next window queued again", { ...message, cursor: drill.cursor });
+    }
+    return log.info("stale drill step dropped", { ...message, cursor: drill.cursor });
+  }
+  // A step after the end: an earlier delivery may have died between recording the end and cleaning up.
+  await cleanUp(deps, drill, log);
 }
 
 async function awaitRestore(deps: Deps, found: Versioned<DrillIn<"restoring">>, log: Log): Promise<void> {
   const drill = found.value;
   await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drill.drillId, deps.now());
-  const restore = (await deps.records.getRestore(drill.diskKey, drill.drillId))?.value ?? (await acceptDrillRestore(deps, drill));
+  const recorded = (await deps.records.getRestore(drill.diskKey, drill.drillId))?.value;
+  const restore = recorded ?? (await acceptDrillRestore(deps, drill));
+  // Accepted by an earlier delivery that may have died before queueing it: queue it again (its steps run twice safely).
+  if (recorded?.state === "accepted") await deps.queues.send(queueNames.restores, { diskKey: drill.diskKey, restoreId: drill.drillId });
   // Not ended yet: the restore tells the drill when it has (restores.ts hands off on success and on failure).
   if (restore.state === "accepted" || restore.state === "creating") return;
   if (restore.state === "failed") throw new PermanentError("DrillRestoreFailed", `the drill's restore failed: ${restore.error}`);
   const target = holdOf(deps, drill);
-  const recorded = drill.diskBytes % verifyBlockBytes === 0 ? await recordedDigest(target, drill.restorePointId) : undefined;
+  // Recorded block hashes cover the blob, footer included: usable only when no data block shares the footer's.
+  const checksums = drill.diskBytes % verifyBlockBytes === 0 ? await recordedDigest(target, drill.restorePointId) : undefined;
   const now = deps.now().toISOString();
   const verifying: DrillIn<"verifying"> = {
     ...drill,
     state: "verifying",
     diskUsableAt: restore.endedAt,
-    basis: recorded ? "recorded-checksums" : "blob-snapshot",
+    basis: checksums ? "recorded-checksums" : "blob-snapshot",
     cursor: 0,
     bytesRead: 0,
     updatedAt: now,
