@@ -65,6 +65,8 @@ export type CliCommand =
   | { readonly name: "status"; readonly diskKey: string }
   | { readonly name: "runs"; readonly diskKey: string; readonly limit?: number }
   | { readonly name: "restores"; readonly diskKey: string; readonly limit?: number }
+  | { readonly name: "drill"; readonly diskKey: string; readonly wait?: WaitOptions }
+  | { readonly name: "drills"; readonly diskKey: string; readonly limit?: number }
   | { readonly name: "restore-points"; readonly diskKey: string }
   | { readonly name: "restore"; readonly diskKey: string; readonly restorePointId: string; readonly body: RestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string }
@@ -285,6 +287,26 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     summary: "list a disk's tracked restores: who asked, which RestorePoint, which new disk, where each stands",
     options: { limit: { type: "string", value: "n", help: "how many restores (1-500, default 20)" } },
     build: ([diskKey], values) => ({ name: "restores", diskKey, ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
+  },
+  drill: {
+    args: ["diskKey"],
+    summary: "run a DR drill now: restore the newest RestorePoint, compare it, record the RTO, delete the drill disk",
+    options: {
+      "no-wait": { type: "boolean", help: "return once the drill is accepted instead of following it" },
+      interval: { type: "string", value: "seconds", help: "seconds between polls while waiting (default 5)" },
+      timeout: { type: "string", value: "seconds", help: "give up waiting after this long (default 3600)" },
+    },
+    build: ([diskKey], values) => {
+      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "drill");
+      if (values["no-wait"]) return { name: "drill", diskKey };
+      return { name: "drill", diskKey, wait: { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) } };
+    },
+  },
+  drills: {
+    args: ["diskKey"],
+    summary: "list a disk's DR drills, newest first, with their results and RTOs",
+    options: { limit: { type: "string", value: "n", help: "how many drills (1-500, default 20)" } },
+    build: ([diskKey], values) => ({ name: "drills", diskKey, ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
   },
   "restore-points": {
     args: ["diskKey"],

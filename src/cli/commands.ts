@@ -1,6 +1,6 @@
 /** Each CLI command as one or two API calls: what it sends, what it prints for people, and its exit code. */
 import type { ProtectedDiskConfig } from "../domain/model";
-import type { RestorePoint, RunView } from "../domain/records";
+import type { DrillRun, RestorePoint, RunView } from "../domain/records";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { CliCommand, DirectCommand } from "./args";
 import type { Api } from "./api";
@@ -11,6 +11,9 @@ import {
   type DiskStatusView,
   formatCatalogRebuild,
   formatDiskStatus,
+  formatDrill,
+  formatDrillProgress,
+  formatDrills,
   formatProgress,
   formatProtectedDisk,
   type TrackedRestore,
@@ -99,6 +102,13 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
       const query = command.limit !== undefined ? `?limit=${command.limit}` : "";
       const answer = await api.request<{ restores: TrackedRestore[] }>("GET", `${disk(command.diskKey)}/restores${query}`);
       return ok(answer, formatRestores(answer.restores));
+    }
+    case "drill":
+      return drill(command, context);
+    case "drills": {
+      const query = command.limit !== undefined ? `?limit=${command.limit}` : "";
+      const answer = await api.request<{ drills: DrillRun[] }>("GET", `${disk(command.diskKey)}/drills${query}`);
+      return ok(answer, formatDrills(answer.drills));
     }
     case "verify": {
       const result = await api.request<VerifyAnswer>("POST", `${point(command.diskKey, command.restorePointId)}/verify`);
@@ -192,6 +202,34 @@ async function restore(command: Extract<CliCommand, { name: "restore" }>, contex
   if (timedOut) {
     const seconds = command.wait.timeoutMs / 1000;
     return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${seconds}s; the restore goes on. Follow it with: diskdelta restores ${command.diskKey}` };
+  }
+  return value.state === "succeeded" ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
+}
+
+/** A drill started now and, unless --no-wait, followed with its progress until it ends. */
+async function drill(command: Extract<CliCommand, { name: "drill" }>, context: CommandContext): Promise<Outcome> {
+  const { api } = context;
+  const accepted = await api.request<DrillRun & { statusUrl?: string }>("POST", `${disk(command.diskKey)}/drills`);
+  if (!command.wait) return ok(accepted, formatDrill(accepted));
+  // The status URL is followed only into this API: the function key is never sent anywhere else.
+  const statusPath = (accepted.statusUrl && api.pathOf(accepted.statusUrl)) ?? `${disk(command.diskKey)}/drills/${encodeURIComponent(accepted.drillId)}`;
+  const { value, timedOut } = await follow<DrillRun>(
+    {
+      fetch: () => api.request<DrillRun>("GET", statusPath),
+      sleep: context.sleep,
+      now: context.now,
+      onProgress: (next, previous) => {
+        const line = formatDrillProgress(next);
+        if (context.progress && (!previous || line !== formatDrillProgress(previous))) context.progress(line);
+      },
+    },
+    command.wait,
+    (d) => d.state === "succeeded" || d.state === "failed",
+  );
+  const outcome = ok(value, formatDrill(value));
+  if (timedOut) {
+    const seconds = command.wait.timeoutMs / 1000;
+    return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${seconds}s; the drill goes on. Follow it with: diskdelta drills ${command.diskKey}` };
   }
   return value.state === "succeeded" ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
 }

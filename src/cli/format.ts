@@ -9,7 +9,7 @@ import type { RestorePoint, RunView } from "../domain/records";
 import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
-import type { RestoreRecord } from "../domain/records";
+import type { DrillRun, RestoreRecord } from "../domain/records";
 import type { DiskStatus } from "../engine/status";
 
 import type { VerifyOutcome } from "../engine/verify-restore-point";
@@ -120,6 +120,7 @@ function configFields(config: ProtectedDiskConfig): [string, string | undefined]
     ["Retention", retentionText(config.retention)],
     ["RPO alert", config.rpoAlertMinutes !== undefined ? `after ${config.rpoAlertMinutes} min` : "off"],
     ["Verify after backup", config.verifyAfterBackup ? "yes" : "no"],
+    ["DR drills", config.drill ? `${config.drill.schedule} into ${config.drill.resourceGroup} (${config.drill.location})` : "off"],
     ["TargetBlob", `${config.target.blobEndpoint}/${config.target.container}/${config.target.blobName}`],
     ["Storage account", config.target.storageAccountId],
   ];
@@ -159,7 +160,50 @@ export function formatDiskStatus(status: DiskStatusView): string {
     ["Last error", status.lastError],
     ["Newest RestorePoint", newest ? `${newest.restorePointId} (source snapshot ${formatTime(newest.sourceSnapshotTime)})` : "none"],
     ["RPO", rpoText(status)],
+    ...(status.config.drill ? ([["Last drill", drillText(status.lastDrill, status.drillStale === true)]] as [string, string][]) : []),
   ]);
+}
+
+function drillText(drill: DrillRun | undefined, stale: boolean): string {
+  const late = stale ? " (STALE: no successful drill within two scheduled intervals)" : "";
+  if (!drill) return `never${late}`;
+  const rto = drill.state === "succeeded" ? `, RTO ${formatSeconds(drill.rtoSeconds)}` : "";
+  return `${drill.state} at ${formatTime(drill.requestedAt)}${rto}${late}`;
+}
+
+/** A DrillRun for people: what was drilled, and its result with the RTO, or where it stands. */
+export function formatDrill(drill: DrillRun): string {
+  const common: [string, string][] = [
+    ["Drill", drill.drillId],
+    ["RestorePoint", drill.restorePointId],
+    ["Drill disk", drill.drillDiskId],
+    ["Requested", `${formatTime(drill.requestedAt)} (${drill.trigger})`],
+  ];
+  switch (drill.state) {
+    case "succeeded":
+      return `Drill succeeded: the restored disk equals RestorePoint ${drill.restorePointId} (${drill.basis}); the drill disk is deleted.\n\n${fields([
+        ...common,
+        ["Disk usable after", formatSeconds(drill.usableSeconds)],
+        ["RTO (verified after)", formatSeconds(drill.rtoSeconds)],
+        ["Read", formatBytes(drill.bytesRead)],
+      ])}`;
+    case "failed":
+      return `Drill FAILED: ${drill.error}\n\n${fields([...common, ["Ended", formatTime(drill.endedAt)]])}`;
+    default:
+      return `Drill ${drill.state}.\n\n${fields([...common, ["Progress", formatDrillProgress(drill)]])}`;
+  }
+}
+
+export function formatDrillProgress(drill: DrillRun): string {
+  if (drill.state === "verifying") return `drill ${drill.drillId}: comparing (${drill.basis}), ${formatBytes(drill.cursor)} of ${formatBytes(drill.diskBytes)}`;
+  if (drill.state === "restoring") return `drill ${drill.drillId}: restoring ${drill.restorePointId} to ${drill.drillDiskId.split("/").pop() ?? ""}`;
+  return `drill ${drill.drillId}: ${drill.state}`;
+}
+
+export function formatDrills(drills: readonly DrillRun[]): string {
+  if (!drills.length) return "No drills yet. Start one with: diskdelta drill <diskKey>";
+  const rows = drills.map((d) => [d.drillId, d.state, d.trigger, d.restorePointId, formatTime(d.requestedAt), d.state === "succeeded" ? formatSeconds(d.rtoSeconds) : "-"]);
+  return table(["DRILL", "STATE", "TRIGGER", "RESTORE POINT", "REQUESTED", "RTO"], rows);
 }
 
 export function formatRuns(runs: readonly RunView[]): string {

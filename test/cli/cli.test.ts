@@ -75,6 +75,28 @@ describe("diskdelta CLI against the local app", () => {
     assert.deepEqual((JSON.parse(await succeeds("list", "--json")) as { disks: unknown[] }).disks, []);
   });
 
+  it("when an operator sets drills with update and runs `drill`, then it follows the drill's progress and reports the RTO; `drills` and `status` show it", async () => {
+    const { stack } = app();
+    const diskId = await app().createDisk("disk-cli-drill", GiB);
+    stack.disks.writeSeeded(diskId, 5 * MiB, 2 * MiB, 7);
+    const diskKey = diskKeyOf(diskId);
+    await succeeds("protect", diskId, "--target-endpoint", stack.target.blobEndpoint, "--container", "backups", "--storage-account-id", stack.target.resourceId);
+    const halfDrill = await cli("update", diskKey, "--drill-schedule", "every 7d");
+    assert.equal(halfDrill.code, 2, "the three --drill-* options go together");
+    await succeeds("update", diskKey, "--drill-schedule", "every 7d", "--drill-resource-group", "rg-cli-restore", "--drill-location", stack.target.location);
+    await succeeds("sync", diskKey, "--wait", "--interval", "0.2", "--timeout", "120");
+    const drilled = await cli("drill", diskKey, "--interval", "0.2", "--timeout", "120");
+    assert.equal(drilled.code, 0, drilled.stderr + drilled.stdout);
+    assert.match(drilled.stdout, /^Drill succeeded: the restored disk equals RestorePoint \S+ \(blob-snapshot\); the drill disk is deleted\./);
+    assert.match(drilled.stdout, /RTO \(verified after\)\s+\d/);
+    assert.match(drilled.stderr, /drill \S+: (restoring|comparing)/, "progress goes to stderr");
+    assert.match(await succeeds("drills", diskKey), /^DRILL\s+STATE\s+TRIGGER[\s\S]*\ssucceeded\s+manual\s/);
+    assert.match(await succeeds("status", diskKey), /Last drill\s+succeeded at .*, RTO /);
+    await succeeds("update", diskKey, "--no-drill");
+    assert.doesNotMatch(await succeeds("status", diskKey), /Last drill/);
+    await succeeds("unprotect", diskKey);
+  });
+
   it("when a disk is not protected, then status exits 1 with the API's error code and a hint", async () => {
     const run = await cli("status", "0000000000000000");
     assert.equal(run.code, 1);
