@@ -63,6 +63,104 @@ requests
 | where ticks == 0
 '''
 
+// A DR drill ended failed (its restore failed, the drill disk differs from its RestorePoint, or it was lost).
+var drillFailedQuery = '''
+customMetrics
+| where name == "diskdelta.drill.failed"
+| project timestamp, diskKey = tostring(customDimensions.diskKey)
+'''
+
+// A ProtectedDisk with drills has no successful drill within two of its drill intervals: the latest gauge per disk.
+var drillStaleQuery = '''
+customMetrics
+| where name == "diskdelta.drill.stale"
+| extend diskKey = tostring(customDimensions.diskKey)
+| summarize arg_max(timestamp, value) by diskKey
+| where value > 0
+'''
+
+resource drillFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-diskdelta-drill-failed-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'diskdelta: a DR drill failed'
+    description: 'A DR drill ended failed: its RestorePoint may not restore. See docs/runbook.md, "A drill failed".'
+    severity: 1
+    enabled: true
+    scopes: [applicationInsightsId]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: drillFailedQuery
+          timeAggregation: 'Count'
+          dimensions: [
+            {
+              name: 'diskKey'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: actionGroups
+    }
+  }
+}
+
+resource drillStale 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-diskdelta-drill-stale-${resourceToken}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'diskdelta: DR drill stale'
+    description: 'A ProtectedDisk has had no successful DR drill within two of its drill intervals. See docs/runbook.md, "Drill stale".'
+    severity: 2
+    enabled: true
+    scopes: [applicationInsightsId]
+    evaluationFrequency: 'PT1H'
+    windowSize: schedulerWindow
+    criteria: {
+      allOf: [
+        {
+          query: drillStaleQuery
+          timeAggregation: 'Count'
+          dimensions: [
+            {
+              name: 'diskKey'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: actionGroups
+    }
+  }
+}
+
 resource runFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-diskdelta-run-failed-${resourceToken}'
   location: location

@@ -274,7 +274,9 @@ export async function tickDrills(deps: Deps, config: ProtectedDiskConfig, report
     report.swept.push(disk.ref.id);
     log.warn("leftover drill disk deleted", { diskKey: config.diskKey, drillId, diskId: disk.ref.id });
   }
-  const [last] = await deps.records.listDrills(config.diskKey, 1);
+  const recent = await deps.records.listDrills(config.diskKey, 20);
+  deps.metrics.record("diskdelta.drill.stale", describeDrills(config, recent, now).drillStale ? 1 : 0, { diskKey: config.diskKey });
+  const [last] = recent;
   if (last && isDrillActive(last)) {
     const idle = now.getTime() - Date.parse(last.updatedAt);
     if (idle >= abandonedAfterMs) {

@@ -37,6 +37,7 @@ export const metricCatalog: Readonly<Record<string, MetricDefinition>> = {
   "diskdelta.drill.rto_seconds": { kind: "histogram", unit: "s", description: "A DR drill's measured RTO: requested to the drill disk verified" },
   "diskdelta.drill.succeeded": { kind: "counter", unit: "{drill}", description: "DR drills whose drill disk equalled its RestorePoint" },
   "diskdelta.drill.failed": { kind: "counter", unit: "{drill}", description: "DR drills that ended failed (restore failed, content differs, or lost)" },
+  "diskdelta.drill.stale": { kind: "gauge", unit: "1", description: "1 when a ProtectedDisk with drills has no successful drill within two scheduled intervals, else 0" },
   "diskdelta.verify.mismatch": { kind: "gauge", unit: "1", description: "1 when the last verification of a RestorePoint found a mismatch, else 0" },
 };
 
