@@ -4,12 +4,15 @@
  * overwrites, new writes and trims in between, shows progress, and prints a table per RestorePoint. Each
  * RestorePoint is verified against its SourceSnapshot by content digest over the whole disk, and the bytes copied
  * must equal the bytes the demo changed. It ends with a tracked restore of the newest RestorePoint into the target
- * region, whose content digest must equal the RestorePoint's. Exits non-zero if any check fails.
+ * region, whose content digest must equal the RestorePoint's, and a DR drill of it (restore, compare, RTO, drill disk
+ * deleted). Exits non-zero if any check fails.
  */
 import { ComputeManagementClient } from "@azure/arm-compute";
 import { type ByteRange, GiB, MiB, coalesce, totalBytes } from "../src/domain/ranges";
 import { diskKeyOf } from "../src/domain/model";
-import type { RestorePoint, RunView } from "../src/domain/records";
+import type { DrillRun, RestorePoint, RunView } from "../src/domain/records";
+import { formatDrill, formatDrillProgress } from "../src/cli/format";
+import { follow } from "../src/cli/wait";
 import { locationFromUrl } from "../src/domain/target-location";
 import { sparseDigest } from "../src/engine/verify";
 import { verifyRestorePoint } from "../src/engine/verify-restore-point";
@@ -168,6 +171,7 @@ async function main(): Promise<void> {
         if (!equal) failures.push(`the restored disk ${restore.newDiskId} differs from RestorePoint ${newest.restorePointId}`);
         console.log(`  ${restore.newDiskId}\n  created with ${restore.createOption}, content ${equal ? "equal to" : "DIFFERENT from"} the RestorePoint (sha256 ${restored.digest.slice(0, 16)}…)`);
       }
+      await drill(api, compute, diskKey, stack.target.location, failures);
     }
   } finally {
     await app.stop();
@@ -178,6 +182,34 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   console.log("All checks passed.");
+}
+
+/**
+ * A DR drill of the newest RestorePoint: drills switched on for the disk, one run now and followed; it must end
+ * equal with an RTO, and leave no drill disk behind.
+ */
+async function drill(api: (method: string, path: string, body?: unknown) => Promise<unknown>, compute: ComputeManagementClient, diskKey: string, location: string, failures: string[]): Promise<void> {
+  console.log(`\nDR drill: restore the newest RestorePoint into rg-restore, read the drill disk back through its own SAS, compare, delete...`);
+  await api("PATCH", `/disks/${diskKey}`, { drill: { schedule: "every 7d", resourceGroup: "rg-restore", location } });
+  const accepted = (await api("POST", `/disks/${diskKey}/drills`)) as DrillRun;
+  const { value: ended } = await follow<DrillRun>(
+    {
+      fetch: async () => (await api("GET", `/disks/${diskKey}/drills/${accepted.drillId}`)) as DrillRun,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      now: () => Date.now(),
+      onProgress: (next, previous) => {
+        const line = formatDrillProgress(next);
+        if (!previous || line !== formatDrillProgress(previous)) console.log(`  ${line}`);
+      },
+    },
+    { intervalMs: 200, timeoutMs: 600_000 },
+    (d) => d.state === "succeeded" || d.state === "failed",
+  );
+  console.log(formatDrill(ended).replace(/^/gm, "  "));
+  if (ended.state !== "succeeded") failures.push(`the drill ended ${ended.state}: ${ended.state === "failed" ? ended.error : "timed out"}`);
+  const left: string[] = [];
+  for await (const disk of compute.disks.listByResourceGroup("rg-restore")) if (disk.tags?.["diskdelta-drill"]) left.push(disk.id ?? "");
+  if (left.length > 0) failures.push(`drill disks left behind: ${left.join(", ")}`);
 }
 
 /** A tracked restore as the API answers it. */
