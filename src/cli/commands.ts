@@ -2,7 +2,7 @@
 import type { ProtectedDiskConfig } from "../domain/model";
 import type { DrillRun, RestorePoint, RunView } from "../domain/records";
 import type { CatalogRebuild } from "../engine/catalog";
-import type { CliCommand, DirectCommand } from "./args";
+import type { CliCommand, DirectCommand, WaitOptions } from "./args";
 import type { Api } from "./api";
 import {
   type DiskList,
@@ -184,26 +184,12 @@ async function restore(command: Extract<CliCommand, { name: "restore" }>, contex
   const { api } = context;
   const accepted = await api.request<TrackedRestore>("POST", `${point(command.diskKey, command.restorePointId)}/restore`, command.body);
   if (!command.wait) return ok(accepted, formatTrackedRestore(accepted));
-  // The status URL is followed only into this API: the function key is never sent anywhere else.
-  const statusPath = (accepted.statusUrl && api.pathOf(accepted.statusUrl)) ?? `${disk(command.diskKey)}/restores/${encodeURIComponent(accepted.restoreId)}`;
-  const { value, timedOut } = await follow<TrackedRestore>(
-    {
-      fetch: () => api.request<TrackedRestore>("GET", statusPath),
-      sleep: context.sleep,
-      now: context.now,
-      onProgress: (next, previous) => {
-        if (context.progress && next.state !== previous?.state) context.progress(formatRestoreProgress(next));
-      },
-    },
-    command.wait,
-    (r) => r.state === "succeeded" || r.state === "failed",
-  );
-  const outcome = ok(value, formatTrackedRestore(value));
-  if (timedOut) {
-    const seconds = command.wait.timeoutMs / 1000;
-    return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${seconds}s; the restore goes on. Follow it with: diskdelta restores ${command.diskKey}` };
-  }
-  return value.state === "succeeded" ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
+  return followToEnd(context, command.wait, {
+    statusPath: (accepted.statusUrl && api.pathOf(accepted.statusUrl)) ?? `${disk(command.diskKey)}/restores/${encodeURIComponent(accepted.restoreId)}`,
+    progress: formatRestoreProgress,
+    format: formatTrackedRestore,
+    followWith: `the restore goes on. Follow it with: diskdelta restores ${command.diskKey}`,
+  });
 }
 
 /** A drill started now and, unless --no-wait, followed with its progress until it ends. */
@@ -211,26 +197,40 @@ async function drill(command: Extract<CliCommand, { name: "drill" }>, context: C
   const { api } = context;
   const accepted = await api.request<DrillRun & { statusUrl?: string }>("POST", `${disk(command.diskKey)}/drills`);
   if (!command.wait) return ok(accepted, formatDrill(accepted));
-  // The status URL is followed only into this API: the function key is never sent anywhere else.
-  const statusPath = (accepted.statusUrl && api.pathOf(accepted.statusUrl)) ?? `${disk(command.diskKey)}/drills/${encodeURIComponent(accepted.drillId)}`;
-  const { value, timedOut } = await follow<DrillRun>(
+  return followToEnd(context, command.wait, {
+    statusPath: (accepted.statusUrl && api.pathOf(accepted.statusUrl)) ?? `${disk(command.diskKey)}/drills/${encodeURIComponent(accepted.drillId)}`,
+    progress: formatDrillProgress,
+    format: formatDrill,
+    followWith: `the drill goes on. Follow it with: diskdelta drills ${command.diskKey}`,
+  });
+}
+
+/** How to follow a tracked operation (a restore, a drill) that ends succeeded or failed. */
+interface Tracked<T> {
+  /** Its status URL's path: followed only into this API, so the function key is never sent anywhere else. */
+  readonly statusPath: string;
+  readonly progress: (value: T) => string;
+  readonly format: (value: T) => string;
+  /** Said after a timeout: that it goes on, and how to follow it. */
+  readonly followWith: string;
+}
+
+async function followToEnd<T extends { state: string }>(context: CommandContext, wait: WaitOptions, tracked: Tracked<T>): Promise<Outcome> {
+  const { value, timedOut } = await follow<T>(
     {
-      fetch: () => api.request<DrillRun>("GET", statusPath),
+      fetch: () => context.api.request<T>("GET", tracked.statusPath),
       sleep: context.sleep,
       now: context.now,
       onProgress: (next, previous) => {
-        const line = formatDrillProgress(next);
-        if (context.progress && (!previous || line !== formatDrillProgress(previous))) context.progress(line);
+        const line = tracked.progress(next);
+        if (context.progress && (!previous || line !== tracked.progress(previous))) context.progress(line);
       },
     },
-    command.wait,
-    (d) => d.state === "succeeded" || d.state === "failed",
+    wait,
+    (v) => v.state === "succeeded" || v.state === "failed",
   );
-  const outcome = ok(value, formatDrill(value));
-  if (timedOut) {
-    const seconds = command.wait.timeoutMs / 1000;
-    return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${seconds}s; the drill goes on. Follow it with: diskdelta drills ${command.diskKey}` };
-  }
+  const outcome = ok(value, tracked.format(value));
+  if (timedOut) return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${wait.timeoutMs / 1000}s; ${tracked.followWith}` };
   return value.state === "succeeded" ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
 }
 

@@ -9,6 +9,7 @@ import { withoutAbsent } from "../../domain/objects";
 
 export { ConcurrencyError } from "../../domain/errors";
 export type { Versioned } from "../../domain/records";
+import type { Versioned } from "../../domain/records";
 
 /** An entity as read: its columns, untyped until parsed. */
 export type Entity = TableEntityResult<Record<string, unknown>>;
@@ -72,4 +73,44 @@ export function parseEntity<S extends z.ZodType>(schema: S, entity: Entity, wher
     throw new InvalidRecordError(where, parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   return parsed.data;
+}
+
+/**
+ * The records of one table that are created once and then written only if unchanged since they were read
+ * (BackupRuns, tracked restores, DrillRuns): partition key diskKey, row key the record's id (inverted time, so a
+ * partition lists newest first), each read parsed with `schema`.
+ */
+export interface VersionedRecords<T> {
+  create(record: T): Promise<void>;
+  get(diskKey: string, id: string): Promise<Versioned<T> | undefined>;
+  put(record: T, etag: string): Promise<string>;
+  list(diskKey: string, limit: number): Promise<T[]>;
+}
+
+export function versionedRecords<T extends { diskKey: string }>(
+  table: Table, schema: z.ZodType<T>, idOf: (record: T) => string, what: (id: string) => string,
+): VersionedRecords<T> {
+  const { client } = table;
+  // The one place such a record becomes an entity and back.
+  const toRecordEntity = (record: T) => toEntity(record.diskKey, idOf(record), record);
+  const parse = (diskKey: string, entity: Entity): T => parseEntity(schema, entity, `${table.name}/${diskKey}/${entity.rowKey}`);
+  return {
+    create: (record) => table.use(() => ifUnchanged(what(idOf(record)), async () => void (await client.createEntity(toRecordEntity(record))))),
+    get: (diskKey, id) =>
+      table.use(async () => {
+        const entity = await getEntity(table, diskKey, id);
+        return entity ? { value: parse(diskKey, entity), etag: entity.etag } : undefined;
+      }),
+    put: (record, etag) =>
+      table.use(() => ifUnchanged(what(idOf(record)), async () => etagOf(await client.updateEntity(toRecordEntity(record), "Replace", { etag }), what(idOf(record))))),
+    list: (diskKey, limit) =>
+      table.use(async () => {
+        const found: T[] = [];
+        for await (const entity of listPartition(table, diskKey)) {
+          found.push(parse(diskKey, entity));
+          if (found.length >= limit) break;
+        }
+        return found;
+      }),
+  };
 }

@@ -3,7 +3,7 @@
  * A run is created once and then written only if unchanged since it was read.
  */
 import { type BackupRun, backupRunSchema } from "../../domain/records";
-import { type Entity, type Table, type Versioned, etagOf, getEntity, ifUnchanged, listPartition, parseEntity, toEntity } from "./entities";
+import { type Table, type Versioned, versionedRecords } from "./entities";
 
 /** BackupRuns. */
 export interface RunRecords {
@@ -14,32 +14,6 @@ export interface RunRecords {
 }
 
 export function createRunRecords(table: Table): RunRecords {
-  const { client } = table;
-  // The one place a BackupRun becomes an entity and back.
-  const toRunEntity = (run: BackupRun) => toEntity(run.diskKey, run.runId, run);
-  const parseRun = (diskKey: string, entity: Entity): BackupRun => parseEntity(backupRunSchema, entity, `${table.name}/${diskKey}/${entity.rowKey}`);
-  return {
-    getRun: (diskKey, runId) =>
-      table.use(async () => {
-        const entity = await getEntity(table, diskKey, runId);
-        return entity ? { value: parseRun(diskKey, entity), etag: entity.etag } : undefined;
-      }),
-    createRun: (run) => table.use(() => ifUnchanged(`BackupRun ${run.runId}`, async () => void (await client.createEntity(toRunEntity(run))))),
-    putRun: (run, etag) =>
-      table.use(() =>
-        ifUnchanged(`BackupRun ${run.runId}`, async () => {
-          const answer = await client.updateEntity(toRunEntity(run), "Replace", { etag });
-          return etagOf(answer, `BackupRun ${run.runId}`);
-        }),
-      ),
-    listRuns: (diskKey, limit) =>
-      table.use(async () => {
-        const found: BackupRun[] = [];
-        for await (const entity of listPartition(table, diskKey)) {
-          found.push(parseRun(diskKey, entity));
-          if (found.length >= limit) break;
-        }
-        return found;
-      }),
-  };
+  const runs = versionedRecords(table, backupRunSchema, (run) => run.runId, (id) => `BackupRun ${id}`);
+  return { getRun: runs.get, createRun: runs.create, putRun: runs.put, listRuns: runs.list };
 }
