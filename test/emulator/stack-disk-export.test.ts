@@ -11,7 +11,7 @@ import { before, describe, test } from "node:test";
 import type { ComputeManagementClient, Disk, GrantAccessData } from "@azure/arm-compute";
 import { AnonymousCredential, PageBlobClient } from "@azure/storage-blob";
 import { parseVhdFooter, vhdFooterSize } from "../../emulator/disks/vhd";
-import { armFailure, fastPolling, resourceGroup } from "../support/disk-emulator-server";
+import { armFailure, fastPolling, resourceGroup, createDiskWith } from "../support/disk-emulator-server";
 import { computeClient, targetBlobService, useTestStack } from "../support/stack";
 import { rejectsWithStorageError } from "./storage-errors";
 
@@ -31,14 +31,7 @@ describe("disk export: a Read grant on an Unattached disk", () => {
   let compute: ComputeManagementClient;
   let location: string;
 
-  function createDisk(name: string, more: Partial<Disk> = {}): Promise<Disk> {
-    return compute.disks.beginCreateOrUpdateAndWait(
-      resourceGroup,
-      name,
-      { location, diskSizeGB: 1, creationData: { createOption: "Empty" }, ...more },
-      fastPolling,
-    );
-  }
+  const createDisk = (name: string, more: Partial<Disk> = {}): Promise<Disk> => createDiskWith(compute, location, name, more);
 
   async function createWrittenDisk(name: string): Promise<Disk> {
     const disk = await createDisk(name);

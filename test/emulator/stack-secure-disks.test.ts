@@ -9,7 +9,7 @@ import { before, describe, test } from "node:test";
 import type { ComputeManagementClient, Disk } from "@azure/arm-compute";
 import { AnonymousCredential, PageBlobClient, type ContainerClient } from "@azure/storage-blob";
 import { buildFixedVhdFooter } from "../../emulator/disks/vhd";
-import { armFailure, fastPolling, resourceGroup } from "../support/disk-emulator-server";
+import { armFailure, fastPolling, resourceGroup, createDiskWith } from "../support/disk-emulator-server";
 import { computeClient, targetBlobService, useTestStack } from "../support/stack";
 import { rejectsWithStorageError } from "./storage-errors";
 
@@ -32,14 +32,7 @@ describe("secure disks: boot properties, VM guest state, ImportSecure", () => {
   let location: string;
   let sources: ContainerClient;
 
-  function createDisk(name: string, more: Partial<Disk> = {}): Promise<Disk> {
-    return compute.disks.beginCreateOrUpdateAndWait(
-      resourceGroup,
-      name,
-      { location, diskSizeGB: 1, creationData: { createOption: "Empty" }, ...more },
-      fastPolling,
-    );
-  }
+  const createDisk = (name: string, more: Partial<Disk> = {}): Promise<Disk> => createDiskWith(compute, location, name, more);
 
   async function snapshotOf(disk: Disk, name: string) {
     return compute.snapshots.beginCreateOrUpdateAndWait(

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { ComputeManagementClient, Disk } from "@azure/arm-compute";
 import { DiskControlClient, VirtualMachineControlClient } from "../../emulator/disks/control-client";
-import { armFailure, fastPolling, resourceGroup } from "../support/disk-emulator-server";
+import { armFailure, fastPolling, resourceGroup, createDiskWith } from "../support/disk-emulator-server";
 import { computeClient, useTestStack } from "../support/stack";
 
 describe("virtual machines", () => {
@@ -14,14 +14,7 @@ describe("virtual machines", () => {
   let compute: ComputeManagementClient;
   let location: string;
 
-  function createDisk(name: string, more: Partial<Disk> = {}): Promise<Disk> {
-    return compute.disks.beginCreateOrUpdateAndWait(
-      resourceGroup,
-      name,
-      { location, diskSizeGB: 1, creationData: { createOption: "Empty" }, ...more },
-      fastPolling,
-    );
-  }
+  const createDisk = (name: string, more: Partial<Disk> = {}): Promise<Disk> => createDiskWith(compute, location, name, more);
 
   before(() => {
     compute = computeClient(stack());

@@ -13,6 +13,7 @@ import { describe, it } from "node:test";
 import type { CatalogListing } from "../../src/adapters/target-catalog";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { parseDiskId } from "../../src/domain/model";
+import type { RestorePoint } from "../../src/domain/records";
 import type { RestoreResult } from "../../src/engine/restore";
 import { sparseDigest } from "../../src/engine/verify";
 import { writeStackFile } from "../../emulator/stack";
@@ -26,8 +27,20 @@ import { recordOutcome } from "../support/reliability-report";
 describe("region outage", () => {
   const app = useTestApp();
 
+  /** Content digests of a RestorePoint's data and of a restored disk's (read as a VM would), without the VHD footer. */
+  async function digests(point: RestorePoint, restoredDiskId: string): Promise<[string, string]> {
+    const { deps, stack } = app();
+    const sizeBytes = point.blobBytes - 512;
+    const target = deps.targets(locationFromUrl(point.targetBlobUrl));
+    const [expected, actual] = await Promise.all([
+      sparseDigest({ sizeBytes, allocated: (window) => target.snapshotRanges(point.targetSnapshot, window), read: (range) => target.readSnapshot(point.targetSnapshot, range) }),
+      sparseDigest({ sizeBytes, allocated: (window) => Promise.resolve([window]), read: async (range) => stack.disks.read(restoredDiskId, range.start, range.end - range.start) }),
+    ]);
+    return [expected.digest, actual.digest];
+  }
+
   it("when the source region, the app and its tables are gone, then the CLI lists the RestorePoints from the target account and restores one whose content equals it", async () => {
-    const { stack, deps } = app();
+    const { stack } = app();
     const diskId = await app().createDisk("disk-outage", GiB);
     stack.disks.writeSeeded(diskId, 4 * MiB, 3 * MiB, 41);
     stack.disks.writeSeeded(diskId, 700 * MiB, 512 * 1024, 42);
@@ -73,13 +86,9 @@ describe("region outage", () => {
 
     // The disk's data, not the VHD footer: the RestorePoint's blob snapshot against the restored disk's content.
     const diskBytes = point.blobBytes - 512;
-    const target = deps.targets(locationFromUrl(point.targetBlobUrl));
-    const [expected, actual] = await Promise.all([
-      sparseDigest({ sizeBytes: diskBytes, allocated: (window) => target.snapshotRanges(point.targetSnapshot, window), read: (range) => target.readSnapshot(point.targetSnapshot, range) }),
-      sparseDigest({ sizeBytes: diskBytes, allocated: (window) => Promise.resolve([window]), read: async (range) => stack.disks.read(result.diskId, range.start, range.end - range.start) }),
-    ]);
-    assert.equal(actual.digest, expected.digest, "the restored disk holds the RestorePoint's content");
-    assert.notEqual(actual.digest, (await sparseDigest({ sizeBytes: diskBytes, allocated: (w) => Promise.resolve([w]), read: async (r) => stack.disks.read(diskId, r.start, r.end - r.start) })).digest, "and not the source disk's later writes");
+    const [expected, actual] = await digests(point, result.diskId);
+    assert.equal(actual, expected, "the restored disk holds the RestorePoint's content");
+    assert.notEqual(actual, (await sparseDigest({ sizeBytes: diskBytes, allocated: (w) => Promise.resolve([w]), read: async (r) => stack.disks.read(diskId, r.start, r.end - r.start) })).digest, "and not the source disk's later writes");
 
     const osRestored = await runCli(
       ["restore", osKey, osPoint.restorePointId, "--target-account", stack.target.blobEndpoint, "--name", "disk-outage-os-restored",
@@ -91,13 +100,8 @@ describe("region outage", () => {
     assert.equal(os.createOption, "ImportSecure");
     assert.deepEqual([os.properties?.osType, os.properties?.hyperVGeneration, os.properties?.securityType], ["Linux", "V2", "TrustedLaunch"]);
     assert.equal(sha256(stack.disks.readGuestState(os.diskId)), sha256(guestState), "the restored OS disk has the snapshot's VM guest state");
-    const osBytes = osPoint.blobBytes - 512;
-    const osTarget = deps.targets(locationFromUrl(osPoint.targetBlobUrl));
-    const [osExpected, osActual] = await Promise.all([
-      sparseDigest({ sizeBytes: osBytes, allocated: (window) => osTarget.snapshotRanges(osPoint.targetSnapshot, window), read: (range) => osTarget.readSnapshot(osPoint.targetSnapshot, range) }),
-      sparseDigest({ sizeBytes: osBytes, allocated: (window) => Promise.resolve([window]), read: async (range) => stack.disks.read(os.diskId, range.start, range.end - range.start) }),
-    ]);
-    assert.equal(osActual.digest, osExpected.digest, "the restored OS disk holds the RestorePoint's content");
+    const [osExpected, osActual] = await digests(osPoint, os.diskId);
+    assert.equal(osActual, osExpected, "the restored OS disk holds the RestorePoint's content");
     await stack.setRegionOutage(stack.arm.location, false);
     recordOutcome({
       area: "region outage",

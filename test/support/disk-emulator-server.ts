@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TokenCredential } from "@azure/identity";
-import { ComputeManagementClient, type Snapshot } from "@azure/arm-compute";
+import { ComputeManagementClient, type Disk, type Snapshot } from "@azure/arm-compute";
 import { ensureLocalCa, issueServerCertificate } from "../../emulator/ca";
 import { createDiskEmulator, type DiskEmulator, type DiskEmulatorOptions } from "../../emulator/disks";
 
@@ -106,4 +106,12 @@ export async function armFailure(call: () => Promise<unknown>): Promise<{ status
     return { status: e.statusCode, code: e.code, message: e.message };
   }
   assert.fail("the call was expected to fail");
+}
+
+/**
+ * Creates an empty 1 GiB disk in `resourceGroup` of `location` through ARM, with `more` (properties, sku, tags…)
+ * merged into the body, and answers the disk as ARM does (`createEmptyDisk` answers only its id).
+ */
+export function createDiskWith(compute: ComputeManagementClient, location: string, name: string, more: Partial<Disk> = {}): Promise<Disk> {
+  return compute.disks.beginCreateOrUpdateAndWait(resourceGroup, name, { location, diskSizeGB: 1, creationData: { createOption: "Empty" }, ...more }, fastPolling);
 }
