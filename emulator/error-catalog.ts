@@ -116,6 +116,7 @@ export const armErrors = {
   /** What ARM's own resource types (resource groups) answer to an api-version that is not one. */
   invalidApiVersion: (version: string) => ({ status: 400, code: "InvalidApiVersionParameter", message: `The api-version '${version}' is invalid.` }),
   sourceDiskNotFound: (id: string) => ({ status: 404, code: "ResourceNotFound", message: `The source disk '${id}' was not found.` }),
+  sourceSnapshotNotFound: (id: string) => ({ status: 404, code: "ResourceNotFound", message: `The source snapshot '${id}' was not found.` }),
   operationNotFound: (name: string) => ({ status: 404, code: "NotFound", message: `The operation '${name}' was not found.` }),
   locationRequired: { status: 400, code: "LocationRequired", message: "The location property is required for this definition." },
   notJsonObject: { status: 400, code: "InvalidRequestContent", message: "The request content must be a JSON object." },

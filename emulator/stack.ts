@@ -19,6 +19,7 @@ import {
 import { createBlobProxy } from "./blob-proxy";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
+import type { CopyRate } from "./disks/snapshot-copies";
 import { DiskControlClient, ResourceGroupControlClient, VirtualMachineControlClient } from "./disks/control-client";
 import type { VirtualMachineControl } from "./disks/virtual-machines";
 import { defaultResourceGroups, type ResourceGroupControl, type ResourceGroupSeed } from "./disks/resource-groups";
@@ -68,6 +69,13 @@ export interface LocalStackOptions {
    * until the group is created (`createResourceGroup`, or ARM's PUT of the group).
    */
   resourceGroups?: readonly ResourceGroupSeed[];
+  /**
+   * Bytes per second a managed copy (CopyStart) moves (default 1 GiB/s, so a test's copies finish at once; 0 pauses,
+   * "instant" completes at once). Change at run time with `disks.setSnapshotCopyRate`.
+   */
+  snapshotCopyBytesPerSecond?: CopyRate;
+  /** CopyStarts in flight per subscription per target region (default 100, the service's limit). */
+  maxSnapshotCopiesPerRegion?: number;
 }
 
 /** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
@@ -141,13 +149,15 @@ export interface StackConnection extends StackEndpoints, BehaviourControl, Resou
  * stack people use by hand (`npm run stack`): Retry-After 2 s on the 202 of a PUT/PATCH and 10 s on its first
  * InProgress poll; operations take 200 ms (the recording's disk create, snapshot update, grant, revoke and delete
  * took 110-220 ms; its 22 s snapshot create is not played, one delay serves every operation); and the service's
- * throttling budgets (`serviceComputeRateLimits`) instead of 100 times them. Tests keep the fast defaults.
+ * throttling budgets (`serviceComputeRateLimits`) instead of 100 times them; managed copies (CopyStart) move 64 MiB/s
+ * (assumed: the service publishes no speed). Tests keep the fast defaults.
  */
 export const recordedServiceOptions: LocalStackOptions = {
   lroDelayMs: 200,
   lroRetryAfterSeconds: 2,
   lroPollRetryAfterSeconds: 10,
   computeRateLimits: serviceComputeRateLimits,
+  snapshotCopyBytesPerSecond: 64 * 2 ** 20,
 };
 
 const defaultSubscriptionId = "9f2c6a4e-0d3b-4c1a-8e5f-7b6d2a1c3e90";
@@ -204,6 +214,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       resourceGroups: options.resourceGroups ?? defaultResourceGroups(sourceLocationOf(options), targetLocationOf(options)),
       importReader: createImportReader({ azuriteBlobUrl: azurite.blobUrl, accounts }),
       behaviour,
+      snapshotCopyBytesPerSecond: options.snapshotCopyBytesPerSecond,
+      maxSnapshotCopiesPerRegion: options.maxSnapshotCopiesPerRegion,
     });
     const proxy = createBlobProxy({
       azuriteBlobUrl: azurite.blobUrl,

@@ -2,6 +2,7 @@
 import { gib } from "../disks/limits";
 import type { DiskRecord, DiskStore, SnapshotRecord } from "../disks/store";
 import type { VirtualMachineRecord } from "../disks/virtual-machines";
+import type { CopyCompletionError } from "../disks/snapshot-copies";
 
 /** ARM's timestamp form, 7 fractional digits and an explicit offset: 2023-01-11T03:08:41.9044038+00:00. */
 export function armTime(ms: number): string {
@@ -83,9 +84,15 @@ export function snapshotJson(snapshot: SnapshotRecord, store: DiskStore): Record
       diskState: store.activeAccess(snapshot) ? "ActiveSAS" : "Unattached",
       diskSizeBytes: snapshot.view.diskSizeBytes,
       uniqueId: snapshot.uniqueId,
-      completionPercent: snapshot.completionPercent,
+      completionPercent: store.completionPercentOf(snapshot),
+      ...copyErrorJson(store.copyErrorOf(snapshot)),
     },
   };
+}
+
+/** `copyCompletionError` of a CopyStart snapshot whose copy failed; nothing otherwise. */
+function copyErrorJson(error: CopyCompletionError | undefined): Record<string, unknown> {
+  return error ? { copyCompletionError: { errorCode: error.errorCode, errorMessage: error.errorMessage } } : {};
 }
 
 /** The body of a 202 to a PUT or PATCH: the resource as submitted, still "Updating". */

@@ -25,6 +25,7 @@ import { answerArmError, checkAuthorization, decodeNames, sendArm, type ArmCall 
 import { RouteTable } from "./route-table";
 import { acceptedJson, diskJson, snapshotJson, virtualMachineJson } from "./resources";
 import { unchangedCreationData } from "./creation-data";
+import { copyDiskFromSnapshot, startSnapshotCopy } from "./copy-sources";
 import {
   armError,
   missingParameter,
@@ -176,6 +177,8 @@ export function createComputeRoute(
         const uploadSizeBytes = requiredUploadSize(creation?.uploadSizeBytes);
         return store.createDisk(params, uploadSizeBytes - vhdFooterSize, { createOption: "Upload", uploadSizeBytes, ...sector }, settings);
       }
+      case "copy":
+        return copyDiskFromSnapshot(store, params, creation, diskSizeGB, settings);
       case "import": {
         const creationData = { createOption: "Import", ...importSource(creation), ...sector };
         return importDisk(store, options.importReader, params, creationData, diskSizeGB, settings);
@@ -189,7 +192,7 @@ export function createComputeRoute(
       default:
         throw armError(
           "creationData.createOption",
-          `The disk emulator supports createOption 'Empty', 'Import', 'ImportSecure' and 'Upload', not '${createOption}'.`,
+          `The disk emulator supports createOption 'Copy' (from a snapshot), 'Empty', 'Import', 'ImportSecure' and 'Upload', not '${createOption}'.`,
         );
     }
   }
@@ -222,8 +225,15 @@ export function createComputeRoute(
     } else {
       const creation = optionalObject(properties.creationData, "creationData");
       const createOption = requiredString(creation?.createOption, "creationData.createOption");
+      const params = { resourceGroup: group, name, location, tags };
+      if (createOption.toLowerCase() === "copystart") {
+        snapshot = startSnapshotCopy(store, params, properties, creation);
+        const current = snapshot;
+        acceptOperation(call, current.location, "write", () => snapshotJson(current, store), acceptedJson(snapshotJson(current, store)));
+        return;
+      }
       if (createOption.toLowerCase() !== "copy") {
-        throw armError("creationData.createOption", `The disk emulator supports createOption 'Copy', not '${createOption}'.`);
+        throw armError("creationData.createOption", `The disk emulator supports createOption 'Copy' and 'CopyStart', not '${createOption}'.`);
       }
       // Older api-versions named the source disk in sourceUri (see the recorded session); both are accepted.
       const sourceId = requiredString(creation?.sourceResourceId ?? creation?.sourceUri, "creationData.sourceResourceId");
@@ -235,7 +245,7 @@ export function createComputeRoute(
         throw httpError(armErrors.sourceDiskNotFound(sourceId));
       }
       const incremental = properties.incremental === true;
-      snapshot = store.createSnapshot({ resourceGroup: group, name, location, tags }, source, incremental);
+      snapshot = store.createSnapshot(params, source, incremental);
     }
     const current = snapshot;
     acceptOperation(call, current.location, "write", () => snapshotJson(current, store), acceptedJson(snapshotJson(current, store)));

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServiceBehaviour } from "../behaviour";
 import type { ResourceGroupSeed, ResourceGroupStore } from "./resource-groups";
 import type { VirtualMachineControl } from "./virtual-machines";
+import type { CopyRate, SnapshotCopyInfo } from "./snapshot-copies";
 
 /** Reads bytes of a snapshot (or other managed-disk source) that a SAS URL grants access to. */
 export interface SourceReader {
@@ -55,6 +56,18 @@ export interface DiskControl {
    * reported value changes: the snapshot's data is served as at 100.
    */
   setSnapshotCompletion(snapshotId: string, percent: number): void;
+  /**
+   * Sets the rate of every managed copy (CopyStart) from now on, in bytes per second: 0 pauses them, `"instant"`
+   * completes them at once (and every later one as it starts). Bytes already moved are kept.
+   */
+  setSnapshotCopyRate(bytesPerSecond: CopyRate): void;
+  /**
+   * Ends the running copy into a CopyStart snapshot in `copyCompletionError` (`errorCode` default CopySourceNotFound,
+   * the reference's one documented reason); a failed copy stays failed, a completed one is 409 OperationNotAllowed.
+   */
+  failSnapshotCopy(snapshotId: string, errorMessage?: string, errorCode?: string): void;
+  /** The copy into a CopyStart snapshot: its state, the bytes it must move and has moved, its base (404 / 409 otherwise). */
+  readSnapshotCopy(snapshotId: string): SnapshotCopyInfo;
   /**
    * Replaces the VM guest state of a disk whose securityType is TrustedLaunch or ConfidentialVM_* (as the VM
    * would, running): whole 512-byte pages, 512 bytes to 64 MiB. Snapshots taken before keep the state they took.
@@ -124,6 +137,13 @@ export interface DiskEmulatorOptions {
   importReader?: (sourceUri: string) => Promise<ImportSource>;
   /** Live service behaviour (page list cap, growth-diff footer, compute throttling); read at every request. */
   behaviour?: ServiceBehaviour;
+  /**
+   * Bytes per second a managed copy (CopyStart) moves (default `defaultCopyBytesPerSecond`, 1 GiB/s); change it at
+   * run time with `setSnapshotCopyRate`.
+   */
+  snapshotCopyBytesPerSecond?: CopyRate;
+  /** CopyStarts in flight per subscription per target region (default 100, the service's); small values for tests. */
+  maxSnapshotCopiesPerRegion?: number;
 }
 
 /** A page blob (or blob snapshot) that a disk Import copies from. */

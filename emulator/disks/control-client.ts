@@ -5,6 +5,7 @@
 import { callControlRoute } from "../control-call";
 import { controlPaths, type DiskOpsRequest } from "./control-protocol";
 import type { ResourceGroupControl, ResourceGroupSeed } from "./resource-groups";
+import type { CopyRate, SnapshotCopyInfo } from "./snapshot-copies";
 import type { VirtualMachineControl, VirtualMachineInfo, VirtualMachineSpec } from "./virtual-machines";
 
 /** One write of a batch: `write-seeded` (content from seed and offset) or `trim`. */
@@ -45,11 +46,23 @@ export class DiskControlClient {
 
   /** Sets the `completionPercent` ARM reports for a snapshot (see `DiskControl.setSnapshotCompletion`). */
   async setSnapshotCompletion(snapshotId: string, percent: number): Promise<void> {
-    await this.call(controlPaths.snapshotCompletion, {}, {
-      method: "PUT",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ id: snapshotId, percent }),
-    });
+    await this.putJson(controlPaths.snapshotCompletion, { id: snapshotId, percent });
+  }
+
+  /** Sets the rate of every managed copy (see `DiskControl.setSnapshotCopyRate`). */
+  async setSnapshotCopyRate(bytesPerSecond: CopyRate): Promise<void> {
+    await this.putJson(controlPaths.snapshotCopyRate, { bytesPerSecond });
+  }
+
+  /** Ends a running managed copy in copyCompletionError (see `DiskControl.failSnapshotCopy`). */
+  async failSnapshotCopy(snapshotId: string, errorMessage?: string, errorCode?: string): Promise<void> {
+    await this.putJson(controlPaths.snapshotCopyFailure, { id: snapshotId, errorMessage, errorCode });
+  }
+
+  /** The copy into a CopyStart snapshot (see `DiskControl.readSnapshotCopy`). */
+  async readSnapshotCopy(snapshotId: string): Promise<SnapshotCopyInfo> {
+    const res = await this.call(controlPaths.snapshotCopy, { id: snapshotId }, {});
+    return (await res.json()) as SnapshotCopyInfo;
   }
 
   /** Replaces a secure disk's VM guest state (see `DiskControl.writeGuestState`). */
@@ -64,6 +77,10 @@ export class DiskControlClient {
   async readGuestState(diskId: string): Promise<Buffer> {
     const res = await this.call(controlPaths.guestState, { id: diskId }, {});
     return Buffer.from(await res.arrayBuffer());
+  }
+
+  private putJson(path: string, body: unknown): Promise<Response> {
+    return this.call(path, {}, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   }
 
   private call(path: string, query: Record<string, string>, init: RequestInit): Promise<Response> {

@@ -22,12 +22,26 @@ export const resourceGroupSeedSchema = z.strictObject({
 /** Body of `PUT /_emulator/disks/snapshot-completion`: the snapshot's resource id and the percentage ARM reports. */
 export const snapshotCompletionRequestSchema = z.object({ id: z.string().min(1), percent: z.number().int().min(0).max(100) });
 
+/** Body of `PUT /_emulator/disks/snapshot-copy-rate`: bytes per second for every managed copy (0 pauses), or "instant". */
+export const snapshotCopyRateRequestSchema = z.strictObject({
+  bytesPerSecond: z.union([z.number().nonnegative().finite(), z.literal("instant")]),
+});
+/** Body of `PUT /_emulator/disks/snapshot-copy-failure`: the CopyStart snapshot whose copy fails, and how. */
+export const snapshotCopyFailureRequestSchema = z.strictObject({
+  id: z.string().min(1),
+  errorMessage: z.string().min(1).optional(),
+  errorCode: z.string().min(1).optional(),
+});
+
 export const controlPaths = {
   ops: "/_emulator/disks/ops",
   write: "/_emulator/disks/write",
   read: "/_emulator/disks/read",
   resourceGroups: "/_emulator/resource-groups",
   snapshotCompletion: "/_emulator/disks/snapshot-completion",
+  snapshotCopy: "/_emulator/disks/snapshot-copy",
+  snapshotCopyRate: "/_emulator/disks/snapshot-copy-rate",
+  snapshotCopyFailure: "/_emulator/disks/snapshot-copy-failure",
   guestState: "/_emulator/disks/guest-state",
   virtualMachines: "/_emulator/virtual-machines",
 } as const;

@@ -17,7 +17,10 @@ import { VirtualMachineStore } from "./virtual-machines";
 export * from "./api";
 
 export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
-  const store = new DiskStore(options.subscriptionId, options.lroDelayMs ?? 0);
+  const store = new DiskStore(options.subscriptionId, options.lroDelayMs ?? 0, {
+    bytesPerSecond: options.snapshotCopyBytesPerSecond,
+    maxInFlightPerRegion: options.maxSnapshotCopiesPerRegion,
+  });
   const sas = new SasAuthority(options.baseUrl);
   const groups = new ResourceGroupStore(options.subscriptionId, options.resourceGroups ?? defaultResourceGroups());
   const behaviour = options.behaviour ?? new BehaviourSettings();

@@ -3,6 +3,7 @@
  * service enforces on them. Protocol-free: the ARM and data-plane routes translate HTTP to these calls.
  */
 import { randomBytes, randomUUID } from "node:crypto";
+import { armLocation } from "../compute/operations";
 import { armErrors, httpError } from "../error-catalog";
 import { EmulatorHttpError, type DiskControl } from "./api";
 import { ExtentMap, type ExtentContent } from "./extents";
@@ -10,6 +11,20 @@ import { GuestStateView } from "./guest-state";
 import { maxActiveSasPerFamily, maxIncrementalSnapshotsPerDisk } from "./limits";
 import { parseResourceId, resourceId, resourceKey } from "./resource-id";
 import { pageSize } from "./seeded";
+import {
+  bytesChangedSince,
+  copyLimitRefusal,
+  copyPercent,
+  defaultCopyBytesPerSecond,
+  movedBytes,
+  serviceMaxCopiesPerRegion,
+  settledPhase,
+  type CopyCompletionError,
+  type CopyModel,
+  type CopyRate,
+  type SnapshotCopy,
+  type SnapshotCopyInfo,
+} from "./snapshot-copies";
 import { buildFixedVhdFooter, vhdFooterSize } from "./vhd";
 import { VhdView } from "./vhd-view";
 
@@ -56,6 +71,8 @@ export interface DiskSettings {
   boot?: BootProperties;
   /** The guest state of a secure disk (ImportSecure); a secure disk without one gets `GuestStateView.initial`. */
   guestState?: GuestStateView;
+  /** The disk's initial content (a Copy from a snapshot: the snapshot's frozen view); empty without it. */
+  data?: ExtentMap;
 }
 
 /** Fields disks and snapshots share. */
@@ -138,8 +155,13 @@ export interface SnapshotRecord extends ComputeResource {
   /** Writes with a generation above this one happened after the snapshot. */
   readonly gen: number;
   access?: SnapshotAccess;
-  /** What ARM reports as `completionPercent`: 100 unless a test set it (`setSnapshotCompletion`). */
+  /**
+   * What ARM reports as `completionPercent`: 100 unless a test set it (`setSnapshotCompletion`). A CopyStart target
+   * reports its copy's instead (`copy`).
+   */
   completionPercent: number;
+  /** Set on a snapshot created with CopyStart: its background copy into this snapshot's region. */
+  readonly copy?: SnapshotCopy;
   /** Copied from the disk when the snapshot was taken. */
   readonly boot: BootProperties;
   /** The disk's guest state when the snapshot was taken, if it had one. */
@@ -167,11 +189,17 @@ export class DiskStore implements DiskControl {
   private readonly exports = new Map<string, DiskRecord>();
   private gen = 0;
   private lastTimeCreated = 0;
+  private copyRate: CopyRate;
+  private readonly maxCopiesPerRegion: number;
 
   constructor(
     readonly subscriptionId: string,
     private readonly lroDelayMs: number,
-  ) {}
+    copies: Partial<CopyModel> = {},
+  ) {
+    this.copyRate = copies.bytesPerSecond ?? defaultCopyBytesPerSecond;
+    this.maxCopiesPerRegion = copies.maxInFlightPerRegion ?? serviceMaxCopiesPerRegion;
+  }
 
   findDisk(resourceGroup: string, name: string): DiskRecord | undefined {
     return this.disks.get(resourceKey(resourceGroup, name));
@@ -215,7 +243,7 @@ export class DiskStore implements DiskControl {
       ...resource,
       familyId: randomUUID(),
       sizeBytes,
-      data: ExtentMap.empty(),
+      data: settings.data ? settings.data.freeze() : ExtentMap.empty(),
       phase: { state: creationData.createOption === "Upload" ? "ReadyToUpload" : "Unattached" },
       sku: settings.sku ?? "Standard_LRS",
       ...(settings.zones ? { zones: settings.zones } : {}),
@@ -290,6 +318,10 @@ export class DiskStore implements DiskControl {
     return snapshot;
   }
 
+  /**
+   * Deletes the snapshot. The service asks not to delete a copy's source while the copy runs; deleting it anyway
+   * ends each running copy of it in `copyCompletionError` CopySourceNotFound (the reference's one documented reason).
+   */
   deleteSnapshot(snapshot: SnapshotRecord): void {
     if (this.activeAccess(snapshot)) {
       throw new EmulatorHttpError(
@@ -299,6 +331,149 @@ export class DiskStore implements DiskControl {
       );
     }
     this.snapshots.delete(resourceKey(snapshot.resourceGroup, snapshot.name));
+    for (const target of this.runningCopies().filter((s) => sameId(s.copy.sourceId, snapshot.id))) {
+      this.endCopy(target, {
+        errorCode: "CopySourceNotFound",
+        errorMessage: `The source snapshot '${snapshot.id}' was deleted while the background copy was in progress.`,
+      });
+    }
+  }
+
+  /**
+   * Starts a managed copy (CopyStart) of `source` into `params.location`: a new incremental snapshot of the source's
+   * family sharing its frozen view, whose copy moves the bytes changed since the previous completed copy of the
+   * family into that region. Refused (see `copyLimitRefusal`): a second copy of the family while one runs (any
+   * region), a source older than one of its family already copied or copying into that region, and more than
+   * `maxInFlightPerRegion` copies running into that region. The caller checked the request's shape.
+   */
+  startSnapshotCopy(params: NewResource, source: SnapshotRecord): SnapshotRecord {
+    this.requireUsable(source, "copied");
+    const region = armLocation(params.location);
+    const family = this.listSnapshots().filter((s): s is CopyTarget => s.copy !== undefined && s.familyId === source.familyId);
+    for (const target of family) this.copyOf(target);
+    const running = family.find((s) => s.copy.phase.state === "copying");
+    if (running) {
+      throw copyLimitRefusal("disk", `snapshot '${running.name}' of the same disk is still being copied; only one incremental snapshot of a disk can be copied at a time.`);
+    }
+    const inRegion = family.filter((s) => armLocation(s.location) === region && s.copy.phase.state !== "failed");
+    const newer = inRegion.find((s) => s.copy.sourceTimeCreated > source.timeCreated);
+    if (newer) {
+      throw copyLimitRefusal("order", `snapshot '${newer.name}' in ${region} is a copy of a newer snapshot of the same disk; snapshots must be copied in the order they were created.`);
+    }
+    const inFlight = this.runningCopies().filter((s) => armLocation(s.location) === region).length;
+    if (inFlight >= this.maxCopiesPerRegion) {
+      throw copyLimitRefusal("region", `${inFlight} incremental snapshots are being copied into ${region}, the most one subscription can copy in parallel into one region.`);
+    }
+    const base = inRegion.filter((s) => s.copy.phase.state === "completed").sort((a, b) => a.copy.sourceTimeCreated - b.copy.sourceTimeCreated).at(-1);
+    const creationData = { createOption: "CopyStart", sourceResourceId: source.id, sourceUniqueId: source.uniqueId };
+    const now = Date.now();
+    const target: SnapshotRecord = {
+      ...this.newResource(params, "snapshots", creationData),
+      incremental: true,
+      familyId: source.familyId,
+      view: source.view,
+      gen: source.gen,
+      completionPercent: 100,
+      boot: structuredClone(source.boot),
+      ...(source.guestState ? { guestState: source.guestState } : {}),
+      copy: {
+        sourceId: source.id,
+        sourceUniqueId: source.uniqueId,
+        sourceTimeCreated: source.timeCreated,
+        baseSnapshotId: base?.id,
+        bytesToMove: bytesChangedSince(source.view.data, source.view.diskSizeBytes, base?.gen),
+        phase: { state: "copying", movedBytes: 0, since: now },
+      },
+    };
+    this.snapshots.set(resourceKey(params.resourceGroup, params.name), target);
+    return target;
+  }
+
+  /** The `completionPercent` ARM reports: a CopyStart target's copy's, else the stored one. */
+  completionPercentOf(snapshot: SnapshotRecord): number {
+    return snapshot.copy ? copyPercent(this.copyOf(snapshot as CopyTarget)) : snapshot.completionPercent;
+  }
+
+  /** A CopyStart target's `copyCompletionError`, once its copy failed. */
+  copyErrorOf(snapshot: SnapshotRecord): CopyCompletionError | undefined {
+    if (!snapshot.copy) return undefined;
+    const phase = this.copyOf(snapshot as CopyTarget).phase;
+    return phase.state === "failed" ? phase.error : undefined;
+  }
+
+  /**
+   * Refuses to grant access to, copy, or create a disk from a CopyStart target whose copy has not completed (the
+   * service: usable for restore or SAS only at completionPercent 100). 409 OperationNotAllowed is assumed.
+   */
+  requireUsable(snapshot: SnapshotRecord, what: string): void {
+    if (!snapshot.copy) return;
+    const copy = this.copyOf(snapshot as CopyTarget);
+    if (copy.phase.state === "completed") return;
+    const why = copy.phase.state === "failed" ? `its copy failed (${copy.phase.error.errorCode})` : `its copy is at completionPercent ${copyPercent(copy)}`;
+    throw new EmulatorHttpError(
+      409,
+      "OperationNotAllowed",
+      `Snapshot '${snapshot.name}' cannot be ${what}: ${why}; a copied snapshot is usable only at completionPercent 100.`,
+    );
+  }
+
+  /** Sets the rate of every running copy from now on; the bytes moved until now are kept. */
+  setSnapshotCopyRate(rate: CopyRate): void {
+    if (rate !== "instant" && !(Number.isFinite(rate) && rate >= 0)) {
+      throw new EmulatorHttpError(400, "InvalidParameter", `A copy rate is a number of bytes per second (0 pauses) or "instant", not ${String(rate)}.`);
+    }
+    for (const target of this.runningCopies()) this.copyOf(target);
+    this.copyRate = rate;
+    for (const target of this.runningCopies()) this.copyOf(target);
+  }
+
+  /** Ends a running copy in `copyCompletionError` (code CopySourceNotFound unless given); 409 once it has completed. */
+  failSnapshotCopy(snapshotId: string, errorMessage = "The background copy failed (failure set through the emulator's control API).", errorCode = "CopySourceNotFound"): void {
+    const target = this.requireCopyTarget(snapshotId);
+    const phase = this.copyOf(target).phase;
+    if (phase.state === "completed") {
+      throw new EmulatorHttpError(409, "OperationNotAllowed", `The copy into snapshot '${target.name}' has completed; it can no longer fail.`);
+    }
+    if (phase.state === "copying") this.endCopy(target, { errorCode, errorMessage });
+  }
+
+  readSnapshotCopy(snapshotId: string): SnapshotCopyInfo {
+    const target = this.requireCopyTarget(snapshotId);
+    const copy = this.copyOf(target);
+    return {
+      id: target.id,
+      sourceResourceId: copy.sourceId,
+      baseSnapshotId: copy.baseSnapshotId,
+      state: copy.phase.state,
+      bytesToMove: copy.bytesToMove,
+      bytesMoved: movedBytes(copy),
+      completionPercent: copyPercent(copy),
+      copyCompletionError: copy.phase.state === "failed" ? copy.phase.error : undefined,
+    };
+  }
+
+  /** The snapshot's copy, settled to now at the current rate. */
+  private copyOf(target: CopyTarget): SnapshotCopy {
+    target.copy.phase = settledPhase(target.copy, this.copyRate, Date.now());
+    return target.copy;
+  }
+
+  /** CopyStart targets whose copy is still running, settled to now. */
+  private runningCopies(): CopyTarget[] {
+    return [...this.snapshots.values()].filter((s): s is CopyTarget => s.copy !== undefined && this.copyOf(s as CopyTarget).phase.state === "copying");
+  }
+
+  private endCopy(target: CopyTarget, error: { errorCode: string; errorMessage: string }): void {
+    const copy = this.copyOf(target);
+    if (copy.phase.state !== "copying") return;
+    copy.phase = { state: "failed", movedBytes: copy.phase.movedBytes, error };
+  }
+
+  private requireCopyTarget(snapshotId: string): CopyTarget {
+    const snapshot = this.snapshotById(snapshotId);
+    if (!snapshot) throw new EmulatorHttpError(404, "ResourceNotFound", `Snapshot '${snapshotId}' was not found.`);
+    if (!snapshot.copy) throw new EmulatorHttpError(409, "OperationNotAllowed", `Snapshot '${snapshot.name}' was not created with CopyStart.`);
+    return snapshot as CopyTarget;
   }
 
   /**
@@ -336,6 +511,7 @@ export class DiskStore implements DiskControl {
    * guest state also gets its blob (`guestStateBlobId`), valid and revoked with the grant.
    */
   grantAccess(snapshot: SnapshotRecord, durationSeconds: number, guestState = false): SnapshotAccess {
+    this.requireUsable(snapshot, "granted access");
     const expiresAt = Date.now() + durationSeconds * 1000;
     const current = this.activeAccess(snapshot);
     if (current) {
@@ -556,6 +732,9 @@ export class DiskStore implements DiskControl {
   setSnapshotCompletion(snapshotId: string, percent: number): void {
     const snapshot = this.snapshotById(snapshotId);
     if (!snapshot) throw new EmulatorHttpError(404, "ResourceNotFound", `Snapshot '${snapshotId}' was not found.`);
+    if (snapshot.copy) {
+      throw new EmulatorHttpError(409, "OperationNotAllowed", `Snapshot '${snapshot.name}' reports its CopyStart copy's completion: use setSnapshotCopyRate or failSnapshotCopy.`);
+    }
     if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
       throw new EmulatorHttpError(400, "InvalidParameter", `A completion percentage is a whole number from 0 to 100, not ${percent}.`);
     }
@@ -617,6 +796,13 @@ export class DiskStore implements DiskControl {
 }
 
 const clear: ExtentContent = { kind: "clear" };
+
+/** A snapshot created with CopyStart. */
+type CopyTarget = SnapshotRecord & { readonly copy: SnapshotCopy };
+
+function sameId(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
 
 function noGuestState(disk: DiskRecord): EmulatorHttpError {
   return new EmulatorHttpError(

@@ -1,15 +1,16 @@
 /**
  * Managed disks and SourceSnapshots through Azure Resource Manager (`@azure/arm-compute`).
- * Contract: reads are safe to repeat; createIncrementalSnapshot is idempotent by name; deleteSnapshot and
+ * Contract: reads are safe to repeat; createIncrementalSnapshot and startSnapshotCopy are idempotent by name; deleteSnapshot and
  * revokeAccess treat "already gone" as done. A missing disk or snapshot is a PermanentError; throttling and 5xx
  * are retried by the SDK's retry policy (honouring Retry-After) and then surface as transient errors.
  * Calls that draw on ARM's scarce throttling budgets (snapshot create, grant, revoke and delete; disk import) are
  * paced by the budgets ARM reported to this worker (src/adapters/compute-throttling.ts); a call that would wait
- * longer than the pacing allows fails with the transient ComputeThrottledError.
+ * longer than the pacing allows fails with the transient ComputeThrottledError. A CopyStart refused by one of
+ * Azure's managed-copy limits fails with the transient CopyLimitError naming the limit.
  */
 import { ComputeManagementClient, type Disk, type Snapshot, type VirtualMachine } from "@azure/arm-compute";
 import type { TokenCredential } from "@azure/core-auth";
-import { PermanentError, codeOf, statusOf } from "../domain/errors";
+import { CopyLimitError, PermanentError, codeOf, statusOf, type CopyLimit } from "../domain/errors";
 import type { DiskProperties } from "../domain/manifest";
 import { type DiskRef, type VmRef, parseDiskId } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
@@ -53,6 +54,10 @@ export interface SnapshotInfo {
   readonly tags: Readonly<Record<string, string>>;
   /** Copied by the service from the disk when the snapshot was taken. */
   readonly boot: BootProperties;
+  /** `creationData.createOption`: Copy for a snapshot of a disk, CopyStart for a managed copy into another region. */
+  readonly createOption: string | undefined;
+  /** Set once a managed copy (CopyStart) failed; the snapshot never reaches completionPercent 100. */
+  readonly copyCompletionError: { code: string; message: string } | undefined;
 }
 
 /** Read access to a Trusted Launch snapshot: its data and its VM guest state. */
@@ -77,6 +82,32 @@ export interface ImportDiskRequest {
   readonly tags?: Readonly<Record<string, string>>;
   /** A blob holding the VM guest state: the disk is created with `ImportSecure` (Trusted Launch). */
   readonly securityDataUri?: string;
+}
+
+/** A managed copy (CopyStart) of an incremental snapshot into another region. */
+export interface SnapshotCopyRequest {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+  /** The target region; the source snapshot's own region is refused. */
+  readonly location: string;
+  readonly sourceSnapshotId: string;
+  readonly tags: Record<string, string>;
+}
+
+/** A disk created from a snapshot (`createOption: Copy`), e.g. the target snapshot of a managed RestorePoint. */
+export interface CopyDiskRequest {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+  /** The snapshot's region. */
+  readonly location: string;
+  readonly sourceSnapshotId: string;
+  readonly sku?: string;
+  readonly diskSizeGB?: number;
+  readonly boot?: BootProperties;
+  readonly zones?: readonly string[];
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** A disk attached to a VM: its managed disk id, or none for an unmanaged (VHD) disk, which diskdelta cannot protect. */
@@ -130,6 +161,17 @@ export interface ComputeGateway {
   deleteDisk(ref: DiskRef): Promise<void>;
   /** The disks of a resource group; none when the group does not exist. */
   listDisks(subscriptionId: string, resourceGroup: string): Promise<DiskInfo[]>;
+  /**
+   * Starts a managed copy (CopyStart) of an incremental snapshot into another region: idempotent by name (an existing
+   * snapshot of that name is returned as it is); returns once ARM accepted it, without waiting for the copy. A refusal
+   * by one of Azure's copy limits is a CopyLimitError (transient); a source that is gone, a PermanentError
+   * SnapshotNotFound.
+   */
+  startSnapshotCopy(request: SnapshotCopyRequest): Promise<SnapshotInfo>;
+  /** Incremental and full snapshots of a resource group, oldest first (none when the group does not exist). */
+  listSnapshots(subscriptionId: string, resourceGroup: string): Promise<SnapshotInfo[]>;
+  /** Sends the creation of a disk from a snapshot (`createOption: Copy`) and returns once ARM accepted it; follow with getDisk. */
+  beginCopyDisk(request: CopyDiskRequest): Promise<void>;
 }
 
 const snapshotIdPattern =
@@ -183,7 +225,25 @@ function toSnapshotInfo(snapshot: Snapshot): SnapshotInfo {
     provisioningState: required(snapshot.provisioningState, "provisioningState", what),
     tags: snapshot.tags ?? {},
     boot: bootPropertiesOf(snapshot),
+    createOption: snapshot.creationData?.createOption,
+    copyCompletionError: snapshot.copyCompletionError
+      ? { code: snapshot.copyCompletionError.errorCode, message: snapshot.copyCompletionError.errorMessage }
+      : undefined,
   };
+}
+
+/**
+ * Which managed-copy limit a refused CopyStart names, if any. Azure documents the limits, not their answers; this
+ * reads a 409 OperationNotAllowed whose message names the limit, as the local emulator's do (assumed, see
+ * docs/local-stack.md); any other refusal stays what it is.
+ */
+function copyLimitOf(error: unknown): CopyLimit | undefined {
+  if (statusOf(error) !== 409 || codeOf(error) !== "OperationNotAllowed") return undefined;
+  const message = error instanceof Error ? error.message : "";
+  if (/maxCopiesInFlight|in parallel/i.test(message)) return "regionInFlight";
+  if (/oneCopyPerDisk|one incremental snapshot of a disk|at a time/i.test(message)) return "diskInFlight";
+  if (/copyOrder|order they were created/i.test(message)) return "creationOrder";
+  return undefined;
 }
 
 function bootPropertiesOf(resource: Disk | Snapshot): BootProperties {
@@ -293,9 +353,10 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
     }
   };
 
-  const beginImport = async (request: ImportDiskRequest) => {
+  /** Sends a disk's creation (Import, ImportSecure or Copy) with the properties a restore records. */
+  const beginCreateDisk = async (request: ImportDiskRequest | CopyDiskRequest, creationData: Disk["creationData"]) => {
     await throttling.pace(request.subscriptionId, computePolicies.diskWrite, `creating disk ${request.name}`);
-    const { boot, securityDataUri } = request;
+    const { boot } = request;
     return clientFor(request.subscriptionId).disks.beginCreateOrUpdate(
       request.resourceGroup,
       request.name,
@@ -309,11 +370,17 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
         hyperVGeneration: boot?.hyperVGeneration,
         supportedCapabilities: boot?.supportedCapabilities,
         securityProfile: boot?.securityType ? { securityType: boot.securityType } : undefined,
-        creationData: securityDataUri
-          ? { createOption: "ImportSecure", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId, securityDataUri }
-          : { createOption: "Import", sourceUri: request.sourceUri, storageAccountId: request.storageAccountId },
+        creationData,
       },
       poll,
+    );
+  };
+
+  const beginImport = (request: ImportDiskRequest) => {
+    const { sourceUri, storageAccountId, securityDataUri } = request;
+    return beginCreateDisk(
+      request,
+      securityDataUri ? { createOption: "ImportSecure", sourceUri, storageAccountId, securityDataUri } : { createOption: "Import", sourceUri, storageAccountId },
     );
   };
 
@@ -439,6 +506,47 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
       await clientFor(ref.subscriptionId).disks.delete(ref.resourceGroup, ref.name, poll).catch((error: unknown) => {
         if (!isNotFound(error)) throw error;
       });
+    },
+
+    async startSnapshotCopy(request) {
+      const id = `/subscriptions/${request.subscriptionId}/resourceGroups/${request.resourceGroup}/providers/Microsoft.Compute/snapshots/${request.name}`;
+      const existing = await getSnapshot(id);
+      if (existing) return existing;
+      await throttling.pace(request.subscriptionId, computePolicies.snapshotWrite, `starting the copy of ${request.sourceSnapshotId} as ${request.name}`);
+      try {
+        await clientFor(request.subscriptionId).snapshots.beginCreateOrUpdate(
+          request.resourceGroup,
+          request.name,
+          {
+            location: request.location,
+            incremental: true,
+            tags: request.tags,
+            creationData: { createOption: "CopyStart", sourceResourceId: request.sourceSnapshotId },
+          },
+          poll,
+        );
+      } catch (error) {
+        const limit = copyLimitOf(error);
+        if (limit) throw new CopyLimitError(limit, `the copy of ${request.sourceSnapshotId} into ${request.location} was refused: ${error instanceof Error ? error.message : String(error)}`);
+        if (isNotFound(error)) throw new PermanentError("SnapshotNotFound", `source snapshot ${request.sourceSnapshotId} of copy ${request.name} does not exist`);
+        throw error;
+      }
+      return required(await getSnapshot(id), "the accepted snapshot", `copy ${id}`);
+    },
+
+    async listSnapshots(subscriptionId, resourceGroup) {
+      const found: SnapshotInfo[] = [];
+      try {
+        for await (const snapshot of clientFor(subscriptionId).snapshots.listByResourceGroup(resourceGroup)) found.push(toSnapshotInfo(snapshot));
+      } catch (error) {
+        if (isNotFound(error) || codeOf(error) === "ResourceGroupNotFound") return [];
+        throw error;
+      }
+      return found.sort((a, b) => a.timeCreated.getTime() - b.timeCreated.getTime());
+    },
+
+    async beginCopyDisk(request) {
+      await beginCreateDisk(request, { createOption: "Copy", sourceResourceId: request.sourceSnapshotId });
     },
 
     async listDisks(subscriptionId, resourceGroup) {

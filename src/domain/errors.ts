@@ -41,6 +41,29 @@ export class ConcurrencyError extends Error {
   }
 }
 
+/** Which of Azure's managed-copy (CopyStart) limits refused a copy. */
+export type CopyLimit =
+  /** 100 copies in flight per subscription per target region. */
+  | "regionInFlight"
+  /** One copy of a disk's snapshots at a time. */
+  | "diskInFlight"
+  /** A disk's snapshots are copied in the order they were created. */
+  | "creationOrder";
+
+/**
+ * A CopyStart that Azure refused because of one of its managed-copy limits (`limit`): transient, the caller waits
+ * (for a copy in flight to complete) and tries again later; not counted as a failure of the copy.
+ */
+export class CopyLimitError extends Error {
+  constructor(
+    readonly limit: CopyLimit,
+    message: string,
+  ) {
+    super(redact(message));
+    this.name = "CopyLimitError";
+  }
+}
+
 /** The service could not read a copy source (expired or revoked SAS, snapshot gone): Put Page From URL's 403. */
 export function isSourceError(error: unknown): boolean {
   return codeOf(error) === "CannotVerifyCopySource";

@@ -49,6 +49,9 @@ describe("custom roles and src/adapters/compute.ts", () => {
     "snapshots.grantAccess": ["Microsoft.Compute/snapshots/beginGetAccess/action", diskOperations],
     "snapshots.revokeAccess": ["Microsoft.Compute/snapshots/endGetAccess/action", diskOperations],
     "snapshots.delete": ["Microsoft.Compute/snapshots/delete", diskOperations],
+    // startSnapshotCopy (CopyStart): writes the target snapshot, reads the source snapshot (assumed: the action
+    // checked on the source is not documented).
+    "snapshots.beginCreateOrUpdate": ["Microsoft.Compute/snapshots/write", "Microsoft.Compute/snapshots/read", diskOperations],
   };
   const restoreRoleCalls: Record<string, string[]> = {
     "disks.beginCreateOrUpdate": ["Microsoft.Compute/disks/write", "Microsoft.Compute/disks/read", diskOperations],
