@@ -156,6 +156,19 @@ describe("managed copy (CopyStart) through the local stack", () => {
     assert.deepEqual(restored, await snapshotDigest(resourceGroup, "copy-a-2"));
   });
 
+  test("when a Trusted Launch disk's snapshot is copied and a disk made from the copy, then the VM guest state travels with the content", async () => {
+    stack().disks.setSnapshotCopyRate("instant");
+    const secure = await createDiskWith(compute(), source(), "copy-disk-tl", { hyperVGeneration: "V2", securityProfile: { securityType: "TrustedLaunch" } });
+    stack().disks.writeGuestState(secure.id!, Buffer.alloc(MiB, 0x5a));
+    const copied = await copyStart("copy-tl-1-ne", (await snapshotOf("copy-tl-1", secure.id!)).id!);
+    assert.equal(copied.securityProfile?.securityType, "TrustedLaunch");
+    const disk = await compute().disks.beginCreateOrUpdateAndWait(
+      targetGroup, "disk-tl-from-copy", { location: target(), creationData: { createOption: "Copy", sourceResourceId: copied.id! } }, fastPolling,
+    );
+    assert.equal(disk.securityProfile?.securityType, "TrustedLaunch");
+    assert.ok(stack().disks.readGuestState(disk.id!).equals(Buffer.alloc(MiB, 0x5a)));
+  });
+
   test("when a disk's snapshot is being copied, then a CopyStart of another snapshot of that disk is refused until the copy completes", async () => {
     stack().disks.setSnapshotCopyRate(0);
     stack().disks.writeSeeded(familyDisk, 200 * MiB, MiB, 4);
