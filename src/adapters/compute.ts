@@ -67,21 +67,30 @@ export interface SecureAccess {
   readonly securityDataAccessSAS: string | undefined;
 }
 
-/** Options for a disk created from a RestorePoint. */
-export interface ImportDiskRequest {
+/** Where a disk is created and the properties it is given, whatever it is created from. */
+export interface NewDiskRequest {
   readonly subscriptionId: string;
   readonly resourceGroup: string;
   readonly name: string;
   readonly location: string;
-  readonly sourceUri: string;
-  readonly storageAccountId: string;
   readonly sku?: string;
   readonly diskSizeGB?: number;
   readonly boot?: BootProperties;
   readonly zones?: readonly string[];
   readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** Options for a disk created from a RestorePoint's blob snapshot (Import, ImportSecure). */
+export interface ImportDiskRequest extends NewDiskRequest {
+  readonly sourceUri: string;
+  readonly storageAccountId: string;
   /** A blob holding the VM guest state: the disk is created with `ImportSecure` (Trusted Launch). */
   readonly securityDataUri?: string;
+}
+
+/** A disk created from a snapshot (`createOption: Copy`, in the snapshot's region), e.g. a managed RestorePoint's. */
+export interface CopyDiskRequest extends NewDiskRequest {
+  readonly sourceSnapshotId: string;
 }
 
 /** A managed copy (CopyStart) of an incremental snapshot into another region. */
@@ -93,21 +102,6 @@ export interface SnapshotCopyRequest {
   readonly location: string;
   readonly sourceSnapshotId: string;
   readonly tags: Record<string, string>;
-}
-
-/** A disk created from a snapshot (`createOption: Copy`), e.g. the target snapshot of a managed RestorePoint. */
-export interface CopyDiskRequest {
-  readonly subscriptionId: string;
-  readonly resourceGroup: string;
-  readonly name: string;
-  /** The snapshot's region. */
-  readonly location: string;
-  readonly sourceSnapshotId: string;
-  readonly sku?: string;
-  readonly diskSizeGB?: number;
-  readonly boot?: BootProperties;
-  readonly zones?: readonly string[];
-  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** A disk attached to a VM: its managed disk id, or none for an unmanaged (VHD) disk, which diskdelta cannot protect. */
@@ -354,7 +348,7 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
   };
 
   /** Sends a disk's creation (Import, ImportSecure or Copy) with the properties a restore records. */
-  const beginCreateDisk = async (request: ImportDiskRequest | CopyDiskRequest, creationData: Disk["creationData"]) => {
+  const beginCreateDisk = async (request: NewDiskRequest, creationData: Disk["creationData"]) => {
     await throttling.pace(request.subscriptionId, computePolicies.diskWrite, `creating disk ${request.name}`);
     const { boot } = request;
     return clientFor(request.subscriptionId).disks.beginCreateOrUpdate(
