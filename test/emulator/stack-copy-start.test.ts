@@ -9,6 +9,8 @@ import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import type { Snapshot } from "@azure/arm-compute";
 import { AnonymousCredential, PageBlobClient } from "@azure/storage-blob";
+import type { EmulatorHttpError } from "../../emulator/disks/api";
+import { DiskControlClient } from "../../emulator/disks/control-client";
 import { createComputeGateway } from "../../src/adapters/compute";
 import { CopyLimitError } from "../../src/domain/errors";
 import { parseDiskId } from "../../src/domain/model";
@@ -212,16 +214,19 @@ describe("managed copy (CopyStart) through the local stack", () => {
     await refusedAs(() => grant(targetGroup, "copy-f-1-ne"), 409, "OperationNotAllowed", /failed/);
   });
 
-  test("when a copy is failed through the control API, then it ends in copyCompletionError with the given message and never completes", async () => {
-    stack().disks.setSnapshotCopyRate(0);
+  test("when a copy is failed through the control routes, then it ends in copyCompletionError with the given message and never completes", async () => {
+    // Over HTTP, as another process (npm run stack) drives it.
+    const control = new DiskControlClient(stack().arm.endpoint);
+    await control.setSnapshotCopyRate(0);
     const from = await snapshotOf("copy-g-1", await diskWithData("copy-disk-g", [{ offset: 0, length: MiB, seed: 8 }]));
     const accepted = await copyStart("copy-g-1-ne", from.id!);
-    stack().disks.failSnapshotCopy(accepted.id!, "The copy was cut off.");
-    stack().disks.setSnapshotCopyRate("instant");
+    await control.failSnapshotCopy(accepted.id!, "The copy was cut off.");
+    await control.setSnapshotCopyRate("instant");
     const { snapshot } = await followCopy("copy-g-1-ne");
     assert.deepEqual(snapshot.copyCompletionError, { errorCode: "CopySourceNotFound", errorMessage: "The copy was cut off." });
     assert.equal(snapshot.completionPercent, 0);
-    assert.throws(() => stack().disks.failSnapshotCopy(from.id!), /not created with CopyStart/);
+    assert.equal((await control.readSnapshotCopy(accepted.id!)).state, "failed");
+    await assert.rejects(control.failSnapshotCopy(from.id!), (error: EmulatorHttpError) => error.status === 409 && /not created with CopyStart/.test(error.message));
   });
 
   test("when a CopyStart names the source's own region, a disk, or a full snapshot, then it is refused with InvalidParameter", async () => {
