@@ -13,9 +13,8 @@ import { diskKeyOf } from "../src/domain/model";
 import type { DrillRun, RestorePoint, RunView } from "../src/domain/records";
 import { formatDrill, formatDrillProgress } from "../src/cli/format";
 import { follow } from "../src/cli/wait";
-import { locationFromUrl } from "../src/domain/target-location";
 import { sparseDigest } from "../src/engine/verify";
-import { verifyRestorePoint } from "../src/engine/verify-restore-point";
+import { restorePointDigest, verifyRestorePoint } from "../src/engine/verify-restore-point";
 import { startLocalStack } from "../emulator/stack";
 import { startLocalApp } from "./lib/local-app";
 
@@ -160,10 +159,9 @@ async function main(): Promise<void> {
           { updateIntervalInMs: 10 },
         );
         const sas = await app.deps.compute.grantRead(check.id!, 3600);
-        const target = app.deps.targets(locationFromUrl(newest.targetBlobUrl));
         const bytes = newest.blobBytes - 512;
         const [expected, restored] = await Promise.all([
-          sparseDigest({ sizeBytes: bytes, allocated: (w) => target.snapshotRanges(newest.targetSnapshot, w), read: (range) => target.readSnapshot(newest.targetSnapshot, range) }),
+          restorePointDigest(app.deps, newest, "disk"),
           sparseDigest({ sizeBytes: bytes, allocated: (w) => app.deps.source.allocated(sas, w), read: (range) => app.deps.source.read(sas, range) }),
         ]);
         await app.deps.compute.revokeAccess(check.id!);

@@ -39,6 +39,12 @@ export const settingsSchema = z.object({
    * CopyStart) before the run fails with HydrationTimeout.
    */
   DISKDELTA_HYDRATION_TIMEOUT_MINUTES: intSetting(1440, 1, 10_080),
+  /** Managed copies (replication `managed`): seconds between looks at a copy's completionPercent (and at a full slot table). */
+  DISKDELTA_MANAGED_COPY_CHECK_SECONDS: intSetting(60, 1, 3600),
+  /** Managed copies in flight at once per subscription and target region, fleet-wide: Azure allows 100. */
+  DISKDELTA_MANAGED_COPIES_PER_REGION: intSetting(100, 1, 100),
+  /** How long a managed run waits for its copy (from CopyStart) before it fails with ManagedCopyTimeout. */
+  DISKDELTA_MANAGED_COPY_TIMEOUT_MINUTES: intSetting(2880, 1, 20_160),
   /** Max BackupRuns the timer starts in one tick (compute throttling and the 5-SAS-per-family limit). */
   DISKDELTA_MAX_RUNS_PER_TICK: intSetting(50, 1, 1000),
   /** Local development only: path of the local stack's stack.json (emulated ARM, local credentials). Never set in Azure. */

@@ -296,6 +296,8 @@ export function createTargetBlobFactory(
         return allPages(atSnapshot(snapshot).listPageRanges(window.start, lengthOf(window)).byPage());
       },
       async holdForRestore(snapshot, restoreId, startedAt) {
+        // A managed disk's TargetBlob may never have been written: its container holds only descriptions and holds.
+        await container.createIfNotExists();
         await container.getBlockBlobClient(holdBlobName(location.blobName, snapshot, restoreId)).upload("", 0, {
           metadata: { [holdStartedKey]: startedAt.toISOString() },
         });
@@ -306,6 +308,7 @@ export function createTargetBlobFactory(
       async listRestoreHolds() {
         const holds: { snapshot: string; restoreId: string; startedAt: Date }[] = [];
         const prefix = `${location.blobName}.restores/`;
+        if (!(await container.exists())) return holds;
         for await (const item of container.listBlobsFlat({ prefix, includeMetadata: true })) {
           const [snapshot, restoreId] = item.name.slice(prefix.length).split("/");
           const started = Date.parse(item.metadata?.[holdStartedKey] ?? "");
@@ -317,6 +320,7 @@ export function createTargetBlobFactory(
       },
       async writeChecksums(restorePointId, checksums) {
         const body = JSON.stringify(checksums);
+        await container.createIfNotExists();
         await container.getBlockBlobClient(checksumBlobName(location.blobName, restorePointId)).upload(body, Buffer.byteLength(body), {
           blobHTTPHeaders: { blobContentType: "application/json" },
         });

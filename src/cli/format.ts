@@ -99,9 +99,15 @@ function rpoText(status: Pick<DiskStatus, "rpoSeconds" | "rpoExceeded" | "config
   return `${status.rpoSeconds === undefined ? "no RestorePoint yet" : formatSeconds(status.rpoSeconds)}${late}`;
 }
 
-/** "waiting for snapshot hydration: 40% (since …)" while a preparing run waits for its snapshot's background copy. */
+/**
+ * What a run waits for: "waiting for snapshot hydration: 40% (since …)" (its snapshot's background copy), "waiting
+ * for a managed copy slot in westus2 (since …)", or "Azure's managed copy to westus2: 40%".
+ */
 function hydrationText(run: RunView): string | undefined {
-  if (run.state !== "preparing" || run.completionPercent === undefined) return undefined;
+  if (run.state === "replicating") return `Azure's managed copy to ${run.targetLocation}: ${run.completionPercent}%`;
+  if (run.state !== "preparing") return undefined;
+  if (run.waitingForCopySlot !== undefined) return `waiting for a managed copy slot in ${run.waitingForCopySlot} (since ${formatTime(run.waitingSince)})`;
+  if (run.completionPercent === undefined) return undefined;
   return `waiting for snapshot hydration: ${run.completionPercent}% (since ${formatTime(run.waitingSince)})`;
 }
 
@@ -116,6 +122,7 @@ function configFields(config: ProtectedDiskConfig): [string, string | undefined]
     ["Enabled", config.enabled ? "yes" : "no"],
     ["Schedule", config.schedule],
     ["Snapshot mode", config.snapshotMode],
+    ["Replication", config.replication === "managed" ? `managed (Azure CopyStart into ${config.managedTarget?.resourceGroup ?? "?"}, ${config.managedTarget?.location ?? "?"})` : "diff"],
     ["Copy mode", config.copyMode],
     ["Retention", retentionText(config.retention)],
     ["RPO alert", config.rpoAlertMinutes !== undefined ? `after ${config.rpoAlertMinutes} min` : "off"],
@@ -265,7 +272,7 @@ export function formatRestorePoints(points: readonly RestorePoint[]): string {
     point.restorePointId,
     formatTime(point.sourceSnapshotTime),
     formatTime(point.createdAt),
-    point.fullCopy ? "full" : "diff",
+    point.kind === "managed" ? `managed (${point.targetLocation})` : point.fullCopy ? "full" : "diff",
     formatBytes(point.blobBytes),
     formatBytes(point.bytesCopied),
     formatSeconds(point.durationMs / 1000),

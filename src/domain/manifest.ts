@@ -7,7 +7,7 @@
  * snapshot. Never edited.
  */
 import { z } from "zod";
-import type { RestorePoint } from "./records";
+import type { BlobRestorePoint } from "./records";
 
 const count = z.number().int().min(0);
 
@@ -84,11 +84,11 @@ export const restorePointManifestSchema = z.object({
 export type RestorePointManifest = z.output<typeof restorePointManifestSchema>;
 
 /** The RestorePoint record a manifest describes, for the TargetBlob at `targetBlobUrl` (`TargetBlob.url`). */
-export function restorePointOfManifest(manifest: RestorePointManifest, targetBlobUrl: string): RestorePoint {
+export function restorePointOfManifest(manifest: RestorePointManifest, targetBlobUrl: string): BlobRestorePoint {
   const { restorePointId, diskKey, runId, diskId, diskUniqueId, sourceSnapshotId, sourceSnapshotTime, createdAt } = manifest;
   const { blobBytes, fullCopy, bytesChanged, bytesCopied, requests, durationMs } = manifest;
   return {
-    diskKey, restorePointId, runId, diskId, sourceSnapshotId, sourceSnapshotTime, diskUniqueId, blobBytes,
+    kind: "blob", diskKey, restorePointId, runId, diskId, sourceSnapshotId, sourceSnapshotTime, diskUniqueId, blobBytes,
     targetBlobUrl, targetSnapshot: manifest.target.snapshot, createdAt, fullCopy, bytesChanged, bytesCopied, requests, durationMs,
     ...(manifest.vmGroup ? { groupTime: manifest.vmGroup.groupTime } : {}),
   };

@@ -28,6 +28,8 @@ export const copyStepMessageSchema = runEnvelope("copy-step", {
   windowBytes: z.number().int().positive().refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB"),
 });
 export const finalizeMessageSchema = runEnvelope("finalize", {});
+/** A look at a managed run's copy (CopyStart): record its progress and look again later, or record its RestorePoint. */
+export const managedCopyMessageSchema = runEnvelope("managed-copy", {});
 export const verifyMessageSchema = runEnvelope("verify", { restorePointId: z.string().min(1) });
 /** The next step of a tracked restore: start the disk import, or look whether it has finished. */
 export const restoreStepMessageSchema = envelope("restore-step", { diskKey: z.string().min(1), restoreId: z.string().min(1) });
@@ -43,6 +45,7 @@ export const queueMessageSchemas = {
   "restore-point-verifications": verifyMessageSchema,
   restores: restoreStepMessageSchema,
   drills: drillStepMessageSchema,
+  "managed-copies": managedCopyMessageSchema,
 } as const;
 
 export type QueueName = keyof typeof queueMessageSchemas;
@@ -58,6 +61,7 @@ export const queueNames = {
   verifications: "restore-point-verifications",
   restores: "restores",
   drills: "drills",
+  managedCopies: "managed-copies",
 } as const satisfies Record<string, QueueName>;
 
 export type RunStartMessage = MessageOf<"run-starts">;
@@ -66,6 +70,7 @@ export type FinalizeMessage = MessageOf<"run-finalizations">;
 export type VerifyMessage = MessageOf<"restore-point-verifications">;
 export type RestoreStepMessage = MessageOf<"restores">;
 export type DrillStepMessage = MessageOf<"drills">;
+export type ManagedCopyMessage = MessageOf<"managed-copies">;
 
 /** The message to send on `queue`: the body in its queue's envelope, parsed (a bad body is a bug: it throws). */
 export function messageFor<Q extends QueueName>(queue: Q, body: MessageBody<Q>): MessageOf<Q> {

@@ -93,6 +93,26 @@ export const drillConfigSchema = z
   .strict();
 export type DrillConfig = z.output<typeof drillConfigSchema>;
 
+/**
+ * How a ProtectedDisk's SourceSnapshots reach the target region: `diff` — diskdelta copies the changed ranges into
+ * the TargetBlob (its own compute, a storage account as the target); `managed` — Azure's managed copy (`CopyStart`)
+ * makes an incremental snapshot in the target region (`managedTarget`), which is the RestorePoint.
+ */
+export const replicationModes = ["diff", "managed"] as const;
+export type Replication = (typeof replicationModes)[number];
+
+const resourceGroupName = z.string().regex(/^[-\w._()]{1,90}$/, "must be a resource group name");
+
+/** Where a `managed` disk's copies go: a resource group in the target region, of the disk's subscription. */
+export const managedTargetSchema = z
+  .object({
+    resourceGroup: resourceGroupName,
+    /** The target region (ARM location, e.g. `westus2`): must differ from the disk's region. */
+    location: z.string().trim().min(1, "must be an Azure region, e.g. westus2"),
+  })
+  .strict();
+export type ManagedTarget = z.output<typeof managedTargetSchema>;
+
 /** What a user sets when protecting a disk (HTTP body, CLI); defaults filled in. */
 export const protectedDiskInputSchema = z
   .object({
@@ -117,6 +137,9 @@ export const protectedDiskInputSchema = z
     snapshotMode: z.enum(["create", "existing"]).default("create"),
     retention: retentionSchema.default({ keepLast: 14 }),
     copyMode: z.enum(copyModes).default("server"),
+    /** `diff` (default) or `managed` (Azure's CopyStart into `managedTarget`); see replicationModes. */
+    replication: z.enum(replicationModes).default("diff"),
+    managedTarget: managedTargetSchema.optional(),
     enabled: z.boolean().default(true),
     /** The RPO alert threshold: a disk whose newest RestorePoint is older than this is reported late. */
     rpoAlertMinutes: z.number().int().positive().optional(),
@@ -142,6 +165,17 @@ export type ProtectedDiskConfig = z.output<typeof protectedDiskInputSchema> & {
   readonly target: { blobEndpoint: string; container: string; blobName: string; storageAccountId?: string };
 };
 
+/**
+ * What is wrong with a configuration's replication, each naming its field: `managed` needs a `managedTarget`. (Not a
+ * schema refinement: the VM set's schema is derived from the disk's by omit, which refinements do not survive.)
+ */
+export function replicationProblems(config: Pick<ProtectedDiskParsed, "replication" | "managedTarget">): string[] {
+  if (config.replication === "managed" && !config.managedTarget) {
+    return ["managedTarget: required when replication is managed: { resourceGroup, location } of the target region the copies go to"];
+  }
+  return [];
+}
+
 /** The disk a ProtectedDisk protects; its id was checked when the configuration was parsed, so a bad one is a bug. */
 export function diskRefOf(config: Pick<ProtectedDiskConfig, "diskId" | "diskKey">): DiskRef {
   const ref = parseDiskId(config.diskId);
@@ -164,6 +198,8 @@ export const protectedDiskUpdateSchema = z
     snapshotMode: z.enum(["create", "existing"]).optional(),
     retention: retentionSchema.optional(),
     copyMode: z.enum(copyModes).optional(),
+    replication: z.enum(replicationModes).optional(),
+    managedTarget: managedTargetSchema.optional(),
     enabled: z.boolean().optional(),
     rpoAlertMinutes: z.number().int().positive().optional(),
     verifyAfterBackup: z.boolean().optional(),
@@ -174,7 +210,7 @@ export const protectedDiskUpdateSchema = z
 
 export type ProtectedDiskUpdate = z.output<typeof protectedDiskUpdateSchema>;
 
-export const backupRunStates = ["queued", "preparing", "copying", "finalizing", "succeeded", "failed"] as const;
+export const backupRunStates = ["queued", "preparing", "copying", "replicating", "finalizing", "succeeded", "failed"] as const;
 export type BackupRunState = (typeof backupRunStates)[number];
 
 export function isActive(state: BackupRunState): boolean {

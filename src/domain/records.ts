@@ -96,6 +96,39 @@ const notWaiting = {
   waitingForSnapshotId: z.undefined().optional(),
   waitingSince: z.undefined().optional(),
   completionPercent: z.undefined().optional(),
+  waitingForCopySlot: z.undefined().optional(),
+};
+
+/**
+ * A managed run waiting in `preparing` for a managed-copy slot of its target region (Azure allows 100 copies in
+ * flight per subscription and region): which region, since when.
+ */
+const copySlotWait = {
+  waitingForCopySlot: z.string().min(1),
+  waitingSince: z.string().min(1),
+  waitingForSnapshotId: z.undefined().optional(),
+  completionPercent: z.undefined().optional(),
+};
+
+/**
+ * What a managed run (replication `managed`) records once Azure's copy is asked for: the SourceSnapshot, the
+ * target-region snapshot the copy creates, the copy slot it counts against, and how far the copy is.
+ */
+const managedCopy = {
+  replication: z.literal("managed"),
+  sourceSnapshotId: z.string().min(1),
+  sourceSnapshotTime: z.string().min(1),
+  diskUniqueId: z.string().min(1),
+  familyId: z.string().min(1),
+  /** Bytes of the SourceSnapshot's VHD (disk + footer), as a diff run's TargetBlob. */
+  blobBytes: count,
+  /** ARM id of the incremental snapshot `CopyStart` creates in the target region. */
+  targetSnapshotId: z.string().min(1),
+  targetLocation: z.string().min(1),
+  /** The fleet-wide managed-copy slot (table diskdeltaCopySlots) this copy holds. */
+  copySlot: z.string().min(1),
+  copyStartedAt: z.string().min(1),
+  completionPercent: z.number().min(0).max(100),
 };
 
 /**
@@ -108,12 +141,16 @@ const runSchemasByState = {
   queued: z.object({ ...runIdentity, state: z.literal("queued") }),
   preparing: z.union([
     z.object({ ...runIdentity, ...notWaiting, state: z.literal("preparing") }),
-    z.object({ ...runIdentity, ...hydrationWait, state: z.literal("preparing") }),
+    z.object({ ...runIdentity, ...hydrationWait, waitingForCopySlot: z.undefined().optional(), state: z.literal("preparing") }),
+    z.object({ ...runIdentity, ...copySlotWait, state: z.literal("preparing") }),
   ]),
   copying: preparedRun("copying", {}),
+  /** A managed run: Azure copies the SourceSnapshot into the target region; `completionPercent` is its progress. */
+  replicating: z.object({ ...runIdentity, ...managedCopy, state: z.literal("replicating") }),
   finalizing: preparedRun("finalizing", {}),
   succeeded: z.union([
     preparedRun("succeeded", { ...ended, restorePointId: z.string().min(1) }),
+    z.object({ ...runIdentity, ...managedCopy, ...ended, state: z.literal("succeeded"), restorePointId: z.string().min(1) }),
     /** Ended without a RestorePoint although it did not fail: no new SourceSnapshot to replicate. */
     z.object({ ...runIdentity, ...ended, state: z.literal("succeeded"), note: z.string().min(1) }),
   ]),
@@ -126,6 +163,11 @@ const runSchemasByState = {
     baseSnapshotId: optionalString,
     fullCopyReason: z.enum(fullCopyReasons).optional(),
     targetWasEmpty: z.boolean().optional(),
+    /** A managed run's copy, when it had asked for one (the copy may outlive the run: its slot is freed by proof). */
+    replication: z.literal("managed").optional(),
+    targetSnapshotId: optionalString,
+    targetLocation: optionalString,
+    copySlot: optionalString,
   }),
 } satisfies { [S in BackupRunState]: z.ZodType<{ state: S }> };
 
@@ -162,8 +204,8 @@ export const backupRunSchema: z.ZodType<BackupRun> = z
     return z.NEVER;
   });
 
-/** A point-in-time copy of a disk in the target region: a blob snapshot of the TargetBlob. Never edited. */
-export const restorePointSchema = z.object({
+/** What every RestorePoint records, whatever holds its data. */
+const restorePointCommon = {
   diskKey: z.string().min(1),
   restorePointId: z.string().min(1),
   runId: z.string().min(1),
@@ -172,8 +214,11 @@ export const restorePointSchema = z.object({
   sourceSnapshotTime: z.string(),
   diskUniqueId: z.string(),
   blobBytes: count,
+  /**
+   * The ProtectedDisk's TargetBlob: a `blob` RestorePoint's data is a snapshot of it; beside it lie every
+   * RestorePoint's description (manifest, checksums) and the holds of the restores reading it.
+   */
   targetBlobUrl: z.string(),
-  targetSnapshot: z.string().min(1),
   createdAt: z.string(),
   fullCopy: z.boolean(),
   bytesChanged: count,
@@ -182,8 +227,53 @@ export const restorePointSchema = z.object({
   durationMs: count,
   /** The run's `groupTime` when the disk is one of a VM's disk set: the set's RestorePoints of one tick share it. */
   groupTime: optionalString,
-});
+};
+
+/** Where a RestorePoint's data is: a blob snapshot of the TargetBlob (diff copy), or a target-region snapshot (managed copy). */
+export const restorePointKinds = ["blob", "managed"] as const;
+
+/**
+ * A point-in-time copy of a disk in the target region, never edited: `blob` — a blob snapshot of the TargetBlob
+ * (`targetSnapshot`); `managed` — the incremental snapshot Azure's managed copy made (`targetSnapshotId`, in
+ * `targetLocation`). Records written before managed copies existed have no `kind`: they are `blob`.
+ */
+export const restorePointSchema = z.preprocess(
+  (row) => (row !== null && typeof row === "object" && !("kind" in row) ? { ...row, kind: "blob" } : row),
+  z.discriminatedUnion("kind", [
+    z.object({ ...restorePointCommon, kind: z.literal("blob"), targetSnapshot: z.string().min(1) }),
+    z.object({ ...restorePointCommon, kind: z.literal("managed"), targetSnapshotId: z.string().min(1), targetLocation: z.string().min(1) }),
+  ]),
+);
 export type RestorePoint = z.output<typeof restorePointSchema>;
+/** A RestorePoint whose data is a blob snapshot of the TargetBlob. */
+export type BlobRestorePoint = Extract<RestorePoint, { kind: "blob" }>;
+/** A RestorePoint whose data is a target-region snapshot made by Azure's managed copy. */
+export type ManagedRestorePoint = Extract<RestorePoint, { kind: "managed" }>;
+
+/** The name under which restores hold a RestorePoint's data (blob snapshot time, or the target snapshot's ARM name). */
+export function heldDataOf(point: RestorePoint): string {
+  return point.kind === "blob" ? point.targetSnapshot : armNameOf(point.targetSnapshotId);
+}
+
+function armNameOf(resourceId: string): string {
+  return resourceId.split("/").at(-1) ?? resourceId;
+}
+
+/**
+ * A fleet-wide managed-copy slot (table diskdeltaCopySlots, partition = subscription and target region, row = slot
+ * number): held by one managed copy from before its CopyStart until the copy provably ended.
+ */
+export const copySlotSchema = z.object({
+  diskKey: z.string().min(1),
+  runId: z.string().min(1),
+  /** The target-region snapshot the copy creates; the slot is free once it is gone, complete or failed. */
+  targetSnapshotId: z.string().min(1),
+  takenAt: z.string().min(1),
+});
+export type CopySlot = z.output<typeof copySlotSchema>;
+
+/** How a tracked restore creates its disk: Disk Import of a blob snapshot (ImportSecure with the VM guest state), or Copy of a managed RestorePoint's target snapshot. */
+export const restoreCreateOptions = ["Import", "ImportSecure", "Copy"] as const;
 
 /** What every tracked restore carries: which RestorePoint, which new disk, who asked and when. */
 const restoreIdentity = {
@@ -192,8 +282,8 @@ const restoreIdentity = {
   restorePointId: z.string().min(1),
   /** ARM id of the disk the restore creates. */
   newDiskId: z.string().min(1),
-  /** The target storage account the import reads from (Disk Import's storageAccountId). */
-  storageAccountId: z.string().min(1),
+  /** The target storage account the import reads from (Disk Import's storageAccountId); none for a managed RestorePoint's copy. */
+  storageAccountId: optionalString,
   /** The RestorePoint's data: the TargetBlob and its blob snapshot, which the restore's hold names. */
   targetBlobUrl: z.string().min(1),
   targetSnapshot: z.string().min(1),
@@ -213,12 +303,12 @@ const restoreIdentity = {
  */
 export const restoreRecordSchema = z.discriminatedUnion("state", [
   z.object({ ...restoreIdentity, state: z.literal("accepted") }),
-  z.object({ ...restoreIdentity, state: z.literal("creating"), sourceUri: z.string().min(1), createOption: z.enum(["Import", "ImportSecure"]), startedAt: z.string().min(1) }),
+  z.object({ ...restoreIdentity, state: z.literal("creating"), sourceUri: z.string().min(1), createOption: z.enum(restoreCreateOptions), startedAt: z.string().min(1) }),
   z.object({
     ...restoreIdentity,
     state: z.literal("succeeded"),
     sourceUri: z.string().min(1),
-    createOption: z.enum(["Import", "ImportSecure"]),
+    createOption: z.enum(restoreCreateOptions),
     startedAt: z.string().min(1),
     uniqueId: z.string().min(1),
     sizeBytes: count,

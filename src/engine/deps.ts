@@ -10,7 +10,7 @@ import type { Records } from "../adapters/tables";
 import type { TargetBlobFactory } from "../adapters/target-blob";
 import type { TargetCatalog } from "../adapters/target-catalog";
 
-export type { BootProperties, ComputeGateway, DiskInfo, ImportDiskRequest, SnapshotInfo, VirtualMachineInfo } from "../adapters/compute";
+export type { BootProperties, ComputeGateway, CopyDiskRequest, DiskInfo, ImportDiskRequest, SnapshotCopyRequest, SnapshotInfo, VirtualMachineInfo } from "../adapters/compute";
 export type { TargetBlob, TargetBlobFactory, TargetLease, TargetState } from "../adapters/target-blob";
 
 /** Structured log lines: a message and the ids that let an operator follow one disk or run. */

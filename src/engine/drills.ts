@@ -49,6 +49,9 @@ export async function startDrill(deps: Deps, config: ProtectedDiskConfig, trigge
   if (last && isDrillActive(last)) return { status: "busy", drill: last };
   const [point] = await listRestorePoints(deps, config.diskKey);
   if (!point) throw new ConflictError("NoRestorePoint", `disk ${config.diskKey} has no RestorePoint to drill yet; sync it first`);
+  if (point.kind === "managed") {
+    throw new ConflictError("DrillNotSupported", `the newest RestorePoint of disk ${config.diskKey} is a managed copy (target snapshot); drills compare blob RestorePoints only, for now: restore it and verify it instead`);
+  }
   const now = deps.now();
   const drillId = newRunId(now, deps.randomId());
   const source = diskRefOf(config);

@@ -10,7 +10,7 @@ import { PermanentError, describeError, statusOf } from "../domain/errors";
 import { type FinalizeMessage, queueNames } from "../domain/messages";
 import { type ProtectedDiskConfig, diskRefOf, restorePointIdOf } from "../domain/model";
 import { PAGE_BYTES } from "../domain/ranges";
-import type { RestorePoint, RunIn } from "../domain/records";
+import type { BlobRestorePoint, ChainBase, RestorePoint, RunIn } from "../domain/records";
 import { restorePointOfManifest } from "../domain/manifest";
 import { applyRetention } from "../domain/retention";
 import type { Deps, Log, TargetBlob, TargetLease } from "./deps";
@@ -51,8 +51,32 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
   const target = deps.targets(config.target);
 
   const point = await recordRestorePoint(deps, run, config, target, log);
-  const previousBase = (await deps.records.getState(diskKey)).value.base;
-  await updateState(deps, diskKey, (state) => ({
+  const previousBase = await advanceChain(deps, run, point);
+  const ended = deps.now();
+  await endRunSucceeded(deps, { ...run, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag);
+  recordRunMetrics(deps, run, point);
+  log.info("RestorePoint recorded", { diskKey, runId, restorePointId: point.restorePointId, bytesCopied: run.bytesCopied, durationMs: point.durationMs });
+
+  await houseKeeping(deps, config, run, target, previousBase?.snapshotId, log);
+  if (config.verifyAfterBackup) {
+    await deps.queues.send(queueNames.verifications, { diskKey, runId, restorePointId: point.restorePointId });
+  }
+  if (config.snapshotMode === "existing") {
+    // Replicate snapshots one by one: the next run picks the next snapshot, or ends at once if there is none.
+    await startBackupRun(deps, diskKey, run.trigger, log);
+  }
+}
+
+/** What a run that replicated a SourceSnapshot knows of it: what the chain base becomes. */
+type ReplicatedSource = Pick<RunIn<"finalizing" | "replicating">, "diskKey" | "sourceSnapshotId" | "sourceSnapshotTime" | "diskUniqueId" | "familyId" | "blobBytes">;
+
+/**
+ * The new chain base (the SourceSnapshot just replicated) and the disk's newest RestorePoint, once its record exists;
+ * returns the base it replaces.
+ */
+export async function advanceChain(deps: Deps, run: ReplicatedSource, point: RestorePoint): Promise<ChainBase | undefined> {
+  const previousBase = (await deps.records.getState(run.diskKey)).value.base;
+  await updateState(deps, run.diskKey, (state) => ({
     ...state,
     base: {
       snapshotId: run.sourceSnapshotId,
@@ -65,25 +89,19 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
     lastRestorePointAt: point.createdAt,
     lastRestorePointSourceTime: point.sourceSnapshotTime,
   }));
-  const ended = deps.now();
-  await deps.records.putRun({ ...run, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag).catch(async (error) => {
+  return previousBase;
+}
+
+/** Marks the run succeeded (a redelivery that finds it so already is fine) and releases the disk for the next run. */
+export async function endRunSucceeded(deps: Deps, succeeded: RunIn<"succeeded">, etag: string): Promise<void> {
+  const { diskKey, runId } = succeeded;
+  await deps.records.putRun(succeeded, etag).catch(async (error: unknown) => {
     const again = await deps.records.getRun(diskKey, runId);
     if (again?.value.state !== "succeeded") throw error;
   });
   await updateState(deps, diskKey, (state) =>
     state.activeRunId === runId ? { ...state, activeRunId: undefined, lastRunState: "succeeded", lastError: undefined } : undefined,
   );
-  recordRunMetrics(deps, run, point);
-  log.info("RestorePoint recorded", { diskKey, runId, restorePointId: point.restorePointId, bytesCopied: run.bytesCopied, durationMs: point.durationMs });
-
-  await houseKeeping(deps, config, run, target, previousBase?.snapshotId, log);
-  if (config.verifyAfterBackup) {
-    await deps.queues.send(queueNames.verifications, { diskKey, runId, restorePointId: point.restorePointId });
-  }
-  if (config.snapshotMode === "existing") {
-    // Replicate snapshots one by one: the next run picks the next snapshot, or ends at once if there is none.
-    await startBackupRun(deps, diskKey, run.trigger, log);
-  }
 }
 
 /**
@@ -145,8 +163,11 @@ async function houseKeeping(
   await attempt("applying retention", () => removeExpiredRestorePoints(deps, config, target, log));
 }
 
-/** Deletes diskdelta's own SourceSnapshots of this disk older than the new base: never the base, never others'. */
-async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig, copied: CopiedRun, log: Log): Promise<void> {
+/**
+ * Deletes diskdelta's own SourceSnapshots of this disk older than the new base: never the base, never others'. (A
+ * managed copy's source is its run's base once the copy completed, so it is kept until then and as long as needed.)
+ */
+export async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig, copied: Pick<ReplicatedSource, "sourceSnapshotId" | "sourceSnapshotTime">, log: Log): Promise<void> {
   const disk = await deps.compute.getDisk(diskRefOf(config)).catch(() => undefined);
   if (!disk) return;
   const baseTime = Date.parse(copied.sourceSnapshotTime);
@@ -169,7 +190,7 @@ async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDiskConfig
  */
 async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<void> {
   const points = await deps.records.listRestorePoints(config.diskKey);
-  const ofThisBlob = points.filter((p) => p.targetBlobUrl === target.url);
+  const ofThisBlob = points.filter((p): p is BlobRestorePoint => p.kind === "blob" && p.targetBlobUrl === target.url);
   const due = applyRetention(
     ofThisBlob.map((p) => ({ ...p, id: p.restorePointId, createdAt: new Date(p.sourceSnapshotTime) })),
     config.retention,
@@ -222,7 +243,7 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
 }
 
 /** What lies beside a RestorePoint's data: its manifest, guest state copy and checksums. */
-async function removeDescription(target: TargetBlob, restorePointId: string): Promise<void> {
+export async function removeDescription(target: TargetBlob, restorePointId: string): Promise<void> {
   await target.deleteManifest(restorePointId);
   await target.deleteGuestState(restorePointId);
   await target.deleteChecksums(restorePointId);

@@ -15,6 +15,7 @@ import { type FullCopyReason, type ProtectedDiskConfig, diskRefOf, leaseIdOf } f
 import { PAGE_BYTES, TiB } from "../domain/ranges";
 import type { ChainBase, PreparedRun, RunIn, RunView, Versioned } from "../domain/records";
 import type { Deps, DiskInfo, Log, SnapshotInfo, TargetBlob, TargetLease, TargetState } from "./deps";
+import { startManagedCopy } from "./managed-copy";
 import { updateState } from "./runs";
 
 /** Tags on every snapshot diskdelta takes, so it only ever deletes its own. */
@@ -48,6 +49,8 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
     throw new PermanentError("SnapshotNotIncremental", `snapshot ${source.name} is not an incremental snapshot; diskdelta replicates only incremental ones`);
   }
   if (source.completionPercent < 100) return waitForHydration(deps, { value: run, etag: found.etag }, source, log);
+  // Azure copies a managed disk's snapshot itself: no TargetBlob, no lease, no CopySteps.
+  if (config.replication === "managed") return startManagedCopy(deps, { value: run, etag: found.etag }, config, disk, source, log);
 
   // Claim the run's preparation (ETag): of two deliveries racing here one goes on; the other stops before the blob.
   const preparing: RunIn<"preparing"> = { ...claimed(run), updatedAt: deps.now().toISOString() };
@@ -109,8 +112,7 @@ async function waitForHydration(deps: Deps, found: Versioned<RunIn<"queued" | "p
     return log.info("duplicate hydration check dropped", { diskKey, runId, snapshot: source.name });
   }
   const waiting: RunIn<"preparing"> = {
-    ...run,
-    state: "preparing",
+    ...claimed(run),
     waitingForSnapshotId: source.id,
     waitingSince,
     completionPercent: source.completionPercent,
@@ -126,9 +128,12 @@ async function waitForHydration(deps: Deps, found: Versioned<RunIn<"queued" | "p
   log.info("waiting for snapshot hydration", { diskKey, runId, snapshot: source.name, completionPercent: source.completionPercent, waitingSince });
 }
 
-/** The run as prepare claims it once its snapshot is usable: `preparing`, its hydration wait (if any) over. */
-function claimed(run: RunIn<"queued" | "preparing">): RunIn<"preparing"> {
-  const { waitingForSnapshotId: _snapshot, waitingSince: _since, completionPercent: _percent, ...rest }: RunView = run;
+/** A `preparing` run that waits for nothing. */
+type ClaimedRun = Extract<RunIn<"preparing">, { waitingForSnapshotId?: undefined; waitingForCopySlot?: undefined }>;
+
+/** The run as prepare claims it once its snapshot is usable (or to record a new wait): `preparing`, any wait over. */
+export function claimed(run: RunIn<"queued" | "preparing">): ClaimedRun {
+  const { waitingForSnapshotId: _snapshot, waitingSince: _since, completionPercent: _percent, waitingForCopySlot: _slot, ...rest }: RunView = run;
   return { ...rest, state: "preparing" };
 }
 

@@ -4,6 +4,7 @@ import {
   type ProtectedDiskUpdate,
   protectedDiskInputSchema,
   diskRefOf,
+  replicationProblems,
   toProtectedDisk,
 } from "../domain/model";
 import { ConflictError, PermanentError } from "../domain/errors";
@@ -21,6 +22,7 @@ export type ProtectOutcome = { readonly status: "created" | "exists"; readonly d
 export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOutcome> {
   const disk = toProtectedDisk(protectedDiskInputSchema.parse(input));
   await refuseUnsupportedDisk(deps, disk);
+  await refuseBadReplication(deps, disk);
   await refuseSharedTarget(deps, disk);
   const created = await deps.records.createDisk(disk);
   return { status: created ? "created" : "exists", disk: created ? disk : ((await deps.records.getDisk(disk.diskKey)) ?? disk) };
@@ -34,6 +36,7 @@ export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedD
   const { drill: currentDrill, ...kept } = current;
   const nextDrill = drill === null ? undefined : (drill ?? currentDrill);
   const next: ProtectedDiskConfig = { ...kept, ...withoutAbsent(rest), ...(nextDrill ? { drill: nextDrill } : {}) };
+  await refuseBadReplication(deps, next);
   await deps.records.replaceDisk(next);
   return next;
 }
@@ -46,10 +49,27 @@ export async function unprotectDisk(deps: Deps, diskKey: string): Promise<boolea
   return true;
 }
 
+/** Thrown for a ProtectedDisk configuration the caller must change (the HTTP API answers 400), naming the field. */
+export class InvalidProtectionError extends PermanentError {}
+
 /** Thrown for a disk diskdelta cannot restore faithfully; the HTTP API answers it as 400. */
-export class UnsupportedDiskError extends PermanentError {
+export class UnsupportedDiskError extends InvalidProtectionError {
   constructor(diskId: string, reason: string) {
     super("UnsupportedDisk", `diskId: disk ${diskId} cannot be protected: ${reason}`);
+  }
+}
+
+/**
+ * Refuses a replication the disk cannot have: `managed` without a managedTarget, or with the disk's own region as
+ * the target (when the disk can be read now; the first run checks again).
+ */
+async function refuseBadReplication(deps: Deps, config: ProtectedDiskConfig): Promise<void> {
+  const problems = replicationProblems(config);
+  if (problems.length > 0) throw new InvalidProtectionError("InvalidRequest", problems.join("; "));
+  if (config.replication !== "managed" || !config.managedTarget) return;
+  const disk = await deps.compute.getDisk(diskRefOf(config)).catch(() => undefined);
+  if (disk && disk.location.toLowerCase() === config.managedTarget.location.toLowerCase()) {
+    throw new InvalidProtectionError("InvalidRequest", `managedTarget.location: ${config.managedTarget.location} is the disk's own region; a managed copy goes to another region`);
   }
 }
 

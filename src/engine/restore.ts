@@ -8,6 +8,8 @@
  * A restore never touches an existing disk: a taken name is refused before anything is asked. The resource group
  * must exist (diskdelta does not create groups: where they live and who owns them is the operator's call). While
  * the import reads the blob snapshot, a hold recorded beside the TargetBlob keeps retention from deleting it.
+ * A managed RestorePoint (Azure's managed copy) is restored as a disk copied from its target-region snapshot
+ * (`createOption: Copy`) in that region, with the same recorded properties and the same hold.
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
@@ -18,7 +20,8 @@ import { restoreHoldMs } from "../domain/limits";
 import { parseDiskId } from "../domain/model";
 import { GiB, PAGE_BYTES } from "../domain/ranges";
 import { withoutAbsent } from "../domain/objects";
-import type { BootProperties, ComputeGateway, Deps, DiskInfo, ImportDiskRequest, TargetBlob, TargetBlobFactory } from "./deps";
+import { heldDataOf } from "../domain/records";
+import type { BootProperties, ComputeGateway, CopyDiskRequest, Deps, DiskInfo, ImportDiskRequest, TargetBlob, TargetBlobFactory } from "./deps";
 
 const armName = /^[A-Za-z0-9_.-]{1,80}$/;
 
@@ -50,11 +53,14 @@ export interface RestoreResult {
   readonly sizeBytes: number;
   readonly restorePointId: string;
   readonly sourceUri: string;
-  /** `ImportSecure` when the disk came back with its VM guest state (Trusted Launch), else `Import`. */
-  readonly createOption: "Import" | "ImportSecure";
+  /** `ImportSecure` when the disk came back with its VM guest state (Trusted Launch), `Copy` from a managed RestorePoint, else `Import`. */
+  readonly createOption: RestoreCreateOption;
   /** The recorded properties the disk was created with (absent for RestorePoints recorded before manifests). */
   readonly properties?: Omit<DiskProperties, "tags" | "location">;
 }
+
+/** How a restore creates its disk: importing a blob snapshot (with the VM guest state: ImportSecure), or copying a target-region snapshot. */
+export type RestoreCreateOption = "Import" | "ImportSecure" | "Copy";
 
 /** What a restore works with: the disk service and the RestorePoint's TargetBlob. The app and the CLI's direct mode pass theirs. */
 export interface RestorePorts {
@@ -70,7 +76,10 @@ export interface RestoreSource {
   /** ARM id of the source disk (its subscription is the default for the new disk). */
   readonly diskId: string;
   readonly location: TargetLocation;
+  /** The name restores hold the data by: the blob snapshot, or a managed RestorePoint's target snapshot name. */
   readonly targetSnapshot: string;
+  /** A managed RestorePoint's data: the target-region snapshot (ARM id) and its region; absent for a blob snapshot. */
+  readonly managedSnapshot?: { readonly id: string; readonly location: string };
   /** Bytes of the disk the RestorePoint holds (its blob less the VHD footer). */
   readonly diskBytes: number;
   readonly manifest: RestorePointManifest | undefined;
@@ -83,15 +92,25 @@ export interface RestoreSource {
 export interface ResolvedRestore {
   readonly subscriptionId: string;
   readonly newDiskId: string;
-  readonly storageAccountId: string;
+  /** Disk Import's storage account; a managed RestorePoint's copy needs none. */
+  readonly storageAccountId: string | undefined;
 }
 
-/** A disk import ready to send: the request, what it reads, and how it creates the disk. */
-export interface PlannedImport {
-  readonly importRequest: ImportDiskRequest;
+/**
+ * A disk creation ready to send: the request, what it reads (the blob snapshot's URL, or the target snapshot's id),
+ * and how it creates the disk.
+ */
+export type PlannedImport = {
   readonly sourceUri: string;
-  readonly createOption: "Import" | "ImportSecure";
   readonly properties: RestoreResult["properties"];
+} & (
+  | { readonly createOption: "Import" | "ImportSecure"; readonly importRequest: ImportDiskRequest }
+  | { readonly createOption: "Copy"; readonly copyRequest: CopyDiskRequest }
+);
+
+/** Sends a planned disk creation to the disk service (returns once ARM accepted it). */
+export function beginRestoreDisk(compute: ComputeGateway, planned: PlannedImport): Promise<void> {
+  return planned.createOption === "Copy" ? compute.beginCopyDisk(planned.copyRequest) : compute.beginImportDisk(planned.importRequest);
 }
 
 /** A RestorePoint of the app's records as a RestoreSource; undefined when there is no such RestorePoint. */
@@ -106,7 +125,8 @@ export async function recordedSource(deps: Deps, diskKey: string, restorePointId
     restorePointId,
     diskId: point.diskId,
     location,
-    targetSnapshot: point.targetSnapshot,
+    targetSnapshot: heldDataOf(point),
+    ...(point.kind === "managed" ? { managedSnapshot: { id: point.targetSnapshotId, location: point.targetLocation } } : {}),
     diskBytes: point.blobBytes - PAGE_BYTES,
     manifest,
     storageAccountId: manifest?.target.storageAccountId ?? config?.target.storageAccountId,
@@ -144,6 +164,7 @@ export async function restoreFromManifest(ports: RestorePorts, manifest: Restore
       ended = true;
       throw error;
     });
+    if (planned.createOption === "Copy") throw new Error("a manifest describes a blob RestorePoint; it is never restored by copy");
     const disk: DiskInfo = await ports.compute.importDisk(planned.importRequest).catch((error: unknown) => {
       ended = isPermanent(error);
       throw importRefusal(error, request, resolved);
@@ -174,8 +195,14 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
       `diskSizeGB: ${request.diskSizeGB} GiB is smaller than the disk RestorePoint ${source.restorePointId} holds (${source.diskBytes} bytes, ${Math.ceil(source.diskBytes / GiB)} GiB); a restored disk can only be as large or larger`,
     );
   }
+  if (source.managedSnapshot && source.managedSnapshot.location.toLowerCase() !== request.location.toLowerCase()) {
+    throw new PermanentError(
+      "InvalidRequest",
+      `location: RestorePoint ${source.restorePointId} is a managed copy in ${source.managedSnapshot.location}; a disk copied from it is created there (give location ${source.managedSnapshot.location})`,
+    );
+  }
   const storageAccountId = request.storageAccountId ?? source.storageAccountId;
-  if (!storageAccountId) {
+  if (!storageAccountId && !source.managedSnapshot) {
     throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this RestorePoint");
   }
   const subscriptionId = request.subscriptionId ?? parseDiskId(source.diskId)?.subscriptionId;
@@ -201,19 +228,19 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
  * Retention deletes a record before looking for holds, so a RestorePoint found after the hold keeps its data.
  */
 export async function planImport(
-  ports: Pick<RestorePorts, "targets">, request: RestoreRequest, source: RestoreSource, resolved: ResolvedRestore, extraTags: Readonly<Record<string, string>> = {},
+  ports: Pick<RestorePorts, "targets" | "compute">, request: RestoreRequest, source: RestoreSource, resolved: ResolvedRestore, extraTags: Readonly<Record<string, string>> = {},
 ): Promise<PlannedImport> {
   const target = ports.targets(source.location);
+  if (source.managedSnapshot) return planCopy(ports, request, source, source.managedSnapshot, resolved, extraTags);
   if (!(await source.recorded()) || !(await target.listSnapshots()).some((s) => s.snapshot === source.targetSnapshot)) {
-    throw new ConflictError("RestorePointDataGone", `RestorePoint ${source.restorePointId} was removed (by retention or by hand) before its restore could start`);
+    throw restorePointGone(source);
   }
+  const storageAccountId = resolved.storageAccountId;
+  if (!storageAccountId) throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this RestorePoint");
   const sourceUri = target.snapshotUrl(source.targetSnapshot);
   const recorded = source.manifest?.disk;
   const securityDataUri = source.manifest?.guestState ? await provenGuestState(target, source.manifest) : undefined;
-  const boot = recorded ? withoutAbsent({ ...pickBoot(recorded), osType: request.osType ?? recorded.osType, hyperVGeneration: request.hyperVGeneration ?? recorded.hyperVGeneration }) : undefined;
-  // Zones are numbered per region and subscription: the source's zone means nothing in the target region.
-  const zones = request.zone ? [request.zone] : undefined;
-  const sku = request.sku ?? recorded?.sku;
+  const { boot, zones, sku, properties } = recordedProperties(request, recorded);
   return {
     importRequest: {
       subscriptionId: resolved.subscriptionId,
@@ -221,7 +248,7 @@ export async function planImport(
       name: request.name,
       location: request.location,
       sourceUri,
-      storageAccountId: resolved.storageAccountId,
+      storageAccountId,
       sku,
       diskSizeGB: request.diskSizeGB,
       boot,
@@ -231,8 +258,58 @@ export async function planImport(
     },
     sourceUri,
     createOption: securityDataUri ? "ImportSecure" : "Import",
-    properties: recorded ? withoutAbsent({ ...boot, sku, zones, logicalSectorSize: recorded.logicalSectorSize, sizeBytes: recorded.sizeBytes }) : undefined,
+    properties,
   };
+}
+
+/**
+ * A managed RestorePoint's disk: copied by the disk service from the target-region snapshot, once that snapshot is
+ * proven there, complete and the one recorded (its copy's source is the RestorePoint's SourceSnapshot).
+ */
+async function planCopy(
+  ports: Pick<RestorePorts, "compute">, request: RestoreRequest, source: RestoreSource, snapshot: { id: string; location: string }, resolved: ResolvedRestore,
+  extraTags: Readonly<Record<string, string>>,
+): Promise<PlannedImport> {
+  const found = (await source.recorded()) ? await ports.compute.getSnapshot(snapshot.id) : undefined;
+  if (!found) throw restorePointGone(source);
+  if (found.completionPercent < 100 || found.copyCompletionError) {
+    throw new ConflictError("RestorePointNotReady", `the target snapshot of RestorePoint ${source.restorePointId} is at ${found.completionPercent}%${found.copyCompletionError ? ` (${found.copyCompletionError.code})` : ""}; it cannot be restored`);
+  }
+  const recorded = source.manifest?.disk;
+  const { boot: recordedBoot, zones, sku, properties } = recordedProperties(request, recorded);
+  // Without a manifest, the snapshot's own boot properties (copied by the service from the disk) stand.
+  const boot = recordedBoot ?? withoutAbsent({ ...found.boot, osType: request.osType ?? found.boot.osType, hyperVGeneration: request.hyperVGeneration ?? found.boot.hyperVGeneration });
+  return {
+    copyRequest: withoutAbsent({
+      subscriptionId: resolved.subscriptionId,
+      resourceGroup: request.resourceGroup,
+      name: request.name,
+      location: snapshot.location,
+      sourceSnapshotId: snapshot.id,
+      sku,
+      diskSizeGB: request.diskSizeGB,
+      boot,
+      zones,
+      tags: { ...recorded?.tags, ...extraTags },
+    }),
+    sourceUri: snapshot.id,
+    createOption: "Copy",
+    properties: properties ?? withoutAbsent({ ...boot, sku, zones, sizeBytes: found.sizeBytes }),
+  };
+}
+
+/** The recorded properties with the request's overrides: boot properties, zone (never the source's) and sku. */
+function recordedProperties(request: RestoreRequest, recorded: DiskProperties | undefined) {
+  const boot = recorded ? withoutAbsent({ ...pickBoot(recorded), osType: request.osType ?? recorded.osType, hyperVGeneration: request.hyperVGeneration ?? recorded.hyperVGeneration }) : undefined;
+  // Zones are numbered per region and subscription: the source's zone means nothing in the target region.
+  const zones = request.zone ? [request.zone] : undefined;
+  const sku = request.sku ?? recorded?.sku;
+  const properties: RestoreResult["properties"] = recorded ? withoutAbsent({ ...boot, sku, zones, logicalSectorSize: recorded.logicalSectorSize, sizeBytes: recorded.sizeBytes }) : undefined;
+  return { boot, zones, sku, properties };
+}
+
+function restorePointGone(source: RestoreSource): ConflictError {
+  return new ConflictError("RestorePointDataGone", `RestorePoint ${source.restorePointId} was removed (by retention or by hand) before its restore could start`);
 }
 
 /** What the disk service's refusal of an import means to the operator. */

@@ -12,7 +12,7 @@ import { type DiskRef, newRunId, parseDiskId } from "../domain/model";
 import { locationFromUrl } from "../domain/target-location";
 import type { RestoreRecord, Versioned } from "../domain/records";
 import type { Deps, Log, TargetBlob } from "./deps";
-import { type RestoreRequest, importRefusal, planImport, recordedSource, resolveRestore, restoreRequestSchema } from "./restore";
+import { type RestoreRequest, beginRestoreDisk, importRefusal, planImport, recordedSource, resolveRestore, restoreRequestSchema } from "./restore";
 
 /**
  * Accepts a restore of a recorded RestorePoint: undefined when there is no such RestorePoint; a ConflictError for a
@@ -32,7 +32,7 @@ export async function acceptRestore(
     ...(drillId ? { drillId } : {}),
     restorePointId,
     newDiskId: resolved.newDiskId,
-    storageAccountId: resolved.storageAccountId,
+    ...(resolved.storageAccountId ? { storageAccountId: resolved.storageAccountId } : {}),
     targetBlobUrl: deps.targets(source.location).url,
     targetSnapshot: source.targetSnapshot,
     request: JSON.stringify(request),
@@ -73,7 +73,7 @@ async function startImport(deps: Deps, found: Versioned<Extract<RestoreRecord, {
   const planned = await planImport(deps, request, source, resolved, { [restoreTag]: restore.restoreId, ...(restore.drillId ? drillTags(restore.diskKey, restore.drillId) : {}) });
   // A redelivered start finds the disk its first delivery asked for (tagged with this restore) and adopts it.
   if (!(await isOurs(deps, restore))) {
-    await deps.compute.beginImportDisk(planned.importRequest).catch((error: unknown) => {
+    await beginRestoreDisk(deps.compute, planned).catch((error: unknown) => {
       throw importRefusal(error, request, resolved);
     });
   }
@@ -165,7 +165,7 @@ export async function failRestore(deps: Deps, diskKey: string, restoreId: string
 
 function identityOf(restore: RestoreRecord) {
   const { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt, drillId } = restore;
-  return { diskKey, restoreId, restorePointId, newDiskId, storageAccountId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt, ...(drillId ? { drillId } : {}) };
+  return { diskKey, restoreId, restorePointId, newDiskId, targetBlobUrl, targetSnapshot, request, requestedBy, requestedAt, updatedAt, ...(storageAccountId ? { storageAccountId } : {}), ...(drillId ? { drillId } : {}) };
 }
 
 /** The TargetBlob whose blob snapshot the restore reads: its holds keep retention away. */

@@ -108,6 +108,8 @@ async function nudgeIfStalled(deps: Deps, diskKey: string, runId: string, now: D
   if (!run || !isActive(run.state) || now.getTime() - Date.parse(run.updatedAt) < stalledAfterMs) return false;
   if (run.state === "queued" || run.state === "preparing") {
     await deps.queues.send(queueNames.runStarts, { diskKey, runId });
+  } else if (run.state === "replicating") {
+    await deps.queues.send(queueNames.managedCopies, { diskKey, runId });
   } else if (run.state === "copying") {
     await deps.queues.send(queueNames.copySteps, { diskKey, runId, step: run.step, cursor: run.cursor, windowBytes: deps.settings.DISKDELTA_DIFF_WINDOW_BYTES });
   } else {

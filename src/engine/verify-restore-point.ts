@@ -6,10 +6,11 @@ import { z } from "zod";
 import { locationFromUrl } from "../domain/target-location";
 import { PermanentError, describeError } from "../domain/errors";
 import type { VerifyMessage } from "../domain/messages";
-import type { RestorePoint } from "../domain/records";
+import type { BlobRestorePoint, RestorePoint } from "../domain/records";
 import type { Deps, Log, TargetBlob } from "./deps";
 import { type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest } from "./verify";
 import { verifyBlockBytes } from "../domain/limits";
+import { PAGE_BYTES } from "../domain/ranges";
 
 /** What a verification compared against. */
 export type VerifyBasis = "source-snapshot" | "recorded-checksums";
@@ -30,7 +31,7 @@ const recordedChecksumsSchema = z.object({
   blocks: z.array(z.tuple([z.number().int().min(0), z.string()])),
 });
 
-function targetBlobOf(target: TargetBlob, point: RestorePoint): SparseBlob {
+function targetBlobOf(target: TargetBlob, point: BlobRestorePoint): SparseBlob {
   return {
     sizeBytes: point.blobBytes,
     allocated: (window) => target.snapshotRanges(point.targetSnapshot, window),
@@ -38,18 +39,45 @@ function targetBlobOf(target: TargetBlob, point: RestorePoint): SparseBlob {
   };
 }
 
+/** A snapshot's data through a read SAS of its own (a SourceSnapshot, or a managed RestorePoint's target snapshot). */
+async function snapshotDataOf(deps: Deps, snapshotId: string): Promise<SparseBlob> {
+  const sas = await deps.compute.grantRead(snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
+  return {
+    sizeBytes: await deps.source.contentLength(sas),
+    allocated: (window) => deps.source.allocated(sas, window),
+    read: (range) => deps.source.read(sas, range),
+  };
+}
+
+/**
+ * Reads a RestorePoint's data, whatever holds it: a blob snapshot of the TargetBlob, or (managed) the target-region
+ * snapshot through a read SAS, revoked afterwards.
+ */
+async function withRestorePointData<T>(deps: Deps, target: TargetBlob, point: RestorePoint, read: (data: SparseBlob) => Promise<T>): Promise<T> {
+  if (point.kind === "blob") return read(targetBlobOf(target, point));
+  try {
+    return await read(await snapshotDataOf(deps, point.targetSnapshotId));
+  } finally {
+    await deps.compute.revokeAccess(point.targetSnapshotId).catch(() => undefined);
+  }
+}
+
+/**
+ * The content digest of a RestorePoint's data alone (no source needed), whatever holds it; of its disk alone (no VHD
+ * footer) when `disk`, to compare with a disk restored from it.
+ */
+export function restorePointDigest(deps: Deps, point: RestorePoint, part: "vhd" | "disk" = "vhd"): Promise<SparseDigest> {
+  const target = deps.targets(locationFromUrl(point.targetBlobUrl));
+  return withRestorePointData(deps, target, point, (data) => sparseDigest(part === "disk" ? { ...data, sizeBytes: point.blobBytes - PAGE_BYTES } : data));
+}
+
 export async function verifyRestorePoint(deps: Deps, point: RestorePoint): Promise<VerifyOutcome> {
   const target = deps.targets(locationFromUrl(point.targetBlobUrl));
   const snapshot = await deps.compute.getSnapshot(point.sourceSnapshotId);
-  if (!snapshot) return verifyAgainstRecord(target, point);
-  const sas = await deps.compute.grantRead(point.sourceSnapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
+  if (!snapshot) return verifyAgainstRecord(deps, target, point);
   try {
-    const source: SparseBlob = {
-      sizeBytes: await deps.source.contentLength(sas),
-      allocated: (window) => deps.source.allocated(sas, window),
-      read: (range) => deps.source.read(sas, range),
-    };
-    const [sourceDigest, targetDigest] = await Promise.all([sparseDigest(source), sparseDigest(targetBlobOf(target, point))]);
+    const source = await snapshotDataOf(deps, point.sourceSnapshotId);
+    const [sourceDigest, targetDigest] = await Promise.all([sparseDigest(source), withRestorePointData(deps, target, point, (data) => sparseDigest(data))]);
     const result = compareDigests(sourceDigest, targetDigest);
     if (result.equal) await target.writeChecksums(point.restorePointId, toRecord(point, targetDigest, deps.now()));
     return { ...result, basis: "source-snapshot" };
@@ -72,7 +100,7 @@ export async function recordedDigest(target: TargetBlob, restorePointId: string)
   return { sizeBytes: parsed.data.sizeBytes, digest: digestOf(parsed.data.sizeBytes, blocks), blocks, bytesRead: 0 };
 }
 
-async function verifyAgainstRecord(target: TargetBlob, point: RestorePoint): Promise<VerifyOutcome> {
+async function verifyAgainstRecord(deps: Deps, target: TargetBlob, point: RestorePoint): Promise<VerifyOutcome> {
   const recorded = await recordedDigest(target, point.restorePointId);
   if (recorded === undefined) {
     throw new PermanentError(
@@ -80,7 +108,7 @@ async function verifyAgainstRecord(target: TargetBlob, point: RestorePoint): Pro
       `source snapshot ${point.sourceSnapshotId} no longer exists and no checksums were recorded for RestorePoint ${point.restorePointId}; set verifyAfterBackup on the disk to record them`,
     );
   }
-  const now = await sparseDigest(targetBlobOf(target, point));
+  const now = await withRestorePointData(deps, target, point, (data) => sparseDigest(data));
   return { ...compareDigests(recorded, now), basis: "recorded-checksums" };
 }
 

@@ -1,13 +1,19 @@
 /** PATCH /api/disks/{diskKey} — change schedule, mode, retention, copy mode or enabled. */
 import { protectedDiskUpdateSchema } from "../domain/model";
-import { updateDisk } from "../engine/protection";
+import { InvalidProtectionError, updateDisk } from "../engine/protection";
 import { httpHandler, json, problem, readBody } from "../host/http";
 import { register } from "../host/register";
 
 export const updateDiskHandler = httpHandler(async (request, deps) => {
   const body = await readBody(request, protectedDiskUpdateSchema);
   if ("response" in body) return body.response;
-  const updated = await updateDisk(deps, request.params.diskKey, body.value);
+  let updated;
+  try {
+    updated = await updateDisk(deps, request.params.diskKey, body.value);
+  } catch (error) {
+    if (error instanceof InvalidProtectionError) return problem(400, error.code, error.message);
+    throw error;
+  }
   return updated ? json(200, updated) : problem(404, "DiskNotProtected", `no protected disk ${request.params.diskKey}`);
 });
 

@@ -1,6 +1,6 @@
 /** POST /api/disks — protect a disk. 201 with the ProtectedDisk, 409 if it is protected already, 400 for a disk type diskdelta cannot restore. */
 import { protectedDiskInputSchema } from "../domain/model";
-import { type ProtectOutcome, UnsupportedDiskError, protectDisk } from "../engine/protection";
+import { type ProtectOutcome, InvalidProtectionError, protectDisk } from "../engine/protection";
 import { httpHandler, json, problem, readBody } from "../host/http";
 import { register } from "../host/register";
 
@@ -11,7 +11,7 @@ export const protectDiskHandler = httpHandler(async (request, deps) => {
   try {
     outcome = await protectDisk(deps, body.value);
   } catch (error) {
-    if (error instanceof UnsupportedDiskError) return problem(400, error.code, error.message);
+    if (error instanceof InvalidProtectionError) return problem(400, error.code, error.message);
     throw error;
   }
   if (outcome.status === "exists") {

@@ -4,7 +4,7 @@
  * for a VM that does not exist.
  */
 import { PermanentError } from "../domain/errors";
-import { UnsupportedDiskError } from "../engine/protection";
+import { InvalidProtectionError } from "../engine/protection";
 import { UnsupportedVmError, protectVm, protectVmInputSchema } from "../engine/vm-sets";
 import { httpHandler, json, problem, readBody } from "../host/http";
 import { register } from "../host/register";
@@ -18,7 +18,7 @@ export const protectVmHandler = httpHandler(async (request, deps, log) => {
     return json(outcome.disks.some((d) => d.status === "created") ? 201 : 200, outcome);
   } catch (error) {
     if (error instanceof UnsupportedVmError) return problem(400, error.code, error.message);
-    if (error instanceof UnsupportedDiskError) return problem(400, error.code, `${error.message}; no disk of the VM was protected`);
+    if (error instanceof InvalidProtectionError) return problem(400, error.code, `${error.message}; no disk of the VM was protected`);
     if (error instanceof PermanentError && error.code === "VmNotFound") return problem(404, error.code, error.message);
     throw error;
   }

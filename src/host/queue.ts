@@ -29,6 +29,7 @@ const failures: { [Q in QueueName]: QueueFailure<Q> } = {
   "restore-point-verifications": failTheRun,
   restores: (deps, message, error, log) => failRestore(deps, message.diskKey, message.restoreId, error, log),
   drills: (deps, message, error, log) => failDrill(deps, message.diskKey, message.drillId, error, log),
+  "managed-copies": failTheRun,
 };
 
 /** An engine operation served by a queue: it receives exactly that queue's message, parsed. */

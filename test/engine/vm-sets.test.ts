@@ -16,6 +16,7 @@ import { diskKeyOf, vmKeyOf } from "../../src/domain/model";
 import type { RestorePoint } from "../../src/domain/records";
 import { scheduleDueBackups } from "../../src/engine/scheduler";
 import { sparseDigest } from "../../src/engine/verify";
+import { restorePointDigest } from "../../src/engine/verify-restore-point";
 import type { DirectVmRestore } from "../../src/engine/vm-restore";
 import type { ProtectVmOutcome, VmRestorePoints } from "../../src/engine/vm-sets";
 import { MiB, type TestApp, resourceGroup, useTestApp } from "../support/app";
@@ -62,11 +63,9 @@ async function diskDigest(app: TestApp, diskId: string, sizeBytes: number, check
   return (await sparseDigest({ sizeBytes, allocated: (w) => app.deps.source.allocated(sas, w), read: (r) => app.deps.source.read(sas, r) })).digest;
 }
 
-/** The hash of a RestorePoint's data (no VHD footer), from its blob snapshot alone. */
+/** The hash of a RestorePoint's data (no VHD footer), from its data alone. */
 async function pointDigest(app: TestApp, point: RestorePoint): Promise<string> {
-  const target = app.deps.targets(locationFromUrl(point.targetBlobUrl));
-  const sizeBytes = point.blobBytes - 512;
-  return (await sparseDigest({ sizeBytes, allocated: (w) => target.snapshotRanges(point.targetSnapshot, w), read: (r) => target.readSnapshot(point.targetSnapshot, r) })).digest;
+  return (await restorePointDigest(app.deps, point, "disk")).digest;
 }
 
 describe("VM disk sets", () => {

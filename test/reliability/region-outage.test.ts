@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { CatalogListing } from "../../src/adapters/target-catalog";
-import { locationFromUrl } from "../../src/adapters/target-blob";
 import { parseDiskId } from "../../src/domain/model";
 import type { RestorePoint } from "../../src/domain/records";
 import type { RestoreResult } from "../../src/engine/restore";
 import { sparseDigest } from "../../src/engine/verify";
+import { restorePointDigest } from "../../src/engine/verify-restore-point";
 import { writeStackFile } from "../../emulator/stack";
 import { GiB, MiB, useTestApp } from "../support/app";
 import { emptyAppTables } from "../support/app-tables";
@@ -31,9 +31,8 @@ describe("region outage", () => {
   async function digests(point: RestorePoint, restoredDiskId: string): Promise<[string, string]> {
     const { deps, stack } = app();
     const sizeBytes = point.blobBytes - 512;
-    const target = deps.targets(locationFromUrl(point.targetBlobUrl));
     const [expected, actual] = await Promise.all([
-      sparseDigest({ sizeBytes, allocated: (window) => target.snapshotRanges(point.targetSnapshot, window), read: (range) => target.readSnapshot(point.targetSnapshot, range) }),
+      restorePointDigest(deps, point, "disk"),
       sparseDigest({ sizeBytes, allocated: (window) => Promise.resolve([window]), read: async (range) => stack.disks.read(restoredDiskId, range.start, range.end - range.start) }),
     ]);
     return [expected.digest, actual.digest];

@@ -7,11 +7,10 @@
 import { after, before } from "node:test";
 import type { ComputeManagementClient } from "@azure/arm-compute";
 import { diskKeyOf } from "../../src/domain/model";
-import type { RestorePoint } from "../../src/domain/records";
+import type { BlobRestorePoint, RestorePoint } from "../../src/domain/records";
 import type { Deps } from "../../src/engine/deps";
-import { type VerifyResult, sparseDigest } from "../../src/engine/verify";
-import { locationFromUrl } from "../../src/adapters/target-blob";
-import { verifyRestorePoint } from "../../src/engine/verify-restore-point";
+import type { VerifyResult } from "../../src/engine/verify";
+import { restorePointDigest, verifyRestorePoint } from "../../src/engine/verify-restore-point";
 import type { LocalHost } from "../../src/local/host";
 import { type LocalApp, startLocalApp } from "../../scripts/lib/local-app";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../emulator/stack";
@@ -41,9 +40,12 @@ export interface TestApp {
   protect(diskId: string, options?: Record<string, unknown>): Promise<string>;
   /** Starts a BackupRun through the HTTP API and processes the queues until idle; returns the run id. */
   sync(diskKey: string): Promise<string>;
-  restorePoints(diskKey: string): Promise<RestorePoint[]>;
+  /** The disk's RestorePoints, asserted to be blob snapshots (diff copies). */
+  restorePoints(diskKey: string): Promise<BlobRestorePoint[]>;
+  /** The disk's RestorePoints of every kind (diff and managed copies). */
+  allRestorePoints(diskKey: string): Promise<RestorePoint[]>;
   verify(point: RestorePoint): Promise<VerifyResult>;
-  /** The content digest of a RestorePoint's blob snapshot alone (no source needed). */
+  /** The content digest of a RestorePoint's data alone (no source needed). */
   targetDigest(point: RestorePoint): Promise<string>;
   /**
    * The same app with a worker whose handlers run with `deps`: its `host` (a second local host on the same queues)
@@ -116,19 +118,18 @@ function testApp(local: LocalApp, stack: LocalStack, compute: ComputeManagementC
       await host.runUntilIdle();
       return (answer.body as { runId: string }).runId;
     },
-    async restorePoints(diskKey) {
+    async allRestorePoints(diskKey) {
       const answer = await host.invokeHttp("GET", `/api/disks/${diskKey}/restore-points`);
       return (answer.body as { restorePoints: RestorePoint[] }).restorePoints;
     },
+    async restorePoints(diskKey) {
+      const points = await this.allRestorePoints(diskKey);
+      for (const point of points) if (point.kind !== "blob") throw new Error(`RestorePoint ${point.restorePointId} of ${diskKey} is ${point.kind}, not a blob snapshot`);
+      return points as BlobRestorePoint[];
+    },
     verify: (point) => verifyRestorePoint(deps, point),
     async targetDigest(point) {
-      const target = deps.targets(locationFromUrl(point.targetBlobUrl));
-      const digest = await sparseDigest({
-        sizeBytes: point.blobBytes,
-        allocated: (window) => target.snapshotRanges(point.targetSnapshot, window),
-        read: (range) => target.readSnapshot(point.targetSnapshot, range),
-      });
-      return digest.digest;
+      return (await restorePointDigest(deps, point)).digest;
     },
     withDeps: (other) => testApp(local, stack, compute, logs, other, local.hostWith(other)),
   };

@@ -1,6 +1,6 @@
 /** Backup helpers shared by the end-to-end and reliability tests. */
 import assert from "node:assert/strict";
-import type { RestorePoint, RunView } from "../../src/domain/records";
+import type { BlobRestorePoint, RunView } from "../../src/domain/records";
 import { type TestApp, resourceGroup } from "./app";
 
 /** Reads a RunView through the HTTP API. */
@@ -11,7 +11,7 @@ export async function runOf(app: TestApp, diskKey: string, runId: string): Promi
 }
 
 /** Syncs, checks the run succeeded and that its RestorePoint equals the SourceSnapshot; returns both. */
-export async function syncAndVerify(app: TestApp, diskKey: string): Promise<{ run: RunView; point: RestorePoint }> {
+export async function syncAndVerify(app: TestApp, diskKey: string): Promise<{ run: RunView; point: BlobRestorePoint }> {
   const run = await runOf(app, diskKey, await app.sync(diskKey));
   assert.equal(run.state, "succeeded", run.error);
   const point = (await app.restorePoints(diskKey)).find((p) => p.runId === run.runId);

@@ -29,6 +29,7 @@ const config: ProtectedDiskConfig = {
   snapshotMode: "create",
   retention: { keepLast: 14 },
   copyMode: "server",
+  replication: "diff",
   enabled: true,
   verifyAfterBackup: false,
 };
@@ -147,7 +148,7 @@ describe("runs, RestorePoints and results", () => {
 
   it("when RestorePoints are listed, then each shows whether it was a full copy and what it copied", () => {
     const point: RestorePoint = {
-      diskKey: config.diskKey, restorePointId: "rp1", runId: "r1", diskId: config.diskId, sourceSnapshotId: "snap", sourceSnapshotTime: "2026-01-15T10:00:00Z",
+      kind: "blob", diskKey: config.diskKey, restorePointId: "rp1", runId: "r1", diskId: config.diskId, sourceSnapshotId: "snap", sourceSnapshotTime: "2026-01-15T10:00:00Z",
       diskUniqueId: "u", blobBytes: 16 * GiB + 512, targetBlobUrl: "https://b/c/d", targetSnapshot: "t", createdAt: "2026-01-15T10:01:00Z",
       fullCopy: false, bytesChanged: MiB, bytesCopied: MiB, requests: 1, durationMs: 61_000,
     };

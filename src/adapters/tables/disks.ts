@@ -107,6 +107,9 @@ const configColumns = {
   drillSchedule: "drillSchedule",
   drillResourceGroup: "drillResourceGroup",
   drillLocation: "drillLocation",
+  replication: "replication",
+  managedResourceGroup: "managedTargetResourceGroup",
+  managedLocation: "managedTargetLocation",
 } as const;
 
 function configToEntity(config: ProtectedDiskConfig) {
@@ -130,6 +133,9 @@ function configToEntity(config: ProtectedDiskConfig) {
     [configColumns.drillSchedule]: config.drill?.schedule,
     [configColumns.drillResourceGroup]: config.drill?.resourceGroup,
     [configColumns.drillLocation]: config.drill?.location,
+    [configColumns.replication]: config.replication,
+    [configColumns.managedResourceGroup]: config.managedTarget?.resourceGroup,
+    [configColumns.managedLocation]: config.managedTarget?.location,
   });
 }
 
@@ -157,6 +163,11 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     // Drills are off when none of the three columns is there; some of them only are reported by the schema.
     drill: [configColumns.drillSchedule, configColumns.drillResourceGroup, configColumns.drillLocation].some((column) => entity[column] !== undefined)
       ? withoutAbsent({ schedule: entity[configColumns.drillSchedule], resourceGroup: entity[configColumns.drillResourceGroup], location: entity[configColumns.drillLocation] })
+      : undefined,
+    // Rows written before managed copies have no replication column: they are `diff` (the schema's default).
+    replication: entity[configColumns.replication],
+    managedTarget: [configColumns.managedResourceGroup, configColumns.managedLocation].some((column) => entity[column] !== undefined)
+      ? withoutAbsent({ resourceGroup: entity[configColumns.managedResourceGroup], location: entity[configColumns.managedLocation] })
       : undefined,
   };
   const parsed = protectedDiskInputSchema.safeParse(withoutAbsent(input));
