@@ -27,6 +27,14 @@ export function drillDiskName(diskName: string, drillId: string): string {
   return `drill-${diskName.slice(0, 80 - 7 - drillId.length)}-${drillId}`;
 }
 
+/**
+ * The name of a drill's own restore hold. Not the drillId: that names the hold of the drill's tracked restore, which
+ * the restore releases when its disk is created, while the drill still has to compare the disk with the RestorePoint.
+ */
+function drillHoldId(drillId: string): string {
+  return `drill-${drillId}`;
+}
+
 /** True while a DrillRun has not ended. */
 export function isDrillActive(drill: DrillRun): boolean {
   return drill.state === "restoring" || drill.state === "verifying";
@@ -66,7 +74,7 @@ export async function startDrill(deps: Deps, config: ProtectedDiskConfig, trigge
     updatedAt: now.toISOString(),
     state: "restoring",
   };
-  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drillId, now);
+  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drillHoldId(drillId), now);
   await deps.records.createDrill(drill);
   await deps.queues.send(queueNames.drills, { diskKey: drill.diskKey, drillId, cursor: 0 });
   log.info("drill started", { diskKey: drill.diskKey, drillId, restorePointId: point.restorePointId, diskId: drillDiskId });
@@ -95,7 +103,7 @@ export async function advanceDrill(deps: Deps, message: DrillStepMessage, log: L
 
 async function awaitRestore(deps: Deps, found: Versioned<DrillIn<"restoring">>, log: Log): Promise<void> {
   const drill = found.value;
-  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drill.drillId, deps.now());
+  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drillHoldId(drill.drillId), deps.now());
   const recorded = (await deps.records.getRestore(drill.diskKey, drill.drillId))?.value;
   const restore = recorded ?? (await acceptDrillRestore(deps, drill));
   // Accepted by an earlier delivery that may have died before queueing it: queue it again (its steps run twice safely).
@@ -143,7 +151,7 @@ async function acceptDrillRestore(deps: Deps, drill: DrillIn<"restoring">) {
 async function compareWindow(deps: Deps, found: Versioned<DrillIn<"verifying">>, log: Log): Promise<void> {
   const drill = found.value;
   const target = holdOf(deps, drill);
-  await target.holdForRestore(drill.targetSnapshot, drill.drillId, deps.now());
+  await target.holdForRestore(drill.targetSnapshot, drillHoldId(drill.drillId), deps.now());
   const window = { start: drill.cursor, end: Math.min(drill.cursor + drillWindowBytes, drill.diskBytes) };
   const sas = await deps.compute.grantDiskRead(drillDiskOf(drill), deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const restored: SparseBlob = { sizeBytes: drill.diskBytes, allocated: (w) => deps.source.allocated(sas, w), read: (r) => deps.source.read(sas, r) };
@@ -243,7 +251,7 @@ async function cleanUp(deps: Deps, drill: DrillRun, log: Log): Promise<void> {
     await deps.compute.deleteDisk(ref);
     log.info("drill disk deleted", { diskKey: drill.diskKey, drillId: drill.drillId, diskId: ref.id });
   }
-  await holdOf(deps, drill).releaseRestoreHold(drill.targetSnapshot, drill.drillId);
+  await holdOf(deps, drill).releaseRestoreHold(drill.targetSnapshot, drillHoldId(drill.drillId));
 }
 
 /** What the timer did for drills on one tick. */
@@ -270,7 +278,7 @@ export async function tickDrills(deps: Deps, config: ProtectedDiskConfig, report
     if (found && found.value.drillDiskId.toLowerCase() !== disk.ref.id.toLowerCase()) continue;
     await deps.compute.revokeDiskAccess(disk.ref);
     await deps.compute.deleteDisk(disk.ref);
-    if (found) await holdOf(deps, found.value).releaseRestoreHold(found.value.targetSnapshot, drillId);
+    if (found) await holdOf(deps, found.value).releaseRestoreHold(found.value.targetSnapshot, drillHoldId(drillId));
     report.swept.push(disk.ref.id);
     log.warn("leftover drill disk deleted", { diskKey: config.diskKey, drillId, diskId: disk.ref.id });
   }
