@@ -72,6 +72,8 @@ export type CliCommand =
   | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string }
   | { readonly name: "protect-vm"; readonly body: ProtectVmBody }
   | { readonly name: "sync-vm"; readonly vmKey: string }
+  | { readonly name: "drill-vm"; readonly vmKey: string; readonly wait?: WaitOptions }
+  | { readonly name: "drills-vm"; readonly vmKey: string; readonly limit?: number }
   | { readonly name: "vm-restore-points"; readonly vmKey: string }
   | { readonly name: "restore-vm"; readonly vmKey: string; readonly body: VmRestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "catalog rebuild"; readonly body: { readonly blobEndpoint: string; readonly container?: string } }
@@ -375,6 +377,27 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     summary: "start a BackupRun of every disk of a VM's set now, as one RestorePoint group (vm: VM id or vmKey)",
     options: {},
     build: ([vm]) => ({ name: "sync-vm", vmKey: vmKeyArg(vm, "sync-vm") }),
+  },
+  "drill-vm": {
+    args: ["vm"],
+    summary: "run a DR drill of a VM's set now: every disk of its newest complete group restored and compared, one result, the slowest disk's RTO",
+    options: {
+      "no-wait": { type: "boolean", help: "return once the drill is accepted instead of following it" },
+      interval: { type: "string", value: "seconds", help: "seconds between polls while waiting (default 5)" },
+      timeout: { type: "string", value: "seconds", help: "give up waiting after this long (default 3600)" },
+    },
+    build: ([vm], values) => {
+      const vmKey = vmKeyArg(vm, "drill-vm");
+      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "drill-vm");
+      if (values["no-wait"]) return { name: "drill-vm", vmKey };
+      return { name: "drill-vm", vmKey, wait: { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) } };
+    },
+  },
+  "drills-vm": {
+    args: ["vm"],
+    summary: "list a VM set's DR drills, newest first, with their results and RTOs (vm: VM id or vmKey)",
+    options: { limit: { type: "string", value: "n", help: "how many drills (1-500, default 20)" } },
+    build: ([vm], values) => ({ name: "drills-vm", vmKey: vmKeyArg(vm, "drills-vm"), ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
   },
   "vm-restore-points": {
     args: ["vm"],
