@@ -67,15 +67,16 @@ requests
 var drillFailedQuery = '''
 customMetrics
 | where name == "diskdelta.drill.failed"
-| project timestamp, diskKey = tostring(customDimensions.diskKey)
+| project timestamp, diskKey = tostring(customDimensions.diskKey), vmKey = tostring(customDimensions.vmKey)
 '''
 
-// A ProtectedDisk with drills has no successful drill within two of its drill intervals: the latest gauge per disk.
+// A ProtectedDisk (or a VM set: vmKey) with drills has no successful drill within two of its drill intervals: the
+// latest gauge per disk and per VM set.
 var drillStaleQuery = '''
 customMetrics
 | where name == "diskdelta.drill.stale"
-| extend diskKey = tostring(customDimensions.diskKey)
-| summarize arg_max(timestamp, value) by diskKey
+| extend diskKey = tostring(customDimensions.diskKey), vmKey = tostring(customDimensions.vmKey)
+| summarize arg_max(timestamp, value) by diskKey, vmKey
 | where value > 0
 '''
 

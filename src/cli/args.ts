@@ -72,6 +72,8 @@ export type CliCommand =
   | { readonly name: "verify"; readonly diskKey: string; readonly restorePointId: string }
   | { readonly name: "protect-vm"; readonly body: ProtectVmBody }
   | { readonly name: "sync-vm"; readonly vmKey: string }
+  | { readonly name: "drill-vm"; readonly vmKey: string; readonly wait?: WaitOptions }
+  | { readonly name: "drills-vm"; readonly vmKey: string; readonly limit?: number }
   | { readonly name: "vm-restore-points"; readonly vmKey: string }
   | { readonly name: "restore-vm"; readonly vmKey: string; readonly body: VmRestoreBody; readonly wait?: WaitOptions }
   | { readonly name: "catalog rebuild"; readonly body: { readonly blobEndpoint: string; readonly container?: string } }
@@ -204,6 +206,13 @@ function blobEndpointOf(text: string, command: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
+/** The options of `drill` and `drill-vm` that say how to follow the drill. */
+const drillWaitOptions = {
+  "no-wait": { type: "boolean", help: "return once the drill is accepted instead of following it" },
+  interval: { type: "string", value: "seconds", help: "seconds between polls while waiting (default 5)" },
+  timeout: { type: "string", value: "seconds", help: "give up waiting after this long (default 3600)" },
+} as const;
+
 const commands: Readonly<Record<string, CommandSpec>> = {
   protect: {
     args: ["diskId"],
@@ -291,16 +300,8 @@ const commands: Readonly<Record<string, CommandSpec>> = {
   drill: {
     args: ["diskKey"],
     summary: "run a DR drill now: restore the newest RestorePoint, compare it, record the RTO, delete the drill disk",
-    options: {
-      "no-wait": { type: "boolean", help: "return once the drill is accepted instead of following it" },
-      interval: { type: "string", value: "seconds", help: "seconds between polls while waiting (default 5)" },
-      timeout: { type: "string", value: "seconds", help: "give up waiting after this long (default 3600)" },
-    },
-    build: ([diskKey], values) => {
-      if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", "drill");
-      if (values["no-wait"]) return { name: "drill", diskKey };
-      return { name: "drill", diskKey, wait: { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) } };
-    },
+    options: drillWaitOptions,
+    build: ([diskKey], values) => ({ name: "drill", diskKey, ...withoutAbsent({ wait: drillWait(values, "drill") }) }),
   },
   drills: {
     args: ["diskKey"],
@@ -375,6 +376,18 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     summary: "start a BackupRun of every disk of a VM's set now, as one RestorePoint group (vm: VM id or vmKey)",
     options: {},
     build: ([vm]) => ({ name: "sync-vm", vmKey: vmKeyArg(vm, "sync-vm") }),
+  },
+  "drill-vm": {
+    args: ["vm"],
+    summary: "run a DR drill of a VM's set now: every disk of its newest complete group restored and compared, one result, the slowest disk's RTO",
+    options: drillWaitOptions,
+    build: ([vm], values) => ({ name: "drill-vm", vmKey: vmKeyArg(vm, "drill-vm"), ...withoutAbsent({ wait: drillWait(values, "drill-vm") }) }),
+  },
+  "drills-vm": {
+    args: ["vm"],
+    summary: "list a VM set's DR drills, newest first, with their results and RTOs (vm: VM id or vmKey)",
+    options: { limit: { type: "string", value: "n", help: "how many drills (1-500, default 20)" } },
+    build: ([vm], values) => ({ name: "drills-vm", vmKey: vmKeyArg(vm, "drills-vm"), ...withoutAbsent({ limit: positiveInteger(values, "limit") }) }),
   },
   "vm-restore-points": {
     args: ["vm"],
@@ -537,6 +550,13 @@ function vmKeyArg(vm: string, command: string): string {
 function withoutBlobName(options: Readonly<Record<string, OptionSpec>>): Readonly<Record<string, OptionSpec>> {
   const { "blob-name": _blobName, ...rest } = options;
   return rest;
+}
+
+/** How `drill`/`drill-vm` follow the drill: polled until it ends, or not at all with --no-wait. */
+function drillWait(values: Values, command: string): WaitOptions | undefined {
+  if (values["no-wait"] && (values.interval !== undefined || values.timeout !== undefined)) throw new UsageError("--interval and --timeout do not apply with --no-wait", command);
+  if (values["no-wait"]) return undefined;
+  return { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
 }
 
 /** The drill configuration the three --drill-* options give: all three, or none. */

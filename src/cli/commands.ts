@@ -1,6 +1,6 @@
 /** Each CLI command as one or two API calls: what it sends, what it prints for people, and its exit code. */
 import type { ProtectedDiskConfig } from "../domain/model";
-import type { DrillRun, RestorePoint, RunView } from "../domain/records";
+import type { DrillRun, RestorePoint, RunView, VmDrillRun } from "../domain/records";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { CliCommand, DirectCommand, WaitOptions } from "./args";
 import type { Api } from "./api";
@@ -13,6 +13,9 @@ import {
   formatDiskStatus,
   formatDrill,
   formatDrillProgress,
+  formatVmDrill,
+  formatVmDrills,
+  type VmDrillAnswer,
   formatDrills,
   formatProgress,
   formatProtectedDisk,
@@ -105,6 +108,13 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
     }
     case "drill":
       return drill(command, context);
+    case "drill-vm":
+      return drillVm(command, context);
+    case "drills-vm": {
+      const query = command.limit !== undefined ? `?limit=${command.limit}` : "";
+      const answer = await api.request<{ drills: VmDrillRun[] }>("GET", `/vms/${encodeURIComponent(command.vmKey)}/drills${query}`);
+      return ok(answer, formatVmDrills(answer.drills));
+    }
     case "drills": {
       const query = command.limit !== undefined ? `?limit=${command.limit}` : "";
       const answer = await api.request<{ drills: DrillRun[] }>("GET", `${disk(command.diskKey)}/drills${query}`);
@@ -202,6 +212,19 @@ async function drill(command: Extract<CliCommand, { name: "drill" }>, context: C
     progress: formatDrillProgress,
     format: formatDrill,
     followWith: `the drill goes on. Follow it with: diskdelta drills ${command.diskKey}`,
+  });
+}
+
+/** A VM set's drill started now and, unless --no-wait, followed until every disk's drill has ended and the set's result is in. */
+async function drillVm(command: Extract<CliCommand, { name: "drill-vm" }>, context: CommandContext): Promise<Outcome> {
+  const { api } = context;
+  const accepted = await api.request<VmDrillAnswer>("POST", `/vms/${encodeURIComponent(command.vmKey)}/drills`);
+  if (!command.wait) return ok(accepted, formatVmDrill(accepted));
+  return followToEnd(context, command.wait, {
+    statusPath: (accepted.statusUrl && api.pathOf(accepted.statusUrl)) ?? `/vms/${encodeURIComponent(command.vmKey)}/drills/${encodeURIComponent(accepted.vmDrillId)}`,
+    progress: (answer: VmDrillAnswer) => answer.drills.map(formatDrillProgress).join("; "),
+    format: formatVmDrill,
+    followWith: `the drill goes on. Follow it with: diskdelta drills-vm ${command.vmKey}`,
   });
 }
 

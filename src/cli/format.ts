@@ -9,7 +9,7 @@ import type { RestorePoint, RunView } from "../domain/records";
 import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
-import type { DrillRun, RestoreRecord } from "../domain/records";
+import type { DrillRun, RestoreRecord, VmDrillRun } from "../domain/records";
 import type { DiskStatus } from "../engine/status";
 
 import type { VerifyOutcome } from "../engine/verify-restore-point";
@@ -205,6 +205,38 @@ export function formatDrillProgress(drill: DrillRun): string {
   if (drill.state === "verifying") return `drill ${drill.drillId}: comparing (${drill.basis}), ${formatBytes(drill.cursor)} of ${formatBytes(drill.diskBytes)}`;
   if (drill.state === "restoring") return `drill ${drill.drillId}: restoring ${drill.restorePointId} to ${drill.drillDiskId.split("/").pop() ?? ""}`;
   return `drill ${drill.drillId}: ${drill.state}`;
+}
+
+/** A VM drill as the API answers it: the set's drill and each disk's DrillRun. */
+export type VmDrillAnswer = VmDrillRun & { readonly drills: readonly DrillRun[]; readonly statusUrl?: string };
+
+export function formatVmDrill(answer: VmDrillAnswer): string {
+  const common: [string, string][] = [
+    ["VM drill", answer.vmDrillId],
+    ["VM", answer.vmId],
+    ["Group", formatTime(answer.groupTime)],
+    ["Requested", `${formatTime(answer.requestedAt)} (${answer.trigger})`],
+  ];
+  const disks = answer.drills.map((d) => [d.diskKey, d.state, d.restorePointId, d.state === "succeeded" ? formatSeconds(d.rtoSeconds) : "-", d.state === "failed" ? d.error : ""]);
+  const perDisk = table(["DISK", "STATE", "RESTORE POINT", "RTO", "ERROR"], disks);
+  switch (answer.state) {
+    case "succeeded":
+      return `VM drill succeeded: every disk equals its RestorePoint of the group; the drill disks are deleted.\n\n${fields([
+        ...common,
+        ["Disks usable after", formatSeconds(answer.usableSeconds)],
+        ["RTO (slowest disk)", `${formatSeconds(answer.rtoSeconds)} (${answer.slowestDiskKey})`],
+      ])}\n\n${perDisk}`;
+    case "failed":
+      return `VM drill FAILED: ${answer.error}\n\n${fields([...common, ["Ended", formatTime(answer.endedAt)]])}\n\n${perDisk}`;
+    default:
+      return `VM drill ${answer.state}.\n\n${fields(common)}\n\n${perDisk}`;
+  }
+}
+
+export function formatVmDrills(drills: readonly VmDrillRun[]): string {
+  if (!drills.length) return "No VM drills yet. Start one with: diskdelta drill-vm <vm>";
+  const rows = drills.map((d) => [d.vmDrillId, d.state, d.trigger, formatTime(d.groupTime), formatTime(d.requestedAt), d.state === "succeeded" ? formatSeconds(d.rtoSeconds) : "-", d.state === "failed" ? d.error : ""]);
+  return table(["DRILL", "STATE", "TRIGGER", "GROUP", "REQUESTED", "RTO", "ERROR"], rows);
 }
 
 export function formatDrills(drills: readonly DrillRun[]): string {

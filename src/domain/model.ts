@@ -155,6 +155,21 @@ export const protectedDiskInputSchema = z
   })
   .strict();
 
+/** Why a drill configuration cannot be used with this target, or undefined: a drill restores, and restores need the storage account. */
+export function drillStorageProblem(input: { drill?: DrillConfig | null; target: { storageAccountId?: string } }): string | undefined {
+  if (!input.drill || input.target.storageAccountId) return undefined;
+  return "target.storageAccountId: required with a drill configuration (a drill restores the RestorePoint, and Disk Import needs the target storage account's resource id)";
+}
+
+/** Refines a protect request: a drill configuration needs `target.storageAccountId` (stored rows are not refined). */
+export function refineDrillStorage(input: { drill?: DrillConfig; target: { storageAccountId?: string } }, ctx: z.RefinementCtx): void {
+  const problem = drillStorageProblem(input);
+  if (problem) ctx.addIssue({ code: "custom", path: ["target", "storageAccountId"], message: problem.replace(/^target\.storageAccountId: /, "") });
+}
+
+/** What POST /api/disks takes: a ProtectedDisk input whose drill can restore. */
+export const protectRequestSchema = protectedDiskInputSchema.superRefine(refineDrillStorage);
+
 export type ProtectedDiskInput = z.input<typeof protectedDiskInputSchema>;
 /** A parsed ProtectedDisk input, defaults filled. */
 export type ProtectedDiskParsed = z.output<typeof protectedDiskInputSchema>;

@@ -335,6 +335,8 @@ const drillIdentity = {
   trigger: z.enum(["schedule", "manual"]),
   requestedAt: z.string().min(1),
   updatedAt: z.string().min(1),
+  /** Set when the drill is one disk's part of a VM drill: that VM's key; the VM drill's id is this drillId. */
+  vmKey: optionalString,
 };
 
 /** What the compare is against: the block checksums recorded at backup time, or the blob snapshot itself. */
@@ -378,3 +380,46 @@ export const drillRunSchema = z.discriminatedUnion("state", [
 ]);
 export type DrillRun = z.output<typeof drillRunSchema>;
 export const drillStates = ["restoring", "verifying", "succeeded", "failed"] as const;
+
+/** What every VM drill carries: which VM set, which RestorePoint group, which disks, why and when. */
+const vmDrillIdentity = {
+  vmKey: z.string().min(1),
+  /** Also the drillId of every member's DrillRun (one per disk, each in its disk's partition). */
+  vmDrillId: z.string().min(1),
+  vmId: z.string().min(1),
+  /** The RestorePoint group drilled: every member's RestorePoint of this groupTime. */
+  groupTime: z.string().min(1),
+  /** The drilled disks' diskKeys, OS disk first, comma-separated (a table column holds no list). */
+  diskKeys: z.string().regex(/^[^,]+(,[^,]+)*$/, "must be diskKeys separated by commas"),
+  trigger: z.enum(["schedule", "manual"]),
+  requestedAt: z.string().min(1),
+  updatedAt: z.string().min(1),
+};
+
+/**
+ * A DR drill of a VM's disk set: running (each member's DrillRun restores and compares its disk) → succeeded (every
+ * disk compared equal; the RTO is the slowest disk's) or failed (naming each disk that failed, and the first
+ * differing block of the first). Recorded once, when every member's DrillRun has ended.
+ */
+export const vmDrillRunSchema = z.discriminatedUnion("state", [
+  z.object({ ...vmDrillIdentity, state: z.literal("running") }),
+  z.object({
+    ...vmDrillIdentity,
+    state: z.literal("succeeded"),
+    /** Requested → every disk usable, and requested → every disk verified, in seconds: the slowest disk's. */
+    usableSeconds: z.number().min(0),
+    rtoSeconds: z.number().min(0),
+    slowestDiskKey: z.string().min(1),
+    endedAt: z.string().min(1),
+  }),
+  z.object({
+    ...vmDrillIdentity,
+    state: z.literal("failed"),
+    error: z.string().min(1),
+    /** The first disk (in set order) whose drill failed, and its first differing block's offset when it found one. */
+    failedDiskKey: z.string().min(1),
+    firstDifferingByte: count.optional(),
+    endedAt: z.string().min(1),
+  }),
+]);
+export type VmDrillRun = z.output<typeof vmDrillRunSchema>;

@@ -9,14 +9,15 @@
 import { ConcurrencyError, ConflictError, PermanentError, describeError } from "../domain/errors";
 import { drillStaleIntervals, drillWindowBytes, stalledAfterMs, abandonedAfterMs, verifyBlockBytes } from "../domain/limits";
 import { type DrillStepMessage, queueNames } from "../domain/messages";
-import { type DiskRef, type ProtectedDiskConfig, diskRefOf, newRunId, parseDiskId } from "../domain/model";
-import type { DrillRun, Versioned } from "../domain/records";
+import { type DiskRef, type DrillConfig, type ProtectedDiskConfig, diskRefOf, newRunId, parseDiskId } from "../domain/model";
+import type { BlobRestorePoint, DrillRun, RestorePoint, Versioned } from "../domain/records";
 import { PAGE_BYTES } from "../domain/ranges";
 import { nextDueAt } from "../domain/schedule";
 import { locationFromUrl } from "../domain/target-location";
 import type { Delivery, Deps, Log, TargetBlob } from "./deps";
 import { acceptRestore, drillDiskKeyTag, drillTag } from "./restores";
 import { listRestorePoints } from "./status";
+import { settleVmDrill } from "./vm-drill-result";
 import { type SparseBlob, type SparseDigest, sparseDigest } from "./verify";
 import { recordedDigest } from "./verify-restore-point";
 
@@ -25,6 +26,14 @@ type DrillIn<S extends DrillRun["state"]> = Extract<DrillRun, { state: S }>;
 /** The name of a drill disk: marks it as a drill's, of which disk, and which drill (at most 80 characters). */
 export function drillDiskName(diskName: string, drillId: string): string {
   return `drill-${diskName.slice(0, 80 - 7 - drillId.length)}-${drillId}`;
+}
+
+/**
+ * The name of a drill's own restore hold. Not the drillId: that names the hold of the drill's tracked restore, which
+ * the restore releases when its disk is created, while the drill still has to compare the disk with the RestorePoint.
+ */
+function drillHoldId(drillId: string): string {
+  return `drill-${drillId}`;
 }
 
 /** True while a DrillRun has not ended. */
@@ -37,23 +46,60 @@ export type DrillStart = { readonly status: "started"; readonly drill: DrillRun 
 
 /**
  * Starts a drill of the disk's newest RestorePoint: holds it, records the DrillRun (restoring) and queues the
- * first step, which accepts the drill's restore. One drill per disk at a time. A PermanentError when the disk has
- * no drill configuration or no RestorePoint.
+ * first step, which accepts the drill's restore. One drill per disk at a time. A ConflictError when the disk has
+ * no drill configuration, cannot be restored (no storage account) or has no RestorePoint.
  */
 export async function startDrill(deps: Deps, config: ProtectedDiskConfig, trigger: DrillRun["trigger"], log: Log): Promise<DrillStart> {
-  const drillConfig = config.drill;
-  if (!drillConfig) {
-    throw new ConflictError("DrillNotConfigured", `disk ${config.diskKey} has no drill configuration; set one with PATCH (drill: { schedule, resourceGroup, location })`);
-  }
+  const drillConfig = drillConfigOf(config);
   const [last] = await deps.records.listDrills(config.diskKey, 1);
   if (last && isDrillActive(last)) return { status: "busy", drill: last };
   const [point] = await listRestorePoints(deps, config.diskKey);
   if (!point) throw new ConflictError("NoRestorePoint", `disk ${config.diskKey} has no RestorePoint to drill yet; sync it first`);
-  if (point.kind === "managed") {
-    throw new ConflictError("DrillNotSupported", `the newest RestorePoint of disk ${config.diskKey} is a managed copy (target snapshot); drills compare blob RestorePoints only, for now: restore it and verify it instead`);
-  }
   const now = deps.now();
-  const drillId = newRunId(now, deps.randomId());
+  const drill = await beginDrill(deps, { config, drillConfig, point: drillablePoint(point), trigger, drillId: newRunId(now, deps.randomId()), requestedAt: now }, log);
+  return { status: "started", drill };
+}
+
+/**
+ * The disk's drill configuration, when a drill of it can restore; a ConflictError naming what is missing and how to
+ * set it otherwise (checked before anything is created, so that a drill never fails for it at its first step).
+ */
+export function drillConfigOf(config: ProtectedDiskConfig): DrillConfig {
+  if (!config.drill) {
+    throw new ConflictError("DrillNotConfigured", `disk ${config.diskKey} has no drill configuration; set one with PATCH (drill: { schedule, resourceGroup, location })`);
+  }
+  if (!config.target.storageAccountId) {
+    throw new ConflictError(
+      "DrillNotRestorable",
+      `disk ${config.diskKey} has no target.storageAccountId, which a drill's restore (Disk Import) needs; unprotect it and protect it again with target.storageAccountId (its TargetBlob and RestorePoints stay)`,
+    );
+  }
+  return config.drill;
+}
+
+/** A RestorePoint a drill can compare: a blob snapshot; a managed copy (target snapshot) is refused, naming what to do instead. */
+export function drillablePoint(point: RestorePoint): BlobRestorePoint {
+  if (point.kind === "blob") return point;
+  throw new ConflictError("DrillNotSupported", `RestorePoint ${point.restorePointId} of disk ${point.diskKey} is a managed copy (target snapshot); drills compare blob RestorePoints only, for now: restore it and verify it instead`);
+}
+
+/** What a drill starts from: the disk, its drill configuration, the RestorePoint drilled, and the drill's id. */
+export interface DrillPlan {
+  readonly config: ProtectedDiskConfig;
+  readonly drillConfig: DrillConfig;
+  readonly point: BlobRestorePoint;
+  readonly trigger: DrillRun["trigger"];
+  readonly drillId: string;
+  /** When the drill was asked for: its RTO counts from here (a VM drill's members share the VM drill's). */
+  readonly requestedAt: Date;
+  /** The VM set whose drill this disk's drill is part of (its vmDrillId is drillId). */
+  readonly vmKey?: string;
+}
+
+/** Holds the RestorePoint, records the DrillRun (restoring) and queues its first step. */
+export async function beginDrill(deps: Deps, plan: DrillPlan, log: Log): Promise<DrillRun> {
+  const { config, drillConfig, point, trigger, drillId } = plan;
+  const now = plan.requestedAt;
   const source = diskRefOf(config);
   const drillDiskId = `/subscriptions/${source.subscriptionId}/resourceGroups/${drillConfig.resourceGroup}/providers/Microsoft.Compute/disks/${drillDiskName(source.name, drillId)}`;
   const drill: DrillRun = {
@@ -67,13 +113,14 @@ export async function startDrill(deps: Deps, config: ProtectedDiskConfig, trigge
     trigger,
     requestedAt: now.toISOString(),
     updatedAt: now.toISOString(),
+    ...(plan.vmKey ? { vmKey: plan.vmKey } : {}),
     state: "restoring",
   };
-  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drillId, now);
+  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drillHoldId(drillId), now);
   await deps.records.createDrill(drill);
   await deps.queues.send(queueNames.drills, { diskKey: drill.diskKey, drillId, cursor: 0 });
-  log.info("drill started", { diskKey: drill.diskKey, drillId, restorePointId: point.restorePointId, diskId: drillDiskId });
-  return { status: "started", drill };
+  log.info("drill started", { diskKey: drill.diskKey, drillId, restorePointId: point.restorePointId, diskId: drillDiskId, ...(plan.vmKey ? { vmKey: plan.vmKey } : {}) });
+  return drill;
 }
 
 /** One step of a drill: accept its restore or see whether it ended, or compare the window at the cursor. */
@@ -93,12 +140,12 @@ export async function advanceDrill(deps: Deps, message: DrillStepMessage, log: L
     return log.info("stale drill step dropped", { ...message, cursor: drill.cursor });
   }
   // A step after the end: an earlier delivery may have died between recording the end and cleaning up.
-  await cleanUp(deps, drill, log);
+  await afterEnd(deps, drill, log);
 }
 
 async function awaitRestore(deps: Deps, found: Versioned<DrillIn<"restoring">>, log: Log): Promise<void> {
   const drill = found.value;
-  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drill.drillId, deps.now());
+  await holdOf(deps, drill).holdForRestore(drill.targetSnapshot, drillHoldId(drill.drillId), deps.now());
   const recorded = (await deps.records.getRestore(drill.diskKey, drill.drillId))?.value;
   const restore = recorded ?? (await acceptDrillRestore(deps, drill));
   // Accepted by an earlier delivery that may have died before queueing it: queue it again (its steps run twice safely).
@@ -146,7 +193,7 @@ async function acceptDrillRestore(deps: Deps, drill: DrillIn<"restoring">) {
 async function compareWindow(deps: Deps, found: Versioned<DrillIn<"verifying">>, log: Log): Promise<void> {
   const drill = found.value;
   const target = holdOf(deps, drill);
-  await target.holdForRestore(drill.targetSnapshot, drill.drillId, deps.now());
+  await target.holdForRestore(drill.targetSnapshot, drillHoldId(drill.drillId), deps.now());
   const window = { start: drill.cursor, end: Math.min(drill.cursor + drillWindowBytes, drill.diskBytes) };
   const sas = await deps.compute.grantDiskRead(drillDiskOf(drill), deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const restored: SparseBlob = { sizeBytes: drill.diskBytes, allocated: (w) => deps.source.allocated(sas, w), read: (r) => deps.source.read(sas, r) };
@@ -223,14 +270,20 @@ async function endDrill(deps: Deps, found: Versioned<DrillRun>, end: DrillEnd, l
     deps.metrics.record("diskdelta.drill.failed", 1, dimensions);
     log.error("drill failed", { diskKey: drill.diskKey, drillId: drill.drillId, error: ended.error });
   }
-  await cleanUp(deps, ended, log);
+  await afterEnd(deps, ended, log);
+}
+
+/** What follows a drill's end, every time it is seen ended: cleanup, and the result of the VM drill it is part of. */
+async function afterEnd(deps: Deps, drill: DrillRun, log: Log): Promise<void> {
+  await cleanUp(deps, drill, log);
+  if (drill.vmKey) await settleVmDrill(deps, drill.vmKey, drill.drillId, log);
 }
 
 /** Ends a drill as failed with its cause (a permanent error, or the last delivery); an ended drill is only cleaned up again. */
 export async function failDrill(deps: Deps, diskKey: string, drillId: string, error: unknown, log: Log): Promise<void> {
   const found = await deps.records.getDrill(diskKey, drillId);
   if (!found) return;
-  if (!isDrillActive(found.value)) return cleanUp(deps, found.value, log);
+  if (!isDrillActive(found.value)) return afterEnd(deps, found.value, log);
   await endDrill(deps, found, { state: "failed", error: describeError(error) }, log);
 }
 
@@ -246,7 +299,17 @@ async function cleanUp(deps: Deps, drill: DrillRun, log: Log): Promise<void> {
     await deps.compute.deleteDisk(ref);
     log.info("drill disk deleted", { diskKey: drill.diskKey, drillId: drill.drillId, diskId: ref.id });
   }
-  await holdOf(deps, drill).releaseRestoreHold(drill.targetSnapshot, drill.drillId);
+  await releaseHolds(deps, drill);
+}
+
+/**
+ * Releases the drill's hold, and its restore's (named by the drillId): a restore whose worker died between recording
+ * its success and releasing its hold leaves it, and once the drill has ended nothing reads the RestorePoint for it.
+ */
+async function releaseHolds(deps: Deps, drill: DrillRun): Promise<void> {
+  const target = holdOf(deps, drill);
+  await target.releaseRestoreHold(drill.targetSnapshot, drillHoldId(drill.drillId));
+  await target.releaseRestoreHold(drill.targetSnapshot, drill.drillId);
 }
 
 /** What the timer did for drills on one tick. */
@@ -273,7 +336,7 @@ export async function tickDrills(deps: Deps, config: ProtectedDiskConfig, report
     if (found && found.value.drillDiskId.toLowerCase() !== disk.ref.id.toLowerCase()) continue;
     await deps.compute.revokeDiskAccess(disk.ref);
     await deps.compute.deleteDisk(disk.ref);
-    if (found) await holdOf(deps, found.value).releaseRestoreHold(found.value.targetSnapshot, drillId);
+    if (found) await releaseHolds(deps, found.value);
     report.swept.push(disk.ref.id);
     log.warn("leftover drill disk deleted", { diskKey: config.diskKey, drillId, diskId: disk.ref.id });
   }
@@ -290,7 +353,8 @@ export async function tickDrills(deps: Deps, config: ProtectedDiskConfig, report
     }
     return;
   }
-  if (!config.enabled || nextDueAt(drillConfig.schedule, last ? new Date(last.requestedAt) : undefined).getTime() > now.getTime()) return;
+  // A disk of a VM's set is drilled on schedule with the set (vm-drills.ts), as of one RestorePoint group.
+  if (config.vmGroup || !isDrillDue(config, last, now)) return;
   const started = await startDrill(deps, config, "schedule", log).catch((error: unknown) => {
     // A disk without a RestorePoint yet has nothing to drill: the next tick tries again.
     if (error instanceof ConflictError && error.code === "NoRestorePoint") return undefined;
@@ -299,20 +363,31 @@ export async function tickDrills(deps: Deps, config: ProtectedDiskConfig, report
   if (started?.status === "started") report.started.push(started.drill.drillId);
 }
 
+/** True when the disk is enabled and its drill schedule's next time after the last drill (or none) has come. */
+export function isDrillDue(config: ProtectedDiskConfig, last: { requestedAt: string } | undefined, now: Date): boolean {
+  if (!config.enabled || !config.drill) return false;
+  return nextDueAt(config.drill.schedule, last ? new Date(last.requestedAt) : undefined).getTime() <= now.getTime();
+}
+
 /** The drill part of a disk's status: the last drill, and whether the last success is older than the schedule allows. */
 export function describeDrills(config: ProtectedDiskConfig, drills: readonly DrillRun[], now: Date): { lastDrill?: DrillRun; drillStale: boolean } {
   const [lastDrill] = drills;
   if (!config.drill) return { ...(lastDrill ? { lastDrill } : {}), drillStale: false };
+  return { ...(lastDrill ? { lastDrill } : {}), drillStale: isDrillStale(config.drill.schedule, drills, now) };
+}
+
+/** True when the newest successful drill (of a disk, or of a VM set) is older than `drillStaleIntervals` of the schedule. */
+export function isDrillStale(schedule: string, drills: readonly { state: string; requestedAt: string }[], now: Date): boolean {
   const lastSuccess = drills.find((drill) => drill.state === "succeeded");
   let due = lastSuccess ? new Date(lastSuccess.requestedAt) : undefined;
-  for (let i = 0; i < drillStaleIntervals && due; i++) due = nextDueAt(config.drill.schedule, due);
+  for (let i = 0; i < drillStaleIntervals && due; i++) due = nextDueAt(schedule, due);
   // Never drilled: stale once the first drill would have been due (i.e. right away), so an operator notices.
-  return { ...(lastDrill ? { lastDrill } : {}), drillStale: !due || due.getTime() < now.getTime() };
+  return !due || due.getTime() < now.getTime();
 }
 
 function identityOf(drill: DrillRun) {
-  const { diskKey, drillId, restorePointId, drillDiskId, targetBlobUrl, targetSnapshot, diskBytes, trigger, requestedAt, updatedAt } = drill;
-  return { diskKey, drillId, restorePointId, drillDiskId, targetBlobUrl, targetSnapshot, diskBytes, trigger, requestedAt, updatedAt };
+  const { diskKey, drillId, restorePointId, drillDiskId, targetBlobUrl, targetSnapshot, diskBytes, trigger, requestedAt, updatedAt, vmKey } = drill;
+  return { diskKey, drillId, restorePointId, drillDiskId, targetBlobUrl, targetSnapshot, diskBytes, trigger, requestedAt, updatedAt, ...(vmKey ? { vmKey } : {}) };
 }
 
 function holdOf(deps: Deps, drill: DrillRun): TargetBlob {

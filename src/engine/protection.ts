@@ -5,6 +5,7 @@ import {
   protectedDiskInputSchema,
   diskRefOf,
   replicationProblems,
+  drillStorageProblem,
   toProtectedDisk,
 } from "../domain/model";
 import { ConflictError, PermanentError } from "../domain/errors";
@@ -36,6 +37,8 @@ export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedD
   const { drill: currentDrill, ...kept } = current;
   const nextDrill = drill === null ? undefined : (drill ?? currentDrill);
   const next: ProtectedDiskConfig = { ...kept, ...withoutAbsent(rest), ...(nextDrill ? { drill: nextDrill } : {}) };
+  const refusal = drill ? drillStorageProblem(next) : undefined;
+  if (refusal) throw new InvalidProtectionError("InvalidRequest", `disk ${diskKey}: ${refusal}; unprotect it and protect it again with target.storageAccountId (its TargetBlob and RestorePoints stay)`);
   await refuseBadReplication(deps, next);
   await deps.records.replaceDisk(next);
   return next;

@@ -11,6 +11,7 @@ import { isDue } from "../domain/schedule";
 import type { Deps, Log } from "./deps";
 import { type DrillTickReport, tickDrills } from "./drills";
 import { type StartOutcome, startBackupRun } from "./runs";
+import { tickVmDrills } from "./vm-drills";
 import { type DiskStatus, describeDisk } from "./status";
 
 
@@ -73,6 +74,7 @@ export async function scheduleDueBackups(deps: Deps, log: Log): Promise<TickRepo
       log.error("drill housekeeping failed; other disks go on", { diskKey: disk.diskKey, error: describeError(error) });
     });
   }
+  await tickVmDrills(deps, disks, report.drills, log);
   return report;
 }
 

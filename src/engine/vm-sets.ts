@@ -11,8 +11,10 @@ import {
   type ProtectedDiskConfig,
   type ProtectedDiskParsed,
   type VmMember,
+  drillStorageProblem,
   parseVmId,
   protectedDiskInputSchema,
+  refineDrillStorage,
   scheduleSchema,
   vmIdSchema,
   toProtectedDisk,
@@ -35,7 +37,8 @@ export const protectVmInputSchema = protectedDiskInputSchema
     target: protectedDiskInputSchema.shape.target.omit({ blobName: true }),
     schedule: scheduleSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(refineDrillStorage);
 export type ProtectVmInput = z.input<typeof protectVmInputSchema>;
 
 /** A disk of the set after protect-vm: newly protected, adopted (protected before, now of the set), or as it was. */
@@ -77,6 +80,7 @@ export async function protectVm(deps: Deps, input: unknown): Promise<ProtectVmOu
     return { input, config: toProtectedDisk(input) };
   });
   for (const { config } of planned) await refuseUnsupportedDisk(deps, config);
+  for (const { config } of planned) await refuseUndrillableAdoption(deps, config);
 
   const disks: VmSetMember[] = [];
   for (const disk of planned) disks.push(await joinSet(deps, disk));
@@ -90,6 +94,13 @@ export class UnsupportedVmError extends PermanentError {
   constructor(vmId: string, reason: string) {
     super("UnsupportedDisk", `vmId: virtual machine ${vmId} cannot be protected: ${reason}; nothing was protected`);
   }
+}
+
+/** A drill given to protect-vm is refused before anything is protected when a disk it adopts keeps a target without storage account. */
+async function refuseUndrillableAdoption(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
+  const existing = disk.drill ? await deps.records.getDisk(disk.diskKey) : undefined;
+  const refusal = existing ? drillStorageProblem({ drill: disk.drill, target: existing.target }) : undefined;
+  if (refusal) throw new UnsupportedVmError(disk.vmGroup?.vmId ?? disk.diskId, `disk ${existing?.diskId} is protected already, without ${refusal}`);
 }
 
 /** Protects the disk as one of the set, or makes the ProtectedDisk it already is one (its target and retention kept). */
@@ -109,9 +120,11 @@ async function joinSet(deps: Deps, planned: { input: ProtectedDiskParsed; config
 async function adopt(deps: Deps, existing: ProtectedDiskConfig, disk: ProtectedDiskConfig): Promise<VmSetMember> {
   const member = disk.vmGroup;
   const sameMember = existing.vmGroup?.vmId.toLowerCase() === member?.vmId.toLowerCase() && existing.vmGroup?.role === member?.role && existing.vmGroup?.lun === member?.lun;
-  if (sameMember && existing.schedule === disk.schedule) return { status: "unchanged", disk: existing };
+  // A drill configuration given to protect-vm is the set's: every disk takes it (none given: each keeps its own).
+  const sameDrill = !disk.drill || JSON.stringify(existing.drill) === JSON.stringify(disk.drill);
+  if (sameMember && sameDrill && existing.schedule === disk.schedule) return { status: "unchanged", disk: existing };
   // One schedule for the set: the adopted disk takes the set's, so that its runs start in the same ticks.
-  const adopted: ProtectedDiskConfig = { ...existing, schedule: disk.schedule, ...(member ? { vmGroup: member } : {}) };
+  const adopted: ProtectedDiskConfig = { ...existing, schedule: disk.schedule, ...(member ? { vmGroup: member } : {}), ...(disk.drill ? { drill: disk.drill } : {}) };
   await deps.records.replaceDisk(adopted);
   return { status: "adopted", disk: adopted };
 }

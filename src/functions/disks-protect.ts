@@ -1,11 +1,11 @@
 /** POST /api/disks — protect a disk. 201 with the ProtectedDisk, 409 if it is protected already, 400 for a disk type diskdelta cannot restore. */
-import { protectedDiskInputSchema } from "../domain/model";
+import { protectRequestSchema } from "../domain/model";
 import { type ProtectOutcome, InvalidProtectionError, protectDisk } from "../engine/protection";
 import { httpHandler, json, problem, readBody } from "../host/http";
 import { register } from "../host/register";
 
 export const protectDiskHandler = httpHandler(async (request, deps) => {
-  const body = await readBody(request, protectedDiskInputSchema);
+  const body = await readBody(request, protectRequestSchema);
   if ("response" in body) return body.response;
   let outcome: ProtectOutcome;
   try {

@@ -112,6 +112,29 @@ describe("DR drills", () => {
     assert.ok(!(await app().restorePoints(diskKey)).some((p) => p.restorePointId === drilled.restorePointId), "once the drill ended, retention removes it");
   });
 
+  it("when a drill is given without target.storageAccountId, then protect and update answer 400 naming the field, and a stored one is refused at the drill's start with 409", async () => {
+    const diskId = await app().createDisk(`disk-drill-${++counter}`, GiB);
+    const target = { blobEndpoint: app().stack.target.blobEndpoint, container: "backups" };
+    const protect = await app().host.invokeHttp("POST", "/api/disks", { diskId, target, ...drillConfig(app()) });
+    assert.equal(protect.status, 400, JSON.stringify(protect.body));
+    assert.match(JSON.stringify(protect.body), /target\.storageAccountId: required with a drill configuration/);
+    const diskKey = await app().protect(diskId, { target });
+    const patched = await app().host.invokeHttp("PATCH", `/api/disks/${diskKey}`, drillConfig(app()));
+    assert.equal(patched.status, 400, JSON.stringify(patched.body));
+    assert.match(JSON.stringify(patched.body), /target\.storageAccountId.*protect it again/);
+    assert.equal((await app().deps.records.getDisk(diskKey))?.drill, undefined, "the refused update changed nothing");
+    // A row stored before this check (drill set, no storage account) still loads; its drill is refused up front.
+    const stored = await app().deps.records.getDisk(diskKey);
+    assert.ok(stored);
+    await app().deps.records.replaceDisk({ ...stored, ...drillConfig(app()) });
+    app().stack.disks.writeSeeded(diskId, 8 * MiB, MiB, 77);
+    await app().sync(diskKey);
+    const started = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/drills`);
+    assert.equal(started.status, 409, JSON.stringify(started.body));
+    assert.equal((started.body as { error: { code: string } }).error.code, "DrillNotRestorable");
+    assert.deepEqual(await app().deps.records.listDrills(diskKey, 5), [], "no DrillRun was created");
+  });
+
   it("when a drill is asked for while one runs, or for a disk without drills, then 409 says why", async () => {
     const diskId = await app().createDisk(`disk-drill-${++counter}`, GiB);
     const { drill: _drill, ...withoutDrill } = withDrills(app());

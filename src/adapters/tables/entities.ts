@@ -89,10 +89,18 @@ export interface VersionedRecords<T> {
 
 export function versionedRecords<T extends { diskKey: string }>(
   table: Table, schema: z.ZodType<T>, idOf: (record: T) => string, what: (id: string) => string,
+): VersionedRecords<T>;
+/** The same, for records of another partition key (a VM's records: `partitionOf`). */
+export function versionedRecords<T extends object>(
+  table: Table, schema: z.ZodType<T>, idOf: (record: T) => string, what: (id: string) => string, partitionOf: (record: T) => string,
+): VersionedRecords<T>;
+export function versionedRecords<T extends object>(
+  table: Table, schema: z.ZodType<T>, idOf: (record: T) => string, what: (id: string) => string,
+  partitionOf = (record: T) => (record as T & { diskKey: string }).diskKey,
 ): VersionedRecords<T> {
   const { client } = table;
   // The one place such a record becomes an entity and back.
-  const toRecordEntity = (record: T) => toEntity(record.diskKey, idOf(record), record);
+  const toRecordEntity = (record: T) => toEntity(partitionOf(record), idOf(record), record);
   const parse = (diskKey: string, entity: Entity): T => parseEntity(schema, entity, `${table.name}/${diskKey}/${entity.rowKey}`);
   return {
     create: (record) => table.use(() => ifUnchanged(what(idOf(record)), async () => void (await client.createEntity(toRecordEntity(record))))),
