@@ -8,9 +8,8 @@
 import { createHash } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
-import { setTimeout as sleep } from "node:timers/promises";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
-import { type BlobLimiter, pageWriteOf, refusalHeaders } from "./dataplane/blob-limits";
+import { type BlobLimiter, admitPageWrite } from "./dataplane/blob-limits";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
 import { EmulatorHttpError, SourceUnreachableError, type SourceReader } from "./disks/api";
 import { httpError, storageErrors } from "./error-catalog";
@@ -109,7 +108,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     if (!accountName) return false;
     // Every path below (forward, page list, Put Page From URL's write) sends req.url on, so it is widened once here.
     req.url = widenHttpsOnlySas(req.url ?? "/", accounts);
-    if (!(await admitted(req, res, accountName))) return true;
+    if (!(await admitPageWrite(options.limiter, accountName, req, res))) return true;
     try {
       if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
       else if (isGetPageRanges(req)) getPageRanges(req, res);
@@ -118,23 +117,6 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       if (!(error instanceof EmulatorHttpError)) throw error;
       answerStorageError(res, error);
     }
-    return true;
-  }
-
-  /**
-   * A page write passes the modelled limits first, as it reaches the service's front end before anything else: over
-   * them it is answered 503 ServerBusy with Retry-After (its body is left unread, as the service leaves it); within
-   * them it waits the modelled service time.
-   */
-  async function admitted(req: IncomingMessage, res: ServerResponse, account: string): Promise<boolean> {
-    const write = options.limiter && pageWriteOf(req.method, req.url ?? "/", req.headers);
-    if (!options.limiter || !write) return true;
-    const refusal = options.limiter.admit({ account, ...write });
-    if (refusal) {
-      answerStorageError(res, refusal.error, { headers: refusalHeaders(refusal) });
-      return false;
-    }
-    if (options.limiter.serviceTimeMs > 0) await sleep(options.limiter.serviceTimeMs);
     return true;
   }
 

@@ -11,7 +11,10 @@
  * storage account: 20,000 requests per second"). How large a burst the service absorbs is not documented; the model
  * lets a bucket hold `burstSeconds` of its rate.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { storageErrors, type ServiceError } from "../error-catalog";
+import { answerStorageError } from "../service-errors";
 
 /** The modelled limits on page writes (Put Page, Put Page From URL, Clear Pages). */
 export interface BlobWriteLimits {
@@ -160,7 +163,19 @@ export function pageWriteOf(method: string | undefined, path: string, headers: R
   return { blob: decodeURIComponent(url.pathname), bytes };
 }
 
-/** Answers a write the model refused as the service does: its error, and Retry-After in seconds. */
-export function refusalHeaders(refusal: Refusal): Record<string, string> {
-  return { "retry-after": String(refusal.retryAfterSeconds) };
+/**
+ * A page write passes the modelled limits first, as it reaches the service's front end before anything else: over
+ * them it is answered 503 ServerBusy with Retry-After (in whole seconds; its body is left unread, as the service
+ * leaves it) and false is returned; within them it waits the modelled service time. Other requests pass at once.
+ */
+export async function admitPageWrite(limiter: BlobLimiter | undefined, account: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const write = limiter && pageWriteOf(req.method, req.url ?? "/", req.headers);
+  if (!limiter || !write) return true;
+  const refusal = limiter.admit({ account, ...write });
+  if (refusal) {
+    answerStorageError(res, refusal.error, { headers: { "retry-after": String(refusal.retryAfterSeconds) } });
+    return false;
+  }
+  if (limiter.serviceTimeMs > 0) await sleep(limiter.serviceTimeMs);
+  return true;
 }
