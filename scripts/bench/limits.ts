@@ -1,5 +1,5 @@
 /**
- * Scenario 7: BackupRuns under Azure Storage's modelled scalability targets (emulator/dataplane/blob-limits.ts: a
+ * Scenario 8: BackupRuns under Azure Storage's modelled scalability targets (emulator/dataplane/blob-limits.ts: a
  * page blob takes ≈ 60 MiB/s and ≈ 500 requests/s, plus a service time per write), timed against the floor those
  * limits set — floor = max(bytes ÷ blob byte rate, requests ÷ blob request rate) — with the throttling answers
  * counted. A full copy is bytes-bound; the 200,000-range scale shape, at a fraction of its size with the same
@@ -84,7 +84,7 @@ async function fullCopyUnderLimits(bench: BenchStack, sizes: BenchSizes): Promis
   await worker.stop();
   const footer = { bytes: 512, ranges: 1, minimumRequests: 1 };
   const expected = sizeOf(extents);
-  return limited(`7 limits: full copy ${(expected.bytes / MiB).toFixed(0)} MiB`, { bytes: expected.bytes + footer.bytes, ranges: expected.ranges + 1, minimumRequests: expected.minimumRequests + 1 }, run, refused);
+  return limited(`8 limits: full copy ${(expected.bytes / MiB).toFixed(0)} MiB`, { bytes: expected.bytes + footer.bytes, ranges: expected.ranges + 1, minimumRequests: expected.minimumRequests + 1 }, run, refused);
 }
 
 /**
@@ -116,7 +116,7 @@ async function fragmentedUnderLimits(bench: BenchStack, sizes: BenchSizes): Prom
       const refused = limiter.counts.refused;
       limiter.set(undefined);
       await worker.stop();
-      runs.push(limited(`7 limits: ${sizes.limitsRanges} ranges in ${diskBytes / GiB} GiB, ${variant.name}`, sizeOf(changes), run, refused));
+      runs.push(limited(`8 limits: ${sizes.limitsRanges} ranges in ${diskBytes / GiB} GiB, ${variant.name}`, sizeOf(changes), run, refused));
     }
     return runs;
   } finally {

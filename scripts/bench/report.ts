@@ -294,7 +294,7 @@ function sweepRows(points: readonly SweepPoint[], latencyMs: number): Row[] {
   }));
 }
 
-/** Scenario 7: time against the floor of the modelled limits, throttling answers, and what coalescing gains. */
+/** Scenario 8: time against the floor of the modelled limits, throttling answers, and what coalescing gains. */
 function limitsRows(result: LimitsResult): Row[] {
   const { limits } = result;
   const floorText = (run: LimitedRun) =>

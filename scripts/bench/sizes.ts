@@ -25,9 +25,9 @@ export interface BenchSizes {
   readonly cappedHeapMib: number;
   /** 4 MiB changes copied once in one CopyStep and once in one CopyStep each. */
   readonly stepCount: number;
-  /** Scenario 7 (under the modelled limits): allocated data of the full copy. */
+  /** Scenario 8 (under the modelled limits): allocated data of the full copy. */
   readonly limitsFullCopyBytes: number;
-  /** Scenario 7: changed ranges of the scale shape, on a disk scaled to keep its density (64 GiB per 200,000). */
+  /** Scenario 8: changed ranges of the scale shape, on a disk scaled to keep its density (64 GiB per 200,000). */
   readonly limitsRanges: number;
   /** Byte-compare RestorePoints with their snapshots after the throughput runs (reads everything back). */
   readonly verify: boolean;
