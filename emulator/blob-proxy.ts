@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
+import { type BlobLimiter, admitPageWrite } from "./dataplane/blob-limits";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
 import { EmulatorHttpError, SourceUnreachableError, type SourceReader } from "./disks/api";
 import { httpError, storageErrors } from "./error-catalog";
@@ -32,6 +33,8 @@ export interface BlobProxyOptions {
   ca?: string;
   /** Live service behaviour; Get Page Ranges answers hold at most `pageListMaxRanges`. Default: the service's. */
   behaviour?: ServiceBehaviour;
+  /** The modelled scalability targets that page writes pass first (`dataplane/blob-limits.ts`); none: unlimited. */
+  limiter?: BlobLimiter;
 }
 
 /** The blob proxy as the HTTPS server uses it. */
@@ -105,6 +108,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     if (!accountName) return false;
     // Every path below (forward, page list, Put Page From URL's write) sends req.url on, so it is widened once here.
     req.url = widenHttpsOnlySas(req.url ?? "/", accounts);
+    if (!(await admitPageWrite(options.limiter, accountName, req, res))) return true;
     try {
       if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
       else if (isGetPageRanges(req)) getPageRanges(req, res);

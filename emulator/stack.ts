@@ -17,6 +17,7 @@ import {
   type ComputeRateLimitsUpdate,
 } from "./behaviour";
 import { createBlobProxy } from "./blob-proxy";
+import { type BlobLimiter, type BlobLimitsOption, createBlobLimiter } from "./dataplane/blob-limits";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
 import type { CopyRate } from "./disks/snapshot-copies";
@@ -76,6 +77,12 @@ export interface LocalStackOptions {
   snapshotCopyBytesPerSecond?: CopyRate;
   /** CopyStarts in flight per subscription per target region (default 100, the service's limit). */
   maxSnapshotCopiesPerRegion?: number;
+  /**
+   * Azure Storage's scalability targets on the target account's page writes (`emulator/dataplane/blob-limits.ts`):
+   * off by default; `{}` plays the service's, `{ scale: 0.01 }` a hundredth of them. Switch at run time with
+   * `blobLimits.set`.
+   */
+  blobLimits?: BlobLimitsOption;
 }
 
 /** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
@@ -133,6 +140,8 @@ export interface LocalStack extends StackEndpoints, BehaviourControl, ResourceGr
   faults: FaultControl;
   /** The disk emulator itself, for tests that need more than `disks`. */
   emulator: DiskEmulator;
+  /** The modelled scalability targets of page writes (see `LocalStackOptions.blobLimits`): switch, and count refusals. */
+  blobLimits: Pick<BlobLimiter, "set" | "counts">;
   /** Stops the HTTPS server and Azurite; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -217,12 +226,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       snapshotCopyBytesPerSecond: options.snapshotCopyBytesPerSecond,
       maxSnapshotCopiesPerRegion: options.maxSnapshotCopiesPerRegion,
     });
+    const limiter = createBlobLimiter(options.blobLimits);
     const proxy = createBlobProxy({
       azuriteBlobUrl: azurite.blobUrl,
       accounts,
       openSource: (url) => emulator.openSource(url),
       ca: ca.cert,
       behaviour,
+      limiter,
     });
     cleanups.push(() => proxy.close());
     server.route([
@@ -239,6 +250,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...behaviourControl(behaviour),
       ...resourceGroupControl(emulator.resourceGroups),
       ...virtualMachineControl(emulator.virtualMachines),
+      blobLimits: { set: (option) => limiter.set(option), counts: limiter.counts },
       stop,
     };
   } catch (error) {

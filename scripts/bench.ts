@@ -1,18 +1,19 @@
 /**
  * `npm run bench`: boots local stacks, runs the scenarios of issue 5 (see bench/README.md), prints the table and
  * writes bench/results.json. Not a test: nothing here asserts on time; the table says which targets hold.
- * BENCH_SCALE=small runs everything at a fraction of the size; BENCH_ONLY=full,incremental,scale picks scenarios.
+ * BENCH_SCALE=small runs everything at a fraction of the size; BENCH_ONLY=full,incremental,scale,limits picks scenarios.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { effectiveSettings } from "./bench/context";
+import { underLimits } from "./bench/limits";
 import { type BenchResults, formatTable, rowsOf } from "./bench/report";
 import { scaleAndControlPlane } from "./bench/scale";
 import { benchSizes } from "./bench/sizes";
 import { fullCopy, incrementalSync } from "./bench/throughput";
 
-const scenarios = ["full", "incremental", "scale"] as const;
+const scenarios = ["full", "incremental", "scale", "limits"] as const;
 
 async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     results.scale = scale;
     results.steps = steps;
   }
+  if (only.has("limits")) results.limits = await timed("under the modelled scalability targets", () => underLimits(sizes));
   const rows = rowsOf(results);
   const table = formatTable(rows);
   const defaults = effectiveSettings();
@@ -56,6 +58,9 @@ async function main(): Promise<void> {
       DISKDELTA_STEP_MAX_BYTES: defaults.DISKDELTA_STEP_MAX_BYTES,
       DISKDELTA_STEP_MAX_REQUESTS: defaults.DISKDELTA_STEP_MAX_REQUESTS,
       DISKDELTA_DIFF_WINDOW_BYTES: defaults.DISKDELTA_DIFF_WINDOW_BYTES,
+      DISKDELTA_TARGET_BLOB_MIB_PER_SECOND: defaults.DISKDELTA_TARGET_BLOB_MIB_PER_SECOND,
+      DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND: defaults.DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND,
+      DISKDELTA_TRANSACTION_COST_BYTES: defaults.DISKDELTA_TRANSACTION_COST_BYTES,
     },
     rows,
     details: results,

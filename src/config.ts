@@ -34,6 +34,15 @@ export const settingsSchema = z.object({
   DISKDELTA_DIFF_WINDOW_BYTES: intSetting(1 * GiB, diffWindowLimits.min, diffWindowLimits.max).refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB (windows must end on page boundaries)"),
   /** Page requests in flight per CopyStep. */
   DISKDELTA_COPY_CONCURRENCY: intSetting(8, 1, 64),
+  /** Page-write bytes per second a CopyStep sends to one TargetBlob (a standard page blob's target: 60 MiB/s); 0 = unpaced. */
+  DISKDELTA_TARGET_BLOB_MIB_PER_SECOND: intSetting(60, 0, 100_000),
+  /** Page writes per second a CopyStep sends to one TargetBlob (a standard page blob's target: 500/s); 0 = unpaced. */
+  DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND: intSetting(500, 0, 1_000_000),
+  /**
+   * What one write transaction costs, in bytes of cross-region transfer at your prices: gaps of unchanged pages up to
+   * this (and up to the TargetBlob's bytes per request) are carried along to save requests; 0 never merges.
+   */
+  DISKDELTA_TRANSACTION_COST_BYTES: intSetting(0, 0, 4 * MiB),
   /**
    * How long prepare waits for a SourceSnapshot's background copy (`completionPercent` < 100: Premium SSD v2, Ultra,
    * CopyStart) before the run fails with HydrationTimeout.

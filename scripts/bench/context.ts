@@ -29,7 +29,10 @@ export interface BenchStack {
   write(diskId: string, extents: readonly SeededExtent[]): void;
   /** A snapshot owned by the bench (diskdelta never deletes it) with a read SAS; `release` revokes the SAS. */
   snapshot(diskId: string, name: string): Promise<{ sasUrl: string; release: () => Promise<void> }>;
-  /** A diskdelta worker process; `settings` override app settings (e.g. DISKDELTA_COPY_CONCURRENCY). */
+  /**
+   * A diskdelta worker process; `settings` override app settings (e.g. DISKDELTA_COPY_CONCURRENCY). Unless they say
+   * otherwise its writes are not paced (`unpaced`): on loopback the references it is compared with are not either.
+   */
   worker(settings?: Record<string, string>, nodeArguments?: string[]): Promise<ChildHandle<WorkerCommands>>;
   client(): Promise<ChildHandle<ClientCommands>>;
   stop(): Promise<void>;
@@ -41,6 +44,9 @@ export function effectiveSettings(overrides: Record<string, string> = {}): Setti
 }
 
 const scriptDir = resolve(__dirname);
+
+/** Pacing off: the loopback scenarios compare diskdelta with raw writes that nothing paces. */
+export const unpaced = { DISKDELTA_TARGET_BLOB_MIB_PER_SECOND: "0", DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND: "0" };
 
 /**
  * Node options of the worker process, as `languageWorkers__node__arguments` sets them for a Functions worker
@@ -91,6 +97,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
     async worker(settings = {}, nodeArguments = workerNodeArguments()) {
       return track(
         await startChild<WorkerCommands>(join(scriptDir, "worker.js"), {
+          ...unpaced,
           ...settings,
           AzureWebJobsStorage: stack.appStorage.connectionString,
           DISKDELTA_ARM_ENDPOINT: stack.arm.endpoint,

@@ -4,6 +4,7 @@
  */
 import { MiB } from "../../src/domain/ranges";
 import type { Transfer } from "./client";
+import type { LimitedRun, LimitsResult } from "./limits";
 import type { MeasuredRun } from "./runs";
 import type { ScalePoint, StepOverhead } from "./scale";
 import type { LatencyResult, SweepPoint, ThroughputResult } from "./throughput";
@@ -293,8 +294,43 @@ function sweepRows(points: readonly SweepPoint[], latencyMs: number): Row[] {
   }));
 }
 
+/** Scenario 8: time against the floor of the modelled limits, throttling answers, and what coalescing gains. */
+function limitsRows(result: LimitsResult): Row[] {
+  const { limits } = result;
+  const floorText = (run: LimitedRun) =>
+    `floor ${ms(run.floorMs)} = max(${mib(run.bytes)} ÷ ${limits.blobBytesPerSecond / MiB} MiB/s, ${run.requests} req ÷ ${limits.blobRequestsPerSecond}/s)`;
+  const cost = (bytes: number, requests: number) => bytes + requests * result.transactionCostBytes;
+  const unmerged = result.runs.find((run) => run.name.endsWith("no merge"));
+  return result.runs.flatMap((run): Row[] => {
+    const copyRatio = run.run.copyPhaseMs / run.floorMs;
+    const rows: Row[] = [
+      { scenario: run.name, measure: "time ÷ floor, copy phase", value: ms(run.run.copyPhaseMs), reference: floorText(run), ratio: fixed(copyRatio), target: "≤ 1.11", holds: copyRatio <= 1.11 },
+      { scenario: run.name, measure: "time ÷ floor, whole run (snapshot, prepare, finalize included)", value: ms(run.run.wallMs), reference: floorText(run), ratio: fixed(run.run.wallMs / run.floorMs), target: "(info)" },
+      { scenario: run.name, measure: "throttling answers (503 ServerBusy) under diskdelta's pacing", value: String(run.refused), reference: `${run.requests} page writes`, ratio: "", target: "0", holds: run.refused === 0 },
+    ];
+    if (!unmerged || run === unmerged || !run.name.endsWith("merged")) return rows;
+    const gain = run.run.copyPhaseMs / run.unmergedFloorMs;
+    const inflation = run.bytes / run.expected.bytes;
+    return [
+      ...rows,
+      { scenario: run.name, measure: "coalescing: time ÷ no-merge floor, copy phase", value: ms(run.run.copyPhaseMs), reference: `no-merge floor ${ms(run.unmergedFloorMs)} (${run.expected.minimumRequests} req)`, ratio: fixed(gain), target: "≤ 0.60", holds: gain <= 0.6 },
+      { scenario: run.name, measure: "coalescing: bytes written ÷ bytes changed", value: mib(run.bytes), reference: mib(run.expected.bytes), ratio: fixed(inflation), target: "≤ 1.30", holds: inflation <= 1.3 },
+      { scenario: run.name, measure: "coalescing: page writes, merged vs not", value: String(run.requests), reference: `${unmerged.requests} (no merge)`, ratio: fixed(run.requests / unmerged.requests), target: "(reported)" },
+      {
+        scenario: run.name,
+        measure: `coalescing: modelled cost, bytes + writes × ${(result.transactionCostBytes / 1024).toFixed(1)} KiB`,
+        value: mib(cost(run.bytes, run.requests)),
+        reference: `${mib(cost(unmerged.bytes, unmerged.requests))} (no merge)`,
+        ratio: fixed(cost(run.bytes, run.requests) / cost(unmerged.bytes, unmerged.requests)),
+        target: "(reported)",
+      },
+    ];
+  });
+}
+
 /** Everything the bench measured. */
 export interface BenchResults {
+  readonly limits?: LimitsResult;
   readonly full?: ThroughputResult;
   readonly incremental?: ThroughputResult;
   readonly latency?: LatencyResult;
@@ -311,6 +347,7 @@ export function rowsOf(results: BenchResults): Row[] {
     ...(results.scale ? scaleRows(results.scale) : []),
     ...(results.scale && results.steps ? controlPlaneRows(results.scale, results.steps) : []),
     ...(results.sweep && results.latency ? sweepRows(results.sweep, results.latency.serviceLatencyMs) : []),
+    ...(results.limits ? limitsRows(results.limits) : []),
   ];
 }
 

@@ -15,6 +15,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } f
 import { Agent, createServer, request } from "node:https";
 import type { AddressInfo } from "node:net";
 import { servicePageListMaxRanges } from "../../emulator/behaviour";
+import { type BlobLimiter, admitPageWrite } from "../../emulator/dataplane/blob-limits";
 import { ensureLocalCa, issueServerCertificate } from "../../emulator/ca";
 import { type PageListPaging, pageListPaging, pageListXml, requestedRange, takePage } from "../../emulator/dataplane/page-list";
 import type { ListedRange } from "../../emulator/dataplane/page-ranges";
@@ -84,7 +85,8 @@ function* listedWithin(ranges: readonly ByteRange[], window: ByteRange, paging: 
   }
 }
 
-export async function startPageSink(stack: LocalStack): Promise<PageSink> {
+/** With `limiter`, page writes pass the modelled scalability targets first, as at the stack's blob proxy. */
+export async function startPageSink(stack: LocalStack, limiter?: BlobLimiter): Promise<PageSink> {
   const upstream = new URL(stack.target.blobEndpoint);
   const account = { name: stack.target.accountName, key: stack.target.accountKey };
   const ca = await ensureLocalCa();
@@ -154,6 +156,7 @@ export async function startPageSink(stack: LocalStack): Promise<PageSink> {
   };
 
   const writePage = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    if (!(await admitPageWrite(limiter, account.name, req, res))) return;
     if (!hasValidSharedKey(req.method ?? "PUT", req.url ?? "/", req.headers, account)) {
       return sendStorageError(res, 403, "AuthenticationFailed", "Server failed to authenticate the request.");
     }

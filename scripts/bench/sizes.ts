@@ -25,6 +25,10 @@ export interface BenchSizes {
   readonly cappedHeapMib: number;
   /** 4 MiB changes copied once in one CopyStep and once in one CopyStep each. */
   readonly stepCount: number;
+  /** Scenario 8 (under the modelled limits): allocated data of the full copy. */
+  readonly limitsFullCopyBytes: number;
+  /** Scenario 8: changed ranges of the scale shape, on a disk scaled to keep its density (64 GiB per 200,000). */
+  readonly limitsRanges: number;
   /** Byte-compare RestorePoints with their snapshots after the throughput runs (reads everything back). */
   readonly verify: boolean;
 }
@@ -39,6 +43,8 @@ const presets: Record<BenchSizes["scale"], Omit<BenchSizes, "scale" | "verify" |
     scaleRanges: 200_000,
     scaleDiskBytes: [64 * GiB, 4 * TiB],
     stepCount: 32,
+    limitsFullCopyBytes: 1 * GiB,
+    limitsRanges: 12_500,
   },
   small: {
     fullCopyBytes: 256 * MiB,
@@ -49,6 +55,8 @@ const presets: Record<BenchSizes["scale"], Omit<BenchSizes, "scale" | "verify" |
     scaleRanges: 10_000,
     scaleDiskBytes: [64 * GiB, 4 * TiB],
     stepCount: 8,
+    limitsFullCopyBytes: 256 * MiB,
+    limitsRanges: 3125,
   },
 };
 
@@ -74,6 +82,8 @@ export function benchSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
     serviceLatencyMs: number("BENCH_SERVICE_LATENCY_MS") ?? 50,
     sweepBytes: mib("BENCH_SWEEP_MIB", preset.sweepBytes),
     scaleRanges: number("BENCH_SCALE_RANGES") ?? preset.scaleRanges,
+    limitsFullCopyBytes: mib("BENCH_LIMITS_FULL_COPY_MIB", preset.limitsFullCopyBytes),
+    limitsRanges: number("BENCH_LIMITS_RANGES") ?? preset.limitsRanges,
     scaleDiskBytes: env.BENCH_SCALE_DISKS_GIB ? env.BENCH_SCALE_DISKS_GIB.split(",").map((gib) => Number(gib) * GiB) : preset.scaleDiskBytes,
     cappedHeapMib: env.BENCH_CAPPED_HEAP_MIB === "0" ? 0 : (number("BENCH_CAPPED_HEAP_MIB") ?? 160),
     verify: (env.BENCH_VERIFY ?? (scale === "small" ? "1" : "0")) === "1",

@@ -410,3 +410,59 @@ function holdBlobName(blobName: string, snapshot: string, restoreId: string): st
 function checksumBlobName(blobName: string, restorePointId: string): string {
   return `${blobName}.checksums/${restorePointId}.json`;
 }
+
+/** The rates one TargetBlob's page writes are paced to; a rate of 0 leaves that dimension unpaced. */
+export interface WritePacing {
+  readonly bytesPerSecond: number;
+  readonly requestsPerSecond: number;
+}
+
+/**
+ * How far ahead of its rates a paced writer may run, in ms: small next to the burst the service absorbs, so that
+ * writes paced this way are never answered 503 ServerBusy for the blob's own targets.
+ */
+const paceToleranceMs = 100;
+
+/**
+ * When each page write may start: one theoretical arrival time per rate (GCRA), a write going once neither is more
+ * than `paceToleranceMs` ahead of the clock. Returns the wait in ms and books the write.
+ */
+export function writeSchedule(pacing: WritePacing): (bytes: number, now: number) => number {
+  let requestsAt = Number.NEGATIVE_INFINITY;
+  let bytesAt = Number.NEGATIVE_INFINITY;
+  return (bytes, now) => {
+    const start = Math.max(now, requestsAt - paceToleranceMs, bytesAt - paceToleranceMs);
+    if (pacing.requestsPerSecond > 0) requestsAt = Math.max(requestsAt, start) + 1000 / pacing.requestsPerSecond;
+    if (pacing.bytesPerSecond > 0) bytesAt = Math.max(bytesAt, start) + (bytes * 1000) / pacing.bytesPerSecond;
+    return start - now;
+  };
+}
+
+/**
+ * The TargetBlob with its page writes (copies, uploads, clears) paced to `pacing`, so that one CopyStep asks the blob
+ * for no more than its scalability targets instead of meeting them as 503 ServerBusy and retry delays. Other calls go
+ * as they are. Unpaced when both rates are 0.
+ */
+export function pacedWrites(target: TargetBlob, pacing: WritePacing): TargetBlob {
+  if (pacing.bytesPerSecond <= 0 && pacing.requestsPerSecond <= 0) return target;
+  const schedule = writeSchedule(pacing);
+  const paced = async (bytes: number): Promise<void> => {
+    const waitMs = schedule(bytes, Date.now());
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  };
+  return {
+    ...target,
+    async copyFromUrl(sourceUrl, range, lease) {
+      await paced(lengthOf(range));
+      return target.copyFromUrl(sourceUrl, range, lease);
+    },
+    async upload(range, data, lease) {
+      await paced(lengthOf(range));
+      return target.upload(range, data, lease);
+    },
+    async clear(range, lease) {
+      await paced(0);
+      return target.clear(range, lease);
+    },
+  };
+}

@@ -12,8 +12,10 @@
 import { ConcurrencyError, PermanentError, isLeaseLost, isSourceError, statusOf } from "../domain/errors";
 import { diffWindowLimits } from "../domain/limits";
 import { type CopyStepMessage, queueNames } from "../domain/messages";
-import { type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, nextWindow, planWindow } from "../domain/plan";
-import type { ByteRange } from "../domain/ranges";
+import { type MergePolicy, type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, mergeGapBytes, nextWindow, planWindow } from "../domain/plan";
+import { type ByteRange, MiB } from "../domain/ranges";
+import type { Settings } from "../config";
+import { type WritePacing, pacedWrites } from "../adapters/target-blob";
 import type { PreparedRun, RunIn } from "../domain/records";
 import type { Delivery, Deps, Log, TargetBlob, TargetLease } from "./deps";
 import { createWorkPool } from "./pool";
@@ -71,6 +73,8 @@ interface StepTotals {
   windows: number;
   changed: number;
   copied: number;
+  /** Of `copied`, unchanged bytes carried along by coalescing. */
+  carried: number;
   cleared: number;
   requests: number;
 }
@@ -94,24 +98,27 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   }
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
-  const target = deps.targets(config.target);
+  const rates = targetBlobRates(deps.settings);
+  const target = pacedWrites(deps.targets(config.target), rates);
+  const merge = mergePolicy(deps.settings, rates);
   const lease: TargetLease = { leaseId: run.leaseId };
   const access = new SourceAccess(deps, run);
   const blobBytes = run.blobBytes;
   const deadline = Date.now() + deps.settings.DISKDELTA_STEP_MAX_SECONDS * 1000;
   const budget = { maxBytes: deps.settings.DISKDELTA_STEP_MAX_BYTES, maxRequests: deps.settings.DISKDELTA_STEP_MAX_REQUESTS };
-  const totals: StepTotals = { windows: 0, changed: 0, copied: 0, cleared: 0, requests: 0 };
+  const totals: StepTotals = { windows: 0, changed: 0, copied: 0, carried: 0, cleared: 0, requests: 0 };
 
   // Copies of one window run while the next window's diff is asked for; progress is recorded only after all finish.
   const pool = createWorkPool<PageOperation>(deps.settings.DISKDELTA_COPY_CONCURRENCY, (operation) => perform(deps, run, target, lease, access, operation));
   let cursor = run.cursor;
   let windowBytes = message.windowBytes;
   for (let window = nextWindow(cursor, windowBytes, blobBytes); window && !pool.failed; window = nextWindow(cursor, windowBytes, blobBytes)) {
-    const diff = await access.retrying(() => diffOf(deps, access, run, window));
-    const plan = planWindow(diff, cursor, { maxBytes: budget.maxBytes - totals.copied, maxRequests: budget.maxRequests - totals.requests });
+    const diff = await access.retrying(() => diffOf(deps, access, run, window, merge !== undefined));
+    const plan = planWindow(diff, cursor, { maxBytes: budget.maxBytes - totals.copied, maxRequests: budget.maxRequests - totals.requests }, merge);
     pool.add(plan.operations);
-    totals.changed += plan.copyBytes;
+    totals.changed += plan.copyBytes - plan.carriedBytes;
     totals.copied += plan.copyBytes;
+    totals.carried += plan.carriedBytes;
     totals.cleared += plan.clearBytes;
     totals.requests += plan.operations.length;
     cursor = plan.nextCursor;
@@ -158,11 +165,27 @@ async function handOver(deps: Deps, run: PreparedRun, windowBytes: number): Prom
   return deps.queues.send(queueNames.copySteps, { diskKey, runId, step: run.step, cursor: run.cursor, windowBytes });
 }
 
-async function diffOf(deps: Deps, access: SourceAccess, run: RunIn<"copying">, window: ByteRange): Promise<WindowDiff> {
+/**
+ * The diff of one window. With `toMerge`, a diff of several ChangedRanges also carries the source's allocated pages,
+ * which say which gaps coalescing may carry along (a full copy never merges: its gaps are unallocated or cleared).
+ */
+async function diffOf(deps: Deps, access: SourceAccess, run: RunIn<"copying">, window: ByteRange, toMerge: boolean): Promise<WindowDiff> {
   const sourceSas = await access.source();
   if (run.fullCopyReason !== undefined) return fullCopyDiff(window, await deps.source.allocated(sourceSas, window), run.targetWasEmpty);
   const { changed, cleared } = await deps.source.diff(sourceSas, await access.base(run.baseSnapshotId), window);
-  return { window, changed, cleared };
+  if (!toMerge || changed.length < 2) return { window, changed, cleared };
+  return { window, changed, cleared, allocated: await deps.source.allocated(sourceSas, window) };
+}
+
+/** One TargetBlob's scalability targets as the settings give them: what its writes are paced to and merged for. */
+function targetBlobRates(settings: Settings): WritePacing {
+  return { bytesPerSecond: settings.DISKDELTA_TARGET_BLOB_MIB_PER_SECOND * MiB, requestsPerSecond: settings.DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND };
+}
+
+/** Coalescing as the cost model sets it (`mergeGapBytes`); undefined when it merges nothing. */
+function mergePolicy(settings: Settings, rates: WritePacing): MergePolicy | undefined {
+  const maxGapBytes = mergeGapBytes(rates, settings.DISKDELTA_TRANSACTION_COST_BYTES);
+  return maxGapBytes > 0 ? { ...rates, maxGapBytes } : undefined;
 }
 
 /**
