@@ -9,6 +9,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { localDir } from "../emulator/ca";
 import { recordedServiceOptions, startLocalStack, writeStackFile } from "../emulator/stack";
+import { stackLines } from "./lib/stack-file";
 
 function stackFilePath(args: string[]): string {
   const flag = args.indexOf("--stack-file");
@@ -24,20 +25,12 @@ async function main(): Promise<void> {
   const fast = args.includes("--fast");
   const stack = await startLocalStack(fast ? {} : recordedServiceOptions);
   writeStackFile(stack, path);
-  const groups = await stack.listResourceGroups();
   // Endpoints only: keys stay in the stack file.
   console.log(
     [
       "diskdelta local stack is running",
-      `  ARM compute (disk emulator): ${stack.arm.endpoint}  subscription ${stack.arm.subscriptionId}`,
-      `  target storage (blob proxy): ${stack.target.blobEndpoint}`,
-      `  app storage (Azurite):       ${stack.appStorage.blobEndpoint}`,
-      `                               ${stack.appStorage.queueEndpoint}`,
-      `                               ${stack.appStorage.tableEndpoint}`,
-      `  resource groups:             ${groups.map((g) => `${g.name} (${g.location})`).join(", ")}`,
-      `  service timing:              ${fast ? "fast (the tests' defaults)" : "as recorded: Retry-After 2 s / 10 s, operations 200 ms, the service's throttling budgets"}`,
-      `  CA certificate:              ${stack.caCertPath}`,
-      `  stack file (with local keys): ${path}`,
+      ...(await stackLines(stack, path)),
+      `  service timing:               ${fast ? "fast (the tests' defaults)" : "as recorded: Retry-After 2 s / 10 s, operations 200 ms, the service's throttling budgets"}`,
       "Press Ctrl-C to stop.",
     ].join("\n"),
   );

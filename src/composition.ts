@@ -9,7 +9,7 @@ import type { InvocationContext } from "@azure/functions";
 import { DefaultAzureCredential } from "@azure/identity";
 import { StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { z } from "zod";
-import { type Settings, loadSettings } from "./config";
+import { type Settings, loadSettings, settingError } from "./config";
 import { type ComputeGateway, createComputeGateway } from "./adapters/compute";
 import { type QueuesConnection, createWorkQueues } from "./adapters/queues";
 import { createSourceSnapshotReader } from "./adapters/source-snapshot";
@@ -41,6 +41,15 @@ export function localProfileFromFile(path: string): LocalProfile {
     armCredential: { getToken: async () => ({ token: file.arm.token, expiresOnTimestamp: Date.now() + 3600_000 }) },
     targetCredential: new StorageSharedKeyCredential(file.target.accountName, file.target.accountKey),
   };
+}
+
+/** The local profile DISKDELTA_LOCAL_STACK_FILE names; a file that cannot be used is a settings problem, every issue named. */
+function localProfileOfSetting(path: string): LocalProfile {
+  try {
+    return localProfileFromFile(path);
+  } catch (error) {
+    throw settingError("DISKDELTA_LOCAL_STACK_FILE", `${path} is not a usable local stack file`, error);
+  }
 }
 
 /** Fences run ids and names restore holds. */
@@ -125,7 +134,7 @@ export function startWorker(env: NodeJS.ProcessEnv = process.env, report: (text:
   shared = undefined;
   try {
     const settings = loadSettings(env);
-    started = { settings, local: settings.DISKDELTA_LOCAL_STACK_FILE ? localProfileFromFile(settings.DISKDELTA_LOCAL_STACK_FILE) : undefined };
+    started = { settings, local: settings.DISKDELTA_LOCAL_STACK_FILE ? localProfileOfSetting(settings.DISKDELTA_LOCAL_STACK_FILE) : undefined };
   } catch (error) {
     started = { error };
     report(describeError(error));

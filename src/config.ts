@@ -6,6 +6,13 @@ import { z } from "zod";
 import { redact } from "./domain/errors";
 import { diffWindowLimits } from "./domain/limits";
 import { GiB, MiB } from "./domain/ranges";
+import { scheduleProblem } from "./domain/schedule";
+
+/** The timer takes what a Functions timer trigger takes: a six-field NCRONTAB, not a disk's "every 4h". */
+function timerScheduleProblem(schedule: string): string | undefined {
+  if (/^\s*every\b/i.test(schedule)) return 'must be a six-field NCRONTAB expression such as "0 */5 * * * *" (the "every <n>m|h|d" form is for disk schedules)';
+  return scheduleProblem(schedule);
+}
 
 const intSetting = (fallback: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -21,7 +28,10 @@ export const settingsSchema = z.object({
   /** Azure Resource Manager endpoint. */
   DISKDELTA_ARM_ENDPOINT: z.url({ protocol: /^https$/ }).default("https://management.azure.com"),
   /** NCRONTAB of the timer that looks for due disks (each disk has its own schedule). */
-  DISKDELTA_TIMER_SCHEDULE: z.string().default("0 */5 * * * *"),
+  DISKDELTA_TIMER_SCHEDULE: z.string().default("0 */5 * * * *").superRefine((schedule, ctx) => {
+    const problem = timerScheduleProblem(schedule);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
   /** How long a read SAS on a SourceSnapshot lives; it is re-granted when it runs out mid-run. */
   DISKDELTA_SAS_DURATION_SECONDS: intSetting(3600, 300, 86_400),
   /** Content bytes one CopyStep may copy before it hands over to the next queue message. */
@@ -79,6 +89,15 @@ export class SettingsError extends Error {
     this.name = "SettingsError";
     this.problems = redacted;
   }
+}
+
+/**
+ * A setting whose value names something that cannot be used (a file that is not what it should be): one problem per
+ * thing wrong with it, each naming the setting, so that none is lost to a first-line-only log or answer.
+ */
+export function settingError(setting: keyof Settings, what: string, error: unknown): SettingsError {
+  const issues = error instanceof z.ZodError ? error.issues.map((issue) => `${issue.path.join(".") || "(file)"}: ${issue.message}`) : [error instanceof Error ? error.message : String(error)];
+  return new SettingsError(issues.map((issue) => `${setting}: ${what}: ${issue.replace(/\s*\n\s*/g, " ")}`));
 }
 
 /** Parses app settings; throws one SettingsError naming every bad setting. */

@@ -93,8 +93,8 @@ function errorOf(response: Response, body: unknown, method: string, path: string
     const details = Array.isArray(error.details) ? error.details.filter((d): d is string => typeof d === "string") : [];
     return new ApiError(response.status, typeof error.code === "string" ? error.code : `Http${response.status}`, error.message, details);
   }
-  const hint = response.status === 401 || response.status === 403 ? "; pass the function key with --key or DISKDELTA_FUNCTION_KEY" : "";
-  return new ApiError(response.status, `Http${response.status}`, `${method} ${path} answered ${response.status} ${response.statusText}${hint}`);
+  // A 401/403 is explained by the CLI, which knows whether a key was sent and where it came from.
+  return new ApiError(response.status, `Http${response.status}`, `${method} ${path} answered ${response.status} ${response.statusText}`);
 }
 
 function parseJson(text: string): unknown {

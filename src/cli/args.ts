@@ -17,6 +17,8 @@ export class UsageError extends Error {
     message: string,
     /** The command whose usage to show with the error, if known. */
     readonly command?: string,
+    /** Every problem, one per line, when there is more than one (the message then counts them). */
+    readonly details: readonly string[] = [],
   ) {
     super(message);
     this.name = "UsageError";
@@ -106,6 +108,8 @@ interface OptionSpec {
   /** Placeholder shown in help for a string option. */
   readonly value?: string;
   readonly help: string;
+  /** What the API uses when the option is not given, shown in help (only where it applies: protect, not update). */
+  readonly default?: string;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -128,14 +132,20 @@ const globalOptions: Readonly<Record<string, OptionSpec & { short?: string }>> =
 
 /** Options that describe how a disk is protected, shared by `protect` and `update`. */
 const settingOptions: Readonly<Record<string, OptionSpec>> = {
-  schedule: { type: "string", value: "schedule", help: '"every 30m|4h|1d" or 6-field NCRONTAB "0 30 2 * * *" (default every 4h)' },
-  mode: { type: "string", value: "create|existing", help: "take a new snapshot per run, or use the newest existing one (default create)" },
-  "copy-mode": { type: "string", value: "server|stream", help: "Put Page From URL, or read and write through the app (default server)" },
-  "keep-last": { type: "string", value: "n", help: "RetentionPolicy: keep the newest n RestorePoints" },
-  "max-age-days": { type: "string", value: "days", help: "RetentionPolicy: remove RestorePoints older than this" },
+  schedule: { type: "string", value: "schedule", help: '"every 30m|4h|1d" or 6-field NCRONTAB "0 30 2 * * *"', default: "every 4h" },
+  mode: {
+    type: "string",
+    value: "create|existing",
+    help: "create: snapshot the disk each run; existing: replicate every incremental snapshot someone else takes, oldest first",
+    default: "create",
+  },
+  "copy-mode": { type: "string", value: "server|stream", help: "Put Page From URL, or read and write through the app", default: "server" },
+  "keep-last": { type: "string", value: "n", help: "RetentionPolicy: keep the newest n RestorePoints (1-10000)", default: "keep last 14" },
+  "max-age-days": { type: "string", value: "days", help: "RetentionPolicy: remove RestorePoints older than this (> 0, at most 36500)" },
+  "keep-all": { type: "boolean", help: "RetentionPolicy: keep every RestorePoint (instead of --keep-last / --max-age-days)" },
   "rpo-alert-minutes": { type: "string", value: "n", help: "report the disk late when its newest RestorePoint is older" },
   "verify-after-backup": { type: "boolean", help: "verify each new RestorePoint and record its checksums (reads the data twice)" },
-  "no-verify-after-backup": { type: "boolean", help: "stop verifying new RestorePoints after backup (the default)" },
+  "no-verify-after-backup": { type: "boolean", help: "stop verifying new RestorePoints after backup", default: "not verified" },
   "drill-schedule": { type: "string", value: "schedule", help: "DR drills on this schedule (with --drill-resource-group and --drill-location)" },
   "drill-resource-group": { type: "string", value: "name", help: "resource group the drill disks are restored into (and deleted from)" },
   "drill-location": { type: "string", value: "region", help: "region of the drill disks: the target storage account's" },
@@ -219,7 +229,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     summary: "protect a managed disk: back it up on a schedule to the target storage account",
     options: { ...targetOptions, ...settingOptions },
     build: ([diskId], values) => {
-      const blobEndpoint = requiredString(values, "target-endpoint", "protect");
+      const blobEndpoint = requiredString(values, "target-endpoint");
       const target = {
         blobEndpoint,
         ...withoutAbsent({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
@@ -243,7 +253,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     args: ["diskKey"],
     summary: "change how a disk is protected (--keep-last/--max-age-days replace the RetentionPolicy)",
     options: {
-      ...settingOptions,
+      ...withoutDefaults(settingOptions),
       enable: { type: "boolean", help: "resume scheduled BackupRuns" },
       "no-drill": { type: "boolean", help: "switch DR drills off" },
       disable: { type: "boolean", help: "pause scheduled BackupRuns" },
@@ -257,7 +267,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
         ...withoutAbsent({ enabled: values.enable ? true : values.disable ? false : undefined }),
         ...(drill !== undefined ? { drill } : {}),
       };
-      if (Object.keys(body).length === 0) throw new UsageError("nothing to update: give at least one option", "update");
+      if (Object.keys(body).length === 0 && !hasProblems(values)) throw new UsageError("nothing to update: give at least one option", "update");
       return { name: "update", diskKey, body };
     },
   },
@@ -338,9 +348,9 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     },
     build: ([diskKey, restorePointId], values) => {
       const body: RestoreBody = {
-        name: requiredString(values, "name", "restore"),
-        resourceGroup: requiredString(values, "resource-group", "restore"),
-        location: requiredString(values, "location", "restore"),
+        name: requiredString(values, "name"),
+        resourceGroup: requiredString(values, "resource-group"),
+        location: requiredString(values, "location"),
         sku: unchecked(values.sku),
         diskSizeGB: positiveInteger(values, "size-gb"),
         storageAccountId: str(values["storage-account-id"]),
@@ -366,7 +376,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     options: { ...withoutBlobName(targetOptions), ...settingOptions },
     build: ([vmId], values) => {
       if (!parseVmId(vmId)) throw new UsageError(`"${vmId}" is not a VM resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>`, "protect-vm");
-      const blobEndpoint = requiredString(values, "target-endpoint", "protect-vm");
+      const blobEndpoint = requiredString(values, "target-endpoint");
       const target = { blobEndpoint, ...withoutAbsent({ container: str(values.container), storageAccountId: str(values["storage-account-id"]) }) };
       return { name: "protect-vm", body: { vmId, target, ...diskSettings(values), ...withoutAbsent({ drill: drillSetting(values, "protect-vm") }) } };
     },
@@ -411,14 +421,14 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       ...restoreModeOptions,
     },
     build: ([vm], values) => {
-      const at = requiredString(values, "at", "restore-vm");
-      if (at !== "latest" && !/^\d{4}-\d{2}-\d{2}T/.test(at)) throw new UsageError(`--at must be an ISO time (e.g. 2026-01-15T10:00:00Z) or "latest", not "${at}"`, "restore-vm");
+      const at = requiredString(values, "at");
+      if (at !== "" && at !== "latest" && !/^\d{4}-\d{2}-\d{2}T/.test(at)) throw new UsageError(`--at must be an ISO time (e.g. 2026-01-15T10:00:00Z) or "latest", not "${at}"`, "restore-vm");
       const body: VmRestoreBody = withoutAbsent({
         at,
         allowPartial: values["allow-partial"] === true ? true : undefined,
         namePrefix: str(values["name-prefix"]),
-        resourceGroup: requiredString(values, "resource-group", "restore-vm"),
-        location: requiredString(values, "location", "restore-vm"),
+        resourceGroup: requiredString(values, "resource-group"),
+        location: requiredString(values, "location"),
         sku: unchecked<NonNullable<VmRestoreBody["sku"]>>(values.sku),
         storageAccountId: str(values["storage-account-id"]),
         subscriptionId: str(values.subscription),
@@ -438,7 +448,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
       container: { type: "string", value: "name", help: "only this container (default: every container of the account)" },
     },
     build: (_, values) => {
-      const blobEndpoint = blobEndpointOf(requiredString(values, "target-account", "catalog rebuild"), "catalog rebuild");
+      const blobEndpoint = blobEndpointOf(requiredString(values, "target-account"), "catalog rebuild");
       return { name: "catalog rebuild", body: { blobEndpoint, ...withoutAbsent({ container: str(values.container) }) } };
     },
   },
@@ -447,9 +457,17 @@ const commands: Readonly<Record<string, CommandSpec>> = {
 /** The command names, in the order help lists them. */
 export const commandNames = Object.keys(commands);
 
-/** Parses the arguments after `diskdelta`; throws UsageError for anything that cannot be run. */
+/**
+ * Parses the arguments after `diskdelta`; throws UsageError for anything that cannot be run, listing every problem
+ * it found (as the API lists every problem of a body). Global options may come before the command too.
+ */
 export function parseCommandLine(argv: readonly string[]): Invocation {
-  const [name, ...rest] = joinSubcommand(argv);
+  const { leading, rest: fromCommand } = leadingGlobalOptions(argv);
+  if (fromCommand.length === 0 && leading.length > 0) {
+    if (leading.includes("--help") || leading.includes("-h")) return { command: { name: "help" }, json: leading.includes("--json") };
+    throw new UsageError("no command given after the global options");
+  }
+  const [name, ...rest] = joinSubcommand([...fromCommand.slice(0, 1), ...fromCommand.slice(1), ...leading]);
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     const topic = name === "help" ? joinSubcommand(rest)[0] : undefined;
     if (topic !== undefined && !commands[topic]) throw new UsageError(`unknown command "${topic}"`);
@@ -464,12 +482,59 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   const { values, positionals } = parseOrExplain(name, spec, rest);
   const global = { json: values.json === true, ...withoutAbsent({ api: str(values.api), key: str(values.key) }) };
   if (values.help) return { command: { name: "help", topic: name }, ...global };
+  const problems: string[] = [];
+  problemsOf.set(values, problems);
   const args = spec.argsWith?.(values) ?? spec.args;
   if (positionals.length !== args.length) {
     const expected = args.length ? args.map((arg) => `<${arg}>`).join(" ") : "no arguments";
-    throw new UsageError(`${name} takes ${expected}; got ${positionals.length ? positionals.map((p) => `"${p}"`).join(" ") : "none"}`, name);
+    problems.push(`${name} takes ${expected}; got ${positionals.length ? positionals.map((p) => `"${p}"`).join(" ") : "none"}`);
   }
-  return { command: spec.build(positionals, values), ...global };
+  let command: CliCommand | undefined;
+  try {
+    command = spec.build(positionals, values);
+  } catch (error) {
+    // Built from missing arguments, a command may fail in other ways; the arguments are then what to report.
+    if (error instanceof UsageError) problems.push(error.message);
+    else if (problems.length === 0) throw error;
+  }
+  if (problems.length === 1) throw new UsageError(problems[0], name);
+  if (problems.length > 1) throw new UsageError(`${problems.length} problems with the command line`, name, problems);
+  if (!command) throw new Error(`diskdelta ${name}: no command was built and no problem was found`);
+  return { command, ...global };
+}
+
+/**
+ * The global options before the command (`diskdelta --api <url> list`), and the rest. They are moved behind the
+ * command, where parseArgs reads them with the command's own options.
+ */
+function leadingGlobalOptions(argv: readonly string[]): { leading: string[]; rest: readonly string[] } {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const name = flag.startsWith("--") ? flag.slice(2) : Object.keys(globalOptions).find((option) => flag === `-${globalOptions[option].short}`);
+    const option = name === undefined ? undefined : globalOptions[name];
+    if (!option || !flag.startsWith("-")) break;
+    const takesNext = option.type === "string" && inline === undefined;
+    leading.push(...argv.slice(i, i + (takesNext ? 2 : 1)));
+    i += takesNext ? 2 : 1;
+  }
+  return { leading, rest: argv.slice(i) };
+}
+
+/** The problems recorded while a command is built from its values, so that all of them are reported at once. */
+const problemsOf = new WeakMap<Values, string[]>();
+
+/** Records a problem with an option's value; the command line is refused once every option was looked at. */
+function recordProblem(values: Values, message: string): undefined {
+  const problems = problemsOf.get(values);
+  if (!problems) throw new UsageError(message);
+  problems.push(message);
+  return undefined;
+}
+
+function hasProblems(values: Values): boolean {
+  return (problemsOf.get(values)?.length ?? 0) > 0;
 }
 
 /** "catalog rebuild …" is one command of two words; a first word alone names no command. */
@@ -521,7 +586,31 @@ function optionLines(options: Readonly<Record<string, OptionSpec & { short?: str
     return option.short ? `-${option.short}, ${long}` : long;
   });
   const width = Math.max(...labels.map((label) => label.length));
-  return Object.values(options).map((option, i) => `  ${labels[i].padEnd(width)}  ${option.help}`);
+  return Object.values(options).map((option, i) => `  ${labels[i].padEnd(width)}  ${option.help}${option.default ? ` (default ${option.default})` : ""}`);
+}
+
+/** The options as `update` takes them: what is not given stays as it is, so no default applies. */
+function withoutDefaults(options: Readonly<Record<string, OptionSpec>>): Readonly<Record<string, OptionSpec>> {
+  return Object.fromEntries(Object.entries(options).map(([name, { default: _default, ...option }]) => [name, option]));
+}
+
+/**
+ * `--keep-last -1` as `--keep-last=-1`: parseArgs reads a value that starts with "-" as a possible option and
+ * refuses it as ambiguous; a negative number is a value, which the option's own check then names.
+ */
+function negativeValuesInline(args: readonly string[], options: Readonly<Record<string, { type: string }>>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const option = args[i].startsWith("--") ? options[args[i].slice(2)] : undefined;
+    const next = args[i + 1];
+    if (option?.type === "string" && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
 }
 
 function parseOrExplain(name: string, spec: CommandSpec, args: readonly string[]): { values: Values; positionals: string[] } {
@@ -529,7 +618,7 @@ function parseOrExplain(name: string, spec: CommandSpec, args: readonly string[]
     Object.entries({ ...globalOptions, ...spec.options }).map(([option, { type, ...rest }]) => [option, "short" in rest ? { type, short: rest.short } : { type }]),
   );
   try {
-    const parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: negativeValuesInline(args, options), options, allowPositionals: true, strict: true });
     return { values: parsed.values as Values, positionals: parsed.positionals };
   } catch (error) {
     // parseArgs explains well ("Unknown option '--x'", "Option '--name <value>' argument missing"); keep its first sentence.
@@ -577,7 +666,11 @@ function diskSettings(values: Values): Omit<UpdateBody, "drill"> {
   const verifyAfterBackup = values["verify-after-backup"] ? true : values["no-verify-after-backup"] ? false : undefined;
   const keepLast = positiveInteger(values, "keep-last");
   const maxAgeDays = positiveNumber(values, "max-age-days");
-  const retention = keepLast === undefined && maxAgeDays === undefined ? undefined : withoutAbsent({ keepLast, maxAgeDays });
+  if (values["keep-all"] && (values["keep-last"] !== undefined || values["max-age-days"] !== undefined)) {
+    recordProblem(values, "--keep-all excludes --keep-last and --max-age-days: keep everything, or give the rules");
+  }
+  const rules = keepLast === undefined && maxAgeDays === undefined ? undefined : withoutAbsent({ keepLast, maxAgeDays });
+  const retention = values["keep-all"] ? { keepAll: true as const } : rules;
   const body: Omit<UpdateBody, "drill"> = {
     schedule: str(values.schedule),
     snapshotMode: unchecked(values.mode),
@@ -598,9 +691,13 @@ function unchecked<T extends string>(value: string | boolean | undefined): T | u
   return str(value) as T | undefined;
 }
 
-function requiredString(values: Values, option: string, command: string): string {
+/** The option's value; a missing one is recorded as a problem (and "" returned, never sent: the line is refused). */
+function requiredString(values: Values, option: string): string {
   const value = str(values[option]);
-  if (value === undefined || value.trim() === "") throw new UsageError(`--${option} is required`, command);
+  if (value === undefined || value.trim() === "") {
+    recordProblem(values, `--${option} is required`);
+    return "";
+  }
   return value;
 }
 
@@ -608,12 +705,12 @@ function positiveNumber(values: Values, option: string): number | undefined {
   const text = str(values[option]);
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) throw new UsageError(`--${option} must be a positive number, not "${text}"`);
+  if (text.trim() === "" || !Number.isFinite(value) || value <= 0) return recordProblem(values, `--${option} must be a positive number, not "${text}"`);
   return value;
 }
 
 function positiveInteger(values: Values, option: string): number | undefined {
   const value = positiveNumber(values, option);
-  if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${option} must be a whole number, not "${str(values[option])}"`);
+  if (value !== undefined && !Number.isInteger(value)) return recordProblem(values, `--${option} must be a whole number, not "${str(values[option])}"`);
   return value;
 }

@@ -87,6 +87,7 @@ function between(startIso: string | undefined, endIso: string | undefined): numb
 }
 
 function retentionText(retention: ProtectedDiskConfig["retention"]): string {
+  if (retention.keepAll) return "keep all";
   const rules = [
     retention.keepLast !== undefined ? `keep last ${retention.keepLast}` : undefined,
     retention.maxAgeDays !== undefined ? `remove after ${retention.maxAgeDays} days` : undefined,

@@ -4,6 +4,8 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { withoutAbsent } from "./objects";
+import type { RetentionPolicy } from "./retention";
 import { scheduleProblem } from "./schedule";
 
 const diskIdPattern =
@@ -73,12 +75,23 @@ export const scheduleSchema = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
+/**
+ * A RetentionPolicy: `keepLast` and/or `maxAgeDays`, or `keepAll: true` — never none of them, so that keeping
+ * every RestorePoint is a choice someone wrote down rather than an empty object (`{}` is refused, naming the field).
+ */
 export const retentionSchema = z
   .object({
+    keepAll: z.literal(true, "keepAll can only be true; to remove RestorePoints give keepLast and/or maxAgeDays instead").optional(),
     keepLast: z.number().int().min(1).max(10_000).optional(),
     maxAgeDays: z.number().positive().max(36_500).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((value, ctx) => {
+    const rules = value.keepLast !== undefined || value.maxAgeDays !== undefined;
+    if (value.keepAll && rules) ctx.addIssue({ code: "custom", message: "keepAll: true excludes keepLast and maxAgeDays: give one or the other" });
+    if (!value.keepAll && !rules) ctx.addIssue({ code: "custom", message: "no rule given: give keepLast and/or maxAgeDays, or keepAll: true to keep every RestorePoint" });
+  })
+  .transform((value): RetentionPolicy => (value.keepAll ? { keepAll: true } : withoutAbsent({ keepLast: value.keepLast, maxAgeDays: value.maxAgeDays })));
 
 /**
  * A DR drill on its own schedule: the newest RestorePoint restored into `resourceGroup` (in `location`, the target

@@ -1,7 +1,14 @@
 /** RetentionPolicy: which RestorePoints to remove. Pure; the newest RestorePoint is never removed. */
 
-/** Keep the newest `keepLast` and/or those younger than `maxAgeDays`; a point is kept only if every set rule keeps it. */
-export interface RetentionPolicy {
+/**
+ * Keep every RestorePoint (`keepAll`), or the newest `keepLast` and/or those younger than `maxAgeDays` — a point is
+ * kept only if every set rule keeps it. `retentionSchema` (model.ts) makes sure a rule policy sets at least one rule.
+ */
+export type RetentionPolicy = { readonly keepAll: true } | RetentionRules;
+
+/** The rules of a RetentionPolicy that removes RestorePoints. */
+export interface RetentionRules {
+  readonly keepAll?: undefined;
   readonly keepLast?: number;
   readonly maxAgeDays?: number;
 }
@@ -14,6 +21,7 @@ export interface RetainedPoint {
 
 /** Returns the points to remove, oldest first. */
 export function applyRetention<T extends RetainedPoint>(points: readonly T[], policy: RetentionPolicy, now: Date): T[] {
+  if (policy.keepAll) return [];
   const newestFirst = [...points].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   const maxAgeMs = policy.maxAgeDays === undefined ? undefined : policy.maxAgeDays * 24 * 3600 * 1000;
   const expired = newestFirst.filter((point, index) => {

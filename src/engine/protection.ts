@@ -10,7 +10,6 @@ import {
 } from "../domain/model";
 import { ConflictError, PermanentError } from "../domain/errors";
 import { unsupportedDiskReason } from "../domain/manifest";
-import { withoutAbsent } from "../domain/objects";
 import type { Deps } from "./deps";
 
 export type ProtectOutcome = { readonly status: "created" | "exists"; readonly disk: ProtectedDiskConfig };
@@ -29,25 +28,23 @@ export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOu
   return { status: created ? "created" : "exists", disk: created ? disk : ((await deps.records.getDisk(disk.diskKey)) ?? disk) };
 }
 
+/**
+ * Changes how a disk is protected. Works on a row that is not a valid ProtectedDisk too: the update replaces the
+ * columns it sets, and the row is written once the result is valid (else 409 naming what is still wrong).
+ */
 export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedDiskUpdate): Promise<ProtectedDiskConfig | undefined> {
-  const current = await deps.records.getDisk(diskKey);
-  if (!current) return undefined;
-  const { drill, ...rest } = update;
-  // `drill: null` switches drills off; an absent `drill` leaves them as they are.
-  const { drill: currentDrill, ...kept } = current;
-  const nextDrill = drill === null ? undefined : (drill ?? currentDrill);
-  const next: ProtectedDiskConfig = { ...kept, ...withoutAbsent(rest), ...(nextDrill ? { drill: nextDrill } : {}) };
-  const refusal = drill ? drillStorageProblem(next) : undefined;
-  if (refusal) throw new InvalidProtectionError("InvalidRequest", `disk ${diskKey}: ${refusal}; unprotect it and protect it again with target.storageAccountId (its TargetBlob and RestorePoints stay)`);
-  await refuseBadReplication(deps, next);
-  await deps.records.replaceDisk(next);
-  return next;
+  // Checked on the repaired configuration, before it is written.
+  return deps.records.updateDisk(diskKey, update, async (next) => {
+    const refusal = update.drill ? drillStorageProblem(next) : undefined;
+    if (refusal) throw new InvalidProtectionError("InvalidRequest", `disk ${diskKey}: ${refusal}; unprotect it and protect it again with target.storageAccountId (its TargetBlob and RestorePoints stay)`);
+    await refuseBadReplication(deps, next);
+  });
 }
 
-/** Stops protecting a disk. Its RestorePoints and TargetBlob stay: they are the backups. */
+/** Stops protecting a disk, also one whose row is unusable. Its RestorePoints and TargetBlob stay: they are the backups. */
 export async function unprotectDisk(deps: Deps, diskKey: string): Promise<boolean> {
-  const current = await deps.records.getDisk(diskKey);
-  if (!current) return false;
+  const row = await deps.records.readDisk(diskKey);
+  if (row.kind === "absent") return false;
   await deps.records.deleteDisk(diskKey);
   return true;
 }

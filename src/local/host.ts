@@ -205,7 +205,14 @@ export function createLocalHost(options: LocalHostOptions): LocalHost {
           if (!res.headersSent) res.writeHead(500).end();
         });
       });
-      await new Promise<void>((resolveListen) => server!.listen(port, "127.0.0.1", resolveListen));
+      // A port in use is an error the caller can explain (EADDRINUSE), not an unhandled 'error' event.
+      await new Promise<void>((resolveListen, rejectListen) => {
+        server!.once("error", rejectListen);
+        server!.listen(port, "127.0.0.1", () => {
+          server!.off("error", rejectListen);
+          resolveListen();
+        });
+      });
       host.apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
       return host.apiUrl;
     },

@@ -124,8 +124,11 @@ describe("diskdelta CLI against the local app", () => {
     const missing = await cli("protect", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d");
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error: --target-endpoint is required\nsee: diskdelta protect --help/);
-    const noUrl = await runCli(["list"], {});
+    const noUrl = await runCli(["list"], { DISKDELTA_LOCAL_DIR: "/nonexistent/diskdelta-no-local-app" });
     assert.equal(noUrl.code, 2);
-    assert.match(noUrl.stderr, /no API URL: pass --api <url> or set DISKDELTA_API_URL/);
+    assert.match(noUrl.stderr, /no API URL: pass --api <url> or set DISKDELTA_API_URL .*, or run `npm start` in this clone for the local app/);
+    const twoProblems = await cli("update", "0000000000000000", "--keep-last", "-1", "--max-age-days", "0");
+    assert.equal(twoProblems.code, 2);
+    assert.equal(twoProblems.stderr, 'error: 2 problems with the command line\n  --keep-last must be a positive number, not "-1"\n  --max-age-days must be a positive number, not "0"\nsee: diskdelta update --help\n');
   });
 });

@@ -119,6 +119,22 @@ describe("parseCommandLine", () => {
         json: false,
       },
     },
+    {
+      name: "when global options come before the command, then they are read as after it",
+      argv: ["--api", "https://app.example/api", "--json", "--key=k", "status", "abc"],
+      expected: { command: { name: "status", diskKey: "abc" }, json: true, api: "https://app.example/api", key: "k" },
+    },
+    {
+      name: "when a global option comes before a two-word command, then the command is still found",
+      argv: ["--json", "catalog", "rebuild", "--target-account", endpoint],
+      expected: { command: { name: "catalog rebuild", body: { blobEndpoint: endpoint } }, json: true },
+    },
+    { name: "when --help comes after global options alone, then help is shown", argv: ["--api", "https://app.example/api", "--help"], expected: { command: { name: "help" }, json: false } },
+    {
+      name: "when update says keep-all, then retention keeps everything",
+      argv: ["update", "abc", "--keep-all"],
+      expected: { command: { name: "update", diskKey: "abc", body: { retention: { keepAll: true } } }, json: false },
+    },
     { name: "when unprotect gets a key, then it is the only thing sent", argv: ["unprotect", "abc"], expected: { command: { name: "unprotect", diskKey: "abc" }, json: false } },
   ];
   for (const c of accepted) {
@@ -127,20 +143,23 @@ describe("parseCommandLine", () => {
 
   const refused: { name: string; argv: string[]; message: RegExp; command?: string }[] = [
     { name: "when the command is unknown, then it is named", argv: ["backup", "abc"], message: /^unknown command "backup"$/ },
-    { name: "when an option comes before the command, then the order is explained", argv: ["--json", "list"], message: /^a command comes first, before --json$/ },
+    { name: "when a command's own option comes before the command, then the order is explained", argv: ["--wait", "sync", "abc"], message: /^a command comes first, before --wait$/ },
+    { name: "when only global options are given, then a command is asked for", argv: ["--api", "https://app.example/api"], message: /^no command given after the global options$/ },
     { name: "when protect lacks the endpoint, then the endpoint is asked for", argv: ["protect", diskId], message: /^--target-endpoint is required$/, command: "protect" },
     { name: "when an option is unknown, then it is named", argv: ["status", "abc", "--verbose"], message: /Unknown option '--verbose'/, command: "status" },
     { name: "when an option misses its value, then that is said", argv: ["protect", diskId, "--target-endpoint"], message: /--target-endpoint/, command: "protect" },
     { name: "when a disk key is missing, then the expected arguments are listed", argv: ["status"], message: /^status takes <diskKey>; got none$/, command: "status" },
     { name: "when there are too many arguments, then they are shown", argv: ["list", "extra"], message: /^list takes no arguments; got "extra"$/, command: "list" },
-    { name: "when restore lacks a RestorePoint id, then both arguments are listed", argv: ["restore", "abc", "--name", "x", "--resource-group", "y"], message: /^restore takes <diskKey> <restorePointId>; got "abc"$/, command: "restore" },
+    { name: "when restore lacks a RestorePoint id, then both arguments are listed", argv: ["restore", "abc", "--name", "x", "--resource-group", "y"], message: /^2 problems with the command line$/, command: "restore" },
     { name: "when restore lacks a name, then the name is asked for", argv: ["restore", "abc", "rp1", "--resource-group", "y", "--location", "l"], message: /^--name is required$/, command: "restore" },
     { name: "when restore lacks a location, then the location is asked for", argv: ["restore", "abc", "rp1", "--name", "x", "--resource-group", "y"], message: /^--location is required$/, command: "restore" },
-    { name: "when keep-last is not a number, then the value is shown", argv: ["update", "abc", "--keep-last", "lots"], message: /^--keep-last must be a positive number, not "lots"$/ },
-    { name: "when keep-last is a fraction, then a whole number is asked for", argv: ["update", "abc", "--keep-last", "1.5"], message: /^--keep-last must be a whole number, not "1.5"$/ },
-    { name: "when a count is zero, then it is refused", argv: ["runs", "abc", "--limit", "0"], message: /^--limit must be a positive number/ },
+    { name: "when keep-last is not a number, then the value is shown", argv: ["update", "abc", "--keep-last", "lots"], message: /^--keep-last must be a positive number, not "lots"$/, command: "update" },
+    { name: "when keep-last is negative, then the option and its rule are named (not an ambiguous argument)", argv: ["update", "abc", "--keep-last", "-1"], message: /^--keep-last must be a positive number, not "-1"$/, command: "update" },
+    { name: "when keep-all comes with keep-last, then they are refused together", argv: ["update", "abc", "--keep-all", "--keep-last", "3"], message: /^--keep-all excludes --keep-last and --max-age-days/, command: "update" },
+    { name: "when keep-last is a fraction, then a whole number is asked for", argv: ["update", "abc", "--keep-last", "1.5"], message: /^--keep-last must be a whole number, not "1.5"$/, command: "update" },
+    { name: "when a count is zero, then it is refused", argv: ["runs", "abc", "--limit", "0"], message: /^--limit must be a positive number/, command: "runs" },
     { name: "when update is told to enable and disable, then it is refused", argv: ["update", "abc", "--enable", "--disable"], message: /exclude each other/, command: "update" },
-    { name: "when verifying after backup is turned on and off at once, then it is refused", argv: ["update", "abc", "--verify-after-backup", "--no-verify-after-backup"], message: /exclude each other/ },
+    { name: "when verifying after backup is turned on and off at once, then it is refused", argv: ["update", "abc", "--verify-after-backup", "--no-verify-after-backup"], message: /exclude each other/, command: "update" },
     { name: "when update changes nothing, then it is refused", argv: ["update", "abc"], message: /^nothing to update/, command: "update" },
     { name: "when timing options are given without --wait, then they are refused", argv: ["sync", "abc", "--interval", "1"], message: /only apply with --wait/, command: "sync" },
     { name: "when restore gets --no-wait and a timeout, then they are refused together", argv: ["restore", "abc", "rp1", "--name", "r", "--resource-group", "g", "--location", "l", "--no-wait", "--timeout", "5"], message: /do not apply with --no-wait/, command: "restore" },
@@ -163,7 +182,37 @@ describe("parseCommandLine", () => {
   }
 });
 
+describe("problems of a command line", () => {
+  it("when several options are wrong, then every problem is listed, each naming its option", () => {
+    assert.throws(
+      () => parseCommandLine(["update", "abc", "--keep-last", "-1", "--max-age-days", "0", "--rpo-alert-minutes", "1.5"]),
+      (error: unknown) =>
+        error instanceof UsageError &&
+        error.message === "3 problems with the command line" &&
+        error.command === "update" &&
+        error.details.join("\n") === ['--keep-last must be a positive number, not "-1"', '--max-age-days must be a positive number, not "0"', '--rpo-alert-minutes must be a whole number, not "1.5"'].join("\n"),
+    );
+  });
+
+  it("when an argument is missing and a required option too, then both are listed", () => {
+    assert.throws(
+      () => parseCommandLine(["restore", "abc", "--name", "x", "--resource-group", "y"]),
+      (error: unknown) => error instanceof UsageError && /restore takes <diskKey> <restorePointId>; got "abc"/.test(error.details[0]) && error.details[1] === "--location is required",
+    );
+  });
+});
+
 describe("usage", () => {
+  it("when protect's help is shown, then it names the defaults; update's does not, since what is not given stays", () => {
+    assert.match(usage("protect"), /--schedule <schedule> .*\(default every 4h\)/);
+    assert.match(usage("protect"), /--keep-last <n> .*\(default keep last 14\)/);
+    assert.doesNotMatch(usage("update"), /default/);
+  });
+
+  it("when --mode's help is shown, then it says what the README says: existing replicates every snapshot someone else takes", () => {
+    assert.match(usage("protect"), /existing: replicate every incremental snapshot someone else takes, oldest first/);
+  });
+
   it("when help is shown, then every command is listed with its arguments", () => {
     const text = usage();
     for (const name of commandNames) assert.match(text, new RegExp(`^  ${name}( <|\\s{2})`, "m"));

@@ -20,10 +20,10 @@ function fakeApi(answer: (url: string, init: RequestInit) => Response) {
   return { requests, fetchImpl };
 }
 
-async function run(argv: string[], fetchImpl: typeof fetch) {
+async function run(argv: string[], fetchImpl: typeof fetch, runEnv: NodeJS.ProcessEnv = env) {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await runCli(argv, env, { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), fetch: fetchImpl, sleep: async () => undefined });
+  const code = await runCli(argv, runEnv, { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), fetch: fetchImpl, sleep: async () => undefined });
   return { code, stdout: stdout.join("\n"), stderr: stderr.join("\n") };
 }
 
@@ -38,10 +38,16 @@ describe("runCli", () => {
     assert.equal(api.requests[0].key, key, "the key is sent, only never shown");
   });
 
-  it("when a front end answers 401 without a body, then the CLI says to pass the key", async () => {
+  it("when a front end answers 401 without a body to a key, then the CLI says the key was refused and where it came from", async () => {
     const result = await run(["status", "abc"], fakeApi(() => new Response("", { status: 401, statusText: "Unauthorized" })).fetchImpl);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /GET \/disks\/abc answered 401 Unauthorized; pass the function key with --key or DISKDELTA_FUNCTION_KEY/);
+    assert.match(result.stderr, /^error: the function key was refused \(401\/403\): the API answered 401 to the key from DISKDELTA_FUNCTION_KEY\ncheck that key/);
+  });
+
+  it("when no key is sent and the API answers 403, then the CLI says none was sent, not that one was refused", async () => {
+    const result = await run(["status", "abc"], fakeApi(() => new Response("", { status: 403, statusText: "Forbidden" })).fetchImpl, { DISKDELTA_API_URL: env.DISKDELTA_API_URL });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error: no function key was sent and the API answered 403\npass the function key with --key or DISKDELTA_FUNCTION_KEY/);
   });
 
   it("when a RestorePoint differs from its source, then the result is printed and the exit code is 3", async () => {

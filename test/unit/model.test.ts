@@ -56,6 +56,13 @@ describe("protectedDiskInputSchema", () => {
     { name: "when the target has an unknown field, then it is refused by name", body: { diskId, target: { ...target, containr: "x" } }, problems: [/^target: Unrecognized key: "containr"/] },
     { name: "when the schedule is invalid, then the schedule's problem is reported", body: { diskId, target, schedule: "every 0m" }, problems: [/^schedule: the interval must be at least 1/] },
     { name: "when retention keeps no RestorePoint, then it is refused", body: { diskId, target, retention: { keepLast: 0 } }, problems: [/^retention\.keepLast: /] },
+    {
+      name: "when retention is an empty object, then it is refused naming retention and the ways to say it",
+      body: { diskId, target, retention: {} },
+      problems: [/^retention: no rule given: give keepLast and\/or maxAgeDays, or keepAll: true/],
+    },
+    { name: "when keepAll comes with a rule, then it is refused: keepAll excludes the rules", body: { diskId, target, retention: { keepAll: true, keepLast: 3 } }, problems: [/^retention: keepAll: true excludes keepLast and maxAgeDays/] },
+    { name: "when keepAll is false, then it is refused: rules say what to remove", body: { diskId, target, retention: { keepAll: false } }, problems: [/^retention\.keepAll: keepAll can only be true/] },
     { name: "when the modes are unknown, then both are refused", body: { diskId, target, snapshotMode: "copy", copyMode: "fast" }, problems: [/^snapshotMode: /, /^copyMode: /] },
     { name: "when the RPO alert is not a positive integer, then it is refused", body: { diskId, target, rpoAlertMinutes: 0 }, problems: [/^rpoAlertMinutes: /] },
     {
@@ -101,6 +108,15 @@ describe("protectedDiskUpdateSchema", () => {
       c.problems.forEach((pattern, i) => assert.match(problems[i], pattern));
     });
   }
+
+  it("when retention says keepAll: true, then it is accepted as keep-everything, on protect and on update", () => {
+    assert.deepEqual(protectedDiskInputSchema.parse({ diskId, target, retention: { keepAll: true } }).retention, { keepAll: true });
+    assert.deepEqual(protectedDiskUpdateSchema.parse({ retention: { keepAll: true } }), { retention: { keepAll: true } });
+  });
+
+  it("when an update's retention is empty, then it is refused as on protect", () => {
+    assert.match(problemsOf(protectedDiskUpdateSchema.safeParse({ retention: {} })).join("\n"), /^retention: no rule given/);
+  });
 
   it("when an update leaves fields out, then it fills in no defaults", () => {
     assert.deepEqual(protectedDiskUpdateSchema.parse({ enabled: false }), { enabled: false });

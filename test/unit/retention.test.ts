@@ -13,6 +13,7 @@ describe("applyRetention", () => {
   const cases: { name: string; points: RetainedPoint[]; policy: RetentionPolicy; removed: string[] }[] = [
     { name: "when there are no RestorePoints, then nothing is removed", points: [], policy: { keepLast: 1, maxAgeDays: 1 }, removed: [] },
     { name: "when no rule is set, then nothing is removed", points: daily(5), policy: {}, removed: [] },
+    { name: "when the policy keeps all, then nothing is removed, however old", points: [point(0), point(400), point(9000)], policy: { keepAll: true }, removed: [] },
     { name: "when keepLast is 3 of 5, then the two oldest are removed, oldest first", points: daily(5), policy: { keepLast: 3 }, removed: ["4d", "3d"] },
     { name: "when keepLast exceeds the count, then nothing is removed", points: daily(3), policy: { keepLast: 14 }, removed: [] },
     { name: "when maxAgeDays is 2, then points older than two days are removed", points: daily(5), policy: { maxAgeDays: 2 }, removed: ["4d", "3d"] },

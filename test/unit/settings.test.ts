@@ -30,6 +30,15 @@ describe("loadSettings", () => {
     assert.match(error.problems[2], /set a connection string or AzureWebJobsStorage__accountName/);
   });
 
+  it("when the timer schedule is not an NCRONTAB, then it is in the list with the other bad settings, named", () => {
+    const error = refusal({ AzureWebJobsStorage: connectionString, DISKDELTA_TIMER_SCHEDULE: "bogus", DISKDELTA_COPY_CONCURRENCY: "65" });
+    assert.deepEqual(error.problems.map((problem) => problem.split(":")[0]), ["DISKDELTA_TIMER_SCHEDULE", "DISKDELTA_COPY_CONCURRENCY"]);
+    assert.match(error.problems[0], /^DISKDELTA_TIMER_SCHEDULE: expected .* NCRONTAB expression with 6 fields/);
+    const interval = refusal({ AzureWebJobsStorage: connectionString, DISKDELTA_TIMER_SCHEDULE: "every 5m" });
+    assert.match(interval.problems[0], /^DISKDELTA_TIMER_SCHEDULE: must be a six-field NCRONTAB expression such as "0 \*\/5 \* \* \* \*"/);
+    assert.equal(loadSettings({ AzureWebJobsStorage: connectionString, DISKDELTA_TIMER_SCHEDULE: "0 0 * * * *" }).DISKDELTA_TIMER_SCHEDULE, "0 0 * * * *");
+  });
+
   it("when a settings error is described for a log or an HTTP answer, then the description names each setting and what is wrong", () => {
     const error = refusal({ AzureWebJobsStorage: connectionString, DISKDELTA_COPY_CONCURRENCY: "0", DISKDELTA_DIFF_WINDOW_BYTES: String(64 * 1024 ** 2 + 1) });
     const description = describeError(error);

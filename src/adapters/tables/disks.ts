@@ -4,7 +4,7 @@
  * reported column by column, not used; the state is written only if unchanged since it was read.
  */
 import { PermanentError, statusOf } from "../../domain/errors";
-import { type ProtectedDiskConfig, protectedDiskInputSchema, toProtectedDisk } from "../../domain/model";
+import { type ProtectedDiskConfig, type ProtectedDiskUpdate, protectedDiskInputSchema, toProtectedDisk } from "../../domain/model";
 import { withoutAbsent } from "../../domain/objects";
 import { type DiskState, diskStateSchema } from "../../domain/records";
 import { type Entity, type Table, type Versioned, deleteEntity, etagOf, getEntity, ifUnchanged, parseEntity, toEntity } from "./entities";
@@ -17,10 +17,26 @@ export interface InvalidRow {
   readonly problems: string[];
 }
 
+/** A ProtectedDisk's config row as it stands: none, a usable configuration, or a row that is not one. */
+export type DiskRow =
+  | { readonly kind: "absent" }
+  | { readonly kind: "valid"; readonly config: ProtectedDiskConfig }
+  | { readonly kind: "invalid"; readonly problems: readonly string[] };
+
 /** ProtectedDisk configuration and state. */
 export interface DiskRecords {
   listDisks(): Promise<{ disks: ProtectedDiskConfig[]; invalid: InvalidRow[] }>;
+  /** The configuration; throws a PermanentError `InvalidProtectedDisk` naming each bad column when the row is unusable. */
   getDisk(diskKey: string): Promise<ProtectedDiskConfig | undefined>;
+  /** The config row whatever it holds, for the operations that must also work on an unusable row (update, unprotect). */
+  readDisk(diskKey: string): Promise<DiskRow>;
+  /**
+   * Applies an update to the row's columns as they stand — a usable row, or one whose bad columns the update
+   * replaces (how an unusable row is repaired) — and writes the result if it is a valid ProtectedDisk, only if the
+   * row is unchanged since it was read (ETag; else ConcurrencyError); otherwise writes nothing and throws
+   * `InvalidProtectedDisk` naming what is still wrong. `accept` sees the result first and may refuse it (throws). Undefined when there is no row.
+   */
+  updateDisk(diskKey: string, update: ProtectedDiskUpdate, accept?: (next: ProtectedDiskConfig) => Promise<void>): Promise<ProtectedDiskConfig | undefined>;
   /** Creates the configuration; false when the disk is protected already. */
   createDisk(config: ProtectedDiskConfig): Promise<boolean>;
   replaceDisk(config: ProtectedDiskConfig): Promise<void>;
@@ -31,8 +47,26 @@ export interface DiskRecords {
   putState(diskKey: string, state: DiskState, etag: string): Promise<string>;
 }
 
+/**
+ * The PermanentError of an unusable config row: which columns are wrong, and the two ways out — PATCH (`diskdelta
+ * update`) repairs the columns it sets, DELETE (`diskdelta unprotect`) removes the row (RestorePoints stay).
+ */
+function invalidRowError(tableName: string, diskKey: string, problems: readonly string[]): PermanentError {
+  return new PermanentError(
+    "InvalidProtectedDisk",
+    `invalid ProtectedDisk row ${tableName}/${diskKey}/config: ${problems.join("; ")}; repair it with PATCH /api/disks/${diskKey} (diskdelta update) or remove it with DELETE /api/disks/${diskKey} (diskdelta unprotect) and protect the disk again`,
+  );
+}
+
 export function createDiskRecords(table: Table): DiskRecords {
   const { client } = table;
+  const readDisk = (diskKey: string): Promise<DiskRow> =>
+    table.use(async () => {
+      const entity = await getEntity(table, diskKey, "config");
+      if (!entity) return { kind: "absent" };
+      const { config, problems } = entityToConfig(entity);
+      return config ? { kind: "valid", config } : { kind: "invalid", problems };
+    });
   return {
     listDisks: () =>
       table.use(async () => {
@@ -45,14 +79,20 @@ export function createDiskRecords(table: Table): DiskRecords {
         }
         return { disks: found, invalid };
       }),
-    getDisk: (diskKey) =>
+    getDisk: async (diskKey) => {
+      const row = await readDisk(diskKey);
+      if (row.kind === "invalid") throw invalidRowError(table.name, diskKey, row.problems);
+      return row.kind === "valid" ? row.config : undefined;
+    },
+    readDisk,
+    updateDisk: (diskKey, update, accept) =>
       table.use(async () => {
         const entity = await getEntity(table, diskKey, "config");
         if (!entity) return undefined;
-        const { config, problems } = entityToConfig(entity);
-        if (!config) {
-          throw new PermanentError("InvalidProtectedDisk", `invalid ProtectedDisk row ${table.name}/${diskKey}/config: ${problems.join("; ")}; fix it with PATCH or protect the disk again`);
-        }
+        const { config, problems } = inputToConfig(withUpdate(entityToInput(entity), update), diskKey);
+        if (!config) throw invalidRowError(table.name, diskKey, problems);
+        await accept?.(config);
+        await ifUnchanged(`config of disk ${diskKey}`, () => client.updateEntity(configToEntity(config), "Replace", { etag: entity.etag }));
         return config;
       }),
     createDisk: (config) =>
@@ -95,6 +135,7 @@ const configColumns = {
   storageAccountId: "targetStorageAccountId",
   schedule: "schedule",
   snapshotMode: "snapshotMode",
+  keepAll: "retentionKeepAll",
   keepLast: "retentionKeepLast",
   maxAgeDays: "retentionMaxAgeDays",
   copyMode: "copyMode",
@@ -121,8 +162,9 @@ function configToEntity(config: ProtectedDiskConfig) {
     [configColumns.storageAccountId]: config.target.storageAccountId,
     [configColumns.schedule]: config.schedule,
     [configColumns.snapshotMode]: config.snapshotMode,
-    [configColumns.keepLast]: config.retention.keepLast,
-    [configColumns.maxAgeDays]: config.retention.maxAgeDays,
+    ...(config.retention.keepAll
+      ? { [configColumns.keepAll]: true }
+      : { [configColumns.keepLast]: config.retention.keepLast, [configColumns.maxAgeDays]: config.retention.maxAgeDays }),
     [configColumns.copyMode]: config.copyMode,
     [configColumns.enabled]: config.enabled,
     [configColumns.rpoAlertMinutes]: config.rpoAlertMinutes,
@@ -141,7 +183,14 @@ function configToEntity(config: ProtectedDiskConfig) {
 
 /** Parses a config row; a problem names the column, as the user would look for it in the table. */
 function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDiskConfig; problems: string[] } {
-  const input = {
+  return inputToConfig(entityToInput(entity), entity.partitionKey);
+}
+
+/** A config row's columns in the shape of a ProtectedDisk input, unchecked. */
+type RowInput = Record<string, unknown>;
+
+function entityToInput(entity: Record<string, unknown>): RowInput {
+  return withoutAbsent({
     diskId: entity[configColumns.diskId],
     target: withoutAbsent({
       blobEndpoint: entity[configColumns.blobEndpoint],
@@ -151,7 +200,7 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     }),
     schedule: entity[configColumns.schedule],
     snapshotMode: entity[configColumns.snapshotMode],
-    retention: withoutAbsent({ keepLast: entity[configColumns.keepLast], maxAgeDays: entity[configColumns.maxAgeDays] }),
+    retention: retentionOf(entity),
     copyMode: entity[configColumns.copyMode],
     enabled: entity[configColumns.enabled],
     rpoAlertMinutes: entity[configColumns.rpoAlertMinutes],
@@ -169,8 +218,19 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     managedTarget: [configColumns.managedResourceGroup, configColumns.managedLocation].some((column) => entity[column] !== undefined)
       ? withoutAbsent({ resourceGroup: entity[configColumns.managedResourceGroup], location: entity[configColumns.managedLocation] })
       : undefined,
-  };
-  const parsed = protectedDiskInputSchema.safeParse(withoutAbsent(input));
+  });
+}
+
+/** The row's columns with an update's fields in place of theirs; `drill: null` removes the drill columns. */
+function withUpdate(input: RowInput, update: ProtectedDiskUpdate): RowInput {
+  const { drill, ...fields } = update;
+  const { drill: currentDrill, ...rest } = input;
+  const nextDrill = drill === null ? undefined : (drill ?? currentDrill);
+  return withoutAbsent({ ...rest, ...withoutAbsent(fields), drill: nextDrill });
+}
+
+function inputToConfig(input: RowInput, partitionKey: unknown): { config?: ProtectedDiskConfig; problems: string[] } {
+  const parsed = protectedDiskInputSchema.safeParse(input);
   if (!parsed.success) {
     const column = (path: PropertyKey[]) => {
       const leaf = String(path[path.length - 1] ?? "");
@@ -179,10 +239,19 @@ function entityToConfig(entity: Record<string, unknown>): { config?: ProtectedDi
     return { problems: parsed.error.issues.map((issue) => `${column(issue.path)}: ${issue.message}`) };
   }
   const config = toProtectedDisk(parsed.data);
-  if (config.diskKey !== entity.partitionKey) {
+  if (config.diskKey !== partitionKey) {
     return { problems: [`partitionKey: does not match diskId (expected ${config.diskKey})`] };
   }
   return { config, problems: [] };
+}
+
+/**
+ * The row's RetentionPolicy columns as the schema takes them. A row with none of them was written before `keepAll`
+ * existed, when `"retention": {}` was accepted and meant keeping everything: it still means that.
+ */
+function retentionOf(entity: Record<string, unknown>): Record<string, unknown> {
+  const columns = withoutAbsent({ keepAll: entity[configColumns.keepAll], keepLast: entity[configColumns.keepLast], maxAgeDays: entity[configColumns.maxAgeDays] });
+  return Object.keys(columns).length === 0 ? { keepAll: true } : columns;
 }
 
 /** The state's chain base is nested; tables hold scalars, so it is stored as `base_<field>` columns. */
