@@ -140,6 +140,14 @@ const settingOptions: Readonly<Record<string, OptionSpec>> = {
     default: "create",
   },
   "copy-mode": { type: "string", value: "server|stream", help: "Put Page From URL, or read and write through the app", default: "server" },
+  replication: {
+    type: "string",
+    value: "diff|managed",
+    help: "diff: diskdelta copies the changed ranges into the TargetBlob; managed: Azure's CopyStart into --managed-resource-group in --managed-location",
+    default: "diff",
+  },
+  "managed-resource-group": { type: "string", value: "name", help: "replication managed: resource group of the target-region snapshots (with --managed-location)" },
+  "managed-location": { type: "string", value: "region", help: "replication managed: the target region, not the disk's own" },
   "keep-last": { type: "string", value: "n", help: "RetentionPolicy: keep the newest n RestorePoints (1-10000)", default: "keep last 14" },
   "max-age-days": { type: "string", value: "days", help: "RetentionPolicy: remove RestorePoints older than this (> 0, at most 36500)" },
   "keep-all": { type: "boolean", help: "RetentionPolicy: keep every RestorePoint (instead of --keep-last / --max-age-days)" },
@@ -648,6 +656,18 @@ function drillWait(values: Values, command: string): WaitOptions | undefined {
   return { intervalMs: 1000 * (positiveNumber(values, "interval") ?? 5), timeoutMs: 1000 * (positiveNumber(values, "timeout") ?? 3600) };
 }
 
+/** The managed target the two --managed-* options give: both, or none. */
+function managedTargetSetting(values: Values): { resourceGroup: string; location: string } | undefined {
+  const resourceGroup = str(values["managed-resource-group"]);
+  const location = str(values["managed-location"]);
+  if (resourceGroup === undefined && location === undefined) return undefined;
+  if (resourceGroup === undefined || location === undefined) {
+    recordProblem(values, "--managed-resource-group and --managed-location go together");
+    return undefined;
+  }
+  return { resourceGroup, location };
+}
+
 /** The drill configuration the three --drill-* options give: all three, or none. */
 function drillSetting(values: Values, command: string): { schedule: string; resourceGroup: string; location: string } | undefined {
   const parts = { schedule: str(values["drill-schedule"]), resourceGroup: str(values["drill-resource-group"]), location: str(values["drill-location"]) };
@@ -675,6 +695,8 @@ function diskSettings(values: Values): Omit<UpdateBody, "drill"> {
     schedule: str(values.schedule),
     snapshotMode: unchecked(values.mode),
     copyMode: unchecked(values["copy-mode"]),
+    replication: unchecked(values.replication),
+    managedTarget: managedTargetSetting(values),
     retention,
     rpoAlertMinutes: positiveInteger(values, "rpo-alert-minutes"),
     verifyAfterBackup,

@@ -38,6 +38,9 @@ export const metricCatalog: Readonly<Record<string, MetricDefinition>> = {
   "diskdelta.drill.succeeded": { kind: "counter", unit: "{drill}", description: "DR drills whose drill disk equalled its RestorePoint" },
   "diskdelta.drill.failed": { kind: "counter", unit: "{drill}", description: "DR drills that ended failed (restore failed, content differs, or lost)" },
   "diskdelta.drill.stale": { kind: "gauge", unit: "1", description: "1 when a ProtectedDisk with drills has no successful drill within two scheduled intervals, else 0" },
+  "diskdelta.managed.completion_percent": { kind: "gauge", unit: "%", description: "completionPercent of a managed run's copy (CopyStart) at its last look" },
+  "diskdelta.managed.copy_seconds": { kind: "histogram", unit: "s", description: "CopyStart to completed, per managed copy" },
+  "diskdelta.managed.waiting_for_slot": { kind: "counter", unit: "{look}", description: "looks of managed runs that found no managed-copy slot free in their target region" },
   "diskdelta.verify.mismatch": { kind: "gauge", unit: "1", description: "1 when the last verification of a RestorePoint found a mismatch, else 0" },
 };
 

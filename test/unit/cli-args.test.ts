@@ -13,6 +13,11 @@ const vmKey = vmKeyOf(vmId);
 describe("parseCommandLine", () => {
   const accepted: { name: string; argv: string[]; expected: Invocation }[] = [
     {
+      name: "when protect asks for managed replication, then the body names the managed target",
+      argv: ["protect", diskId, "--target-endpoint", endpoint, "--replication", "managed", "--managed-resource-group", "rg-t", "--managed-location", "westus2"],
+      expected: { command: { name: "protect", body: { diskId, target: { blobEndpoint: endpoint }, replication: "managed", managedTarget: { resourceGroup: "rg-t", location: "westus2" } } }, json: false },
+    },
+    {
       name: "when protect gets only the disk and the endpoint, then the body carries only those (the API fills defaults)",
       argv: ["protect", diskId, "--target-endpoint", endpoint],
       expected: { command: { name: "protect", body: { diskId, target: { blobEndpoint: endpoint } } }, json: false },
@@ -192,6 +197,10 @@ describe("problems of a command line", () => {
         error.command === "update" &&
         error.details.join("\n") === ['--keep-last must be a positive number, not "-1"', '--max-age-days must be a positive number, not "0"', '--rpo-alert-minutes must be a whole number, not "1.5"'].join("\n"),
     );
+  });
+
+  it("when only one of --managed-resource-group and --managed-location is given, then the line is refused naming both", () => {
+    assert.throws(() => parseCommandLine(["update", "0123456789abcdef", "--managed-location", "westus2"]), /--managed-resource-group and --managed-location go together/);
   });
 
   it("when an argument is missing and a required option too, then both are listed", () => {

@@ -31,6 +31,7 @@ describe("protectedDiskInputSchema", () => {
       snapshotMode: "create",
       retention: { keepLast: 14 },
       copyMode: "server",
+      replication: "diff",
       enabled: true,
       verifyAfterBackup: false,
     });
