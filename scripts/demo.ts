@@ -67,7 +67,8 @@ async function main(): Promise<void> {
     throw new Error(`DEMO_REPLICATION must be diff or managed, not ${process.env.DEMO_REPLICATION}`);
   }
   const stack = await startLocalStack();
-  const app = startLocalApp({ stack, log: () => undefined, queueSettings: { visibilityTimeout: 1 } });
+  // Managed copies are looked at every 60 s in Azure; the local stack's copies take a second or two.
+  const app = startLocalApp({ stack, log: () => undefined, queueSettings: { visibilityTimeout: 1 }, settings: { DISKDELTA_MANAGED_COPY_CHECK_SECONDS: "1" } });
   const failures: string[] = [];
   try {
     const apiUrl = await app.host.listen();
@@ -214,8 +215,13 @@ async function drill(api: (method: string, path: string, body?: unknown) => Prom
   );
   console.log(formatDrill(ended).replace(/^/gm, "  "));
   if (ended.state !== "succeeded") failures.push(`the drill ended ${ended.state}: ${ended.state === "failed" ? ended.error : "timed out"}`);
-  const left: string[] = [];
-  for await (const disk of compute.disks.listByResourceGroup("rg-restore")) if (disk.tags?.["diskdelta-drill"]) left.push(disk.id ?? "");
+  // The drill deletes its disk right after it records its end (an ARM delete, itself an operation): allow it a moment.
+  let left: string[] = [];
+  for (const deadline = Date.now() + 30_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+    left = [];
+    for await (const disk of compute.disks.listByResourceGroup("rg-restore")) if (disk.tags?.["diskdelta-drill"]) left.push(disk.id ?? "");
+    if (left.length === 0 || Date.now() > deadline) break;
+  }
   if (left.length > 0) failures.push(`drill disks left behind: ${left.join(", ")}`);
 }
 
