@@ -53,7 +53,9 @@ export async function advanceRestore(deps: Deps, message: RestoreStepMessage, lo
   const restore = found.value;
   if (restore.state === "accepted") return startImport(deps, found as Versioned<Extract<RestoreRecord, { state: "accepted" }>>, log);
   if (restore.state === "creating") return lookAtDisk(deps, found as Versioned<Extract<RestoreRecord, { state: "creating" }>>, log);
-  // A redelivered last step: the drill it serves may not have heard of the end yet.
+  // A redelivered last step: the worker that ended it may have died before releasing the hold (a succeeded disk is
+  // provably done with the RestorePoint), and the drill it serves may not have heard of the end yet.
+  if (restore.state === "succeeded") await releaseHold(deps, restore);
   await handOffToDrill(deps, restore);
   log.info("step of an ended restore dropped", { ...message, state: restore.state });
 }
