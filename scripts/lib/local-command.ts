@@ -63,7 +63,12 @@ export async function runLocalCommand(argv: readonly string[]): Promise<number> 
   try {
     return await run(argv);
   } catch (error) {
-    process.stderr.write(`diskdelta-local: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`diskdelta-local: ${withoutSignatures(error instanceof Error ? error.message : String(error))}\n`);
     return error instanceof UsageError ? 2 : 1;
   }
+}
+
+/** A SAS is never printed, even inside a client's error message: its signature becomes REDACTED. */
+function withoutSignatures(text: string): string {
+  return text.replace(/([?&]sig=)[^&\s"']+/gi, "$1REDACTED");
 }
