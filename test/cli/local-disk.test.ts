@@ -5,11 +5,12 @@
  * second start. Every claim is checked on bytes through the stack, not on what the command printed.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { writeStackFile } from "../../emulator/stack";
 import { createSourceSnapshotReader } from "../../src/adapters/source-snapshot";
@@ -25,16 +26,17 @@ interface Run {
   readonly stderr: string;
 }
 
-function runLocal(args: readonly string[], localDir: string, env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [commandPath, ...args], { env: { PATH: process.env.PATH ?? "", DISKDELTA_LOCAL_DIR: localDir, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+const execFileAsync = promisify(execFile);
+
+/** Runs the command without blocking this process, which serves the stack it calls; a non-zero exit is a result. */
+async function runLocal(args: readonly string[], localDir: string, env: Record<string, string> = {}): Promise<Run> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [commandPath, ...args], { env: { PATH: process.env.PATH ?? "", DISKDELTA_LOCAL_DIR: localDir, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: unknown; stdout?: string; stderr?: string };
+    return { code: typeof failed.code === "number" ? failed.code : null, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "" };
+  }
 }
 
 /** What the hash of a disk holding `content` at `offset` (zeros elsewhere) must be, computed here from the bytes. */
