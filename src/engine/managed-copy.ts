@@ -361,9 +361,9 @@ async function completeManagedCopy(deps: Deps, found: Versioned<ReplicatingRun>,
 
 /**
  * Retention of managed RestorePoints: the record first, then (unless a restore holds it) its checksums and its
- * target snapshot — only one tagged as this disk's. The newest is never removed, so the copy the next CopyStart
- * diffs against in that region always stays. Target snapshots of this disk without a record, older than the newest
- * RestorePoint and no longer copying (left by a crash or a failed run), are removed too.
+ * target snapshot — only one tagged as this disk's. The newest is never removed. Copies tagged as this disk's without
+ * a record (left by a crash or a failed run) are removed too once proven orphans: no longer copying, their run ended,
+ * and not the newest complete copy of their family, which the next CopyStart (or the one running) diffs against.
  */
 export async function removeExpiredManagedCopies(deps: Deps, config: ProtectedDiskConfig, log: Log): Promise<void> {
   const { diskKey } = config;
@@ -384,17 +384,41 @@ export async function removeExpiredManagedCopies(deps: Deps, config: ProtectedDi
   }
   if (!config.managedTarget) return;
   const recorded = new Set((await deps.records.listRestorePoints(diskKey)).map((p) => (p.kind === "managed" ? p.targetSnapshotId.toLowerCase() : "")));
-  // A copy asked for before the newest RestorePoint was recorded, and not recorded itself, is no run's any more.
-  const newest = points.filter((p) => !expired.includes(p)).map((p) => p.createdAt).sort().at(-1);
   const { subscriptionId } = diskRefOf(config);
-  for (const snapshot of await deps.compute.listSnapshots(subscriptionId, config.managedTarget.resourceGroup)) {
-    const ours = snapshot.tags[snapshotTags.disk] === diskKey && snapshot.createOption?.toLowerCase() === "copystart";
-    const ended = snapshot.completionPercent >= 100 || snapshot.copyCompletionError !== undefined;
-    const older = newest !== undefined && snapshot.timeCreated.getTime() < Date.parse(newest);
-    if (ours && ended && older && !recorded.has(snapshot.id.toLowerCase()) && !heldNow.has(snapshot.name)) {
-      await deleteOwnSnapshot(deps, snapshot.id, diskKey, log);
-    }
+  const copies = (await deps.compute.listSnapshots(subscriptionId, config.managedTarget.resourceGroup))
+    .filter((s) => s.tags[snapshotTags.disk] === diskKey && s.createOption?.toLowerCase() === "copystart");
+  const bases = newestCompleteCopies(copies);
+  for (const snapshot of copies) {
+    if (!hasEnded(snapshot) || bases.has(snapshot.id) || recorded.has(snapshot.id.toLowerCase()) || heldNow.has(snapshot.name)) continue;
+    if (await mayStillBeRecorded(deps, diskKey, snapshot)) continue;
+    await deleteOwnSnapshot(deps, snapshot.id, diskKey, log);
   }
+}
+
+/**
+ * The newest complete copy of each snapshot family: what Azure's next CopyStart of the family (or the one running)
+ * moves the changes since, so it stays, recorded or not. Compared by Azure's own creation times only.
+ */
+function newestCompleteCopies(copies: readonly SnapshotInfo[]): Set<string> {
+  const newest = new Map<string, SnapshotInfo>();
+  for (const copy of copies) {
+    if (copy.completionPercent < 100 || copy.copyCompletionError !== undefined) continue;
+    const family = copy.familyId ?? copy.id;
+    const known = newest.get(family);
+    if (!known || copy.timeCreated.getTime() > known.timeCreated.getTime()) newest.set(family, copy);
+  }
+  return new Set([...newest.values()].map((c) => c.id));
+}
+
+/** An unrecorded copy is an orphan only once the run its tag names has ended (or has no readable record): else that run may still record it. */
+async function mayStillBeRecorded(deps: Deps, diskKey: string, copy: SnapshotInfo): Promise<boolean> {
+  const runId = copy.tags[snapshotTags.run];
+  if (!runId) return false;
+  const run = await deps.records.getRun(diskKey, runId).catch((error: unknown) => {
+    if (error instanceof InvalidRecordError) return undefined;
+    throw error;
+  });
+  return run !== undefined && isActive(run.value.state);
 }
 
 async function deleteOwnSnapshot(deps: Deps, snapshotId: string, diskKey: string, log: Log): Promise<void> {
