@@ -68,15 +68,16 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
 }
 
 /** What a run that replicated a SourceSnapshot knows of it: what the chain base becomes. */
-type ReplicatedSource = Pick<RunIn<"finalizing" | "replicating">, "diskKey" | "sourceSnapshotId" | "sourceSnapshotTime" | "diskUniqueId" | "familyId" | "blobBytes">;
+type ReplicatedSource = Pick<RunIn<"finalizing" | "replicating">, "diskKey" | "runId" | "sourceSnapshotId" | "sourceSnapshotTime" | "diskUniqueId" | "familyId" | "blobBytes">;
 
 /**
  * The new chain base (the SourceSnapshot just replicated) and the disk's newest RestorePoint, once its record exists;
- * returns the base it replaces.
+ * returns the base it replaces. Only while the run still holds the disk: a late duplicate of a run that ended must
+ * not move the chain back under a newer run's.
  */
 export async function advanceChain(deps: Deps, run: ReplicatedSource, point: RestorePoint): Promise<ChainBase | undefined> {
   const previousBase = (await deps.records.getState(run.diskKey)).value.base;
-  await updateState(deps, run.diskKey, (state) => ({
+  await updateState(deps, run.diskKey, (state) => state.activeRunId !== run.runId ? undefined : ({
     ...state,
     base: {
       snapshotId: run.sourceSnapshotId,

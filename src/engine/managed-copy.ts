@@ -11,13 +11,12 @@
  * region (slots in table diskdeltaCopySlots; a run without one waits, visible in its status). A slot is freed when its
  * copy has provably ended (complete, failed or gone), whatever became of the run that took it.
  */
-import { ConcurrencyError, CopyLimitError, PermanentError, describeError } from "../domain/errors";
+import { ConcurrencyError, CopyLimitError, InvalidRecordError, PermanentError, describeError, isPermanent } from "../domain/errors";
 import { type ManagedCopyMessage, queueNames } from "../domain/messages";
-import { type ProtectedDiskConfig, diskRefOf, restorePointIdOf } from "../domain/model";
+import { type ProtectedDiskConfig, diskRefOf, isActive, restorePointIdOf } from "../domain/model";
 import { PAGE_BYTES } from "../domain/ranges";
-import { type CopySlot, type ManagedRestorePoint, type RunIn, type Versioned, heldDataOf } from "../domain/records";
+import { type CopySlot, type ManagedRestorePoint, type RunIn, type RunView, type Versioned, heldDataOf } from "../domain/records";
 import { applyRetention } from "../domain/retention";
-import { orphanClaimAfterMs } from "../domain/limits";
 import { copyRegionKey } from "../adapters/tables/copy-slots";
 import type { TakenCopySlot } from "../adapters/tables/copy-slots";
 import type { Deps, DiskInfo, Log, SnapshotInfo } from "./deps";
@@ -62,14 +61,23 @@ export async function startManagedCopy(
       subscriptionId, resourceGroup: managed.resourceGroup, name, location: managed.location, sourceSnapshotId: source.id,
       tags: { [snapshotTags.disk]: diskKey, [snapshotTags.run]: runId },
     });
+    proveOurCopy(copy, source, diskKey);
   } catch (error) {
-    if (!(error instanceof CopyLimitError)) throw error;
-    // The service counts copies diskdelta does not know of (other tools, a copy an earlier run left): wait as for a slot.
-    await freeSlotOf(deps, region, runId);
-    log.info("managed copy refused by the service's limit; waiting", { diskKey, runId, limit: error.limit });
-    return waitForCopySlot(deps, found, managed.location, log);
+    // A refusal or failure proves nothing about the copy: a duplicate delivery of this run may have started it.
+    const present = await deps.compute.getSnapshot(targetSnapshotId);
+    if (present && isOurCopy(present, source, diskKey)) {
+      copy = present;
+    } else if (error instanceof CopyLimitError) {
+      // The service counts copies diskdelta does not know of (other tools, a copy an earlier run left): wait as for a slot.
+      await freeSlotOf(deps, region, runId);
+      log.info("managed copy refused by the service's limit; waiting", { diskKey, runId, limit: error.limit });
+      return waitForCopySlot(deps, found, managed.location, log);
+    } else {
+      // No copy of ours exists: a run that fails here for good must not keep the slot (a transient failure keeps it for its retry).
+      if (isPermanent(error)) await freeSlotOf(deps, region, runId);
+      throw error;
+    }
   }
-  proveOurCopy(copy, source, diskKey);
   const replicating: ReplicatingRun = {
     ...claimed(found.value),
     state: "replicating",
@@ -96,10 +104,15 @@ export async function startManagedCopy(
   log.info("managed copy started", { diskKey, runId, snapshot: source.name, targetSnapshot: name, location: managed.location, slot });
 }
 
+/** Whether the snapshot is the SourceSnapshot's copy, made by CopyStart and tagged for this disk. */
+function isOurCopy(copy: SnapshotInfo, source: Pick<SnapshotInfo, "id">, diskKey: string): boolean {
+  const fromSource = copy.sourceResourceId?.toLowerCase() === source.id.toLowerCase() && copy.createOption?.toLowerCase() === "copystart";
+  return fromSource && copy.tags[snapshotTags.disk] === diskKey;
+}
+
 /** The copy is the SourceSnapshot's, made by CopyStart for this disk: else it is someone else's snapshot of that name. */
 function proveOurCopy(copy: SnapshotInfo, source: Pick<SnapshotInfo, "id">, diskKey: string): void {
-  const fromSource = copy.sourceResourceId?.toLowerCase() === source.id.toLowerCase() && copy.createOption?.toLowerCase() === "copystart";
-  if (!fromSource || copy.tags[snapshotTags.disk] !== diskKey) {
+  if (!isOurCopy(copy, source, diskKey)) {
     throw new PermanentError("TargetSnapshotNotOurs", `snapshot ${copy.id} exists and is not diskdelta's managed copy of ${source.id} for disk ${diskKey}; it is left untouched: delete it or choose another managedTarget.resourceGroup`);
   }
 }
@@ -160,12 +173,23 @@ function slotName(index: number): string {
 }
 
 /**
- * True when the slot's copy can no longer be running: its snapshot is complete or failed, or it is not there although
- * the slot was taken long enough ago for its CopyStart to have been sent (a slot is taken before the copy exists).
+ * True when the slot's copy can no longer be running: its snapshot is complete or failed; or it is not there and the
+ * run holding the slot can no longer send its CopyStart — that run has ended, or it recorded its copy (which has gone
+ * since). A slot is taken before its copy exists, so a missing snapshot alone proves nothing: the holder's record does.
  */
 async function copyEnded(deps: Deps, slot: TakenCopySlot): Promise<boolean> {
   const copy = await deps.compute.getSnapshot(slot.value.targetSnapshotId);
-  if (!copy) return deps.now().getTime() - Date.parse(slot.value.takenAt) > orphanClaimAfterMs;
+  if (copy) return hasEnded(copy);
+  const holder = await deps.records.getRun(slot.value.diskKey, slot.value.runId).catch((error: unknown) => {
+    // A record nothing can be read from holds no disk (runs.ts) and so no slot either.
+    if (error instanceof InvalidRecordError) return undefined;
+    throw error;
+  });
+  return !holder || !isActive(holder.value.state) || holder.value.state === "replicating";
+}
+
+/** A copy that is complete or failed no longer counts against Azure's copies in flight. */
+function hasEnded(copy: SnapshotInfo): boolean {
   return copy.completionPercent >= 100 || copy.copyCompletionError !== undefined;
 }
 
@@ -189,22 +213,31 @@ export async function checkManagedCopy(deps: Deps, message: ManagedCopyMessage, 
   const found = await deps.records.getRun(diskKey, runId);
   if (!found) return log.warn("managed copy check for an unknown BackupRun dropped", { diskKey, runId });
   const run = found.value;
-  if (run.state !== "replicating") return log.info("stale managed copy check dropped", { diskKey, runId, state: run.state });
+  if (run.state !== "replicating") {
+    await freeSlotOfEndedRun(deps, run);
+    return log.info("stale managed copy check dropped", { diskKey, runId, state: run.state });
+  }
   const copy = await deps.compute.getSnapshot(run.targetSnapshotId);
   if (!copy) {
-    await freeSlotOf(deps, regionOf(run), runId);
+    await forgetGoneCopy(deps, run, log);
     throw new PermanentError("TargetSnapshotGone", `the managed copy ${run.targetSnapshotId} of disk ${diskKey} is gone (deleted by hand?); the next run copies again`);
   }
+  const config = await deps.records.getDisk(diskKey);
+  if (!config) {
+    await discardCopy(deps, run, copy, log);
+    throw new PermanentError("DiskNotProtected", `disk ${diskKey} was unprotected while its managed copy ${run.targetSnapshotId} ran; the copy, never recorded, is deleted`);
+  }
   if (copy.copyCompletionError) {
-    await endFailedCopy(deps, run, copy, log);
+    await discardCopy(deps, run, copy, log);
     throw new PermanentError("ManagedCopyFailed", `Azure's copy of ${run.sourceSnapshotId} into ${run.targetLocation} failed: ${copy.copyCompletionError.code}: ${copy.copyCompletionError.message}; the next run copies again`);
   }
-  if (copy.completionPercent >= 100 && copy.provisioningState === "Succeeded") return completeManagedCopy(deps, { value: run, etag: found.etag }, copy, log);
+  if (copy.completionPercent >= 100 && copy.provisioningState === "Succeeded") return completeManagedCopy(deps, { value: run, etag: found.etag }, config, copy, log);
   const now = deps.now();
   const waitedMinutes = Math.floor((now.getTime() - Date.parse(run.copyStartedAt)) / 60_000);
   const timeout = deps.settings.DISKDELTA_MANAGED_COPY_TIMEOUT_MINUTES;
   if (waitedMinutes >= timeout) {
-    throw new PermanentError("ManagedCopyTimeout", `the managed copy ${run.targetSnapshotId} is at ${copy.completionPercent}% after ${waitedMinutes} minutes (DISKDELTA_MANAGED_COPY_TIMEOUT_MINUTES is ${timeout}); its slot stays taken until the copy ends`);
+    await discardCopy(deps, run, copy, log);
+    throw new PermanentError("ManagedCopyTimeout", `the managed copy ${run.targetSnapshotId} was at ${copy.completionPercent}% after ${waitedMinutes} minutes (DISKDELTA_MANAGED_COPY_TIMEOUT_MINUTES is ${timeout}); it is deleted and the next run copies again`);
   }
   const checkSeconds = deps.settings.DISKDELTA_MANAGED_COPY_CHECK_SECONDS;
   if (now.getTime() - Date.parse(run.updatedAt) < (checkSeconds * 1000) / 2 && copy.completionPercent === run.completionPercent) {
@@ -220,25 +253,62 @@ export async function checkManagedCopy(deps: Deps, message: ManagedCopyMessage, 
   await deps.queues.send(queueNames.managedCopies, { diskKey, runId }, checkSeconds);
 }
 
-/** A copy that failed is of no use: its snapshot (ours by tag) is deleted and its slot freed. */
-async function endFailedCopy(deps: Deps, run: ReplicatingRun, copy: SnapshotInfo, log: Log): Promise<void> {
-  if (copy.tags[snapshotTags.disk] === run.diskKey) {
-    await deps.compute.deleteSnapshot(copy.id).catch((error: unknown) => log.warn("failed managed copy not deleted; retention tries again", { diskKey: run.diskKey, error: describeError(error) }));
+/**
+ * A check of a managed run that has ended (a redelivery, or a run failed while its copy ran): the slot its copy held
+ * is freed once that copy provably ended, whatever ended the run.
+ */
+async function freeSlotOfEndedRun(deps: Deps, run: RunView): Promise<void> {
+  if (isActive(run.state) || run.replication !== "managed" || !run.targetSnapshotId || !run.targetLocation) return;
+  const region = regionOf({ targetSnapshotId: run.targetSnapshotId, targetLocation: run.targetLocation });
+  const held = (await deps.records.listCopySlots(region)).filter((s) => s.value.runId === run.runId);
+  for (const slot of held) {
+    if (!(await copyEnded(deps, slot))) continue;
+    await deps.records.freeCopySlot(region, slot).catch((error: unknown) => {
+      if (!(error instanceof ConcurrencyError)) throw error;
+    });
   }
-  await freeSlotOf(deps, regionOf(run), run.runId);
 }
 
 /**
- * The copy is complete: it is proven the SourceSnapshot's copy for this disk, recorded as the RestorePoint (a
- * redelivery finds it recorded and goes on), the chain moves on, the run succeeds, the slot is freed; then
- * housekeeping, which never fails the run.
+ * A copy that will not become a RestorePoint (failed, too slow, of a disk no longer protected) is deleted when it is
+ * ours by tag; its slot is freed once the copy provably no longer runs: it failed, completed, or was deleted.
  */
-async function completeManagedCopy(deps: Deps, found: Versioned<ReplicatingRun>, copy: SnapshotInfo, log: Log): Promise<void> {
+async function discardCopy(deps: Deps, run: ReplicatingRun, copy: SnapshotInfo, log: Log): Promise<void> {
+  let ended = hasEnded(copy);
+  if (copy.tags[snapshotTags.disk] === run.diskKey) {
+    try {
+      await deps.compute.deleteSnapshot(copy.id);
+      ended = true;
+    } catch (error) {
+      log.warn("managed copy not deleted; its slot stays taken until the copy ends, retention tries again", { diskKey: run.diskKey, error: describeError(error) });
+    }
+  }
+  if (ended) await freeSlotOf(deps, regionOf(run), run.runId);
+}
+
+/**
+ * The run's copy is gone: its slot is free, and a RestorePoint this run recorded of it (a worker that recorded it
+ * and died, or a deletion between the look and the record) is removed — the run never succeeded with it.
+ */
+async function forgetGoneCopy(deps: Deps, run: ReplicatingRun, log: Log): Promise<void> {
+  await freeSlotOf(deps, regionOf(run), run.runId);
+  const restorePointId = restorePointIdOf(run.sourceSnapshotId, new Date(run.sourceSnapshotTime));
+  const recorded = await deps.records.getRestorePoint(run.diskKey, restorePointId);
+  if (recorded?.runId === run.runId && recorded.kind === "managed" && recorded.targetSnapshotId.toLowerCase() === run.targetSnapshotId.toLowerCase()) {
+    await deps.records.deleteRestorePoint(run.diskKey, restorePointId);
+    log.warn("RestorePoint of a copy that is gone removed before its run succeeded", { diskKey: run.diskKey, runId: run.runId, restorePointId });
+  }
+}
+
+/**
+ * The copy is complete: it is proven the SourceSnapshot's copy for this disk and recorded as the RestorePoint (a
+ * redelivery finds it recorded and goes on); the record is proven to point at the copy still there, the slot is
+ * freed, the chain moves on and the run succeeds; then housekeeping, which never fails the run.
+ */
+async function completeManagedCopy(deps: Deps, found: Versioned<ReplicatingRun>, config: ProtectedDiskConfig, copy: SnapshotInfo, log: Log): Promise<void> {
   const run = found.value;
   const { diskKey, runId } = run;
   proveOurCopy(copy, { id: run.sourceSnapshotId }, diskKey);
-  const config = await deps.records.getDisk(diskKey);
-  if (!config) throw new Error(`disk ${diskKey} is no longer protected; its managed copy cannot be recorded`);
   const restorePointId = restorePointIdOf(run.sourceSnapshotId, new Date(run.sourceSnapshotTime));
   const recorded = await deps.records.getRestorePoint(diskKey, restorePointId);
   const ended = deps.now();
@@ -265,9 +335,15 @@ async function completeManagedCopy(deps: Deps, found: Versioned<ReplicatingRun>,
     durationMs: Math.max(0, ended.getTime() - Date.parse(run.startedAt)),
     ...(run.groupTime ? { groupTime: run.groupTime } : {}),
   }));
+  // The look above is a moment old: the record stands only on the copy as it is now, after the record exists.
+  const now = await deps.compute.getSnapshot(run.targetSnapshotId);
+  if (!now || !hasEnded(now) || now.copyCompletionError !== undefined || !isOurCopy(now, { id: run.sourceSnapshotId }, diskKey)) {
+    await forgetGoneCopy(deps, run, log);
+    throw new PermanentError("TargetSnapshotGone", `the managed copy ${run.targetSnapshotId} of disk ${diskKey} went away as its RestorePoint was recorded (deleted by hand?); no RestorePoint is kept and the next run copies again`);
+  }
+  await freeSlotOf(deps, regionOf(run), runId);
   await advanceChain(deps, run, point);
   await endRunSucceeded(deps, { ...run, state: "succeeded", completionPercent: copy.completionPercent, restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag);
-  await freeSlotOf(deps, regionOf(run), runId);
   const dims = { diskKey, replication: "managed" };
   deps.metrics.record("diskdelta.run.duration_ms", point.durationMs, dims);
   deps.metrics.record("diskdelta.run.succeeded", 1, dims);
@@ -285,9 +361,9 @@ async function completeManagedCopy(deps: Deps, found: Versioned<ReplicatingRun>,
 
 /**
  * Retention of managed RestorePoints: the record first, then (unless a restore holds it) its checksums and its
- * target snapshot — only one tagged as this disk's. The newest is never removed, so the copy the next CopyStart
- * diffs against in that region always stays. Target snapshots of this disk without a record, older than the newest
- * RestorePoint and no longer copying (left by a crash or a failed run), are removed too.
+ * target snapshot — only one tagged as this disk's. The newest is never removed. Copies tagged as this disk's without
+ * a record (left by a crash or a failed run) are removed too once proven orphans: no longer copying, their run ended,
+ * and not the newest complete copy of their family, which the next CopyStart (or the one running) diffs against.
  */
 export async function removeExpiredManagedCopies(deps: Deps, config: ProtectedDiskConfig, log: Log): Promise<void> {
   const { diskKey } = config;
@@ -308,17 +384,41 @@ export async function removeExpiredManagedCopies(deps: Deps, config: ProtectedDi
   }
   if (!config.managedTarget) return;
   const recorded = new Set((await deps.records.listRestorePoints(diskKey)).map((p) => (p.kind === "managed" ? p.targetSnapshotId.toLowerCase() : "")));
-  // A copy asked for before the newest RestorePoint was recorded, and not recorded itself, is no run's any more.
-  const newest = points.filter((p) => !expired.includes(p)).map((p) => p.createdAt).sort().at(-1);
   const { subscriptionId } = diskRefOf(config);
-  for (const snapshot of await deps.compute.listSnapshots(subscriptionId, config.managedTarget.resourceGroup)) {
-    const ours = snapshot.tags[snapshotTags.disk] === diskKey && snapshot.createOption?.toLowerCase() === "copystart";
-    const ended = snapshot.completionPercent >= 100 || snapshot.copyCompletionError !== undefined;
-    const older = newest !== undefined && snapshot.timeCreated.getTime() < Date.parse(newest);
-    if (ours && ended && older && !recorded.has(snapshot.id.toLowerCase()) && !heldNow.has(snapshot.name)) {
-      await deleteOwnSnapshot(deps, snapshot.id, diskKey, log);
-    }
+  const copies = (await deps.compute.listSnapshots(subscriptionId, config.managedTarget.resourceGroup))
+    .filter((s) => s.tags[snapshotTags.disk] === diskKey && s.createOption?.toLowerCase() === "copystart");
+  const bases = newestCompleteCopies(copies);
+  for (const snapshot of copies) {
+    if (!hasEnded(snapshot) || bases.has(snapshot.id) || recorded.has(snapshot.id.toLowerCase()) || heldNow.has(snapshot.name)) continue;
+    if (await mayStillBeRecorded(deps, diskKey, snapshot)) continue;
+    await deleteOwnSnapshot(deps, snapshot.id, diskKey, log);
   }
+}
+
+/**
+ * The newest complete copy of each snapshot family: what Azure's next CopyStart of the family (or the one running)
+ * moves the changes since, so it stays, recorded or not. Compared by Azure's own creation times only.
+ */
+function newestCompleteCopies(copies: readonly SnapshotInfo[]): Set<string> {
+  const newest = new Map<string, SnapshotInfo>();
+  for (const copy of copies) {
+    if (copy.completionPercent < 100 || copy.copyCompletionError !== undefined) continue;
+    const family = copy.familyId ?? copy.id;
+    const known = newest.get(family);
+    if (!known || copy.timeCreated.getTime() > known.timeCreated.getTime()) newest.set(family, copy);
+  }
+  return new Set([...newest.values()].map((c) => c.id));
+}
+
+/** An unrecorded copy is an orphan only once the run its tag names has ended (or has no readable record): else that run may still record it. */
+async function mayStillBeRecorded(deps: Deps, diskKey: string, copy: SnapshotInfo): Promise<boolean> {
+  const runId = copy.tags[snapshotTags.run];
+  if (!runId) return false;
+  const run = await deps.records.getRun(diskKey, runId).catch((error: unknown) => {
+    if (error instanceof InvalidRecordError) return undefined;
+    throw error;
+  });
+  return run !== undefined && isActive(run.value.state);
 }
 
 async function deleteOwnSnapshot(deps: Deps, snapshotId: string, diskKey: string, log: Log): Promise<void> {

@@ -5,7 +5,7 @@
  * count holds across every worker however many there are.
  */
 import { type CopySlot, type Versioned, copySlotSchema } from "../../domain/records";
-import { type Table, listPartition, parseEntity, toEntity } from "./entities";
+import { type Table, getEntity, listPartition, parseEntity, toEntity } from "./entities";
 import { ConcurrencyError, statusOf } from "../../domain/errors";
 
 /** A taken slot: its number and holder. */
@@ -17,7 +17,7 @@ export interface TakenCopySlot extends Versioned<CopySlot> {
 export interface CopySlotRecords {
   /** The taken slots of a region (`copyRegionKey`). */
   listCopySlots(region: string): Promise<TakenCopySlot[]>;
-  /** Takes slot `slot` of the region for `holder`; false when it is taken already. */
+  /** Takes slot `slot` of the region for `holder`; false when another run holds it (true when `holder`'s run does: a retry). */
   takeCopySlot(region: string, slot: string, holder: CopySlot): Promise<boolean>;
   /** Frees the slot if it is still as it was read (ETag); a slot freed already is fine, one taken again is a ConcurrencyError. */
   freeCopySlot(region: string, taken: TakenCopySlot): Promise<void>;
@@ -45,8 +45,10 @@ export function createCopySlotRecords(table: Table): CopySlotRecords {
           await client.createEntity(toEntity(region, slot, holder));
           return true;
         } catch (error) {
-          if (statusOf(error) === 409) return false;
-          throw error;
+          if (statusOf(error) !== 409) throw error;
+          // A create whose answer was lost, or a duplicate delivery of the same run: the row says whose the slot is.
+          const row = await getEntity(table, region, slot);
+          return row !== undefined && parseEntity(copySlotSchema, row, `${table.name}/${region}/${slot}`).runId === holder.runId;
         }
       }),
     freeCopySlot: (region, taken) =>
