@@ -223,6 +223,7 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
   }
   const storageAccountId = request.storageAccountId ?? source.storageAccountId;
   if (!storageAccountId && !source.managedSnapshot) throw storageAccountUnknown(source);
+  if (storageAccountId && !source.managedSnapshot) await refuseOtherRegion(ports.compute, request, storageAccountId);
   const subscriptionId = request.subscriptionId ?? parseDiskId(source.diskId)?.subscriptionId;
   if (!subscriptionId) throw new PermanentError("InvalidRequest", `subscriptionId: required (RestorePoint ${source.restorePointId} names no source disk id to take it from)`);
   const newDiskId = `/subscriptions/${subscriptionId}/resourceGroups/${request.resourceGroup}/providers/Microsoft.Compute/disks/${request.name}`;
@@ -238,6 +239,27 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
   );
   if (exists) throw diskExists(newDiskId);
   return { subscriptionId, newDiskId, storageAccountId };
+}
+
+/**
+ * Disk Import reads the blob snapshot where it lies: the new disk must be in the target storage account's region
+ * (the disk service refuses another with 400 BadRequest "…does not belong to the same region as the disk"). Refused
+ * here first, naming `location`, when ARM says where the account is; an account whose region cannot be read (the
+ * identity may lack `Microsoft.Storage/storageAccounts/read`) is left to the disk service's own refusal.
+ */
+async function refuseOtherRegion(compute: Pick<ComputeGateway, "storageAccountLocation">, request: RestoreRequest, storageAccountId: string): Promise<void> {
+  const accountLocation = await compute.storageAccountLocation(storageAccountId);
+  if (accountLocation && normalizedRegion(accountLocation) !== normalizedRegion(request.location)) {
+    throw new PermanentError(
+      "InvalidRequest",
+      `location: ${request.location} is not the region of the target storage account ${storageAccountId.split("/").at(-1)} (${accountLocation}); Disk Import creates the disk where the RestorePoint's data is: give location ${accountLocation}`,
+    );
+  }
+}
+
+/** ARM compares regions ignoring case and spaces ("West Europe" is westeurope). */
+function normalizedRegion(location: string): string {
+  return location.replace(/\s+/g, "").toLowerCase();
 }
 
 /**
