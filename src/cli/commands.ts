@@ -96,7 +96,7 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
       return ok(answer, formatRuns(answer.runs));
     }
     case "restore-points": {
-      const answer = await api.request<{ protected?: boolean; restorePoints: (RestorePoint & { kept?: boolean })[] }>("GET", `${disk(command.diskKey)}/restore-points`);
+      const answer = await api.request<{ protected?: boolean; kept?: string[]; restorePoints: RestorePoint[] }>("GET", `${disk(command.diskKey)}/restore-points`);
       return ok(answer, `${formatRestorePoints(answer.restorePoints)}${keptSentence(command.diskKey, answer)}`);
     }
     case "restore":
@@ -162,11 +162,10 @@ function chainSentence({ adopted, kept }: ProtectedChain): string {
 }
 
 /** Which listed RestorePoints are kept: no RetentionPolicy removes them (the disk is unprotected, or protected on another TargetBlob). */
-function keptSentence(diskKey: string, answer: { protected?: boolean; restorePoints: readonly { restorePointId: string; kept?: boolean }[] }): string {
-  const kept = answer.restorePoints.filter((p) => p.kept);
-  if (kept.length === 0) return "";
-  const why = answer.protected === false ? `disk ${diskKey} is not protected` : `its protection writes another TargetBlob`;
-  return `\nKept (${why}; no retention removes them, each can be restored): ${kept.map((p) => p.restorePointId).join(", ")}`;
+function keptSentence(diskKey: string, answer: { protected?: boolean; kept?: readonly string[] }): string {
+  if (!answer.kept?.length) return "";
+  const why = answer.protected === false ? `disk ${diskKey} is not protected` : "its protection judges other RestorePoints";
+  return `\nKept (${why}; no retention removes them, each can be restored): ${answer.kept.join(", ")}`;
 }
 
 /** A VM's disk set restored as of one group: every disk's tracked restore accepted, then all followed to their end. */

@@ -134,11 +134,16 @@ export function isKept(point: RestorePoint, protection: { readonly replication: 
   return protection.replication !== "diff" || point.targetBlobUrl !== protection.targetBlobUrl;
 }
 
-/** The RestorePoints of a disk as listed, each marked kept or not (see isKept), and whether the disk is protected now. */
-export async function describeRestorePoints(deps: Deps, diskKey: string, points: readonly RestorePoint[]): Promise<{ protected: boolean; restorePoints: (RestorePoint & { kept: boolean })[] }> {
+/**
+ * The RestorePoints of a disk as listed, as recorded, with which of them are kept (see isKept) — by id, beside the
+ * records, so that each listed RestorePoint stays the record it is — and whether the disk is protected now.
+ */
+export async function describeRestorePoints(
+  deps: Deps, diskKey: string, points: readonly RestorePoint[],
+): Promise<{ restorePoints: readonly RestorePoint[]; protected: boolean; kept: string[] }> {
   const row = await deps.records.readDisk(diskKey);
   const protection = row.kind === "valid" ? { replication: row.config.replication, targetBlobUrl: deps.targets(row.config.target).url } : row.kind === "invalid" ? "invalid" : undefined;
-  return { protected: row.kind !== "absent", restorePoints: points.map((point) => ({ ...point, kept: isKept(point, protection) })) };
+  return { restorePoints: points, protected: row.kind !== "absent", kept: points.filter((point) => isKept(point, protection)).map((point) => point.restorePointId) };
 }
 
 /**

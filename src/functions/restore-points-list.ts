@@ -1,7 +1,7 @@
 /**
- * GET /api/disks/{diskKey}/restore-points — RestorePoints of a disk, newest first, also after it was unprotected:
- * each marked `kept` when no protection's RetentionPolicy judges it (the disk is not protected, or it is protected
- * again with a new TargetBlob); `protected` says whether the disk is protected now.
+ * GET /api/disks/{diskKey}/restore-points — RestorePoints of a disk, newest first, also after it was unprotected;
+ * `kept` names those no protection's RetentionPolicy judges (the disk is not protected, or it is protected again with
+ * a new TargetBlob), `protected` says whether the disk is protected now.
  */
 import { describeRestorePoints } from "../engine/protection";
 import { listRestorePoints } from "../engine/status";

@@ -13,12 +13,13 @@ import { restorePointDigest } from "../../src/engine/verify-restore-point";
 import { GiB, MiB, type TestApp, useTestApp } from "../support/app";
 import { assertRestoredContent, restoreThroughApi } from "../support/restored";
 
-type ListedPoint = RestorePoint & { kept?: boolean };
 type ErrorBody = { error: { code: string; message: string } };
 
-async function listed(app: TestApp, diskKey: string): Promise<{ status: number; points: ListedPoint[]; body: unknown }> {
+/** The listing as the API answers it: the RestorePoints, which of them are kept, whether the disk is protected. */
+async function listed(app: TestApp, diskKey: string): Promise<{ status: number; points: RestorePoint[]; kept: string[]; protected?: boolean; body: unknown }> {
   const answer = await app.host.invokeHttp("GET", `/api/disks/${diskKey}/restore-points`);
-  return { status: answer.status, points: (answer.body as { restorePoints?: ListedPoint[] }).restorePoints ?? [], body: answer.body };
+  const body = answer.body as { restorePoints?: RestorePoint[]; kept?: string[]; protected?: boolean };
+  return { status: answer.status, points: body.restorePoints ?? [], kept: body.kept ?? [], protected: body.protected, body };
 }
 
 /** The restored disk's data (read through a snapshot of it, as any client would) hashes as the RestorePoint's disk. */
@@ -60,8 +61,8 @@ describe("unprotect, then protect again", () => {
     const after = await listed(app(), diskKey);
     assert.equal(after.status, 200, JSON.stringify(after.body));
     assert.deepEqual(after.points.map((p) => p.restorePointId), points.map((p) => p.restorePointId), "both RestorePoints are still listed");
-    for (const point of after.points) assert.equal(point.kept, true, `RestorePoint ${point.restorePointId} is marked kept`);
-    assert.equal((after.body as { protected?: boolean }).protected, false);
+    assert.deepEqual(after.kept, points.map((p) => p.restorePointId), "each is marked kept");
+    assert.equal(after.protected, false);
 
     const [newest, oldest] = points;
     const restoredNewest = await restoreThroughApi(app(), diskKey, newest.restorePointId, restoreBody(`restored-kept-new-${counter}`));
@@ -96,7 +97,8 @@ describe("unprotect, then protect again", () => {
     const answer = adopted.body as { adopted?: { restorePoints: number; targetBlobUrl: string } };
     assert.deepEqual(answer.adopted, { restorePoints: 2, targetBlobUrl: points[0].targetBlobUrl });
     const now = await listed(app(), diskKey);
-    assert.deepEqual(now.points.map((p) => p.kept), [false, false], "adopted: under the protection again");
+    assert.deepEqual(now.kept, [], "adopted: under the protection again");
+    assert.equal(now.protected, true);
 
     app().stack.disks.writeSeeded(diskId, 400 * MiB, 1 * MiB, 500 + counter);
     await app().sync(diskKey);
@@ -117,8 +119,7 @@ describe("unprotect, then protect again", () => {
     }
     const now = await listed(app(), diskKey);
     assert.equal(now.points.length, 3, "keepLast 1 of the new chain, and both kept ones");
-    const kept = now.points.filter((p) => p.kept).map((p) => p.restorePointId).sort();
-    assert.deepEqual(kept, points.map((p) => p.restorePointId).sort(), "the old RestorePoints are the kept ones");
+    assert.deepEqual([...now.kept].sort(), points.map((p) => p.restorePointId).sort(), "the old RestorePoints are the kept ones");
     for (const point of points) assert.equal((await app().verify(point)).equal, true, "their data is intact");
     const restored = await restoreThroughApi(app(), diskKey, points[1].restorePointId, restoreBody(`restored-kept-fresh-${counter}`));
     assert.equal(restored.restore?.state, "succeeded", JSON.stringify(restored.body ?? restored.restore));
