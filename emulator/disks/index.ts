@@ -5,7 +5,6 @@
 import { BehaviourSettings, isRegionDown, type RegionCheck } from "../behaviour";
 import { createResourceGroupRoute } from "../compute/resource-group-routes";
 import { createComputeRoute } from "../compute/routes";
-import { createStorageAccountRoute } from "../compute/storage-account-routes";
 import { StorageAccountDirectory } from "../storage-accounts";
 import { SasAuthority } from "../dataplane/sas";
 import { createSnapshotDataRoute, resolveDataUrl, servedResource } from "../dataplane/snapshot-data";
@@ -30,8 +29,7 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
   const accounts = new StorageAccountDirectory(options.subscriptionId, options.storageAccounts ?? []);
   const inRegionDown: RegionCheck = (resource) => isRegionDown(behaviour, resource.location, groups.find(resource.resourceGroup)?.location);
   const routes = [
-    createResourceGroupRoute(groups, store, options, vms),
-    createStorageAccountRoute(accounts, options),
+    createResourceGroupRoute(groups, store, options, vms, accounts),
     createComputeRoute(store, groups, sas, options, behaviour, vms, accounts),
     createUploadRoute(store, sas, inRegionDown),
     createSnapshotDataRoute(store, sas, behaviour, inRegionDown),

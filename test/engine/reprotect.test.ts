@@ -8,10 +8,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BlobRestorePoint, RestorePoint } from "../../src/domain/records";
-import { sparseDigest } from "../../src/engine/verify";
-import { restorePointDigest } from "../../src/engine/verify-restore-point";
 import { GiB, MiB, type TestApp, useTestApp } from "../support/app";
-import { assertRestoredContent, restoreThroughApi } from "../support/restored";
+import { assertRestoredContent, assertRestoredDigest, restoreThroughApi } from "../support/restored";
 
 type ErrorBody = { error: { code: string; message: string } };
 
@@ -20,16 +18,6 @@ async function listed(app: TestApp, diskKey: string): Promise<{ status: number; 
   const answer = await app.host.invokeHttp("GET", `/api/disks/${diskKey}/restore-points`);
   const body = answer.body as { restorePoints?: RestorePoint[]; kept?: string[]; protected?: boolean };
   return { status: answer.status, points: body.restorePoints ?? [], kept: body.kept ?? [], protected: body.protected, body };
-}
-
-/** The restored disk's data (read through a snapshot of it, as any client would) hashes as the RestorePoint's disk. */
-async function assertRestoredDigest(app: TestApp, restoredDiskId: string, point: RestorePoint, checkName: string): Promise<void> {
-  const group = restoredDiskId.split("/")[4];
-  const check = await app.compute.snapshots.createOrUpdate(group, checkName, { location: app.stack.target.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: restoredDiskId } }, { updateIntervalInMs: 10 });
-  const sas = await app.deps.compute.grantRead(check.id!, 3600);
-  const restored = await sparseDigest({ sizeBytes: point.blobBytes - 512, allocated: (w) => app.deps.source.allocated(sas, w), read: (r) => app.deps.source.read(sas, r) });
-  await app.deps.compute.revokeAccess(check.id!);
-  assert.equal(restored.digest, (await restorePointDigest(app.deps, point, "disk")).digest, `disk ${restoredDiskId} differs from RestorePoint ${point.restorePointId}`);
 }
 
 describe("unprotect, then protect again", () => {
