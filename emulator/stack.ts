@@ -34,7 +34,10 @@ export interface LocalStackOptions {
   subscriptionId?: string;
   /** Region of the compute resources (the source side). */
   location?: string;
-  /** Region reported for the target storage account (the backup side, "another region"). */
+  /**
+   * Region of the target storage account (the backup side, "another region"), as ARM's Get of the account reports it
+   * and as Disk Import checks it (the app's own account is in `location`).
+   */
   targetLocation?: string;
   /** Name of the target storage account (3-24 lowercase letters and digits). */
   targetAccountName?: string;
@@ -222,6 +225,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       lroPollRetryAfterSeconds: options.lroPollRetryAfterSeconds,
       resourceGroups: options.resourceGroups ?? defaultResourceGroups(sourceLocationOf(options), targetLocationOf(options)),
       importReader: createImportReader({ azuriteBlobUrl: azurite.blobUrl, accounts }),
+      // The app's own account lives with the app in the source region; the target account in the target region.
+      storageAccounts: [
+        { name: devAccount.name, resourceGroup: "rg-app", location: sourceLocationOf(options) },
+        { name: target.name, resourceGroup: targetAccountGroup, location: targetLocationOf(options) },
+      ],
       behaviour,
       snapshotCopyBytesPerSecond: options.snapshotCopyBytesPerSecond,
       maxSnapshotCopiesPerRegion: options.maxSnapshotCopiesPerRegion,
@@ -287,7 +295,7 @@ function describeStack(
       accountName: target.name,
       accountKey: target.key,
       connectionString: storageConnectionString(target, targetBlobEndpoint),
-      resourceId: `/subscriptions/${subscriptionId}/resourceGroups/diskdelta-target/providers/Microsoft.Storage/storageAccounts/${target.name}`,
+      resourceId: `/subscriptions/${subscriptionId}/resourceGroups/${targetAccountGroup}/providers/Microsoft.Storage/storageAccounts/${target.name}`,
       location: targetLocationOf(options),
     },
     caCertPath,
@@ -359,6 +367,9 @@ export function connectToStack(path: string): StackConnection {
     ...virtualMachineControl(new VirtualMachineControlClient(arm.endpoint)),
   };
 }
+
+/** The resource group of the target storage account (its ARM id, and ARM's Get of it). */
+const targetAccountGroup = "diskdelta-target";
 
 function sourceLocationOf(options: LocalStackOptions): string {
   return options.location ?? "westeurope";

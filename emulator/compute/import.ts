@@ -14,7 +14,9 @@ import { GuestStateView } from "../disks/guest-state";
 import { gib } from "../disks/limits";
 import type { BootProperties, CreationData, DiskRecord, DiskSettings, DiskStore, NewResource } from "../disks/store";
 import { parseVhdFooter, vhdFooterSize } from "../disks/vhd";
+import type { StorageAccountDirectory } from "../storage-accounts";
 import { isConfidential } from "./disk-properties";
+import { armLocation } from "./operations";
 import { armError, missingParameter, requiredString } from "./validation";
 
 type ImportReader = (sourceUri: string) => Promise<ImportSource>;
@@ -25,6 +27,25 @@ export function importSource(creation: Record<string, unknown> | undefined): { s
     sourceUri: requiredString(creation?.sourceUri, "creationData.sourceUri"),
     storageAccountId: requiredString(creation?.storageAccountId, "creationData.storageAccountId"),
   };
+}
+
+/**
+ * Refuses an Import or ImportSecure whose source is in a storage account of another region than the disk, as the
+ * disk service does: 400 `BadRequest` "The source blob <uri> does not belong to the same region as the disk." (the
+ * service's code and message as reported in microsoft/DefendTheFlag#1, 2019; DiskRP's reference documents no error
+ * for it). The account is the one `sourceUri` names, else the one `storageAccountId` names; the region is the one the
+ * stack's directory holds for it (the same one ARM's Get of the account reports). An account the stack does not
+ * know is left to the reader, which refuses it.
+ */
+export function refuseOtherRegion(
+  accounts: StorageAccountDirectory | undefined,
+  source: { sourceUri: string; storageAccountId: string },
+  diskLocation: string,
+): void {
+  const account = accounts?.ofBlobUrl(source.sourceUri) ?? accounts?.ofResourceId(source.storageAccountId);
+  if (account && armLocation(account.location) !== armLocation(diskLocation)) {
+    throw new EmulatorHttpError(400, "BadRequest", `The source blob ${source.sourceUri} does not belong to the same region as the disk.`);
+  }
 }
 
 /** The blobs an ImportSecure adds to an Import, checked against the disk's securityType (400 InvalidParameter). */

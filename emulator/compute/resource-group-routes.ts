@@ -1,6 +1,7 @@
 /**
  * ARM's resource groups (`Microsoft.Resources/resourceGroups`, REST reference api-version 2021-04-01) as far as
- * disks and snapshots need them: Create Or Update (201 new, 200 existing; the location cannot change), Get, Check
+ * disks and snapshots need them (and, with the same checks, the Get of the stack's storage accounts:
+ * `storage-account-routes.ts`): Create Or Update (201 new, 200 existing; the location cannot change), Get, Check
  * Existence (HEAD: 204 or 404), Update (tags) and Delete. Delete removes the group's disks and snapshots with it,
  * as Azure does, and answers 202 with a Location to poll (`/subscriptions/{sub}/operationresults/{id}`: 202 until
  * `lroDelayMs` has passed, then 200). The group is gone at once: Azure shows it "Deleting" until the job ends.
@@ -15,6 +16,8 @@ import type { DiskStore } from "../disks/store";
 import type { VirtualMachineStore } from "../disks/virtual-machines";
 import { armErrors, httpError } from "../error-catalog";
 import { RouteTable } from "./route-table";
+import type { StorageAccountDirectory } from "../storage-accounts";
+import { storageAccountRoutes } from "./storage-account-routes";
 import { answerArmError, checkAuthorization, decodeNames, sendArm, type ArmCall as Call } from "./arm-call";
 import { bodyObject, optionalTags, requiredLocation } from "./validation";
 
@@ -29,6 +32,7 @@ export function createResourceGroupRoute(
   store: DiskStore,
   options: DiskEmulatorOptions,
   vms?: VirtualMachineStore,
+  accounts?: StorageAccountDirectory,
 ): ResourceGroupRoute {
   const baseUrl = options.baseUrl.replace(/\/$/, "");
   const deletions = new Map<string, number>();
@@ -88,6 +92,7 @@ export function createResourceGroupRoute(
     { method: "PATCH", path: groupPath, handle: patchGroup },
     { method: "DELETE", path: groupPath, handle: deleteGroup },
     { method: "GET", path: operationPath, handle: pollDeletion, exact: true },
+    ...(accounts ? storageAccountRoutes(accounts, baseUrl) : []),
   ]);
 
   return async (req, res, url) => {

@@ -17,7 +17,8 @@ import type { VirtualMachineStore } from "../disks/virtual-machines";
 import { armErrors, httpError } from "../error-catalog";
 import { sendComputeThrottle } from "../service-errors";
 import { servedApiVersion, type DiskResourceType } from "./api-versions";
-import { importDisk, importGuestState, importSource, secureImportSource } from "./import";
+import { importDisk, importGuestState, importSource, refuseOtherRegion, secureImportSource } from "./import";
+import type { StorageAccountDirectory } from "../storage-accounts";
 import { parseDiskPatch, parseDiskPut, type DiskPutSettings } from "./disk-properties";
 import { armLocation, OperationRegistry, type OperationKind, type OperationLinks } from "./operations";
 import { RateLimitCounters, type Policy } from "./rate-limits";
@@ -56,6 +57,7 @@ export function createComputeRoute(
   options: DiskEmulatorOptions,
   behaviour: ServiceBehaviour,
   vms: VirtualMachineStore,
+  accounts?: StorageAccountDirectory,
 ): ComputeRoute {
   const baseUrl = options.baseUrl.replace(/\/$/, "");
   const retryAfterSeconds = options.lroRetryAfterSeconds ?? 0;
@@ -181,11 +183,13 @@ export function createComputeRoute(
         return copyDiskFromSnapshot(store, params, creation, diskSizeGB, settings);
       case "import": {
         const creationData = { createOption: "Import", ...importSource(creation), ...sector };
+        refuseOtherRegion(accounts, creationData, params.location);
         return importDisk(store, options.importReader, params, creationData, diskSizeGB, settings);
       }
       case "importsecure": {
         const secure = secureImportSource(creation, boot);
         const creationData = { createOption: "ImportSecure", ...importSource(creation), ...secure, ...sector };
+        refuseOtherRegion(accounts, creationData, params.location);
         const guestState = await importGuestState(options.importReader, secure);
         return importDisk(store, options.importReader, params, creationData, diskSizeGB, { ...settings, guestState });
       }

@@ -7,6 +7,7 @@ import type { ServiceBehaviour } from "../behaviour";
 import type { ResourceGroupSeed, ResourceGroupStore } from "./resource-groups";
 import type { VirtualMachineControl } from "./virtual-machines";
 import type { CopyRate, SnapshotCopyInfo } from "./snapshot-copies";
+import type { StorageAccountSeed } from "../storage-accounts";
 
 /** Reads bytes of a snapshot (or other managed-disk source) that a SAS URL grants access to. */
 export interface SourceReader {
@@ -135,6 +136,11 @@ export interface DiskEmulatorOptions {
    * storage). Without it, Import is refused. Throw EmulatorHttpError to answer with that status and code.
    */
   importReader?: (sourceUri: string) => Promise<ImportSource>;
+  /**
+   * The storage accounts the stack serves, with their regions: ARM's Get of an account answers them, and an Import
+   * from an account in another region than the disk is refused (default none: Import then checks no region).
+   */
+  storageAccounts?: readonly StorageAccountSeed[];
   /** Live service behaviour (page list cap, growth-diff footer, compute throttling); read at every request. */
   behaviour?: ServiceBehaviour;
   /**

@@ -5,6 +5,7 @@
 import { BehaviourSettings, isRegionDown, type RegionCheck } from "../behaviour";
 import { createResourceGroupRoute } from "../compute/resource-group-routes";
 import { createComputeRoute } from "../compute/routes";
+import { StorageAccountDirectory } from "../storage-accounts";
 import { SasAuthority } from "../dataplane/sas";
 import { createSnapshotDataRoute, resolveDataUrl, servedResource } from "../dataplane/snapshot-data";
 import { createUploadRoute } from "../dataplane/upload-data";
@@ -25,10 +26,11 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
   const groups = new ResourceGroupStore(options.subscriptionId, options.resourceGroups ?? defaultResourceGroups());
   const behaviour = options.behaviour ?? new BehaviourSettings();
   const vms = new VirtualMachineStore(options.subscriptionId, store, groups);
+  const accounts = new StorageAccountDirectory(options.subscriptionId, options.storageAccounts ?? []);
   const inRegionDown: RegionCheck = (resource) => isRegionDown(behaviour, resource.location, groups.find(resource.resourceGroup)?.location);
   const routes = [
-    createResourceGroupRoute(groups, store, options, vms),
-    createComputeRoute(store, groups, sas, options, behaviour, vms),
+    createResourceGroupRoute(groups, store, options, vms, accounts),
+    createComputeRoute(store, groups, sas, options, behaviour, vms, accounts),
     createUploadRoute(store, sas, inRegionDown),
     createSnapshotDataRoute(store, sas, behaviour, inRegionDown),
     createControlRoute(store, groups, vms),

@@ -10,6 +10,7 @@
  */
 import { ComputeManagementClient, type Disk, type Snapshot, type VirtualMachine } from "@azure/arm-compute";
 import type { TokenCredential } from "@azure/core-auth";
+import { createDefaultHttpClient, createPipelineRequest } from "@azure/core-rest-pipeline";
 import { CopyLimitError, PermanentError, codeOf, statusOf, type CopyLimit } from "../domain/errors";
 import type { DiskProperties } from "../domain/manifest";
 import { type DiskRef, type VmRef, parseDiskId } from "../domain/model";
@@ -166,6 +167,12 @@ export interface ComputeGateway {
   listSnapshots(subscriptionId: string, resourceGroup: string): Promise<SnapshotInfo[]>;
   /** Sends the creation of a disk from a snapshot (`createOption: Copy`) and returns once ARM accepted it; follow with getDisk. */
   beginCopyDisk(request: CopyDiskRequest): Promise<void>;
+  /**
+   * The region ARM reports for a storage account (Microsoft.Storage Get, which needs
+   * `Microsoft.Storage/storageAccounts/read` on it); undefined when it cannot be read (no such account, no permission,
+   * ARM failing after its retries): the region is then not known, and the disk service judges a Disk Import alone.
+   */
+  storageAccountLocation(storageAccountId: string): Promise<string | undefined>;
 }
 
 const snapshotIdPattern =
@@ -304,6 +311,9 @@ export interface ComputeOptions {
   readonly pacing?: PacingOptions | false;
   readonly observer: ThrottlingObserver;
 }
+
+/** Sends the requests the compute clients' pipelines carry to other ARM resource types (a storage account's Get). */
+const armHttpClient = createDefaultHttpClient();
 
 /** Builds the gateway over one ComputeManagementClient per subscription, created once per worker. */
 export function createComputeGateway(credential: TokenCredential, options: ComputeOptions): ComputeGateway {
@@ -541,6 +551,17 @@ export function createComputeGateway(credential: TokenCredential, options: Compu
 
     async beginCopyDisk(request) {
       await beginCreateDisk(request, { createOption: "Copy", sourceResourceId: request.sourceSnapshotId });
+    },
+
+    async storageAccountLocation(storageAccountId) {
+      const subscriptionId = /^\/subscriptions\/([^/]+)\//i.exec(storageAccountId)?.[1];
+      if (!subscriptionId) return undefined;
+      // The compute client's pipeline (credential, retries) serves any ARM resource; Microsoft.Storage's GA version.
+      const url = `${options.endpoint.replace(/\/+$/, "")}${storageAccountId}?api-version=2023-05-01`;
+      const answer = await clientFor(subscriptionId).pipeline.sendRequest(armHttpClient, createPipelineRequest({ url, method: "GET" })).catch(() => undefined);
+      if (answer?.status !== 200) return undefined;
+      const location: unknown = (JSON.parse(answer.bodyAsText ?? "{}") as { location?: unknown }).location;
+      return typeof location === "string" && location ? location : undefined;
     },
 
     async listDisks(subscriptionId, resourceGroup) {

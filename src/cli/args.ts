@@ -25,8 +25,8 @@ export class UsageError extends Error {
   }
 }
 
-/** Body of POST /api/disks: what `protectedDiskInputSchema` accepts. */
-export type ProtectBody = ProtectedDiskInput;
+/** Body of POST /api/disks: what `protectedDiskInputSchema` accepts, and `adopt` (`--adopt`). */
+export type ProtectBody = ProtectedDiskInput & { adopt?: boolean };
 
 /** Body of PATCH /api/disks/{diskKey}: what `protectedDiskUpdateSchema` accepts. */
 export type UpdateBody = z.input<typeof protectedDiskUpdateSchema>;
@@ -235,14 +235,22 @@ const commands: Readonly<Record<string, CommandSpec>> = {
   protect: {
     args: ["diskId"],
     summary: "protect a managed disk: back it up on a schedule to the target storage account",
-    options: { ...targetOptions, ...settingOptions },
+    options: {
+      ...targetOptions,
+      ...settingOptions,
+      adopt: {
+        type: "boolean",
+        help: "protecting a disk again: take its kept RestorePoints and old TargetBlob under this protection (its RetentionPolicy then applies to them); without it, give a new --blob-name",
+      },
+    },
     build: ([diskId], values) => {
       const blobEndpoint = requiredString(values, "target-endpoint");
       const target = {
         blobEndpoint,
         ...withoutAbsent({ container: str(values.container), blobName: str(values["blob-name"]), storageAccountId: str(values["storage-account-id"]) }),
       };
-      return { name: "protect", body: { diskId, target, ...diskSettings(values), ...withoutAbsent({ drill: drillSetting(values, "protect") }) } };
+      const adopt = values.adopt === true ? { adopt: true } : {};
+      return { name: "protect", body: { diskId, target, ...diskSettings(values), ...withoutAbsent({ drill: drillSetting(values, "protect") }), ...adopt } };
     },
   },
   unprotect: {

@@ -71,8 +71,8 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
   const { api } = context;
   switch (command.name) {
     case "protect": {
-      const config = await api.request<ProtectedDiskConfig>("POST", "/disks", command.body);
-      return ok(config, formatProtectedDisk(`Protected ${config.diskId} as diskKey ${config.diskKey}.`, config));
+      const config = await api.request<ProtectedDiskConfig & ProtectedChain>("POST", "/disks", command.body);
+      return ok(config, formatProtectedDisk(`Protected ${config.diskId} as diskKey ${config.diskKey}.${chainSentence(config)}`, config));
     }
     case "update": {
       const config = await api.request<ProtectedDiskConfig>("PATCH", disk(command.diskKey), command.body);
@@ -96,8 +96,8 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
       return ok(answer, formatRuns(answer.runs));
     }
     case "restore-points": {
-      const answer = await api.request<{ restorePoints: RestorePoint[] }>("GET", `${disk(command.diskKey)}/restore-points`);
-      return ok(answer, formatRestorePoints(answer.restorePoints));
+      const answer = await api.request<{ protected?: boolean; kept?: string[]; restorePoints: RestorePoint[] }>("GET", `${disk(command.diskKey)}/restore-points`);
+      return ok(answer, `${formatRestorePoints(answer.restorePoints)}${keptSentence(command.diskKey, answer)}`);
     }
     case "restore":
       return restore(command, context);
@@ -147,6 +147,25 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
     case "restore-vm":
       return restoreVm(command, context);
   }
+}
+
+/** What POST /disks adds to the ProtectedDisk when the disk was protected before. */
+interface ProtectedChain {
+  readonly adopted?: { readonly restorePoints: number; readonly targetBlobUrl: string };
+  readonly kept?: { readonly restorePoints: number };
+}
+
+function chainSentence({ adopted, kept }: ProtectedChain): string {
+  if (adopted) return ` Adopted ${adopted.restorePoints} RestorePoint(s) and the TargetBlob ${adopted.targetBlobUrl}: its RetentionPolicy applies to them from now on.`;
+  if (kept) return ` ${kept.restorePoints} RestorePoint(s) of its earlier protection stay kept (listed, restorable, never removed by this protection's retention).`;
+  return "";
+}
+
+/** Which listed RestorePoints are kept: no RetentionPolicy removes them (the disk is unprotected, or protected on another TargetBlob). */
+function keptSentence(diskKey: string, answer: { protected?: boolean; kept?: readonly string[] }): string {
+  if (!answer.kept?.length) return "";
+  const why = answer.protected === false ? `disk ${diskKey} is not protected` : "its protection judges other RestorePoints";
+  return `\nKept (${why}; no retention removes them, each can be restored): ${answer.kept.join(", ")}`;
 }
 
 /** A VM's disk set restored as of one group: every disk's tracked restore accepted, then all followed to their end. */

@@ -180,8 +180,12 @@ export function refineDrillStorage(input: { drill?: DrillConfig; target: { stora
   if (problem) ctx.addIssue({ code: "custom", path: ["target", "storageAccountId"], message: problem.replace(/^target\.storageAccountId: /, "") });
 }
 
-/** What POST /api/disks takes: a ProtectedDisk input whose drill can restore. */
-export const protectRequestSchema = protectedDiskInputSchema.superRefine(refineDrillStorage);
+/**
+ * What POST /api/disks takes: a ProtectedDisk input whose drill can restore, and `adopt`: the caller's choice to take
+ * the disk's kept RestorePoints and its old TargetBlob under the new protection (see protectDisk). `adopt` is a
+ * choice made once, not part of the configuration: it is never stored.
+ */
+export const protectRequestSchema = protectedDiskInputSchema.extend({ adopt: z.boolean().optional() }).superRefine(refineDrillStorage);
 
 export type ProtectedDiskInput = z.input<typeof protectedDiskInputSchema>;
 /** A parsed ProtectedDisk input, defaults filled. */

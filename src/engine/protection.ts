@@ -1,4 +1,5 @@
 /** Protecting, changing and unprotecting disks: the only way ProtectedDisk rows are written. */
+import { z } from "zod";
 import {
   type ProtectedDiskConfig,
   type ProtectedDiskUpdate,
@@ -10,22 +11,139 @@ import {
 } from "../domain/model";
 import { ConflictError, PermanentError } from "../domain/errors";
 import { unsupportedDiskReason } from "../domain/manifest";
+import type { RestorePoint } from "../domain/records";
+import { locationFromUrl } from "../domain/target-location";
 import type { Deps } from "./deps";
 
-export type ProtectOutcome = { readonly status: "created" | "exists"; readonly disk: ProtectedDiskConfig };
+/** What a protection took over from the disk's earlier protection (`adopt: true`): its RestorePoints and TargetBlob. */
+export interface AdoptedChain {
+  /** RestorePoints now under this protection (and its RetentionPolicy). */
+  readonly restorePoints: number;
+  readonly targetBlobUrl: string;
+}
+
+export type ProtectOutcome = {
+  readonly status: "created" | "exists";
+  readonly disk: ProtectedDiskConfig;
+  /** Set when `adopt` took over the kept chain. */
+  readonly adopted?: AdoptedChain;
+  /** Set when the disk has RestorePoints the new protection leaves kept (a new TargetBlob was chosen). */
+  readonly kept?: { readonly restorePoints: number };
+};
+
+const protectInputSchema = protectedDiskInputSchema.extend({ adopt: z.boolean().default(false) });
 
 /**
  * Protects a disk. Its TargetBlob must be its own: refused (409 naming the owner) when another ProtectedDisk names
  * the same blob, or when the blob's stamp says another disk made it (also after that disk was unprotected: its
- * RestorePoints are snapshots of that blob). Re-protecting the same disk adopts its own blob.
+ * RestorePoints are snapshots of that blob).
+ *
+ * A disk protected before keeps its RestorePoints (and TargetBlob) after unprotect: they are kept, listed and
+ * restorable. Protecting it again must say what becomes of them (else 409 `KeptRestorePoints`): `adopt: true` takes
+ * them and the old TargetBlob under the new protection — its RetentionPolicy applies to them from then on (the
+ * TargetBlob defaults to the old one); or a new `target.blobName` starts a new chain beside them, and they stay kept:
+ * the new protection's retention only judges RestorePoints of its own TargetBlob. Managed RestorePoints (target
+ * region snapshots) are judged by a managed protection's retention whatever the TargetBlob: they can only be adopted.
  */
 export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOutcome> {
-  const disk = toProtectedDisk(protectedDiskInputSchema.parse(input));
+  const { adopt, ...parsed } = protectInputSchema.parse(input);
+  let disk = toProtectedDisk(parsed);
   await refuseUnsupportedDisk(deps, disk);
   await refuseBadReplication(deps, disk);
+  let chain: ChainChoice = {};
+  if ((await deps.records.readDisk(disk.diskKey)).kind === "absent") {
+    const kept = await deps.records.listRestorePoints(disk.diskKey);
+    if (adopt && parsed.target.blobName === undefined) disk = onKeptBlob(disk, kept);
+    chain = await chooseKeptChain(deps, disk, kept, { adopt, blobNameGiven: parsed.target.blobName !== undefined });
+  }
   await refuseSharedTarget(deps, disk);
   const created = await deps.records.createDisk(disk);
-  return { status: created ? "created" : "exists", disk: created ? disk : ((await deps.records.getDisk(disk.diskKey)) ?? disk) };
+  if (!created) return { status: "exists", disk: (await deps.records.getDisk(disk.diskKey)) ?? disk };
+  return { status: "created", disk, ...chain };
+}
+
+type ChainChoice = Pick<ProtectOutcome, "adopted" | "kept">;
+
+/**
+ * The TargetBlob `adopt` takes when none is named: the blob of the newest kept RestorePoint, when it lies in the
+ * container asked for (else the default name stands, and chooseKeptChain says what it holds).
+ */
+function onKeptBlob(disk: ProtectedDiskConfig, kept: readonly RestorePoint[]): ProtectedDiskConfig {
+  const newest = [...kept].filter((p) => p.kind === "blob").sort((a, b) => b.sourceSnapshotTime.localeCompare(a.sourceSnapshotTime))[0];
+  if (!newest) return disk;
+  const old = locationFromUrl(newest.targetBlobUrl);
+  const sameContainer = old.blobEndpoint.toLowerCase() === disk.target.blobEndpoint.toLowerCase() && old.container === disk.target.container;
+  return sameContainer ? { ...disk, target: { ...disk.target, blobName: old.blobName } } : disk;
+}
+
+/**
+ * What the new protection does with the disk's kept chain: the RestorePoints recorded for it (there is no
+ * ProtectedDisk row: every one is kept) and its own old TargetBlob (its stamp names this disk). Refuses (409) what
+ * the caller did not choose: writing into the old TargetBlob or judging kept RestorePoints by a new retention
+ * without `adopt`; `adopt` of a chain the named TargetBlob does not hold.
+ */
+async function chooseKeptChain(
+  deps: Deps, disk: ProtectedDiskConfig, kept: readonly RestorePoint[], choice: { adopt: boolean; blobNameGiven: boolean },
+): Promise<ChainChoice> {
+  const target = deps.targets(disk.target);
+  const where = `${disk.target.container}/${disk.target.blobName}`;
+  // A target that cannot be read now is left to the first run, which proves the owner again before it writes.
+  const ownBlob = (await target.inspect().catch(() => undefined))?.owner === disk.diskKey;
+  const onBlob = kept.filter((p) => p.kind === "blob" && p.targetBlobUrl === target.url);
+  const managed = kept.filter((p) => p.kind === "managed");
+  const judged = [...(disk.replication === "diff" ? onBlob : []), ...(disk.replication === "managed" ? managed : [])];
+  if (choice.adopt) {
+    const elsewhere = kept.filter((p) => p.kind === "blob" && p.targetBlobUrl !== target.url);
+    if (judged.length === 0 && elsewhere.length > 0) {
+      const blobs = [...new Set(elsewhere.map((p) => p.targetBlobUrl))].join(", ");
+      throw new ConflictError(
+        "KeptRestorePoints",
+        `adopt: TargetBlob ${where} holds none of the ${kept.length} kept RestorePoints of disk ${disk.diskId} (they are snapshots of ${blobs}); adopt with that blob's target.blobName (or leave target.blobName out), or protect without adopt`,
+      );
+    }
+    return { adopted: { restorePoints: judged.length, targetBlobUrl: target.url } };
+  }
+  const ways =
+    `protect it again with "adopt": true (CLI --adopt) to keep them under the new protection (its RetentionPolicy then applies to them), ` +
+    "or with a new target.blobName (CLI --blob-name) to start a new chain beside them (they stay kept, listed and restorable; the new retention never deletes them)";
+  if (disk.replication === "managed" && managed.length > 0) {
+    throw new ConflictError(
+      "KeptRestorePoints",
+      `disk ${disk.diskId} has ${managed.length} kept managed RestorePoints (target-region snapshots), which a managed protection's retention judges whatever its TargetBlob: protect it again with "adopt": true (CLI --adopt) to keep them under the new protection (its RetentionPolicy then applies to them), or with replication diff`,
+    );
+  }
+  if (onBlob.length > 0 || ownBlob) {
+    const holds = onBlob.length > 0 ? `${onBlob.length} kept RestorePoints are snapshots of its old TargetBlob ${where}` : `its old TargetBlob ${where} is still there (made by diskdelta for this disk)`;
+    throw new ConflictError("KeptRestorePoints", `disk ${disk.diskId} was protected before: ${holds}; ${ways}`);
+  }
+  if (kept.length > 0 && !choice.blobNameGiven) {
+    throw new ConflictError("KeptRestorePoints", `disk ${disk.diskId} was protected before and has ${kept.length} kept RestorePoints; ${ways}`);
+  }
+  return kept.length > 0 ? { kept: { restorePoints: kept.length } } : {};
+}
+
+/**
+ * True when the RestorePoint is kept: no protection's RetentionPolicy judges it — the disk is not protected, or its
+ * protection judges other RestorePoints (a diff protection those of its TargetBlob, a managed one its managed
+ * RestorePoints). A row that is not a usable ProtectedDisk still claims them (repairing it brings retention back).
+ */
+export function isKept(point: RestorePoint, protection: { readonly replication: string; readonly targetBlobUrl: string } | "invalid" | undefined): boolean {
+  if (protection === "invalid") return false;
+  if (!protection) return true;
+  if (point.kind === "managed") return protection.replication !== "managed";
+  return protection.replication !== "diff" || point.targetBlobUrl !== protection.targetBlobUrl;
+}
+
+/**
+ * The RestorePoints of a disk as listed, as recorded, with which of them are kept (see isKept) — by id, beside the
+ * records, so that each listed RestorePoint stays the record it is — and whether the disk is protected now.
+ */
+export async function describeRestorePoints(
+  deps: Deps, diskKey: string, points: readonly RestorePoint[],
+): Promise<{ restorePoints: readonly RestorePoint[]; protected: boolean; kept: string[] }> {
+  const row = await deps.records.readDisk(diskKey);
+  const protection = row.kind === "valid" ? { replication: row.config.replication, targetBlobUrl: deps.targets(row.config.target).url } : row.kind === "invalid" ? "invalid" : undefined;
+  return { restorePoints: points, protected: row.kind !== "absent", kept: points.filter((point) => isKept(point, protection)).map((point) => point.restorePointId) };
 }
 
 /**

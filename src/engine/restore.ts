@@ -17,7 +17,7 @@ import type { DiskProperties, RestorePointManifest } from "../domain/manifest";
 import { type TargetLocation, locationFromUrl } from "../domain/target-location";
 import { ConflictError, PermanentError, codeOf, isPermanent } from "../domain/errors";
 import { restoreHoldMs } from "../domain/limits";
-import { parseDiskId } from "../domain/model";
+import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
 import { GiB, PAGE_BYTES } from "../domain/ranges";
 import { withoutAbsent } from "../domain/objects";
 import { heldDataOf } from "../domain/records";
@@ -129,9 +129,29 @@ export async function recordedSource(deps: Deps, diskKey: string, restorePointId
     ...(point.kind === "managed" ? { managedSnapshot: { id: point.targetSnapshotId, location: point.targetLocation } } : {}),
     diskBytes: point.blobBytes - PAGE_BYTES,
     manifest,
-    storageAccountId: manifest?.target.storageAccountId ?? config?.target.storageAccountId,
+    storageAccountId: manifest?.target.storageAccountId ?? accountIdOfProtection(config, location),
     recorded: async () => (await deps.records.getRestorePoint(diskKey, restorePointId)) !== undefined,
   };
+}
+
+/**
+ * The storage account id the disk's protection records, when it is the account holding the RestorePoint's data: a
+ * kept RestorePoint of an earlier protection may lie in another account than the one protecting the disk now.
+ */
+function accountIdOfProtection(config: ProtectedDiskConfig | undefined, location: TargetLocation): string | undefined {
+  if (!config?.target.storageAccountId) return undefined;
+  return config.target.blobEndpoint.toLowerCase() === location.blobEndpoint.toLowerCase() ? config.target.storageAccountId : undefined;
+}
+
+/** What a restore says when it does not know the target storage account: where to find it and how to pass it. */
+function storageAccountUnknown(source: RestoreSource): PermanentError {
+  const endpoint = source.location.blobEndpoint;
+  const account = /^\d+\.\d+\.\d+\.\d+|^localhost/.test(new URL(endpoint).host) ? new URL(endpoint).pathname.split("/")[1] : new URL(endpoint).hostname.split(".")[0];
+  return new PermanentError(
+    "InvalidRequest",
+    `storageAccountId: required: RestorePoint ${source.restorePointId} does not record the resource id of its target storage account (${endpoint}; it was protected without target.storageAccountId), which Disk Import needs; ` +
+      `pass "storageAccountId": "/subscriptions/<subscription>/resourceGroups/<group>/providers/Microsoft.Storage/storageAccounts/${account ?? "<account>"}" in the restore request (CLI --storage-account-id)`,
+  );
 }
 
 /** A RestorePoint described by its manifest alone: no app, no records, nothing in the source region. */
@@ -202,9 +222,8 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
     );
   }
   const storageAccountId = request.storageAccountId ?? source.storageAccountId;
-  if (!storageAccountId && !source.managedSnapshot) {
-    throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this RestorePoint");
-  }
+  if (!storageAccountId && !source.managedSnapshot) throw storageAccountUnknown(source);
+  if (storageAccountId && !source.managedSnapshot) await refuseOtherRegion(ports.compute, request, storageAccountId);
   const subscriptionId = request.subscriptionId ?? parseDiskId(source.diskId)?.subscriptionId;
   if (!subscriptionId) throw new PermanentError("InvalidRequest", `subscriptionId: required (RestorePoint ${source.restorePointId} names no source disk id to take it from)`);
   const newDiskId = `/subscriptions/${subscriptionId}/resourceGroups/${request.resourceGroup}/providers/Microsoft.Compute/disks/${request.name}`;
@@ -223,6 +242,27 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
 }
 
 /**
+ * Disk Import reads the blob snapshot where it lies: the new disk must be in the target storage account's region
+ * (the disk service refuses another with 400 BadRequest "…does not belong to the same region as the disk"). Refused
+ * here first, naming `location`, when ARM says where the account is; an account whose region cannot be read (the
+ * identity may lack `Microsoft.Storage/storageAccounts/read`) is left to the disk service's own refusal.
+ */
+async function refuseOtherRegion(compute: Pick<ComputeGateway, "storageAccountLocation">, request: RestoreRequest, storageAccountId: string): Promise<void> {
+  const accountLocation = await compute.storageAccountLocation(storageAccountId);
+  if (accountLocation && normalizedRegion(accountLocation) !== normalizedRegion(request.location)) {
+    throw new PermanentError(
+      "InvalidRequest",
+      `location: ${request.location} is not the region of the target storage account ${storageAccountId.split("/").at(-1)} (${accountLocation}); Disk Import creates the disk where the RestorePoint's data is: give location ${accountLocation}`,
+    );
+  }
+}
+
+/** ARM compares regions ignoring case and spaces ("West Europe" is westeurope). */
+function normalizedRegion(location: string): string {
+  return location.replace(/\s+/g, "").toLowerCase();
+}
+
+/**
  * Under a restore hold (written by the caller first): proves the RestorePoint and its data still there, and the guest
  * state copy the one recorded, then builds the import with the recorded properties and the request's overrides.
  * Retention deletes a record before looking for holds, so a RestorePoint found after the hold keeps its data.
@@ -236,7 +276,7 @@ export async function planImport(
     throw restorePointGone(source);
   }
   const storageAccountId = resolved.storageAccountId;
-  if (!storageAccountId) throw new PermanentError("InvalidRequest", "storageAccountId: required (the target storage account's resource id); it is not recorded with this RestorePoint");
+  if (!storageAccountId) throw storageAccountUnknown(source);
   const sourceUri = target.snapshotUrl(source.targetSnapshot);
   const recorded = source.manifest?.disk;
   const securityDataUri = source.manifest?.guestState ? await provenGuestState(target, source.manifest) : undefined;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { RestError, type PageBlobClient } from "@azure/storage-blob";
-import { createEmptyDisk, fastPolling, grantRead, location, resourceGroup, takeSnapshot } from "../support/disk-emulator-server";
+import { createEmptyDisk, fastPolling, grantRead, resourceGroup, takeSnapshot } from "../support/disk-emulator-server";
 import { computeClient, targetBlobService, useTestStack } from "../support/stack";
 
 const MiB = 1024 * 1024;
@@ -53,7 +53,7 @@ describe("disk snapshots copied through the local stack", () => {
     const restored = await computeClient(stack()).disks.createOrUpdate(
       resourceGroup,
       "restored-disk",
-      { location, creationData: { createOption: "Import", sourceUri, storageAccountId: stack().target.resourceId } },
+      { location: stack().target.location, creationData: { createOption: "Import", sourceUri, storageAccountId: stack().target.resourceId } },
       fastPolling,
     );
     assert.equal(restored.diskSizeBytes, diskBytes);

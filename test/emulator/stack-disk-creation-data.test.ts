@@ -10,7 +10,7 @@ import { before, describe, test } from "node:test";
 import { RestError, type ComputeManagementClient, type Disk } from "@azure/arm-compute";
 import type { PageBlobClient } from "@azure/storage-blob";
 import { buildFixedVhdFooter } from "../../emulator/disks/vhd";
-import { createEmptyDisk, fastPolling, location, resourceGroup } from "../support/disk-emulator-server";
+import { createEmptyDisk, fastPolling, resourceGroup } from "../support/disk-emulator-server";
 import { computeClient, targetBlobService, useTestStack } from "../support/stack";
 
 const MiB = 1024 * 1024;
@@ -41,7 +41,8 @@ describe("a disk's creationData cannot change", () => {
 
   function importDisk(name: string, sourceUri: string, tags?: Record<string, string>): Promise<Disk> {
     const creationData = { createOption: "Import", sourceUri, storageAccountId: stack().target.resourceId };
-    return compute.disks.beginCreateOrUpdateAndWait(resourceGroup, name, { location, tags, creationData }, fastPolling);
+    // Disk Import reads the target account: the disk is created in that account's region.
+    return compute.disks.beginCreateOrUpdateAndWait(resourceGroup, name, { location: stack().target.location, tags, creationData }, fastPolling);
   }
 
   before(async () => {
@@ -78,7 +79,7 @@ describe("a disk's creationData cannot change", () => {
     await importDisk("imported-here", firstUri);
     const otherAccount = { createOption: "Import", sourceUri: firstUri, storageAccountId: `${stack().target.resourceId}x` };
     await rejectsAsPropertyChange(
-      compute.disks.beginCreateOrUpdateAndWait(resourceGroup, "imported-here", { location, creationData: otherAccount }, fastPolling),
+      compute.disks.beginCreateOrUpdateAndWait(resourceGroup, "imported-here", { location: stack().target.location, creationData: otherAccount }, fastPolling),
     );
     assert.equal((await compute.disks.get(resourceGroup, "was-empty")).creationData?.createOption, "Empty");
   });

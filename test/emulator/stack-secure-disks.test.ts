@@ -181,7 +181,8 @@ describe("secure disks: boot properties, VM guest state, ImportSecure", () => {
       resourceGroup,
       "restored-tl",
       {
-        location,
+        // Disk Import reads the target account: the disk is created in that account's region.
+        location: stack().target.location,
         ...trustedLaunchOsDisk,
         creationData: { createOption: "ImportSecure", sourceUri, securityDataUri, storageAccountId: stack().target.resourceId },
       },
@@ -205,7 +206,7 @@ describe("secure disks: boot properties, VM guest state, ImportSecure", () => {
       resourceGroup,
       "imported-os",
       {
-        location,
+        location: stack().target.location,
         sku: { name: "Premium_ZRS" },
         zones: ["1"],
         tags: { restorePoint: "rp-1" },

@@ -233,7 +233,7 @@ describe("bad input", () => {
       { name: "restore with a storage account id that is not one", method: "POST", path: restore, body: { ...goodRestore, storageAccountId: "/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/disks/z" }, status: 400, says: /storageAccountId: must be a storage account resource id/ },
       { name: "verify of an unknown RestorePoint", method: "POST", path: `/api/disks/${diskKey}/restore-points/nope/verify`, status: 404, says: /no RestorePoint nope/ },
       { name: "runs with limit=abc", method: "GET", path: `/api/disks/${diskKey}/runs?limit=abc`, status: 400, says: /limit: must be an integer from 1 to 500/ },
-      { name: "filter injection in the diskKey (restore points)", method: "GET", path: `/api/disks/${injection}/restore-points`, status: 200, says: /^\{"restorePoints":\[\]\}$/ },
+      { name: "filter injection in the diskKey (restore points)", method: "GET", path: `/api/disks/${injection}/restore-points`, status: 200, says: /^\{"restorePoints":\[\],"protected":false,"kept":\[\]\}$/ },
       { name: "filter injection in the diskKey (runs)", method: "GET", path: `/api/disks/${injection}/runs`, status: 200, says: /^\{"runs":\[\]\}$/ },
     ];
     const results = [];

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { RestorePoint } from "../../src/domain/records";
-import { compareBlobs } from "../../src/engine/verify";
+import { compareBlobs, sparseDigest } from "../../src/engine/verify";
+import { restorePointDigest } from "../../src/engine/verify-restore-point";
 import type { TestApp } from "./app";
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
@@ -22,6 +23,19 @@ export async function assertRestoredContent(app: TestApp, restoredDiskId: string
   const diskBytes = point.blobBytes - 512;
   const result = await compareBlobs(blob(sourceSas, diskBytes), blob(restoredSas, diskBytes));
   assert.ok(result.equal, `restored disk differs at ${JSON.stringify(result.mismatches)}`);
+}
+
+/**
+ * Asserts that the restored disk's data (read through a snapshot of it, as any client would) hashes as the
+ * RestorePoint's disk: for a RestorePoint whose SourceSnapshot is gone, or one held elsewhere (a managed copy).
+ */
+export async function assertRestoredDigest(app: TestApp, restoredDiskId: string, point: RestorePoint, checkName: string): Promise<void> {
+  const group = restoredDiskId.split("/")[4];
+  const check = await app.compute.snapshots.createOrUpdate(group, checkName, { location: app.stack.target.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: restoredDiskId } }, { updateIntervalInMs: 10 });
+  const sas = await app.deps.compute.grantRead(check.id!, 3600);
+  const restored = await sparseDigest({ sizeBytes: point.blobBytes - 512, allocated: (w) => app.deps.source.allocated(sas, w), read: (r) => app.deps.source.read(sas, r) });
+  await app.deps.compute.revokeAccess(check.id!);
+  assert.equal(restored.digest, (await restorePointDigest(app.deps, point, "disk")).digest, `disk ${restoredDiskId} differs from RestorePoint ${point.restorePointId}`);
 }
 
 /**
