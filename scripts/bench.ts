@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: boots local stacks, runs the scenarios of issue 5 (see bench/README.md), prints the table and
- * writes bench/results.json. Not a test: nothing here asserts on time; the table says which targets hold.
- * BENCH_SCALE=small runs everything at a fraction of the size; BENCH_ONLY=full,incremental,scale,limits,managed picks scenarios.
+ * `npm run bench`: boots local stacks, runs the scenarios of issue 5 and issue 14's managed against diff copy (see
+ * bench/README.md), prints the table and writes bench/results.json. Not a test: nothing here asserts on time; the
+ * table says which targets hold. BENCH_SCALE=small runs everything at a fraction of the size;
+ * BENCH_ONLY=full,incremental,scale,limits,managed picks scenarios.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";

@@ -363,7 +363,7 @@ function managedRows(result: ManagedResult): Row[] {
         scenario,
         measure: "CopyStart rate at which managed's lag equals diff's",
         value: breakEven === undefined ? "none" : `${(breakEven / MiB).toFixed(0)} MiB/s`,
-        reference: `managed's fixed part ${ms(Math.max(0, fixedMs))} (snapshot, CopyStart, checks, record)`,
+        reference: `managed's fixed part ${ms(Math.max(0, fixedMs))} (CopyStart, wait for the next check, record)`,
         ratio: "",
         target: "(info)",
       },
