@@ -1,19 +1,21 @@
 /**
- * `npm run bench`: boots local stacks, runs the scenarios of issue 5 (see bench/README.md), prints the table and
- * writes bench/results.json. Not a test: nothing here asserts on time; the table says which targets hold.
- * BENCH_SCALE=small runs everything at a fraction of the size; BENCH_ONLY=full,incremental,scale,limits picks scenarios.
+ * `npm run bench`: boots local stacks, runs the scenarios of issue 5 and issue 14's managed against diff copy (see
+ * bench/README.md), prints the table and writes bench/results.json. Not a test: nothing here asserts on time; the
+ * table says which targets hold. BENCH_SCALE=small runs everything at a fraction of the size;
+ * BENCH_ONLY=full,incremental,scale,limits,managed picks scenarios.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { resolve } from "node:path";
 import { effectiveSettings } from "./bench/context";
 import { underLimits } from "./bench/limits";
+import { managedAgainstDiff } from "./bench/managed";
 import { type BenchResults, formatTable, rowsOf } from "./bench/report";
 import { scaleAndControlPlane } from "./bench/scale";
 import { benchSizes } from "./bench/sizes";
 import { fullCopy, incrementalSync } from "./bench/throughput";
 
-const scenarios = ["full", "incremental", "scale", "limits"] as const;
+const scenarios = ["full", "incremental", "scale", "limits", "managed"] as const;
 
 async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
     results.steps = steps;
   }
   if (only.has("limits")) results.limits = await timed("under the modelled scalability targets", () => underLimits(sizes));
+  if (only.has("managed")) results.managed = await timed("managed copy against diff copy", () => managedAgainstDiff(sizes));
   const rows = rowsOf(results);
   const table = formatTable(rows);
   const defaults = effectiveSettings();

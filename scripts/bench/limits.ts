@@ -20,7 +20,7 @@ import type { Expected } from "./throughput";
 export const benchLimits = { ...serviceBlobWriteLimits, serviceTimeMs: 20 } as const;
 const rates = { bytesPerSecond: benchLimits.blobBytesPerSecond, requestsPerSecond: benchLimits.blobRequestsPerSecond };
 /** The worker paced to the modelled rates, with enough in flight to reach 500/s at a 20 ms service time (≥ 10). */
-const pacedWorker = {
+export const pacedWorker = {
   DISKDELTA_TARGET_BLOB_MIB_PER_SECOND: String(benchLimits.blobBytesPerSecond / MiB),
   DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND: String(benchLimits.blobRequestsPerSecond),
   DISKDELTA_COPY_CONCURRENCY: "32",

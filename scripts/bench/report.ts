@@ -5,6 +5,7 @@
 import { MiB } from "../../src/domain/ranges";
 import type { Transfer } from "./client";
 import type { LimitedRun, LimitsResult } from "./limits";
+import type { ManagedResult } from "./managed";
 import type { MeasuredRun } from "./runs";
 import type { ScalePoint, StepOverhead } from "./scale";
 import type { LatencyResult, SweepPoint, ThroughputResult } from "./throughput";
@@ -328,9 +329,56 @@ function limitsRows(result: LimitsResult): Row[] {
   });
 }
 
+/**
+ * Scenario 9: per history, the bytes each mode moved into the target region and its lag from SourceSnapshot to
+ * RestorePoint (RPO = schedule interval + lag), the managed copy at its stated modelled rate, and the copy rate at
+ * which managed's lag would equal diff's (managed's lag less its bytes at the modelled rate is its fixed part).
+ */
+function managedRows(result: ManagedResult): Row[] {
+  const rate = result.copyBytesPerSecond;
+  const model = `CopyStart modelled at ${(rate / MiB).toFixed(0)} MiB/s, checked every ${result.checkSeconds} s`;
+  return result.histories.flatMap((history): Row[] => {
+    const { diff, managed } = history;
+    const scenario = `9 managed vs diff: ${history.name}`;
+    const fixedMs = managed.lagMs - (1000 * managed.bytesMoved) / rate;
+    const breakEven = diff.lagMs > fixedMs ? managed.bytesMoved / ((diff.lagMs - fixedMs) / 1000) : undefined;
+    const rows: Row[] = [
+      {
+        scenario,
+        measure: "bytes moved to the target region, managed vs diff",
+        value: mib(managed.bytesMoved),
+        reference: `diff ${mib(diff.bytesMoved)} (changed ${mib(history.changed.bytes)}, ${history.changed.ranges} ranges)`,
+        ratio: fixed(managed.bytesMoved / Math.max(1, diff.bytesMoved), 3),
+        target: "(reported)",
+      },
+      {
+        scenario,
+        measure: `lag snapshot → RestorePoint (RPO = schedule + lag), ${model}`,
+        value: ms(managed.lagMs),
+        reference: `diff ${ms(diff.lagMs)} (copy phase ${ms(diff.copyPhaseMs)}, floor ${ms(diff.floorMs)}: ${diff.requests} writes, ${diff.refused} × 503)`,
+        ratio: fixed(managed.lagMs / diff.lagMs),
+        target: "(reported)",
+      },
+      {
+        scenario,
+        measure: "CopyStart rate at which managed's lag equals diff's",
+        value: breakEven === undefined ? "none" : `${(breakEven / MiB).toFixed(0)} MiB/s`,
+        reference: `managed's fixed part ${ms(Math.max(0, fixedMs))} (CopyStart, wait for the next check, record)`,
+        ratio: "",
+        target: "(info)",
+      },
+    ];
+    if (diff.verified === undefined || managed.verified === undefined) return rows;
+    const equal = diff.verified && managed.verified;
+    const word = (v: boolean) => (v ? "equal" : "DIFFERENT");
+    return [...rows, { scenario, measure: "RestorePoints equal their SourceSnapshots (diff, managed)", value: `${word(diff.verified)}, ${word(managed.verified)}`, reference: "byte compare", ratio: "", target: "equal", holds: equal }];
+  });
+}
+
 /** Everything the bench measured. */
 export interface BenchResults {
   readonly limits?: LimitsResult;
+  readonly managed?: ManagedResult;
   readonly full?: ThroughputResult;
   readonly incremental?: ThroughputResult;
   readonly latency?: LatencyResult;
@@ -348,6 +396,7 @@ export function rowsOf(results: BenchResults): Row[] {
     ...(results.scale && results.steps ? controlPlaneRows(results.scale, results.steps) : []),
     ...(results.sweep && results.latency ? sweepRows(results.sweep, results.latency.serviceLatencyMs) : []),
     ...(results.limits ? limitsRows(results.limits) : []),
+    ...(results.managed ? managedRows(results.managed) : []),
   ];
 }
 

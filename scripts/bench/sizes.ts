@@ -29,11 +29,21 @@ export interface BenchSizes {
   readonly limitsFullCopyBytes: number;
   /** Scenario 8: changed ranges of the scale shape, on a disk scaled to keep its density (64 GiB per 200,000). */
   readonly limitsRanges: number;
+  /** Scenario 9 (managed vs diff): allocated data of the first copy of the shared history. */
+  readonly managedSeedBytes: number;
+  /** Scenario 9: scattered changes of each incremental history after the seed, in order. */
+  readonly managedIncrementalBytes: readonly number[];
+  /** Scenario 9: small ranges (512 B–64 KiB) of the fragmented history that ends it. */
+  readonly managedFragmentedRanges: number;
+  /** Scenario 9: the modelled CopyStart rate (BENCH_MANAGED_COPY_MIB_PER_SECOND; Azure publishes none). */
+  readonly managedCopyBytesPerSecond: number;
+  /** Scenario 9: DISKDELTA_MANAGED_COPY_CHECK_SECONDS of the worker (BENCH_MANAGED_CHECK_SECONDS). */
+  readonly managedCheckSeconds: number;
   /** Byte-compare RestorePoints with their snapshots after the throughput runs (reads everything back). */
   readonly verify: boolean;
 }
 
-const presets: Record<BenchSizes["scale"], Omit<BenchSizes, "scale" | "verify" | "serviceLatencyMs" | "cappedHeapMib">> = {
+const presets: Record<BenchSizes["scale"], Omit<BenchSizes, "scale" | "verify" | "serviceLatencyMs" | "cappedHeapMib" | "managedCopyBytesPerSecond" | "managedCheckSeconds">> = {
   full: {
     fullCopyBytes: 2 * GiB,
     incrementalBytes: 1 * GiB,
@@ -45,6 +55,9 @@ const presets: Record<BenchSizes["scale"], Omit<BenchSizes, "scale" | "verify" |
     stepCount: 32,
     limitsFullCopyBytes: 1 * GiB,
     limitsRanges: 12_500,
+    managedSeedBytes: 1 * GiB,
+    managedIncrementalBytes: [64 * MiB, 256 * MiB],
+    managedFragmentedRanges: 5000,
   },
   small: {
     fullCopyBytes: 256 * MiB,
@@ -57,6 +70,9 @@ const presets: Record<BenchSizes["scale"], Omit<BenchSizes, "scale" | "verify" |
     stepCount: 8,
     limitsFullCopyBytes: 256 * MiB,
     limitsRanges: 3125,
+    managedSeedBytes: 128 * MiB,
+    managedIncrementalBytes: [16 * MiB, 64 * MiB],
+    managedFragmentedRanges: 1000,
   },
 };
 
@@ -66,6 +82,17 @@ function number(name: string): number | undefined {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${name} must be a positive number, not "${value}"`);
   return parsed;
+}
+
+/** A comma-separated list of positive MiB counts, in bytes. */
+function mibList(name: string, env: NodeJS.ProcessEnv): number[] | undefined {
+  const value = env[name];
+  if (value === undefined || value === "") return undefined;
+  return value.split(",").map((part) => {
+    const parsed = Number(part.trim());
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`${name} must be comma-separated positive MiB counts, not "${value}"`);
+    return parsed * MiB;
+  });
 }
 
 export function benchSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
@@ -84,6 +111,11 @@ export function benchSizes(env: NodeJS.ProcessEnv = process.env): BenchSizes {
     scaleRanges: number("BENCH_SCALE_RANGES") ?? preset.scaleRanges,
     limitsFullCopyBytes: mib("BENCH_LIMITS_FULL_COPY_MIB", preset.limitsFullCopyBytes),
     limitsRanges: number("BENCH_LIMITS_RANGES") ?? preset.limitsRanges,
+    managedSeedBytes: mib("BENCH_MANAGED_SEED_MIB", preset.managedSeedBytes),
+    managedIncrementalBytes: mibList("BENCH_MANAGED_INCREMENTAL_MIB", env) ?? preset.managedIncrementalBytes,
+    managedFragmentedRanges: number("BENCH_MANAGED_FRAGMENTED_RANGES") ?? preset.managedFragmentedRanges,
+    managedCopyBytesPerSecond: (number("BENCH_MANAGED_COPY_MIB_PER_SECOND") ?? 64) * MiB,
+    managedCheckSeconds: number("BENCH_MANAGED_CHECK_SECONDS") ?? 1,
     scaleDiskBytes: env.BENCH_SCALE_DISKS_GIB ? env.BENCH_SCALE_DISKS_GIB.split(",").map((gib) => Number(gib) * GiB) : preset.scaleDiskBytes,
     cappedHeapMib: env.BENCH_CAPPED_HEAP_MIB === "0" ? 0 : (number("BENCH_CAPPED_HEAP_MIB") ?? 160),
     verify: (env.BENCH_VERIFY ?? (scale === "small" ? "1" : "0")) === "1",

@@ -69,10 +69,21 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
   return answer.body;
 }
 
+async function restorePointOf(diskKey: string, runId: string): Promise<RestorePoint> {
+  const points = (await call("GET", `/api/disks/${diskKey}/restore-points`)) as { restorePoints: RestorePoint[] };
+  const point = points.restorePoints.find((p) => p.runId === runId);
+  if (!point) throw new Error(`run ${runId} has no RestorePoint`);
+  return point;
+}
+
 const commands = {
-  /** Protects a disk through the HTTP API; returns its key and where its TargetBlob is. */
-  async protect(params: { diskId: string; blobEndpoint: string; container: string }): Promise<{ diskKey: string; container: string; blobName: string }> {
-    const disk = (await call("POST", "/api/disks", { diskId: params.diskId, target: { blobEndpoint: params.blobEndpoint, container: params.container } })) as {
+  /**
+   * Protects a disk through the HTTP API; returns its key and where its TargetBlob is. `options` are further fields
+   * of the request (e.g. `replication: "managed"` with its `managedTarget`).
+   */
+  async protect(params: { diskId: string; blobEndpoint: string; container: string; options?: Record<string, unknown> }): Promise<{ diskKey: string; container: string; blobName: string }> {
+    const target = { blobEndpoint: params.blobEndpoint, container: params.container };
+    const disk = (await call("POST", "/api/disks", { ...params.options, diskId: params.diskId, target })) as {
       diskKey: string;
       target: { container: string; blobName: string };
     };
@@ -94,12 +105,14 @@ const commands = {
     return { run, wallMs, memory: memory.stop(), probe: probe.report(), problems: [...problems], workerCpuMs: (used.user + used.system) / 1000 };
   },
 
+  /** The RestorePoint a run recorded, as the HTTP API lists it. */
+  async restorePoint(params: { diskKey: string; runId: string }): Promise<RestorePoint> {
+    return restorePointOf(params.diskKey, params.runId);
+  },
+
   /** Compares the run's RestorePoint with its SourceSnapshot, byte for byte. */
   async verify(params: { diskKey: string; runId: string }): Promise<{ equal: boolean; bytesRead: number }> {
-    const points = (await call("GET", `/api/disks/${params.diskKey}/restore-points`)) as { restorePoints: RestorePoint[] };
-    const point = points.restorePoints.find((p) => p.runId === params.runId);
-    if (!point) throw new Error(`run ${params.runId} has no RestorePoint`);
-    const result = await verifyRestorePoint(deps, point);
+    const result = await verifyRestorePoint(deps, await restorePointOf(params.diskKey, params.runId));
     return { equal: result.equal, bytesRead: result.bytesRead };
   },
 
