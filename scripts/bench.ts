@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: boots local stacks, runs the scenarios of issue 5 (see bench/README.md), prints the table and
  * writes bench/results.json. Not a test: nothing here asserts on time; the table says which targets hold.
- * BENCH_SCALE=small runs everything at a fraction of the size; BENCH_ONLY=full,incremental,scale,limits picks scenarios.
+ * BENCH_SCALE=small runs everything at a fraction of the size; BENCH_ONLY=full,incremental,scale,limits,fleet picks scenarios.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -12,8 +12,9 @@ import { type BenchResults, formatTable, rowsOf } from "./bench/report";
 import { scaleAndControlPlane } from "./bench/scale";
 import { benchSizes } from "./bench/sizes";
 import { fullCopy, incrementalSync } from "./bench/throughput";
+import { fleetScaleOut } from "./bench/fleet";
 
-const scenarios = ["full", "incremental", "scale", "limits"] as const;
+const scenarios = ["full", "incremental", "scale", "limits", "fleet"] as const;
 
 async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     results.steps = steps;
   }
   if (only.has("limits")) results.limits = await timed("under the modelled scalability targets", () => underLimits(sizes));
+  if (only.has("fleet")) results.fleet = await timed("fleet scale-out", () => fleetScaleOut(sizes));
   const rows = rowsOf(results);
   const table = formatTable(rows);
   const defaults = effectiveSettings();

@@ -4,6 +4,8 @@
  */
 import { MiB } from "../../src/domain/ranges";
 import type { Transfer } from "./client";
+import type { FleetResult } from "./fleet";
+import { fleetRows } from "./fleet-report";
 import type { LimitedRun, LimitsResult } from "./limits";
 import type { MeasuredRun } from "./runs";
 import type { ScalePoint, StepOverhead } from "./scale";
@@ -337,6 +339,7 @@ export interface BenchResults {
   readonly sweep?: SweepPoint[];
   readonly scale?: ScalePoint[];
   readonly steps?: StepOverhead;
+  readonly fleet?: FleetResult;
 }
 
 export function rowsOf(results: BenchResults): Row[] {
@@ -348,6 +351,7 @@ export function rowsOf(results: BenchResults): Row[] {
     ...(results.scale && results.steps ? controlPlaneRows(results.scale, results.steps) : []),
     ...(results.sweep && results.latency ? sweepRows(results.sweep, results.latency.serviceLatencyMs) : []),
     ...(results.limits ? limitsRows(results.limits) : []),
+    ...(results.fleet ? fleetRows(results.fleet) : []),
   ];
 }
 
