@@ -8,7 +8,8 @@ import { describe, it } from "node:test";
 import { QueueClient } from "@azure/storage-queue";
 import { queueNames } from "../../src/domain/messages";
 import { fanOutSchedule, schedulePage } from "../../src/engine/scheduler";
-import { GiB, MiB, useTestApp } from "../support/app";
+import { diskKeyOf } from "../../src/domain/model";
+import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
 import { disksTable } from "../support/raw-input";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -74,5 +75,32 @@ describe("the timer's fan-out", () => {
     assert.deepEqual(duplicate.started, report.skipped.map((s) => s.diskKey), "the duplicate starts only the disk the limit deferred");
     await app().host.runUntilIdle();
     for (const diskKey of fresh) assert.equal((await deps.records.listRuns(diskKey, 10)).length, 1, `one run for ${diskKey}`);
+  });
+
+  it("when a VM's disks lie on different pages, then the tick sends its set whole in one message and the set starts together", async () => {
+    const { stack, deps } = app();
+    const disk = async (name: string, properties: Record<string, unknown> = {}) =>
+      (await app().compute.disks.createOrUpdate(resourceGroup, name, { location: stack.arm.location, diskSizeGB: 1, creationData: { createOption: "Empty" }, ...properties } as never, { updateIntervalInMs: 10 })).id!;
+    const osId = await disk("vm-fleet-os", { osType: "Linux", hyperVGeneration: "V2" });
+    const dataIds = [await disk("vm-fleet-data0"), await disk("vm-fleet-data1")];
+    const vm = await stack.createVirtualMachine({ resourceGroup, name: "vm-fleet", osDiskId: osId, dataDisks: dataIds.map((diskId, lun) => ({ lun, diskId })) });
+    const protectedVm = await app().host.invokeHttp("POST", "/api/vms", { vmId: vm.id, schedule: "every 1d", target: { blobEndpoint: stack.target.blobEndpoint, container: "backups", storageAccountId: stack.target.resourceId } });
+    assert.equal(protectedVm.status, 201, JSON.stringify(protectedVm.body));
+    const setKeys = [osId, ...dataIds].map(diskKeyOf).sort();
+    const queue = new QueueClient(stack.appStorage.connectionString, queueNames.schedulePages);
+    await queue.clearMessages();
+
+    // Pages of 2 rows: the set's 3 disks cannot share one page.
+    await fanOutSchedule(deps, quiet, 2);
+    const peeked = await queue.peekMessages({ numberOfMessages: 32 });
+    const units = peeked.peekedMessageItems.map((m) => (JSON.parse(Buffer.from(m.messageText, "base64").toString("utf8")) as { diskKeys: string[] }).diskKeys);
+    const holding = units.filter((keys) => keys.some((key) => setKeys.includes(key)));
+    assert.equal(holding.length, 1, "one message holds the VM's disks");
+    assert.deepEqual(holding[0].filter((key) => setKeys.includes(key)).sort(), setKeys, "the whole set");
+
+    await app().host.runUntilIdle();
+    const runs = await Promise.all(setKeys.map(async (diskKey) => (await deps.records.listRuns(diskKey, 10))));
+    assert.ok(runs.every((r) => r.length === 1 && r[0].state === "succeeded"), JSON.stringify(runs.map((r) => r.map((run) => run.state))));
+    assert.equal(new Set(runs.map((r) => r[0].groupTime)).size, 1, "one groupTime for the set");
   });
 });
