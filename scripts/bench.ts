@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: boots local stacks, runs the scenarios of issue 5 and issue 14's managed against diff copy (see
+ * `npm run bench`: boots local stacks, runs the scenarios of issue 5 and issue 14's managed against diff copy, issue 16's fleet scale-out (see
  * bench/README.md), prints the table and writes bench/results.json. Not a test: nothing here asserts on time; the
  * table says which targets hold. BENCH_SCALE=small runs everything at a fraction of the size;
- * BENCH_ONLY=full,incremental,scale,limits,managed picks scenarios.
+ * BENCH_ONLY=full,incremental,scale,limits,managed,fleet picks scenarios.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -14,8 +14,9 @@ import { type BenchResults, formatTable, rowsOf } from "./bench/report";
 import { scaleAndControlPlane } from "./bench/scale";
 import { benchSizes } from "./bench/sizes";
 import { fullCopy, incrementalSync } from "./bench/throughput";
+import { fleetScaleOut } from "./bench/fleet";
 
-const scenarios = ["full", "incremental", "scale", "limits", "managed"] as const;
+const scenarios = ["full", "incremental", "scale", "limits", "managed", "fleet"] as const;
 
 async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   }
   if (only.has("limits")) results.limits = await timed("under the modelled scalability targets", () => underLimits(sizes));
   if (only.has("managed")) results.managed = await timed("managed copy against diff copy", () => managedAgainstDiff(sizes));
+  if (only.has("fleet")) results.fleet = await timed("fleet scale-out", () => fleetScaleOut(sizes));
   const rows = rowsOf(results);
   const table = formatTable(rows);
   const defaults = effectiveSettings();

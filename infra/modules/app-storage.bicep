@@ -8,7 +8,7 @@ param deploymentContainerName string
 param principalId string
 
 // src/domain/messages.ts (queueNames) and src/adapters/tables/index.ts (tableNames).
-var queueNames = ['run-starts', 'copy-steps', 'run-finalizations', 'restore-point-verifications', 'restores', 'drills', 'managed-copies']
+var queueNames = ['run-starts', 'copy-steps', 'run-finalizations', 'restore-point-verifications', 'restores', 'drills', 'managed-copies', 'schedule-pages']
 var tableNames = ['diskdeltaDisks', 'diskdeltaRuns', 'diskdeltaRestorePoints', 'diskdeltaRestores', 'diskdeltaDrills', 'diskdeltaCopySlots']
 
 var roles = {

@@ -5,7 +5,7 @@
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ComputeManagementClient } from "@azure/arm-compute";
-import { type LocalStack, startLocalStack, writeStackFile } from "../../emulator/stack";
+import { type LocalStack, type LocalStackOptions, startLocalStack, writeStackFile } from "../../emulator/stack";
 import { type Settings, settingsSchema } from "../../src/config";
 import { GiB, PAGE_BYTES } from "../../src/domain/ranges";
 import type { ClientCommands } from "./client";
@@ -20,6 +20,8 @@ const lro = { updateIntervalInMs: 10 };
 /** A stack the bench drives, and what it needs around it. */
 export interface BenchStack {
   readonly stack: LocalStack;
+  /** The stack file child processes read (DISKDELTA_LOCAL_STACK_FILE). */
+  readonly stackFile: string;
   readonly azuritePid?: number;
   readonly targetCounts: () => Promise<TargetCounts>;
   /** Models the target service's own time per page write (0: loopback as is). */
@@ -56,8 +58,8 @@ export function workerNodeArguments(): string[] {
   return (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 }
 
-export async function startBenchStack(name: string): Promise<BenchStack> {
-  const stack = await startLocalStack();
+export async function startBenchStack(name: string, options?: LocalStackOptions): Promise<BenchStack> {
+  const stack = await startLocalStack(options);
   const stackFile = resolve("bench", `${name}-stack.tmp`);
   writeStackFile(stack, stackFile);
   const children: ChildHandle<never>[] = [];
@@ -69,6 +71,7 @@ export async function startBenchStack(name: string): Promise<BenchStack> {
   };
   return {
     stack,
+    stackFile,
     azuritePid: azuritePid(),
     targetCounts: counter.read,
     setServiceLatency: counter.setServiceLatency,

@@ -4,6 +4,8 @@
  */
 import { MiB } from "../../src/domain/ranges";
 import type { Transfer } from "./client";
+import type { FleetResult } from "./fleet";
+import { fleetRows } from "./fleet-report";
 import type { LimitedRun, LimitsResult } from "./limits";
 import type { ManagedResult } from "./managed";
 import type { MeasuredRun } from "./runs";
@@ -385,6 +387,7 @@ export interface BenchResults {
   readonly sweep?: SweepPoint[];
   readonly scale?: ScalePoint[];
   readonly steps?: StepOverhead;
+  readonly fleet?: FleetResult;
 }
 
 export function rowsOf(results: BenchResults): Row[] {
@@ -397,6 +400,7 @@ export function rowsOf(results: BenchResults): Row[] {
     ...(results.sweep && results.latency ? sweepRows(results.sweep, results.latency.serviceLatencyMs) : []),
     ...(results.limits ? limitsRows(results.limits) : []),
     ...(results.managed ? managedRows(results.managed) : []),
+    ...(results.fleet ? fleetRows(results.fleet) : []),
   ];
 }
 

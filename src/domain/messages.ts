@@ -37,6 +37,22 @@ export const restoreStepMessageSchema = envelope("restore-step", { diskKey: z.st
 /** The next step of a DR drill: see whether its restore ended, or compare the window at `cursor` of the drill disk. */
 export const drillStepMessageSchema = envelope("drill-step", { diskKey: z.string().min(1), drillId: z.string().min(1), cursor: z.number().int().min(0) });
 
+/**
+ * Most disks one `schedule-page` message may name (1,000 16-character diskKeys stay far below a queue message's
+ * 64 KiB); the timer sends far fewer (see `schedulePageSize` in src/engine/scheduler.ts).
+ */
+export const schedulePageMaxDisks = 1000;
+
+/**
+ * One unit of a timer tick's fan-out: the disks whose due check, stall nudge, start and drill housekeeping one
+ * worker does together. `tickAt` is the tick's time, for the due check: a duplicate delivered after the disk was
+ * started (whatever its schedule) finds it not due at `tickAt`, so one tick starts a disk at most once.
+ */
+export const schedulePageMessageSchema = envelope("schedule-page", {
+  tickAt: z.string().datetime(),
+  diskKeys: z.array(z.string().min(1)).min(1).max(schedulePageMaxDisks),
+});
+
 /** Each queue (kebab-case, as in Azure) and the schema of the messages it carries. */
 export const queueMessageSchemas = {
   "run-starts": runStartMessageSchema,
@@ -46,6 +62,7 @@ export const queueMessageSchemas = {
   restores: restoreStepMessageSchema,
   drills: drillStepMessageSchema,
   "managed-copies": managedCopyMessageSchema,
+  "schedule-pages": schedulePageMessageSchema,
 } as const;
 
 export type QueueName = keyof typeof queueMessageSchemas;
@@ -62,6 +79,7 @@ export const queueNames = {
   restores: "restores",
   drills: "drills",
   managedCopies: "managed-copies",
+  schedulePages: "schedule-pages",
 } as const satisfies Record<string, QueueName>;
 
 export type RunStartMessage = MessageOf<"run-starts">;
@@ -71,6 +89,7 @@ export type VerifyMessage = MessageOf<"restore-point-verifications">;
 export type RestoreStepMessage = MessageOf<"restores">;
 export type DrillStepMessage = MessageOf<"drills">;
 export type ManagedCopyMessage = MessageOf<"managed-copies">;
+export type SchedulePageMessage = MessageOf<"schedule-pages">;
 
 /** The message to send on `queue`: the body in its queue's envelope, parsed (a bad body is a bug: it throws). */
 export function messageFor<Q extends QueueName>(queue: Q, body: MessageBody<Q>): MessageOf<Q> {

@@ -30,6 +30,8 @@ const failures: { [Q in QueueName]: QueueFailure<Q> } = {
   restores: (deps, message, error, log) => failRestore(deps, message.diskKey, message.restoreId, error, log),
   drills: (deps, message, error, log) => failDrill(deps, message.diskKey, message.drillId, error, log),
   "managed-copies": failTheRun,
+  // No run is started by a unit that failed for good: its disks wait for the next tick, which sends them again.
+  "schedule-pages": async (_deps, message, error, log) => log.error("schedule page given up; its disks wait for the next tick", { tickAt: message.tickAt, diskKeys: message.diskKeys, error: describeError(error) }),
 };
 
 /** An engine operation served by a queue: it receives exactly that queue's message, parsed. */

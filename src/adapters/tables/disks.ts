@@ -23,9 +23,22 @@ export type DiskRow =
   | { readonly kind: "valid"; readonly config: ProtectedDiskConfig }
   | { readonly kind: "invalid"; readonly problems: readonly string[] };
 
+/** One page of the ProtectedDisk config rows. */
+export interface DiskPage {
+  readonly disks: ProtectedDiskConfig[];
+  readonly invalid: InvalidRow[];
+  readonly continuation?: string;
+}
+
 /** ProtectedDisk configuration and state. */
 export interface DiskRecords {
   listDisks(): Promise<{ disks: ProtectedDiskConfig[]; invalid: InvalidRow[] }>;
+  /**
+   * One page of at most `pageSize` config rows, from `continuation` (undefined: the first page); the page's
+   * `continuation` names the next one, undefined after the last. Reading the table page by page keeps a caller's
+   * work per call bounded whatever the size of the fleet. A token is opaque and only meaningful to this table.
+   */
+  listDiskPage(pageSize: number, continuation?: string): Promise<DiskPage>;
   /** The configuration; throws a PermanentError `InvalidProtectedDisk` naming each bad column when the row is unusable. */
   getDisk(diskKey: string): Promise<ProtectedDiskConfig | undefined>;
   /** The config row whatever it holds, for the operations that must also work on an unusable row (update, unprotect). */
@@ -67,17 +80,27 @@ export function createDiskRecords(table: Table): DiskRecords {
       const { config, problems } = entityToConfig(entity);
       return config ? { kind: "valid", config } : { kind: "invalid", problems };
     });
+  const configRows = () => client.listEntities<Record<string, unknown>>({ queryOptions: { filter: "RowKey eq 'config'" } });
+  const sortRow = (entity: Entity, page: { disks: ProtectedDiskConfig[]; invalid: InvalidRow[] }) => {
+    const { config, problems } = entityToConfig(entity);
+    if (config) page.disks.push(config);
+    else page.invalid.push({ table: table.name, partitionKey: entity.partitionKey ?? "", rowKey: entity.rowKey ?? "", problems });
+  };
   return {
     listDisks: () =>
       table.use(async () => {
-        const found: ProtectedDiskConfig[] = [];
-        const invalid: InvalidRow[] = [];
-        for await (const entity of client.listEntities<Record<string, unknown>>({ queryOptions: { filter: "RowKey eq 'config'" } })) {
-          const { config, problems } = entityToConfig(entity);
-          if (config) found.push(config);
-          else invalid.push({ table: table.name, partitionKey: entity.partitionKey ?? "", rowKey: entity.rowKey ?? "", problems });
-        }
-        return { disks: found, invalid };
+        const all = { disks: [] as ProtectedDiskConfig[], invalid: [] as InvalidRow[] };
+        for await (const entity of configRows()) sortRow(entity as Entity, all);
+        return all;
+      }),
+    listDiskPage: (pageSize, continuation) =>
+      table.use(async () => {
+        const page = { disks: [] as ProtectedDiskConfig[], invalid: [] as InvalidRow[] };
+        const pages = configRows().byPage({ maxPageSize: pageSize, continuationToken: continuation });
+        const { value, done } = await pages.next();
+        if (done || !value) return page;
+        for (const entity of value) sortRow(entity as Entity, page);
+        return value.continuationToken ? { ...page, continuation: value.continuationToken } : page;
       }),
     getDisk: async (diskKey) => {
       const row = await readDisk(diskKey);
