@@ -120,6 +120,8 @@ module target 'modules/target.bicep' = {
     principalId: identity.outputs.principalId
     restoreRoleDefinitionId: roles.outputs.restoreRoleDefinitionId
     drillRoleDefinitionId: roles.outputs.drillRoleDefinitionId
+    snapshotsRoleDefinitionId: roles.outputs.snapshotsRoleDefinitionId
+    targetAccountRoleDefinitionId: roles.outputs.targetAccountRoleDefinitionId
     lock: lockTargetStorage
   }
 }

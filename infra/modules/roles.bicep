@@ -53,6 +53,13 @@ var drillActions = [
   'Microsoft.Compute/disks/delete'
 ]
 
+// The target storage account's region: a restore compares it with the requested location before it asks for a disk
+// (Disk Import needs both in one region). Assigned on the target account only.
+var targetAccountActions = [
+  // storageAccountLocation: GET of the storage account resource (its location), no keys, no data
+  'Microsoft.Storage/storageAccounts/read'
+]
+
 resource snapshotsRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   name: guid(subscription().id, suffix, 'diskdelta-snapshots')
   properties: {
@@ -107,6 +114,25 @@ resource drillRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
   }
 }
 
+resource targetAccountRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, suffix, 'diskdelta-target-account')
+  properties: {
+    roleName: 'diskdelta target account (${suffix})'
+    description: 'diskdelta: read the target storage account resource (its region), to refuse a restore into another region before asking for a disk.'
+    type: 'customRole'
+    permissions: [
+      {
+        actions: targetAccountActions
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [subscription().id]
+  }
+}
+
 output snapshotsRoleDefinitionId string = snapshotsRole.id
 output restoreRoleDefinitionId string = restoreRole.id
 output drillRoleDefinitionId string = drillRole.id
+output targetAccountRoleDefinitionId string = targetAccountRole.id

@@ -11,6 +11,10 @@ param restoreRoleDefinitionId string
 
 @description('The diskdelta drills role: DR drills restore into this (the target) resource group, read the drill disk back and delete it.')
 param drillRoleDefinitionId string
+@description('The diskdelta snapshots role: managed copies (replication managed, CopyStart) create, read, share and delete their target-region snapshots in this resource group.')
+param snapshotsRoleDefinitionId string
+@description('The diskdelta target account role: a restore reads the account\'s region.')
+param targetAccountRoleDefinitionId string
 @description('Put a CanNotDelete lock on the account so that deleting the environment (azd down) cannot delete the backups.')
 param lock bool
 
@@ -83,6 +87,25 @@ resource drill 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(resourceGroup().id, principalId, drillRoleDefinitionId)
   properties: {
     roleDefinitionId: drillRoleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource managedCopies 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(resourceGroup().id, principalId, snapshotsRoleDefinitionId)
+  properties: {
+    roleDefinitionId: snapshotsRoleDefinitionId
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource accountReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account.id, principalId, targetAccountRoleDefinitionId)
+  scope: account
+  properties: {
+    roleDefinitionId: targetAccountRoleDefinitionId
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

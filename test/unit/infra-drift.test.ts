@@ -69,6 +69,16 @@ describe("custom roles and src/adapters/compute.ts", () => {
     assert.deepEqual(calls, sorted([...Object.keys(snapshotsRoleCalls), ...Object.keys(restoreRoleCalls), ...Object.keys(drillRoleCalls)]));
   });
 
+  test("when compute.ts reads the target storage account's region, then the target account role holds exactly that read", () => {
+    const compute = readRepoFile("src/adapters/compute.ts");
+    assert.match(compute, /async storageAccountLocation\(/);
+    assert.deepEqual(sorted(bicepStringArrayVar(roles, "targetAccountActions")), ["Microsoft.Storage/storageAccounts/read"]);
+    const target = readRepoFile("infra/modules/target.bicep");
+    assert.match(target, /scope: account\n {2}properties: \{\n {4}roleDefinitionId: targetAccountRoleDefinitionId/, "assigned on the target account only");
+    // Managed copies create and delete their snapshots in the target resource group.
+    assert.match(target, /roleDefinitionId: snapshotsRoleDefinitionId/);
+  });
+
   test("when the roles are defined, then they hold exactly the actions of those calls and nothing more", () => {
     assert.deepEqual(sorted(bicepStringArrayVar(roles, "snapshotsActions")), sorted(Object.values(snapshotsRoleCalls).flat()));
     assert.deepEqual(sorted(bicepStringArrayVar(roles, "restoreActions")), sorted(Object.values(restoreRoleCalls).flat()));
