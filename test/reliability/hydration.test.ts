@@ -91,6 +91,8 @@ describe("snapshot hydration", () => {
     const status = (await app.host.invokeHttp("GET", `/api/disks/${diskKey}`)).body as DiskStatusView;
     assert.match(formatDiskStatus(status), /^Active run +\S+ preparing: waiting for snapshot hydration: 40% \(since /m);
     await app.host.tick();
+    // The timer fans out through schedule-pages: the page's message is where a stall would be nudged.
+    assert.ok((await app.host.pollOnce()) >= 1, "the tick's schedule-pages message is processed");
     assert.ok(!app.logs.some((l) => l.text.includes("stalled BackupRun nudged")), "the timer does not take the wait for a stall");
 
     app.stack.disks.setSnapshotCompletion(snapshotId, 100);
