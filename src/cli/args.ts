@@ -159,6 +159,12 @@ const settingOptions: Readonly<Record<string, OptionSpec>> = {
   "drill-location": { type: "string", value: "region", help: "region of the drill disks: the target storage account's" },
 };
 
+/** `--adopt`: protecting a disk again takes its kept RestorePoints (see protectDisk). */
+const adoptOption = {
+  type: "boolean",
+  help: "protecting a disk again: take its kept RestorePoints and old TargetBlob under this protection (its RetentionPolicy then applies to them); without it, give a new --blob-name",
+} as const;
+
 const targetOptions: Readonly<Record<string, OptionSpec>> = {
   "target-endpoint": { type: "string", value: "url", help: "https blob endpoint of the target storage account (required)" },
   container: { type: "string", value: "name", help: "container of the TargetBlob (default diskdelta)" },
@@ -238,10 +244,7 @@ const commands: Readonly<Record<string, CommandSpec>> = {
     options: {
       ...targetOptions,
       ...settingOptions,
-      adopt: {
-        type: "boolean",
-        help: "protecting a disk again: take its kept RestorePoints and old TargetBlob under this protection (its RetentionPolicy then applies to them); without it, give a new --blob-name",
-      },
+      adopt: adoptOption,
     },
     build: ([diskId], values) => {
       const blobEndpoint = requiredString(values, "target-endpoint");
@@ -389,12 +392,17 @@ const commands: Readonly<Record<string, CommandSpec>> = {
   "protect-vm": {
     args: ["vmId"],
     summary: "protect every disk attached to a VM (OS and data disks) under one schedule",
-    options: { ...withoutBlobName(targetOptions), ...settingOptions },
+    options: {
+      ...withoutBlobName(targetOptions),
+      ...settingOptions,
+      adopt: { ...adoptOption, help: "disks of the VM protected before: take their kept RestorePoints and old TargetBlobs under this protection (its RetentionPolicy then applies to them)" },
+    },
     build: ([vmId], values) => {
       if (!parseVmId(vmId)) throw new UsageError(`"${vmId}" is not a VM resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/virtualMachines/<name>`, "protect-vm");
       const blobEndpoint = requiredString(values, "target-endpoint");
       const target = { blobEndpoint, ...withoutAbsent({ container: str(values.container), storageAccountId: str(values["storage-account-id"]) }) };
-      return { name: "protect-vm", body: { vmId, target, ...diskSettings(values), ...withoutAbsent({ drill: drillSetting(values, "protect-vm") }) } };
+      const adopt = values.adopt === true ? { adopt: true } : {};
+      return { name: "protect-vm", body: { vmId, target, ...diskSettings(values), ...withoutAbsent({ drill: drillSetting(values, "protect-vm") }), ...adopt } };
     },
   },
   "sync-vm": {

@@ -36,6 +36,8 @@ export const protectVmInputSchema = protectedDiskInputSchema
     vmId: vmIdSchema,
     target: protectedDiskInputSchema.shape.target.omit({ blobName: true }),
     schedule: scheduleSchema.optional(),
+    /** Disks protected before: take their kept RestorePoints under the set's protection (see protectDisk). */
+    adopt: z.boolean().optional(),
   })
   .strict()
   .superRefine(refineDrillStorage);
@@ -61,7 +63,7 @@ export interface ProtectVmOutcome {
  * are protected already (they join the set and its schedule) and adds newly attached ones.
  */
 export async function protectVm(deps: Deps, input: unknown): Promise<ProtectVmOutcome> {
-  const { vmId, schedule, ...settings } = protectVmInputSchema.parse(input);
+  const { vmId, schedule, adopt, ...settings } = protectVmInputSchema.parse(input);
   const ref = parseVmId(vmId);
   if (!ref) throw new PermanentError("InvalidRequest", `vmId: not a virtual machine resource id: ${vmId}`);
   const vm = await deps.compute.getVirtualMachine(ref);
@@ -77,7 +79,7 @@ export async function protectVm(deps: Deps, input: unknown): Promise<ProtectVmOu
       throw new UnsupportedVmError(vm.ref.id, `${which} (${name ?? "unnamed"}) is not a managed disk; diskdelta protects managed disks only`);
     }
     const input = protectedDiskInputSchema.parse({ ...settings, ...(setSchedule ? { schedule: setSchedule } : {}), diskId, vmGroup: member });
-    return { input, config: toProtectedDisk(input) };
+    return { input, config: toProtectedDisk(input), adopt: adopt === true };
   });
   for (const { config } of planned) await refuseUnsupportedDisk(deps, config);
   for (const { config } of planned) await refuseUndrillableAdoption(deps, config);
@@ -104,11 +106,11 @@ async function refuseUndrillableAdoption(deps: Deps, disk: ProtectedDiskConfig):
 }
 
 /** Protects the disk as one of the set, or makes the ProtectedDisk it already is one (its target and retention kept). */
-async function joinSet(deps: Deps, planned: { input: ProtectedDiskParsed; config: ProtectedDiskConfig }): Promise<VmSetMember> {
+async function joinSet(deps: Deps, planned: { input: ProtectedDiskParsed; config: ProtectedDiskConfig; adopt: boolean }): Promise<VmSetMember> {
   const disk = planned.config;
   const existing = await deps.records.getDisk(disk.diskKey);
   if (!existing) {
-    const outcome = await protectDisk(deps, planned.input);
+    const outcome = await protectDisk(deps, { ...planned.input, ...(planned.adopt ? { adopt: true } : {}) });
     // "exists": protected a moment ago by someone else; adopted below like any protected disk.
     if (outcome.status === "created") return { status: "created", disk: outcome.disk };
   }

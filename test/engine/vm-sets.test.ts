@@ -177,6 +177,28 @@ describe("VM disk sets", () => {
     assert.match(restored.text, /the source VM had them at luns 0, 3/);
   });
 
+  it("when a VM's disks were unprotected, then protect-vm again is refused naming --adopt, and protect-vm --adopt keeps their RestorePoints under the set", async () => {
+    const { stack } = app();
+    const osId = await createDisk("vm-k-os", { osType: "Linux" });
+    stack.disks.writeSeeded(osId, 0, 2 * MiB, 470);
+    const vmId = await createVm("vm-k", osId, []);
+    assert.equal((await protectVm(vmId)).status, 201);
+    await tick(new Date());
+    const [point] = (await groupsOf(vmId)).groups[0].restorePoints.map((p) => p.restorePoint);
+    assert.ok((await app().verify(point)).equal, "the RestorePoint equals its SourceSnapshot");
+    assert.equal((await app().host.invokeHttp("DELETE", `/api/disks/${diskKeyOf(osId)}`)).status, 200);
+
+    const refused = await protectVm(vmId);
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /KeptRestorePoints.*CLI --adopt/);
+    const adopted = await cli(app(), "protect-vm", vmId, "--target-endpoint", stack.target.blobEndpoint, "--container", "backups",
+      "--storage-account-id", stack.target.resourceId, "--adopt");
+    assert.deepEqual((adopted.data as ProtectVmOutcome).disks.map((d) => [d.status, d.disk.target.blobName]), [["created", locationFromUrl(point.targetBlobUrl).blobName]]);
+    const kept = (await app().restorePoints(diskKeyOf(osId))).map((p) => p.restorePointId);
+    assert.deepEqual(kept, [point.restorePointId], "the adopted RestorePoint is listed under the new protection");
+    assert.ok((await app().verify(point)).equal, "and still equals its SourceSnapshot");
+  });
+
   it("when protect-vm runs again after a disk was attached, then protected disks are adopted or left as they are and the new one is added", async () => {
     const osId = await createDisk("vm-b-os", { osType: "Windows" });
     const data0 = await createDisk("vm-b-data0");
