@@ -2,6 +2,7 @@
  * What the CLI prints for people: aligned tables and field lists built from the API's answers. Pure, so unit tests
  * read exactly what an operator sees. Shapes come from the API's own types; `--json` prints the answers untouched.
  */
+import type { RestorePointSummary } from "../adapters/tables/restore-points";
 import type { InvalidRow } from "../adapters/tables";
 import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
 import type { ByteRange } from "../domain/ranges";
@@ -24,6 +25,8 @@ export type DiskStatusView = Omit<DiskStatus, "activeRun"> & { readonly activeRu
 export interface DiskList {
   readonly disks: readonly DiskStatusView[];
   readonly invalid: readonly InvalidRow[];
+  /** Disks no longer protected whose RestorePoints are kept (absent from older apps). */
+  readonly kept?: readonly RestorePointSummary[];
 }
 
 /** POST …/verify: the comparison and what it compared against, with the RestorePoint it is about. */
@@ -152,6 +155,12 @@ export function formatDiskList(answer: DiskList): string {
   const out = rows.length
     ? [table(["DISK KEY", "DISK", "ENABLED", "SCHEDULE", "LAST RUN", "NEWEST RESTORE POINT", "RPO"], rows)]
     : ["No protected disks. Protect one with: diskdelta protect <diskId> --target-endpoint <url>"];
+  const kept = answer.kept ?? [];
+  if (kept.length) {
+    out.push("", "Not protected, RestorePoints kept (listed with restore-points <diskKey>, restorable; protect again with --adopt or a new --blob-name):");
+    const keptRows = kept.map((k) => [k.diskKey, diskLabel(k.diskId), String(k.restorePoints), k.newestSourceSnapshotTime ? formatTime(k.newestSourceSnapshotTime) : "unknown"]);
+    out.push(table(["DISK KEY", "DISK", "RESTORE POINTS", "NEWEST RESTORE POINT"], keptRows));
+  }
   if (answer.invalid.length) {
     out.push("", `${answer.invalid.length} ProtectedDisk row(s) cannot be used; fix or delete them in Table Storage:`);
     out.push(...answer.invalid.map((row) => `  ${row.table}/${row.partitionKey}/${row.rowKey}: ${row.problems.join("; ")}`));

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type DiskList, formatDiskList } from "../../src/cli/format";
 import type { BlobRestorePoint, RestorePoint } from "../../src/domain/records";
 import { GiB, MiB, type TestApp, useTestApp } from "../support/app";
 import { assertRestoredContent, assertRestoredDigest, restoreThroughApi } from "../support/restored";
@@ -45,12 +46,19 @@ describe("unprotect, then protect again", () => {
   }
 
   it("when a disk is unprotected, then its RestorePoints are still listed, marked kept, and each restores to a disk equal to its source", async () => {
-    const { diskKey, points } = await unprotectedDisk();
+    const { diskId, diskKey, points } = await unprotectedDisk();
     const after = await listed(app(), diskKey);
     assert.equal(after.status, 200, JSON.stringify(after.body));
     assert.deepEqual(after.points.map((p) => p.restorePointId), points.map((p) => p.restorePointId), "both RestorePoints are still listed");
     assert.deepEqual(after.kept, points.map((p) => p.restorePointId), "each is marked kept");
     assert.equal(after.protected, false);
+    const list = await app().host.invokeHttp("GET", "/api/disks");
+    const answer = list.body as DiskList;
+    assert.ok(!answer.disks.some((d) => d.diskKey === diskKey), "not among the protected disks");
+    assert.deepEqual(answer.kept?.find((k) => k.diskKey === diskKey), { diskKey, diskId, restorePoints: 2, newestSourceSnapshotTime: points[0].sourceSnapshotTime }, "listed as kept");
+    const text = formatDiskList(answer);
+    assert.match(text, /^Not protected, RestorePoints kept/m);
+    assert.match(text, new RegExp(`^${diskKey} .* 2 +\\d{4}-`, "m"), "the CLI's list shows it with its RestorePoints");
 
     const [newest, oldest] = points;
     const restoredNewest = await restoreThroughApi(app(), diskKey, newest.restorePointId, restoreBody(`restored-kept-new-${counter}`));

@@ -13,6 +13,19 @@ export interface RestorePointRecords {
   listRestorePoints(diskKey: string): Promise<RestorePoint[]>;
   getRestorePoint(diskKey: string, restorePointId: string): Promise<RestorePoint | undefined>;
   deleteRestorePoint(diskKey: string, restorePointId: string): Promise<void>;
+  /**
+   * Every disk that has RestorePoints: its diskKey and diskId, how many, the newest source snapshot time. Reads three
+   * columns of the whole table (for `list`: the disks no longer protected whose RestorePoints are kept).
+   */
+  summarizeRestorePoints(): Promise<RestorePointSummary[]>;
+}
+
+/** The RestorePoints of one disk, in short. */
+export interface RestorePointSummary {
+  readonly diskKey: string;
+  readonly diskId: string;
+  readonly restorePoints: number;
+  readonly newestSourceSnapshotTime: string;
 }
 
 export function createRestorePointRecords(table: Table): RestorePointRecords {
@@ -41,5 +54,23 @@ export function createRestorePointRecords(table: Table): RestorePointRecords {
         return entity ? parsePoint(diskKey, entity) : undefined;
       }),
     deleteRestorePoint: (diskKey, restorePointId) => table.use(() => deleteEntity(table, diskKey, restorePointId)),
+    summarizeRestorePoints: () =>
+      table.use(async () => {
+        const byDisk = new Map<string, RestorePointSummary>();
+        const columns = { select: ["PartitionKey", "diskId", "sourceSnapshotTime"] };
+        for await (const entity of table.client.listEntities<Record<string, unknown>>({ queryOptions: columns })) {
+          const diskKey = entity.partitionKey;
+          if (!diskKey) continue;
+          const time = typeof entity.sourceSnapshotTime === "string" ? entity.sourceSnapshotTime : "";
+          const seen = byDisk.get(diskKey);
+          byDisk.set(diskKey, {
+            diskKey,
+            diskId: seen?.diskId || (typeof entity.diskId === "string" ? entity.diskId : ""),
+            restorePoints: (seen?.restorePoints ?? 0) + 1,
+            newestSourceSnapshotTime: seen && seen.newestSourceSnapshotTime > time ? seen.newestSourceSnapshotTime : time,
+          });
+        }
+        return [...byDisk.values()];
+      }),
   };
 }
