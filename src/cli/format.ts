@@ -5,7 +5,7 @@
 import type { InvalidRow } from "../adapters/tables";
 import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
 import type { ByteRange } from "../domain/ranges";
-import type { RestorePoint, RunView } from "../domain/records";
+import { type RestorePoint, type RunView, bytesCopiedSoFar } from "../domain/records";
 import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
@@ -113,7 +113,13 @@ function hydrationText(run: RunView): string | undefined {
 }
 
 function progressText(run: RunView): string {
-  return `${run.runId} ${run.state}: ${hydrationText(run) ?? `${formatBytes(run.bytesCopied)} copied, ${run.requests} requests`}`;
+  return `${run.runId} ${run.state}: ${hydrationText(run) ?? `${formatBytes(bytesCopiedSoFar(run))} copied${inStepText(run)}, ${run.requests} requests`}`;
+}
+
+/** While a CopyStep copies, how much of what was copied is that step's so far: " (1 GiB in CopyStep 3 so far)". */
+function inStepText(run: RunView): string {
+  const inStep = run.state === "copying" ? (run.stepBytesCopied ?? 0) : 0;
+  return inStep > 0 ? ` (${formatBytes(inStep)} in CopyStep ${run.step} so far)` : "";
 }
 
 function configFields(config: ProtectedDiskConfig): [string, string | undefined][] {
@@ -255,7 +261,7 @@ export function formatRuns(runs: readonly RunView[]): string {
     formatTime(run.startedAt),
     formatSeconds(between(run.startedAt, run.endedAt)),
     formatBytes(run.bytesChanged),
-    formatBytes(run.bytesCopied),
+    formatBytes(bytesCopiedSoFar(run)),
     formatBytes(run.bytesCleared),
     String(run.requests),
     run.error ?? run.note ?? (run.fullCopyReason ? `full copy: ${run.fullCopyReason}` : ""),
@@ -279,7 +285,7 @@ export function formatRun(run: RunView): string {
     ["Duration", run.endedAt ? formatSeconds(between(run.startedAt, run.endedAt)) : undefined],
     ["Full copy", run.fullCopyReason],
     ["Changed", formatBytes(run.bytesChanged)],
-    ["Copied", formatBytes(run.bytesCopied)],
+    ["Copied", `${formatBytes(bytesCopiedSoFar(run))}${inStepText(run)}`],
     ["Cleared", formatBytes(run.bytesCleared)],
     ["Requests", String(run.requests)],
     ["RestorePoint", run.restorePointId],
@@ -294,8 +300,8 @@ export function formatRunStarted(answer: { diskKey: string; runId: string }): st
 
 /** One progress line while waiting for a run, or undefined when nothing changed since the last one. */
 export function formatProgress(run: RunView, previous: RunView | undefined): string | undefined {
-  const same = (key: "state" | "bytesCopied" | "bytesCleared" | "completionPercent") => previous?.[key] === run[key];
-  if (previous && same("state") && same("bytesCopied") && same("bytesCleared") && same("completionPercent")) return undefined;
+  const same = (key: "state" | "bytesCopied" | "stepBytesCopied" | "bytesCleared" | "completionPercent") => previous?.[key] === run[key];
+  if (previous && same("state") && same("bytesCopied") && same("stepBytesCopied") && same("bytesCleared") && same("completionPercent")) return undefined;
   return `BackupRun ${progressText(run)}`;
 }
 

@@ -144,7 +144,11 @@ const runSchemasByState = {
     z.object({ ...runIdentity, ...hydrationWait, waitingForCopySlot: z.undefined().optional(), state: z.literal("preparing") }),
     z.object({ ...runIdentity, ...copySlotWait, state: z.literal("preparing") }),
   ]),
-  copying: preparedRun("copying", {}),
+  /**
+   * `stepBytesCopied`: bytes of the CopyStep now copying (`step`) whose page writes completed, recorded while it
+   * copies; not yet part of `bytesCopied`, which the step adds to when it records its end (and drops this field).
+   */
+  copying: preparedRun("copying", { stepBytesCopied: count.optional() }),
   /** A managed run: Azure copies the SourceSnapshot into the target region; `completionPercent` is its progress. */
   replicating: z.object({ ...runIdentity, ...managedCopy, state: z.literal("replicating") }),
   finalizing: preparedRun("finalizing", {}),
@@ -187,6 +191,14 @@ type ValueIn<T, K extends PropertyKey> = T extends unknown ? (K extends keyof T 
 export type RunView = Readonly<Pick<BackupRun, keyof BackupRun>> & {
   readonly [K in Exclude<KeysOfUnion<BackupRun>, keyof BackupRun>]?: ValueIn<BackupRun, K>;
 };
+
+/**
+ * Bytes a run has copied so far, for people watching it: its finished CopySteps' (`bytesCopied`) and, while a step
+ * copies, that step's bytes whose page writes completed (`stepBytesCopied`). The run's totals are the former alone.
+ */
+export function bytesCopiedSoFar(run: RunView): number {
+  return run.bytesCopied + (run.state === "copying" ? (run.stepBytesCopied ?? 0) : 0);
+}
 
 /** A value with the ETag it was read at. */
 export interface Versioned<T> {
