@@ -5,7 +5,7 @@
 import type { InvalidRow } from "../adapters/tables";
 import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
 import type { ByteRange } from "../domain/ranges";
-import { type RestorePoint, type RunView, bytesCopiedSoFar } from "../domain/records";
+import { type RestorePoint, type RunView, type Verification, bytesCopiedSoFar } from "../domain/records";
 import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
@@ -414,6 +414,20 @@ export function formatRestores(restores: readonly TrackedRestore[]): string {
 
 function rangeRow(range: ByteRange): string[] {
   return [String(range.start), String(range.end), formatBytes(range.end - range.start)];
+}
+
+/**
+ * One progress line of a running verification ("Verifying RestorePoint rp1: 40% compared (1.2 GiB of 3.0 GiB read)",
+ * or its listing of allocated ranges before that); undefined once it ended (its answer says how).
+ */
+export function formatVerificationProgress(verification: Verification): string | undefined {
+  if (verification.state !== "running") return undefined;
+  const percent = (done: number, of: number) => `${of > 0 ? Math.floor((100 * done) / of) : 0}%`;
+  const head = `Verifying RestorePoint ${verification.restorePointId}`;
+  if (verification.phase === "listing") {
+    return `${head}: listing allocated ranges, ${percent(verification.bytesListed, verification.bytesToList)} (${formatBytes(verification.bytesListed)} of ${formatBytes(verification.bytesToList)})`;
+  }
+  return `${head}: ${percent(verification.bytesCompared, verification.bytesToCompare)} compared (${formatBytes(verification.bytesCompared)} of ${formatBytes(verification.bytesToCompare)} read)`;
 }
 
 export function formatVerify(result: VerifyAnswer): string {

@@ -13,7 +13,7 @@
  * the same ETag discipline, so a progress write can never undo or outrun a state transition.
  */
 import { isDeepStrictEqual } from "node:util";
-import { ConcurrencyError, PermanentError, isLeaseLost, isSourceError, statusOf } from "../domain/errors";
+import { ConcurrencyError, PermanentError, describeError, isLeaseLost, isSourceError, statusOf } from "../domain/errors";
 import { diffWindowLimits } from "../domain/limits";
 import { type CopyStepMessage, queueNames } from "../domain/messages";
 import { type MergePolicy, type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, mergeGapBytes, nextWindow, planWindow } from "../domain/plan";
@@ -23,6 +23,7 @@ import { type WritePacing, pacedWrites } from "../adapters/target-blob";
 import type { BackupRun, PreparedRun, RunIn } from "../domain/records";
 import type { Delivery, Deps, Log, TargetBlob, TargetLease } from "./deps";
 import { createWorkPool } from "./pool";
+import { type ProgressWriter, createProgressWriter } from "./progress";
 
 /** Read access to the run's snapshots (its SourceSnapshot, and its chain base when it diffs), re-granted when the service says it ran out. */
 class SourceAccess {
@@ -181,19 +182,22 @@ class StepProgress {
   private currentEtag: string;
   private recorded: number;
   private done = 0;
-  private lastWriteAt: number;
-  private writing: Promise<void> | undefined;
-  private stopped = false;
+  private readonly writer: ProgressWriter<number>;
 
-  constructor(
-    private readonly deps: Deps,
-    private readonly run: RunIn<"copying">,
-    etag: string,
-    private readonly log: Log,
-  ) {
+  constructor(deps: Deps, run: RunIn<"copying">, etag: string, log: Log) {
     this.currentEtag = etag;
     this.recorded = run.stepBytesCopied ?? 0;
-    this.lastWriteAt = Date.now();
+    this.writer = createProgressWriter(deps.settings.DISKDELTA_PROGRESS_SECONDS * 1000, async (bytes) => {
+      try {
+        this.currentEtag = await deps.records.putRun({ ...run, stepBytesCopied: bytes }, this.currentEtag);
+        this.recorded = bytes;
+        return true;
+      } catch (error) {
+        if (error instanceof ConcurrencyError) return false;
+        log.warn("CopyStep progress not recorded; the copy goes on", { diskKey: run.diskKey, runId: run.runId, step: run.step, error: describeError(error) });
+        return true;
+      }
+    });
   }
 
   /** The row's ETag as this step last read or wrote it. */
@@ -204,34 +208,12 @@ class StepProgress {
   /** A copy of `bytes` completed. */
   completed(bytes: number): void {
     this.done += bytes;
-    this.writeIfDue();
+    if (this.done > this.recorded) this.writer.offer(this.done);
   }
 
   /** No more progress writes; waits for the one in flight. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.writing;
-  }
-
-  private writeIfDue(): void {
-    if (this.stopped || this.writing || this.done <= this.recorded) return;
-    if (Date.now() - this.lastWriteAt < this.deps.settings.DISKDELTA_PROGRESS_SECONDS * 1000) return;
-    this.writing = this.write(this.done).finally(() => {
-      this.writing = undefined;
-      this.writeIfDue();
-    });
-  }
-
-  private async write(bytes: number): Promise<void> {
-    try {
-      this.currentEtag = await this.deps.records.putRun({ ...this.run, stepBytesCopied: bytes }, this.currentEtag);
-      this.recorded = bytes;
-    } catch (error) {
-      if (error instanceof ConcurrencyError) this.stopped = true;
-      else this.log.warn("CopyStep progress not recorded; the copy goes on", { diskKey: this.run.diskKey, runId: this.run.runId, step: this.run.step, error: String(error) });
-    } finally {
-      this.lastWriteAt = Date.now();
-    }
+  stop(): Promise<void> {
+    return this.writer.stop();
   }
 }
 
