@@ -107,6 +107,8 @@ export async function whileFollowing<T, P>(work: Promise<T>, watch: { poll(): Pr
   );
   while (!settled) {
     await Promise.race([done, watch.sleep(watch.intervalMs)]);
+    // An answer already on its way settles first: no poll for work that has ended.
+    await new Promise((resolve) => setImmediate(resolve));
     if (settled) break;
     try {
       const progress = await watch.poll();
