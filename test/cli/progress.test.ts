@@ -63,7 +63,7 @@ describe("progress lines of the CLI", () => {
       assert.match(stdout.join("\n"), new RegExp(`^RestorePoint ${point.restorePointId} equals its source snapshot\\.`));
       const compared = stderr.find((line) => /% compared/.test(line));
       assert.ok(compared, `a progress line on stderr: ${JSON.stringify(stderr)}`);
-      assert.match(compared, new RegExp(`^Verifying RestorePoint ${point.restorePointId}: (\\d|[1-9]\\d)% compared \\([\\d.]+ MiB of [\\d.]+ MiB read\\)$`));
+      assert.match(compared, new RegExp(`^Verifying RestorePoint ${point.restorePointId}: (\\d|[1-9]\\d)% compared \\([\\d.]+ (B|KiB|MiB) of [\\d.]+ MiB read\\)$`));
     });
   });
 });
