@@ -40,6 +40,8 @@ export const settingsSchema = z.object({
   DISKDELTA_STEP_MAX_REQUESTS: intSetting(8192, 16, 100_000),
   /** Seconds after which a CopyStep stops planning new windows (the function timeout is 10 minutes). */
   DISKDELTA_STEP_MAX_SECONDS: intSetting(240, 5, 540),
+  /** Least seconds between two progress writes of a CopyStep (bytes copied within the step) or a verification; 0 writes after every page request. */
+  DISKDELTA_PROGRESS_SECONDS: intSetting(5, 0, 60),
   /** Size of the first diff window, a whole number of MiB; it adapts to how fragmented the disk is. */
   DISKDELTA_DIFF_WINDOW_BYTES: intSetting(1 * GiB, diffWindowLimits.min, diffWindowLimits.max).refine((bytes) => bytes % MiB === 0, "must be a whole number of MiB (windows must end on page boundaries)"),
   /** Page requests in flight per CopyStep. */

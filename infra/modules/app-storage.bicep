@@ -9,7 +9,7 @@ param principalId string
 
 // src/domain/messages.ts (queueNames) and src/adapters/tables/index.ts (tableNames).
 var queueNames = ['run-starts', 'copy-steps', 'run-finalizations', 'restore-point-verifications', 'restores', 'drills', 'managed-copies', 'schedule-pages']
-var tableNames = ['diskdeltaDisks', 'diskdeltaRuns', 'diskdeltaRestorePoints', 'diskdeltaRestores', 'diskdeltaDrills', 'diskdeltaCopySlots']
+var tableNames = ['diskdeltaDisks', 'diskdeltaRuns', 'diskdeltaRestorePoints', 'diskdeltaRestores', 'diskdeltaDrills', 'diskdeltaCopySlots', 'diskdeltaVerifications']
 
 var roles = {
   // The host keeps leases, timer schedule monitors and the deployment package in blobs.

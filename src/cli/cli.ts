@@ -15,6 +15,8 @@ export interface CliIo {
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
+  /** True when stderr is a terminal: progress lines may then replace each other. */
+  readonly stderrIsTerminal?: boolean;
 }
 
 /** Hints for error codes an operator meets often: what to run next (`<diskKey>` is filled in when known). */
@@ -163,6 +165,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     const outcome = await runCommand(command, {
       api,
       progress: json ? undefined : (line) => io.stderr(mask(line)),
+      progressInPlace: io.stderrIsTerminal === true,
       sleep: io.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       now: io.now ?? Date.now,
     });

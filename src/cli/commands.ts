@@ -1,6 +1,7 @@
 /** Each CLI command as one or two API calls: what it sends, what it prints for people, and its exit code. */
+import { randomUUID } from "node:crypto";
 import type { ProtectedDiskConfig } from "../domain/model";
-import type { DrillRun, RestorePoint, RunView, VmDrillRun } from "../domain/records";
+import type { DrillRun, RestorePoint, RunView, Verification, VmDrillRun } from "../domain/records";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { CliCommand, DirectCommand, WaitOptions } from "./args";
 import type { Api } from "./api";
@@ -28,6 +29,7 @@ import {
   formatRunStarted,
   formatRuns,
   formatVerify,
+  formatVerificationProgress,
   type VmRestoreAnswer,
   type VmSyncAnswer,
   formatProtectedVm,
@@ -37,7 +39,7 @@ import {
   formatVmSync,
 } from "./format";
 import type { ProtectVmOutcome, VmRestorePoints } from "../engine/vm-sets";
-import { follow, waitForRun } from "./wait";
+import { follow, progressPrinter, waitForRun, whileFollowing } from "./wait";
 
 /** Exit codes, as documented in `diskdelta --help` and docs/cli.md. */
 export const exitCodes = { ok: 0, apiError: 1, usage: 2, badOutcome: 3, timedOut: 4 } as const;
@@ -56,6 +58,8 @@ export interface CommandContext {
   readonly api: Api;
   /** Progress lines while waiting (stderr); not called in --json mode. */
   readonly progress?: (line: string) => void;
+  /** True when progress goes to a terminal: `verify`'s lines then replace each other. */
+  readonly progressInPlace?: boolean;
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
 }
@@ -121,7 +125,7 @@ export async function runCommand(command: RunnableCommand, context: CommandConte
       return ok(answer, formatDrills(answer.drills));
     }
     case "verify": {
-      const result = await api.request<VerifyAnswer>("POST", `${point(command.diskKey, command.restorePointId)}/verify`);
+      const result = await verify(command, context);
       const outcome = ok(result, formatVerify({ restorePointId: command.restorePointId, ...result }));
       return result.equal ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
     }
@@ -274,6 +278,34 @@ async function followToEnd<T extends { state: string }>(context: CommandContext,
   const outcome = ok(value, tracked.format(value));
   if (timedOut) return { ...outcome, exitCode: exitCodes.timedOut, note: `gave up waiting after ${wait.timeoutMs / 1000}s; ${tracked.followWith}` };
   return value.state === "succeeded" ? outcome : { ...outcome, exitCode: exitCodes.badOutcome };
+}
+
+/** How often `verify` asks how far it is, and how often it prints that when not on a terminal. */
+const verifyPollMs = 2000;
+const verifyLineEveryMs = 5000;
+
+/**
+ * `verify`: one request that answers when the comparison is done. Printing progress, it names the verification
+ * (a fresh id) and follows it meanwhile; an API without verification records simply shows none.
+ */
+async function verify(command: Extract<CliCommand, { name: "verify" }>, context: CommandContext): Promise<VerifyAnswer> {
+  const { api, progress } = context;
+  const path = `${point(command.diskKey, command.restorePointId)}/verify`;
+  if (!progress) return api.request<VerifyAnswer>("POST", path);
+  const verificationId = randomUUID();
+  const print = progressPrinter(progress, { inPlace: context.progressInPlace === true, everyMs: verifyLineEveryMs, now: context.now });
+  let phase: string | undefined;
+  return whileFollowing(api.request<VerifyAnswer>("POST", path, { verificationId }), {
+    poll: () => api.request<Verification>("GET", `${point(command.diskKey, command.restorePointId)}/verifications/${verificationId}`),
+    onProgress: (verification) => {
+      const line = formatVerificationProgress(verification);
+      if (!line || verification.state !== "running") return;
+      print(line, verification.phase !== phase);
+      phase = verification.phase;
+    },
+    sleep: context.sleep,
+    intervalMs: verifyPollMs,
+  });
 }
 
 async function sync(command: Extract<CliCommand, { name: "sync" }>, context: CommandContext): Promise<Outcome> {

@@ -6,7 +6,7 @@ import type { RestorePointSummary } from "../adapters/tables/restore-points";
 import type { InvalidRow } from "../adapters/tables";
 import { type ProtectedDiskConfig, parseDiskId } from "../domain/model";
 import type { ByteRange } from "../domain/ranges";
-import type { RestorePoint, RunView } from "../domain/records";
+import { type RestorePoint, type RunView, type Verification, bytesCopiedSoFar } from "../domain/records";
 import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog";
 import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
@@ -116,7 +116,13 @@ function hydrationText(run: RunView): string | undefined {
 }
 
 function progressText(run: RunView): string {
-  return `${run.runId} ${run.state}: ${hydrationText(run) ?? `${formatBytes(run.bytesCopied)} copied, ${run.requests} requests`}`;
+  return `${run.runId} ${run.state}: ${hydrationText(run) ?? `${formatBytes(bytesCopiedSoFar(run))} copied${inStepText(run)}, ${run.requests} requests`}`;
+}
+
+/** While a CopyStep copies, how much of what was copied is that step's so far: " (1 GiB in CopyStep 3 so far)". */
+function inStepText(run: RunView): string {
+  const inStep = run.state === "copying" ? (run.stepBytesCopied ?? 0) : 0;
+  return inStep > 0 ? ` (${formatBytes(inStep)} in CopyStep ${run.step} so far)` : "";
 }
 
 function configFields(config: ProtectedDiskConfig): [string, string | undefined][] {
@@ -264,7 +270,7 @@ export function formatRuns(runs: readonly RunView[]): string {
     formatTime(run.startedAt),
     formatSeconds(between(run.startedAt, run.endedAt)),
     formatBytes(run.bytesChanged),
-    formatBytes(run.bytesCopied),
+    formatBytes(bytesCopiedSoFar(run)),
     formatBytes(run.bytesCleared),
     String(run.requests),
     run.error ?? run.note ?? (run.fullCopyReason ? `full copy: ${run.fullCopyReason}` : ""),
@@ -288,7 +294,7 @@ export function formatRun(run: RunView): string {
     ["Duration", run.endedAt ? formatSeconds(between(run.startedAt, run.endedAt)) : undefined],
     ["Full copy", run.fullCopyReason],
     ["Changed", formatBytes(run.bytesChanged)],
-    ["Copied", formatBytes(run.bytesCopied)],
+    ["Copied", `${formatBytes(bytesCopiedSoFar(run))}${inStepText(run)}`],
     ["Cleared", formatBytes(run.bytesCleared)],
     ["Requests", String(run.requests)],
     ["RestorePoint", run.restorePointId],
@@ -303,8 +309,8 @@ export function formatRunStarted(answer: { diskKey: string; runId: string }): st
 
 /** One progress line while waiting for a run, or undefined when nothing changed since the last one. */
 export function formatProgress(run: RunView, previous: RunView | undefined): string | undefined {
-  const same = (key: "state" | "bytesCopied" | "bytesCleared" | "completionPercent") => previous?.[key] === run[key];
-  if (previous && same("state") && same("bytesCopied") && same("bytesCleared") && same("completionPercent")) return undefined;
+  const same = (key: "state" | "bytesCopied" | "stepBytesCopied" | "bytesCleared" | "completionPercent") => previous?.[key] === run[key];
+  if (previous && same("state") && same("bytesCopied") && same("stepBytesCopied") && same("bytesCleared") && same("completionPercent")) return undefined;
   return `BackupRun ${progressText(run)}`;
 }
 
@@ -417,6 +423,20 @@ export function formatRestores(restores: readonly TrackedRestore[]): string {
 
 function rangeRow(range: ByteRange): string[] {
   return [String(range.start), String(range.end), formatBytes(range.end - range.start)];
+}
+
+/**
+ * One progress line of a running verification ("Verifying RestorePoint rp1: 40% compared (1.2 GiB of 3.0 GiB read)",
+ * or its listing of allocated ranges before that); undefined once it ended (its answer says how).
+ */
+export function formatVerificationProgress(verification: Verification): string | undefined {
+  if (verification.state !== "running") return undefined;
+  const percent = (done: number, of: number) => `${of > 0 ? Math.floor((100 * done) / of) : 0}%`;
+  const head = `Verifying RestorePoint ${verification.restorePointId}`;
+  if (verification.phase === "listing") {
+    return `${head}: listing allocated ranges, ${percent(verification.bytesListed, verification.bytesToList)} (${formatBytes(verification.bytesListed)} of ${formatBytes(verification.bytesToList)})`;
+  }
+  return `${head}: ${percent(verification.bytesCompared, verification.bytesToCompare)} compared (${formatBytes(verification.bytesCompared)} of ${formatBytes(verification.bytesToCompare)} read)`;
 }
 
 export function formatVerify(result: VerifyAnswer): string {

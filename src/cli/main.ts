@@ -5,6 +5,7 @@ import { runCli } from "./cli";
 runCli(process.argv.slice(2), process.env, {
   stdout: (text) => process.stdout.write(`${text}\n`),
   stderr: (text) => process.stderr.write(`${text}\n`),
+  stderrIsTerminal: process.stderr.isTTY === true,
 }).then(
   (code) => {
     // exitCode rather than exit(): output piped to another process is flushed first.

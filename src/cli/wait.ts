@@ -65,3 +65,57 @@ function isTransient(error: unknown): boolean {
   if (error instanceof ApiUnreachableError) return true;
   return error instanceof ApiError && (error.status >= 500 || error.status === 429 || error.status === 408);
 }
+
+/** How progress lines are shown: on a terminal each replaces the one before; elsewhere at most one every `everyMs`. */
+export interface ProgressDisplay {
+  readonly inPlace: boolean;
+  readonly everyMs: number;
+  readonly now: () => number;
+}
+
+/** Erases the line above (the previous progress line): what makes the next one replace it on a terminal. */
+const replacePreviousLine = "\x1b[1A\x1b[2K";
+
+/**
+ * A progress line printer over `print` (which ends each line): in place on a terminal; otherwise a new line once
+ * `everyMs` passed since the last one, or at once when `changed` says the line says something new (e.g. a phase).
+ */
+export function progressPrinter(print: (line: string) => void, display: ProgressDisplay): (line: string, changed?: boolean) => void {
+  let printed = false;
+  let lastAt = 0;
+  return (line, changed = false) => {
+    if (display.inPlace) {
+      print(`${printed ? replacePreviousLine : ""}${line}`);
+    } else {
+      if (printed && !changed && display.now() - lastAt < display.everyMs) return;
+      print(line);
+    }
+    printed = true;
+    lastAt = display.now();
+  };
+}
+
+/**
+ * Waits for `work` (one long request) while following how far it is with `poll`, every `intervalMs`, until it
+ * settles: each poll's answer goes to `onProgress`; a poll that fails is skipped (the work's own answer decides).
+ */
+export async function whileFollowing<T, P>(work: Promise<T>, watch: { poll(): Promise<P>; onProgress(progress: P): void; sleep(ms: number): Promise<void>; intervalMs: number }): Promise<T> {
+  let settled = false;
+  const done = work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) {
+    await Promise.race([done, watch.sleep(watch.intervalMs)]);
+    // An answer already on its way settles first: no poll for work that has ended.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (settled) break;
+    try {
+      const progress = await watch.poll();
+      if (!settled) watch.onProgress(progress);
+    } catch {
+      // Not recorded yet, or a blip: the next poll tries again.
+    }
+  }
+  return work;
+}

@@ -144,7 +144,11 @@ const runSchemasByState = {
     z.object({ ...runIdentity, ...hydrationWait, waitingForCopySlot: z.undefined().optional(), state: z.literal("preparing") }),
     z.object({ ...runIdentity, ...copySlotWait, state: z.literal("preparing") }),
   ]),
-  copying: preparedRun("copying", {}),
+  /**
+   * `stepBytesCopied`: bytes of the CopyStep now copying (`step`) whose page writes completed, recorded while it
+   * copies; not yet part of `bytesCopied`, which the step adds to when it records its end (and drops this field).
+   */
+  copying: preparedRun("copying", { stepBytesCopied: count.optional() }),
   /** A managed run: Azure copies the SourceSnapshot into the target region; `completionPercent` is its progress. */
   replicating: z.object({ ...runIdentity, ...managedCopy, state: z.literal("replicating") }),
   finalizing: preparedRun("finalizing", {}),
@@ -187,6 +191,14 @@ type ValueIn<T, K extends PropertyKey> = T extends unknown ? (K extends keyof T 
 export type RunView = Readonly<Pick<BackupRun, keyof BackupRun>> & {
   readonly [K in Exclude<KeysOfUnion<BackupRun>, keyof BackupRun>]?: ValueIn<BackupRun, K>;
 };
+
+/**
+ * Bytes a run has copied so far, for people watching it: its finished CopySteps' (`bytesCopied`) and, while a step
+ * copies, that step's bytes whose page writes completed (`stepBytesCopied`). The run's totals are the former alone.
+ */
+export function bytesCopiedSoFar(run: RunView): number {
+  return run.bytesCopied + (run.state === "copying" ? (run.stepBytesCopied ?? 0) : 0);
+}
 
 /** A value with the ETag it was read at. */
 export interface Versioned<T> {
@@ -423,3 +435,54 @@ export const vmDrillRunSchema = z.discriminatedUnion("state", [
   }),
 ]);
 export type VmDrillRun = z.output<typeof vmDrillRunSchema>;
+
+/** What a verification compares a RestorePoint with: its SourceSnapshot, or the checksums recorded when that existed. */
+export const verifyBases = ["source-snapshot", "recorded-checksums"] as const;
+
+/** A verification's id, as its caller chooses it (a UUID does). */
+export const verificationIdSchema = z.string().regex(/^[A-Za-z0-9-]{8,64}$/, "must be 8–64 letters, digits or dashes");
+
+/** What every Verification carries: which RestorePoint, under which id its caller follows it, and when. */
+const verificationIdentity = {
+  diskKey: z.string().min(1),
+  /** Chosen by the caller (the CLI), so it can follow the verification while its request runs. */
+  verificationId: verificationIdSchema,
+  restorePointId: z.string().min(1),
+  startedAt: z.string().min(1),
+  updatedAt: z.string().min(1),
+};
+
+/**
+ * How far a verification is: first the allocated ranges of both sides are listed (`bytesListed` of `bytesToList`,
+ * the blobs' sizes), then the blocks holding data are read and hashed (`bytesCompared` of `bytesToCompare`, known
+ * once the listing ended; 0 until then).
+ */
+const verificationProgress = {
+  phase: z.enum(["listing", "reading"]),
+  bytesListed: count,
+  bytesToList: count,
+  bytesCompared: count,
+  bytesToCompare: count,
+};
+
+/**
+ * One verification of a RestorePoint asked for over HTTP with a verificationId (table diskdeltaVerifications):
+ * running (with its progress) → finished (its result: `equal`, digests, `mismatches` as "start-end" byte ranges
+ * separated by commas) or failed (its error). Written only by the request that runs it; for people following it.
+ */
+export const verificationSchema = z.discriminatedUnion("state", [
+  z.object({ ...verificationIdentity, ...verificationProgress, state: z.literal("running") }),
+  z.object({
+    ...verificationIdentity,
+    state: z.literal("finished"),
+    endedAt: z.string().min(1),
+    basis: z.enum(verifyBases),
+    equal: z.boolean(),
+    sourceDigest: z.string(),
+    targetDigest: z.string(),
+    bytesRead: count,
+    mismatches: z.string().regex(/^(\d+-\d+(,\d+-\d+)*)?$/, "must be start-end byte ranges separated by commas"),
+  }),
+  z.object({ ...verificationIdentity, state: z.literal("failed"), endedAt: z.string().min(1), error: z.string().min(1) }),
+]);
+export type Verification = z.output<typeof verificationSchema>;

@@ -8,17 +8,22 @@
  * of two concurrent duplicates wins) and only then queues its successor. If the worker dies in between, the
  * redelivered message finds the run one step further and queues the successor again. Page writes are idempotent,
  * so a step that runs twice does no harm.
+ *
+ * While it copies, the step also records how far it is (`stepBytesCopied`, see StepProgress): on the same row, under
+ * the same ETag discipline, so a progress write can never undo or outrun a state transition.
  */
-import { ConcurrencyError, PermanentError, isLeaseLost, isSourceError, statusOf } from "../domain/errors";
+import { isDeepStrictEqual } from "node:util";
+import { ConcurrencyError, PermanentError, describeError, isLeaseLost, isSourceError, statusOf } from "../domain/errors";
 import { diffWindowLimits } from "../domain/limits";
 import { type CopyStepMessage, queueNames } from "../domain/messages";
 import { type MergePolicy, type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, mergeGapBytes, nextWindow, planWindow } from "../domain/plan";
 import { type ByteRange, MiB } from "../domain/ranges";
 import type { Settings } from "../config";
 import { type WritePacing, pacedWrites } from "../adapters/target-blob";
-import type { PreparedRun, RunIn } from "../domain/records";
+import type { BackupRun, PreparedRun, RunIn } from "../domain/records";
 import type { Delivery, Deps, Log, TargetBlob, TargetLease } from "./deps";
 import { createWorkPool } from "./pool";
+import { type ProgressWriter, createProgressWriter } from "./progress";
 
 /** Read access to the run's snapshots (its SourceSnapshot, and its chain base when it diffs), re-granted when the service says it ran out. */
 class SourceAccess {
@@ -108,8 +113,13 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   const budget = { maxBytes: deps.settings.DISKDELTA_STEP_MAX_BYTES, maxRequests: deps.settings.DISKDELTA_STEP_MAX_REQUESTS };
   const totals: StepTotals = { windows: 0, changed: 0, copied: 0, carried: 0, cleared: 0, requests: 0 };
 
-  // Copies of one window run while the next window's diff is asked for; progress is recorded only after all finish.
-  const pool = createWorkPool<PageOperation>(deps.settings.DISKDELTA_COPY_CONCURRENCY, (operation) => perform(deps, run, target, lease, access, operation));
+  const progress = new StepProgress(deps, run, found.etag, log);
+  // Copies of one window run while the next window's diff is asked for; the step's end is recorded only after all
+  // finish, its progress (bytes whose writes completed) as they finish.
+  const pool = createWorkPool<PageOperation>(deps.settings.DISKDELTA_COPY_CONCURRENCY, async (operation) => {
+    await perform(deps, run, target, lease, access, operation);
+    if (operation.kind === "copy") progress.completed(operation.range.end - operation.range.start);
+  });
   let cursor = run.cursor;
   let windowBytes = message.windowBytes;
   for (let window = nextWindow(cursor, windowBytes, blobBytes); window && !pool.failed; window = nextWindow(cursor, windowBytes, blobBytes)) {
@@ -133,10 +143,14 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   } catch (error) {
     if (!isLeaseLost(error)) throw error;
     return fencedOff(deps, message, log);
+  } finally {
+    await progress.stop();
   }
 
+  // The step's bytes now count in the totals: the in-step figure goes.
+  const { stepBytesCopied: _inStep, ...recorded } = run;
   const progressed: PreparedRun = {
-    ...run,
+    ...recorded,
     state: cursor >= blobBytes ? "finalizing" : "copying",
     step: run.step + 1,
     cursor,
@@ -147,15 +161,86 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     requests: run.requests + totals.requests,
     updatedAt: deps.now().toISOString(),
   };
-  try {
-    await deps.records.putRun(progressed, found.etag);
-  } catch (error) {
+  if (!(await recordStep(deps, run, progressed, progress.etag))) {
     // A duplicate of this message did the same work and recorded it first; it queues the successor.
-    if (!(error instanceof ConcurrencyError)) throw error;
     return log.info("copy-step raced a duplicate", { diskKey, runId, step: message.step });
   }
   await handOver(deps, progressed, windowBytes);
   log.info("CopyStep done", { diskKey, runId, step: message.step, cursor, blobBytes, ...totals });
+}
+
+/**
+ * How far one CopyStep is: the bytes of its copies whose page writes completed, recorded on the run row as
+ * `stepBytesCopied` at most once per DISKDELTA_PROGRESS_SECONDS, one write at a time. Each write replaces the row as
+ * this step read it (state fields untouched) and is ETag-checked against the step's last read or write, so it lands
+ * only on a row nobody else changed since: never over a state transition, never for a stale step. On a conflict it
+ * stops for good, silently (whoever wrote decides; the step's end finds out itself). It only ever raises the figure,
+ * which stays within what the step planned: a redelivered step that starts over keeps an earlier attempt's figure
+ * until it passes it (those pages were written, and page writes are idempotent), rather than count them twice.
+ */
+class StepProgress {
+  private currentEtag: string;
+  private recorded: number;
+  private done = 0;
+  private readonly writer: ProgressWriter<number>;
+
+  constructor(deps: Deps, run: RunIn<"copying">, etag: string, log: Log) {
+    this.currentEtag = etag;
+    this.recorded = run.stepBytesCopied ?? 0;
+    this.writer = createProgressWriter(deps.settings.DISKDELTA_PROGRESS_SECONDS * 1000, async (bytes) => {
+      try {
+        this.currentEtag = await deps.records.putRun({ ...run, stepBytesCopied: bytes }, this.currentEtag);
+        this.recorded = bytes;
+        return true;
+      } catch (error) {
+        if (error instanceof ConcurrencyError) return false;
+        log.warn("CopyStep progress not recorded; the copy goes on", { diskKey: run.diskKey, runId: run.runId, step: run.step, error: describeError(error) });
+        return true;
+      }
+    });
+  }
+
+  /** The row's ETag as this step last read or wrote it. */
+  get etag(): string {
+    return this.currentEtag;
+  }
+
+  /** A copy of `bytes` completed. */
+  completed(bytes: number): void {
+    this.done += bytes;
+    if (this.done > this.recorded) this.writer.offer(this.done);
+  }
+
+  /** No more progress writes; waits for the one in flight. */
+  stop(): Promise<void> {
+    return this.writer.stop();
+  }
+}
+
+/**
+ * Records the step's end over the row this step read. A conflict means someone wrote the row since: when the row
+ * proves it was only progress (a duplicate of this step, still copying: every field but `stepBytesCopied` as this
+ * step read it), the end is recorded over that; anything else (the step recorded, the run failed) wins. False then.
+ */
+async function recordStep(deps: Deps, run: RunIn<"copying">, progressed: PreparedRun, etag: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.records.putRun(progressed, etag);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError)) throw error;
+      const now = await deps.records.getRun(run.diskKey, run.runId);
+      if (!now || attempt >= 5 || !onlyProgressMoved(run, now.value)) return false;
+      etag = now.etag;
+    }
+  }
+}
+
+function onlyProgressMoved(run: RunIn<"copying">, now: BackupRun): boolean {
+  if (now.state !== "copying") return false;
+  const { stepBytesCopied: _before, ...before } = run;
+  const { stepBytesCopied: _now, ...after } = now;
+  return isDeepStrictEqual(before, after);
 }
 
 /** Queues what comes after the run's recorded progress: the next CopyStep, or the finalizer. */

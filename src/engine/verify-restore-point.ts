@@ -4,11 +4,12 @@
  */
 import { z } from "zod";
 import { locationFromUrl } from "../domain/target-location";
-import { PermanentError, describeError } from "../domain/errors";
+import { ConcurrencyError, PermanentError, describeError } from "../domain/errors";
 import type { VerifyMessage } from "../domain/messages";
-import type { BlobRestorePoint, RestorePoint } from "../domain/records";
+import type { BlobRestorePoint, RestorePoint, Verification } from "../domain/records";
 import type { Deps, Log, TargetBlob } from "./deps";
-import { type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest } from "./verify";
+import { createProgressWriter } from "./progress";
+import { type DigestProgress, type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest } from "./verify";
 import { verifyBlockBytes } from "../domain/limits";
 import { PAGE_BYTES } from "../domain/ranges";
 
@@ -17,6 +18,38 @@ export type VerifyBasis = "source-snapshot" | "recorded-checksums";
 
 export interface VerifyOutcome extends VerifyResult {
   readonly basis: VerifyBasis;
+}
+
+/**
+ * How far a verification is, every blob it digests together: their allocated ranges are listed (`bytesListed` of
+ * `bytesToList`), then their blocks holding data read and hashed (`bytesCompared` of `bytesToCompare`, which grows
+ * to its final value as each blob's listing ends; `phase` is "reading" once all have).
+ */
+export interface VerifyProgress {
+  readonly phase: "listing" | "reading";
+  readonly bytesListed: number;
+  readonly bytesToList: number;
+  readonly bytesCompared: number;
+  readonly bytesToCompare: number;
+}
+
+/** Where a verification's progress goes. */
+export type VerifyProgressSink = (progress: VerifyProgress) => void;
+
+/** One progress listener per blob digested (in `sizes` order), adding up to the verification's progress for `sink`. */
+function progressOf(sizes: readonly number[], sink: VerifyProgressSink | undefined): ((digest: DigestProgress) => void)[] {
+  const latest: DigestProgress[] = sizes.map((sizeBytes) => ({ sizeBytes, bytesListed: 0, listed: false, bytesToRead: 0, bytesRead: 0 }));
+  const sum = (of: (digest: DigestProgress) => number) => latest.reduce((total, digest) => total + of(digest), 0);
+  return sizes.map((_, side) => (digest) => {
+    latest[side] = digest;
+    sink?.({
+      phase: latest.every((d) => d.listed) ? "reading" : "listing",
+      bytesListed: sum((d) => d.bytesListed),
+      bytesToList: sum((d) => d.sizeBytes),
+      bytesCompared: sum((d) => d.bytesRead),
+      bytesToCompare: sum((d) => d.bytesToRead),
+    });
+  });
 }
 
 /** The checksums kept beside the TargetBlob: the digest and per-block hashes of a verified RestorePoint. */
@@ -71,13 +104,18 @@ export function restorePointDigest(deps: Deps, point: RestorePoint, part: "vhd" 
   return withRestorePointData(deps, target, point, (data) => sparseDigest(part === "disk" ? { ...data, sizeBytes: point.blobBytes - PAGE_BYTES } : data));
 }
 
-export async function verifyRestorePoint(deps: Deps, point: RestorePoint): Promise<VerifyOutcome> {
+/** Verifies a RestorePoint (see the module's comment); `progress` hears how far it is as it goes. */
+export async function verifyRestorePoint(deps: Deps, point: RestorePoint, progress?: VerifyProgressSink): Promise<VerifyOutcome> {
   const target = deps.targets(locationFromUrl(point.targetBlobUrl));
   const snapshot = await deps.compute.getSnapshot(point.sourceSnapshotId);
-  if (!snapshot) return verifyAgainstRecord(deps, target, point);
+  if (!snapshot) return verifyAgainstRecord(deps, target, point, progress);
   try {
     const source = await snapshotDataOf(deps, point.sourceSnapshotId);
-    const [sourceDigest, targetDigest] = await Promise.all([sparseDigest(source), withRestorePointData(deps, target, point, (data) => sparseDigest(data))]);
+    const [ofSource, ofTarget] = progressOf([source.sizeBytes, point.blobBytes], progress);
+    const [sourceDigest, targetDigest] = await Promise.all([
+      sparseDigest(source, undefined, undefined, ofSource),
+      withRestorePointData(deps, target, point, (data) => sparseDigest(data, undefined, undefined, ofTarget)),
+    ]);
     const result = compareDigests(sourceDigest, targetDigest);
     if (result.equal) await target.writeChecksums(point.restorePointId, toRecord(point, targetDigest, deps.now()));
     return { ...result, basis: "source-snapshot" };
@@ -100,7 +138,7 @@ export async function recordedDigest(target: TargetBlob, restorePointId: string)
   return { sizeBytes: parsed.data.sizeBytes, digest: digestOf(parsed.data.sizeBytes, blocks), blocks, bytesRead: 0 };
 }
 
-async function verifyAgainstRecord(deps: Deps, target: TargetBlob, point: RestorePoint): Promise<VerifyOutcome> {
+async function verifyAgainstRecord(deps: Deps, target: TargetBlob, point: RestorePoint, progress: VerifyProgressSink | undefined): Promise<VerifyOutcome> {
   const recorded = await recordedDigest(target, point.restorePointId);
   if (recorded === undefined) {
     throw new PermanentError(
@@ -108,7 +146,8 @@ async function verifyAgainstRecord(deps: Deps, target: TargetBlob, point: Restor
       `source snapshot ${point.sourceSnapshotId} no longer exists and no checksums were recorded for RestorePoint ${point.restorePointId}; set verifyAfterBackup on the disk to record them`,
     );
   }
-  const now = await withRestorePointData(deps, target, point, (data) => sparseDigest(data));
+  const [ofTarget] = progressOf([point.blobBytes], progress);
+  const now = await withRestorePointData(deps, target, point, (data) => sparseDigest(data, undefined, undefined, ofTarget));
   return { ...compareDigests(recorded, now), basis: "recorded-checksums" };
 }
 
@@ -123,6 +162,50 @@ function toRecord(point: RestorePoint, digest: SparseDigest, now: Date): z.outpu
     digest: digest.digest,
     blocks: [...digest.blocks.entries()].sort((a, b) => a[0] - b[0]),
   };
+}
+
+/**
+ * Verifies a RestorePoint for a caller that follows it as Verification `verificationId` (GET …/verifications/{id}):
+ * recorded running before it starts (a `ConcurrencyError` when that id is taken), its progress written at most every
+ * DISKDELTA_PROGRESS_SECONDS, then its result or its error. Only this request writes the record, each write
+ * ETag-checked against its last; should someone else have written it, progress stops and the end is not recorded.
+ * The outcome is verifyRestorePoint's, whatever happens to the record.
+ */
+export async function verifyFollowed(deps: Deps, point: RestorePoint, verificationId: string, log: Log): Promise<VerifyOutcome> {
+  const startedAt = deps.now().toISOString();
+  const identity = { diskKey: point.diskKey, verificationId, restorePointId: point.restorePointId, startedAt, updatedAt: startedAt };
+  await deps.records.createVerification({ ...identity, state: "running", phase: "listing", bytesListed: 0, bytesToList: 0, bytesCompared: 0, bytesToCompare: 0 });
+  let etag = (await deps.records.getVerification(point.diskKey, verificationId))?.etag;
+  /** Writes the record; false once it is not this request's to write. */
+  const record = async (verification: Verification): Promise<boolean> => {
+    if (etag === undefined) return false;
+    try {
+      etag = await deps.records.putVerification(verification, etag);
+      return true;
+    } catch (error) {
+      if (error instanceof ConcurrencyError) etag = undefined;
+      else log.warn("verification progress not recorded; the verification goes on", { diskKey: point.diskKey, verificationId, error: describeError(error) });
+      return etag !== undefined;
+    }
+  };
+  const writer = createProgressWriter<VerifyProgress>(deps.settings.DISKDELTA_PROGRESS_SECONDS * 1000, (progress) =>
+    record({ ...identity, ...progress, state: "running", updatedAt: deps.now().toISOString() }),
+  );
+  let outcome: VerifyOutcome;
+  try {
+    outcome = await verifyRestorePoint(deps, point, (progress) => writer.offer(progress));
+  } catch (error) {
+    await writer.stop();
+    const endedAt = deps.now().toISOString();
+    await record({ ...identity, state: "failed", error: describeError(error), endedAt, updatedAt: endedAt });
+    throw error;
+  }
+  await writer.stop();
+  const endedAt = deps.now().toISOString();
+  const { equal, basis, sourceDigest, targetDigest, bytesRead, mismatches } = outcome;
+  const ranges = mismatches.map((range) => `${range.start}-${range.end}`).join(",");
+  await record({ ...identity, state: "finished", equal, basis, sourceDigest, targetDigest, bytesRead, mismatches: ranges, endedAt, updatedAt: endedAt });
+  return outcome;
 }
 
 /** The queued verification after a backup (verifyAfterBackup): a mismatch is an error to alert on, not a retry. */

@@ -23,6 +23,18 @@ export interface SparseDigest {
   readonly bytesRead: number;
 }
 
+/**
+ * How far a digest is: `bytesListed` of the blob's `sizeBytes` had their allocated ranges listed; once `listed`,
+ * `bytesToRead` is what its blocks holding data add up to, `bytesRead` of it read and hashed.
+ */
+export interface DigestProgress {
+  readonly sizeBytes: number;
+  readonly bytesListed: number;
+  readonly listed: boolean;
+  readonly bytesToRead: number;
+  readonly bytesRead: number;
+}
+
 /** The outcome of comparing two blobs. */
 export interface VerifyResult {
   readonly equal: boolean;
@@ -35,9 +47,13 @@ export interface VerifyResult {
 
 /**
  * The digest of a sparse blob, or of the blocks of `within` alone (whole blocks: a window a drill compares, its
- * bounds multiples of the block size); `digest` then covers those blocks only.
+ * bounds multiples of the block size); `digest` then covers those blocks only. `progress` hears after each listed
+ * window and each block read.
  */
-export async function sparseDigest(blob: SparseBlob, concurrency = 4, within: ByteRange = { start: 0, end: blob.sizeBytes }): Promise<SparseDigest> {
+export async function sparseDigest(
+  blob: SparseBlob, concurrency = 4, within: ByteRange = { start: 0, end: blob.sizeBytes }, progress?: (digest: DigestProgress) => void,
+): Promise<SparseDigest> {
+  const sizeBytes = within.end - within.start;
   const blockIndexes = new Set<number>();
   for (let start = within.start; start < within.end; start += rangeQueryWindowBytes) {
     const window = { start, end: Math.min(start + rangeQueryWindowBytes, within.end) };
@@ -46,18 +62,23 @@ export async function sparseDigest(blob: SparseBlob, concurrency = 4, within: By
       const last = Math.floor((range.end - 1) / verifyBlockBytes);
       for (let block = first; block <= last; block++) blockIndexes.add(block);
     }
+    progress?.({ sizeBytes, bytesListed: window.end - within.start, listed: false, bytesToRead: 0, bytesRead: 0 });
   }
   const ordered = [...blockIndexes].sort((a, b) => a - b);
+  const blockRange = (block: number): ByteRange => ({ start: block * verifyBlockBytes, end: Math.min((block + 1) * verifyBlockBytes, blob.sizeBytes) });
+  const bytesToRead = ordered.reduce((sum, block) => sum + blockRange(block).end - blockRange(block).start, 0);
   const blocks = new Map<number, string>();
   let bytesRead = 0;
+  const report = () => progress?.({ sizeBytes, bytesListed: sizeBytes, listed: true, bytesToRead, bytesRead });
+  report();
   let next = 0;
   const worker = async () => {
     while (next < ordered.length) {
       const block = ordered[next++];
-      const start = block * verifyBlockBytes;
-      const data = await blob.read({ start, end: Math.min(start + verifyBlockBytes, blob.sizeBytes) });
+      const data = await blob.read(blockRange(block));
       bytesRead += data.length;
       if (data.some((byte) => byte !== 0)) blocks.set(block, createHash("sha256").update(data).digest("hex"));
+      report();
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, ordered.length) }, worker));
