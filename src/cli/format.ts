@@ -11,7 +11,7 @@ import type { CatalogListing, CatalogProblem } from "../adapters/target-catalog"
 import type { CatalogRebuild } from "../engine/catalog";
 import type { RestoreResult } from "../engine/restore";
 import type { DrillRun, RestoreRecord, VmDrillRun } from "../domain/records";
-import type { DiskStatus } from "../engine/status";
+import type { DiskStatus, FirstRestorePointEta } from "../engine/status";
 
 import type { VerifyOutcome } from "../engine/verify-restore-point";
 import type { AcceptedVmRestore, DirectVmRestore, VmBoot, VmRestorePlan } from "../engine/vm-restore";
@@ -179,12 +179,20 @@ export function formatDiskStatus(status: DiskStatusView): string {
   return fields([
     ...configFields(status.config),
     ["Active run", status.activeRun ? progressText(status.activeRun) : "none"],
+    ...(status.firstRestorePointEta ? ([["First RestorePoint", etaText(status.firstRestorePointEta)]] as [string, string][]) : []),
     ["Last run", status.lastRunState ?? "never"],
     ["Last error", status.lastError],
     ["Newest RestorePoint", newest ? `${newest.restorePointId} (source snapshot ${formatTime(newest.sourceSnapshotTime)})` : "none"],
     ["RPO", rpoText(status)],
     ...(status.config.drill ? ([["Last drill", drillText(status.lastDrill, status.drillStale === true)]] as [string, string][]) : []),
   ]);
+}
+
+/** "in ≈ 9h 41m (estimated: 12% of the disk covered in 1h 19m)". */
+function etaText(eta: FirstRestorePointEta): string {
+  const share = `${Math.floor(eta.fraction * 100)}%`;
+  const basis = eta.basis === "copy-percent" ? `Azure's copy at ${share}` : `${share} of the disk covered`;
+  return `in ≈ ${formatSeconds(eta.seconds)} (estimated: ${basis} in ${formatSeconds(eta.elapsedSeconds)})`;
 }
 
 function drillText(drill: DrillRun | undefined, stale: boolean): string {
