@@ -3,31 +3,15 @@
  * stack, with the host polling its queues so that BackupRuns progress while the CLI waits.
  */
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { diskKeyOf } from "../../src/domain/model";
 import type { RestorePoint } from "../../src/domain/records";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
-import { type CliRun, runCli } from "../support/cli-process";
+import { runCli, useCliAgainst } from "../support/cli-process";
 
 describe("diskdelta CLI against the local app", () => {
   const app = useTestApp();
-  let env: Record<string, string>;
-  const cli = async (...args: string[]): Promise<CliRun> => {
-    const run = await runCli(args, env);
-    const key = app().host.functionKey;
-    assert.ok(!run.stdout.includes(key) && !run.stderr.includes(key), `the function key was printed by: diskdelta ${args.join(" ")}`);
-    return run;
-  };
-  const succeeds = async (...args: string[]): Promise<string> => {
-    const run = await cli(...args);
-    assert.equal(run.code, 0, `diskdelta ${args.join(" ")} exited ${run.code}:\n${run.stderr}${run.stdout}`);
-    return run.stdout;
-  };
-
-  before(async () => {
-    env = { DISKDELTA_API_URL: await app().host.listen(), DISKDELTA_FUNCTION_KEY: app().host.functionKey };
-    app().host.start();
-  });
+  const { cli, succeeds, env } = useCliAgainst(app);
 
   it("when an operator protects, lists, syncs with --wait, inspects, verifies, restores and unprotects a disk, then each command reports it", async () => {
     const { stack, compute } = app();
@@ -113,7 +97,7 @@ describe("diskdelta CLI against the local app", () => {
   });
 
   it("when the function key is wrong, then the CLI exits 1 with Unauthorized and never shows the key", async () => {
-    const run = await runCli(["list", "--json"], { ...env, DISKDELTA_FUNCTION_KEY: "not-the-key-0123456789" });
+    const run = await runCli(["list", "--json"], { ...env(), DISKDELTA_FUNCTION_KEY: "not-the-key-0123456789" });
     assert.equal(run.code, 1);
     const error = JSON.parse(run.stderr) as { error: { code: string; status: number } };
     assert.deepEqual([error.error.code, error.error.status], ["Unauthorized", 401]);

@@ -4,26 +4,15 @@
  * `--blob-name`, and `protect --adopt` says what it adopted and that retention applies to it from now on.
  */
 import assert from "node:assert/strict";
-import { before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { diskKeyOf } from "../../src/domain/model";
 import { GiB, MiB, useTestApp } from "../support/app";
-import { type CliRun, runCli } from "../support/cli-process";
+import { useCliAgainst } from "../support/cli-process";
 import { assertRestoredContent } from "../support/restored";
 
 describe("unprotect and protect again with the CLI", () => {
   const app = useTestApp();
-  let env: Record<string, string>;
-  const cli = (...args: string[]): Promise<CliRun> => runCli(args, env);
-  const succeeds = async (...args: string[]): Promise<string> => {
-    const run = await cli(...args);
-    assert.equal(run.code, 0, `diskdelta ${args.join(" ")} exited ${run.code}:\n${run.stderr}${run.stdout}`);
-    return run.stdout;
-  };
-
-  before(async () => {
-    env = { DISKDELTA_API_URL: await app().host.listen(), DISKDELTA_FUNCTION_KEY: app().host.functionKey };
-    app().host.start();
-  });
+  const { cli, succeeds } = useCliAgainst(app);
 
   it("when a disk is unprotected and protected again, then its kept RestorePoints are listed and restored, and protect asks for --adopt or --blob-name", async () => {
     const { stack } = app();
