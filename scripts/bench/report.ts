@@ -311,6 +311,7 @@ function limitsRows(result: LimitsResult): Row[] {
       { scenario: run.name, measure: "time ÷ floor, whole run (snapshot, prepare, finalize included)", value: ms(run.run.wallMs), reference: floorText(run), ratio: fixed(run.run.wallMs / run.floorMs), target: "(info)" },
       { scenario: run.name, measure: "throttling answers (503 ServerBusy) under diskdelta's pacing", value: String(run.refused), reference: `${run.requests} page writes`, ratio: "", target: "0", holds: run.refused === 0 },
     ];
+    if (run.name.includes(": full copy ")) rows.push(seedModelRow(run, limits));
     if (!unmerged || run === unmerged || !run.name.endsWith("merged")) return rows;
     const gain = run.run.copyPhaseMs / run.unmergedFloorMs;
     const inflation = run.bytes / run.expected.bytes;
@@ -329,6 +330,27 @@ function limitsRows(result: LimitsResult): Row[] {
       },
     ];
   });
+}
+
+/** The seed of issue 16: a 4 TiB disk with 2 TiB allocated, modelled from the full copy measured under the limits. */
+const seedModel = { diskBytes: 4 * 1024 * 1024 * MiB, allocatedBytes: 2 * 1024 * 1024 * MiB };
+
+/**
+ * The model's seed time: its floor (allocated bytes at the blob's byte rate, in 4 MiB writes) times the copy-phase
+ * ratio the full copy above measured (the run's fixed part, snapshot to finalize, is seconds against hours).
+ */
+function seedModelRow(run: LimitedRun, limits: LimitsResult["limits"]): Row {
+  const floorSeconds = Math.max(seedModel.allocatedBytes / limits.blobBytesPerSecond, seedModel.allocatedBytes / (4 * MiB) / limits.blobRequestsPerSecond);
+  const ratio = run.run.copyPhaseMs / run.floorMs;
+  const hours = (seconds: number) => `${Math.floor(seconds / 3600)} h ${String(Math.round((seconds % 3600) / 60)).padStart(2, "0")} min`;
+  return {
+    scenario: run.name,
+    measure: `seed model: ${seedModel.diskBytes / 1024 ** 4} TiB disk, ${seedModel.allocatedBytes / 1024 ** 4} TiB allocated, time to the first RestorePoint`,
+    value: hours(floorSeconds * ratio),
+    reference: `floor ${hours(floorSeconds)} at ${limits.blobBytesPerSecond / MiB} MiB/s × the copy-phase ratio measured above`,
+    ratio: fixed(ratio),
+    target: "(model)",
+  };
 }
 
 /**
