@@ -151,12 +151,27 @@ export async function describeRestorePoints(
  * columns it sets, and the row is written once the result is valid (else 409 naming what is still wrong).
  */
 export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedDiskUpdate): Promise<ProtectedDiskConfig | undefined> {
+  const before = await deps.records.readDisk(diskKey);
   // Checked on the repaired configuration, before it is written.
   return deps.records.updateDisk(diskKey, update, async (next) => {
     const refusal = update.drill ? drillStorageProblem(next) : undefined;
     if (refusal) throw new InvalidProtectionError("InvalidRequest", `disk ${diskKey}: ${refusal}; unprotect it and protect it again with target.storageAccountId (its TargetBlob and RestorePoints stay)`);
     await refuseBadReplication(deps, next);
+    if (before.kind === "valid" && before.config.replication !== "managed" && next.replication === "managed") await refuseKeptManaged(deps, next);
   });
+}
+
+/**
+ * A managed protection's retention judges every managed RestorePoint of the disk: one that becomes managed would take
+ * kept managed RestorePoints (left by an earlier protection) under it, which only `adopt` may do.
+ */
+async function refuseKeptManaged(deps: Deps, next: ProtectedDiskConfig): Promise<void> {
+  const managed = (await deps.records.listRestorePoints(next.diskKey)).filter((p) => p.kind === "managed");
+  if (managed.length === 0) return;
+  throw new ConflictError(
+    "KeptRestorePoints",
+    `replication: disk ${next.diskId} has ${managed.length} kept managed RestorePoints (target-region snapshots), which a managed protection's retention judges; to take them under it, unprotect the disk and protect it again with replication managed and "adopt": true (CLI --adopt), or keep replication diff`,
+  );
 }
 
 /** Stops protecting a disk, also one whose row is unusable. Its RestorePoints and TargetBlob stay: they are the backups. */
