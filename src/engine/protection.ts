@@ -12,6 +12,7 @@ import {
 import { ConflictError, PermanentError } from "../domain/errors";
 import { unsupportedDiskReason } from "../domain/manifest";
 import type { RestorePoint } from "../domain/records";
+import { sameRegion } from "../domain/regions";
 import { locationFromUrl } from "../domain/target-location";
 import type { Deps } from "./deps";
 
@@ -201,7 +202,7 @@ async function refuseBadReplication(deps: Deps, config: ProtectedDiskConfig): Pr
   if (problems.length > 0) throw new InvalidProtectionError("InvalidRequest", problems.join("; "));
   if (config.replication !== "managed" || !config.managedTarget) return;
   const disk = await deps.compute.getDisk(diskRefOf(config)).catch(() => undefined);
-  if (disk && disk.location.toLowerCase() === config.managedTarget.location.toLowerCase()) {
+  if (disk && sameRegion(disk.location, config.managedTarget.location)) {
     throw new InvalidProtectionError("InvalidRequest", `managedTarget.location: ${config.managedTarget.location} is the disk's own region; a managed copy goes to another region`);
   }
 }
