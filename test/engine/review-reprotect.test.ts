@@ -51,4 +51,29 @@ describe("review: kept managed RestorePoints and a protection changed to managed
     assert.ok(fresh, "the diff protection recorded its own RestorePoint");
     assert.equal((await app().verify(fresh)).equal, true);
   });
+
+  it("when adopt names another container than the kept chain's, then the 409 names target.container and the container holding them, and the kept RestorePoints stay restorable", async () => {
+    const diskId = await app().createDisk("disk-review-adopt-container", 1 * GiB);
+    app().stack.disks.writeSeeded(diskId, 2 * MiB, 3 * MiB, 27);
+    const target = { blobEndpoint: app().stack.target.blobEndpoint, container: "backups", storageAccountId: app().stack.target.resourceId };
+    const diskKey = await app().protect(diskId, { target });
+    await app().sync(diskKey);
+    const [point] = await app().restorePoints(diskKey);
+    assert.equal((await app().verify(point)).equal, true);
+    assert.equal((await app().host.invokeHttp("DELETE", `/api/disks/${diskKey}`)).status, 200);
+
+    const adopt = await app().host.invokeHttp("POST", "/api/disks", { diskId, target: { ...target, container: "elsewhere" }, adopt: true });
+    assert.equal(adopt.status, 409, JSON.stringify(adopt.body));
+    const { code, message } = (adopt.body as ErrorBody).error;
+    assert.equal(code, "KeptRestorePoints");
+    assert.match(message, /target\.container: .*container backups/, message);
+    assert.equal((await app().host.invokeHttp("GET", `/api/disks/${diskKey}`)).status, 404, "nothing protected");
+
+    const adopted = await app().host.invokeHttp("POST", "/api/disks", { diskId, target, adopt: true });
+    assert.equal(adopted.status, 201, JSON.stringify(adopted.body));
+    assert.equal((adopted.body as { adopted?: { restorePoints: number } }).adopted?.restorePoints, 1);
+    const restored = await restoreThroughApi(app(), diskKey, point.restorePointId, { name: "restored-review-adopt-container", resourceGroup: "rg-restore", location: app().stack.target.location });
+    assert.equal(restored.restore?.state, "succeeded", JSON.stringify(restored.body ?? restored.restore));
+    await assertRestoredDigest(app(), restored.restore.newDiskId, point, "check-review-adopt-container");
+  });
 });
