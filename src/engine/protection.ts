@@ -99,7 +99,7 @@ async function chooseKeptChain(
       const blobs = [...new Set(elsewhere.map((p) => p.targetBlobUrl))].join(", ");
       throw new ConflictError(
         "KeptRestorePoints",
-        `adopt: TargetBlob ${where} holds none of the ${kept.length} kept RestorePoints of disk ${disk.diskId} (they are snapshots of ${blobs}); adopt with that blob's target.blobName (or leave target.blobName out), or protect without adopt`,
+        `adopt: TargetBlob ${where} holds none of the ${kept.length} kept RestorePoints of disk ${disk.diskId} (they are snapshots of ${blobs}); ${fieldsToAdopt(disk, elsewhere)}, or protect without adopt`,
       );
     }
     return { adopted: { restorePoints: judged.length, targetBlobUrl: target.url } };
@@ -121,6 +121,20 @@ async function chooseKeptChain(
     throw new ConflictError("KeptRestorePoints", `disk ${disk.diskId} was protected before and has ${kept.length} kept RestorePoints; ${ways}`);
   }
   return kept.length > 0 ? { kept: { restorePoints: kept.length } } : {};
+}
+
+/** What to change to adopt kept RestorePoints of other blobs: the endpoint or container when none lies in the one asked for, else the blob name. */
+function fieldsToAdopt(disk: ProtectedDiskConfig, elsewhere: readonly RestorePoint[]): string {
+  const places = elsewhere.map((p) => locationFromUrl(p.targetBlobUrl));
+  const endpoint = disk.target.blobEndpoint.toLowerCase();
+  if (!places.some((l) => l.blobEndpoint.toLowerCase() === endpoint)) {
+    return `target.blobEndpoint: adopt with the endpoint that holds them (${[...new Set(places.map((l) => l.blobEndpoint))].join(", ")}), not ${disk.target.blobEndpoint}`;
+  }
+  const inContainer = places.filter((l) => l.blobEndpoint.toLowerCase() === endpoint);
+  if (!inContainer.some((l) => l.container === disk.target.container)) {
+    return `target.container: adopt with the container that holds them (container ${[...new Set(inContainer.map((l) => l.container))].join(", ")}), not ${disk.target.container}`;
+  }
+  return "adopt with that blob's target.blobName (or leave target.blobName out)";
 }
 
 /**
