@@ -47,6 +47,19 @@ const protectInputSchema = protectedDiskInputSchema.extend({ adopt: z.boolean().
  * region snapshots) are judged by a managed protection's retention whatever the TargetBlob: they can only be adopted.
  */
 export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOutcome> {
+  const { disk, chain } = await planProtection(deps, input);
+  const created = await deps.records.createDisk(disk);
+  if (!created) return { status: "exists", disk: (await deps.records.getDisk(disk.diskKey)) ?? disk };
+  return { status: "created", disk, ...chain };
+}
+
+type ChainChoice = Pick<ProtectOutcome, "adopted" | "kept">;
+
+/**
+ * Every check protectDisk makes, writing nothing: the ProtectedDisk it would create and what becomes of the kept
+ * chain, or the refusal. protect-vm checks each disk of the set with it before it protects any.
+ */
+export async function planProtection(deps: Deps, input: unknown): Promise<{ disk: ProtectedDiskConfig; chain: ChainChoice }> {
   const { adopt, ...parsed } = protectInputSchema.parse(input);
   let disk = toProtectedDisk(parsed);
   await refuseUnsupportedDisk(deps, disk);
@@ -58,12 +71,8 @@ export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOu
     chain = await chooseKeptChain(deps, disk, kept, { adopt, blobNameGiven: parsed.target.blobName !== undefined });
   }
   await refuseSharedTarget(deps, disk);
-  const created = await deps.records.createDisk(disk);
-  if (!created) return { status: "exists", disk: (await deps.records.getDisk(disk.diskKey)) ?? disk };
-  return { status: "created", disk, ...chain };
+  return { disk, chain };
 }
-
-type ChainChoice = Pick<ProtectOutcome, "adopted" | "kept">;
 
 /**
  * The TargetBlob `adopt` takes when none is named: the blob of the newest kept RestorePoint, when it lies in the
