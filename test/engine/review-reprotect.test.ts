@@ -76,4 +76,31 @@ describe("review: kept managed RestorePoints and a protection changed to managed
     assert.equal(restored.restore?.state, "succeeded", JSON.stringify(restored.body ?? restored.restore));
     await assertRestoredDigest(app(), restored.restore.newDiskId, point, "check-review-adopt-container");
   });
+
+  it("when another disk asks for the TargetBlob of an unprotected disk's kept chain, then it is refused naming that disk, and the disk adopts its chain after", async () => {
+    const diskId = await app().createDisk("disk-review-kept-owner", 1 * GiB);
+    const otherId = await app().createDisk("disk-review-kept-taker", 1 * GiB);
+    app().stack.disks.writeSeeded(diskId, 4 * MiB, 2 * MiB, 37);
+    const target = { blobEndpoint: app().stack.target.blobEndpoint, container: "backups", storageAccountId: app().stack.target.resourceId };
+    const diskKey = await app().protect(diskId, { target });
+    await app().sync(diskKey);
+    const [point] = await app().restorePoints(diskKey);
+    assert.equal((await app().verify(point)).equal, true);
+    assert.equal((await app().host.invokeHttp("DELETE", `/api/disks/${diskKey}`)).status, 200);
+
+    const blobName = point.targetBlobUrl.split("/").at(-1);
+    const taken = await app().host.invokeHttp("POST", "/api/disks", { diskId: otherId, target: { ...target, blobName } });
+    assert.equal(taken.status, 409, JSON.stringify(taken.body));
+    const { code, message } = (taken.body as ErrorBody).error;
+    assert.equal(code, "TargetBlobInUse");
+    assert.match(message, new RegExp(`target\\.blobName: .*holds the backups of disk ${diskKey}`));
+
+    const adopted = await app().host.invokeHttp("POST", "/api/disks", { diskId, target, adopt: true });
+    assert.equal(adopted.status, 201, JSON.stringify(adopted.body));
+    app().stack.disks.writeSeeded(diskId, 200 * MiB, 1 * MiB, 38);
+    await app().sync(diskKey);
+    const points = await app().restorePoints(diskKey);
+    assert.equal(points.length, 2);
+    for (const each of points) assert.equal((await app().verify(each)).equal, true);
+  });
 });
