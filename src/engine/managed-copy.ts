@@ -14,6 +14,7 @@
 import { ConcurrencyError, CopyLimitError, InvalidRecordError, PermanentError, describeError, isPermanent } from "../domain/errors";
 import { type ManagedCopyMessage, queueNames } from "../domain/messages";
 import { type ProtectedDiskConfig, diskRefOf, isActive, restorePointIdOf } from "../domain/model";
+import { sameRegion } from "../domain/regions";
 import { PAGE_BYTES } from "../domain/ranges";
 import { type CopySlot, type ManagedRestorePoint, type RunIn, type RunView, type Versioned, heldDataOf } from "../domain/records";
 import { applyRetention } from "../domain/retention";
@@ -42,7 +43,7 @@ export async function startManagedCopy(
   const { diskKey, runId } = found.value;
   const managed = config.managedTarget;
   if (!managed) throw new PermanentError("ManagedTargetMissing", `disk ${diskKey} replicates managed but has no managedTarget; set one with PATCH (managedTarget: { resourceGroup, location })`);
-  if (managed.location.toLowerCase() === source.location.toLowerCase()) {
+  if (sameRegion(managed.location, source.location)) {
     throw new PermanentError("ManagedTargetSameRegion", `managedTarget.location ${managed.location} is the disk's own region; a managed copy goes to another region`);
   }
   if (source.familyId === undefined) throw new PermanentError("SnapshotNotIncremental", `snapshot ${source.name} is not an incremental snapshot`);

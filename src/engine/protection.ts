@@ -12,6 +12,7 @@ import {
 import { ConflictError, PermanentError } from "../domain/errors";
 import { unsupportedDiskReason } from "../domain/manifest";
 import type { RestorePoint } from "../domain/records";
+import { sameRegion } from "../domain/regions";
 import { locationFromUrl } from "../domain/target-location";
 import type { Deps } from "./deps";
 
@@ -46,6 +47,19 @@ const protectInputSchema = protectedDiskInputSchema.extend({ adopt: z.boolean().
  * region snapshots) are judged by a managed protection's retention whatever the TargetBlob: they can only be adopted.
  */
 export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOutcome> {
+  const { disk, chain } = await planProtection(deps, input);
+  const created = await deps.records.createDisk(disk);
+  if (!created) return { status: "exists", disk: (await deps.records.getDisk(disk.diskKey)) ?? disk };
+  return { status: "created", disk, ...chain };
+}
+
+type ChainChoice = Pick<ProtectOutcome, "adopted" | "kept">;
+
+/**
+ * Every check protectDisk makes, writing nothing: the ProtectedDisk it would create and what becomes of the kept
+ * chain, or the refusal. protect-vm checks each disk of the set with it before it protects any.
+ */
+export async function planProtection(deps: Deps, input: unknown): Promise<{ disk: ProtectedDiskConfig; chain: ChainChoice }> {
   const { adopt, ...parsed } = protectInputSchema.parse(input);
   let disk = toProtectedDisk(parsed);
   await refuseUnsupportedDisk(deps, disk);
@@ -57,12 +71,8 @@ export async function protectDisk(deps: Deps, input: unknown): Promise<ProtectOu
     chain = await chooseKeptChain(deps, disk, kept, { adopt, blobNameGiven: parsed.target.blobName !== undefined });
   }
   await refuseSharedTarget(deps, disk);
-  const created = await deps.records.createDisk(disk);
-  if (!created) return { status: "exists", disk: (await deps.records.getDisk(disk.diskKey)) ?? disk };
-  return { status: "created", disk, ...chain };
+  return { disk, chain };
 }
-
-type ChainChoice = Pick<ProtectOutcome, "adopted" | "kept">;
 
 /**
  * The TargetBlob `adopt` takes when none is named: the blob of the newest kept RestorePoint, when it lies in the
@@ -98,7 +108,7 @@ async function chooseKeptChain(
       const blobs = [...new Set(elsewhere.map((p) => p.targetBlobUrl))].join(", ");
       throw new ConflictError(
         "KeptRestorePoints",
-        `adopt: TargetBlob ${where} holds none of the ${kept.length} kept RestorePoints of disk ${disk.diskId} (they are snapshots of ${blobs}); adopt with that blob's target.blobName (or leave target.blobName out), or protect without adopt`,
+        `adopt: TargetBlob ${where} holds none of the ${kept.length} kept RestorePoints of disk ${disk.diskId} (they are snapshots of ${blobs}); ${fieldsToAdopt(disk, elsewhere)}, or protect without adopt`,
       );
     }
     return { adopted: { restorePoints: judged.length, targetBlobUrl: target.url } };
@@ -120,6 +130,20 @@ async function chooseKeptChain(
     throw new ConflictError("KeptRestorePoints", `disk ${disk.diskId} was protected before and has ${kept.length} kept RestorePoints; ${ways}`);
   }
   return kept.length > 0 ? { kept: { restorePoints: kept.length } } : {};
+}
+
+/** What to change to adopt kept RestorePoints of other blobs: the endpoint or container when none lies in the one asked for, else the blob name. */
+function fieldsToAdopt(disk: ProtectedDiskConfig, elsewhere: readonly RestorePoint[]): string {
+  const places = elsewhere.map((p) => locationFromUrl(p.targetBlobUrl));
+  const endpoint = disk.target.blobEndpoint.toLowerCase();
+  if (!places.some((l) => l.blobEndpoint.toLowerCase() === endpoint)) {
+    return `target.blobEndpoint: adopt with the endpoint that holds them (${[...new Set(places.map((l) => l.blobEndpoint))].join(", ")}), not ${disk.target.blobEndpoint}`;
+  }
+  const inContainer = places.filter((l) => l.blobEndpoint.toLowerCase() === endpoint);
+  if (!inContainer.some((l) => l.container === disk.target.container)) {
+    return `target.container: adopt with the container that holds them (container ${[...new Set(inContainer.map((l) => l.container))].join(", ")}), not ${disk.target.container}`;
+  }
+  return "adopt with that blob's target.blobName (or leave target.blobName out)";
 }
 
 /**
@@ -151,12 +175,27 @@ export async function describeRestorePoints(
  * columns it sets, and the row is written once the result is valid (else 409 naming what is still wrong).
  */
 export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedDiskUpdate): Promise<ProtectedDiskConfig | undefined> {
+  const before = await deps.records.readDisk(diskKey);
   // Checked on the repaired configuration, before it is written.
   return deps.records.updateDisk(diskKey, update, async (next) => {
     const refusal = update.drill ? drillStorageProblem(next) : undefined;
     if (refusal) throw new InvalidProtectionError("InvalidRequest", `disk ${diskKey}: ${refusal}; unprotect it and protect it again with target.storageAccountId (its TargetBlob and RestorePoints stay)`);
     await refuseBadReplication(deps, next);
+    if (before.kind === "valid" && before.config.replication !== "managed" && next.replication === "managed") await refuseKeptManaged(deps, next);
   });
+}
+
+/**
+ * A managed protection's retention judges every managed RestorePoint of the disk: one that becomes managed would take
+ * kept managed RestorePoints (left by an earlier protection) under it, which only `adopt` may do.
+ */
+async function refuseKeptManaged(deps: Deps, next: ProtectedDiskConfig): Promise<void> {
+  const managed = (await deps.records.listRestorePoints(next.diskKey)).filter((p) => p.kind === "managed");
+  if (managed.length === 0) return;
+  throw new ConflictError(
+    "KeptRestorePoints",
+    `replication: disk ${next.diskId} has ${managed.length} kept managed RestorePoints (target-region snapshots), which a managed protection's retention judges; to take them under it, unprotect the disk and protect it again with replication managed and "adopt": true (CLI --adopt), or keep replication diff`,
+  );
 }
 
 /** Stops protecting a disk, also one whose row is unusable. Its RestorePoints and TargetBlob stay: they are the backups. */
@@ -186,7 +225,7 @@ async function refuseBadReplication(deps: Deps, config: ProtectedDiskConfig): Pr
   if (problems.length > 0) throw new InvalidProtectionError("InvalidRequest", problems.join("; "));
   if (config.replication !== "managed" || !config.managedTarget) return;
   const disk = await deps.compute.getDisk(diskRefOf(config)).catch(() => undefined);
-  if (disk && disk.location.toLowerCase() === config.managedTarget.location.toLowerCase()) {
+  if (disk && sameRegion(disk.location, config.managedTarget.location)) {
     throw new InvalidProtectionError("InvalidRequest", `managedTarget.location: ${config.managedTarget.location} is the disk's own region; a managed copy goes to another region`);
   }
 }

@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { DiskProperties, RestorePointManifest } from "../domain/manifest";
+import { sameRegion } from "../domain/regions";
 import { type TargetLocation, locationFromUrl } from "../domain/target-location";
 import { ConflictError, PermanentError, codeOf, isPermanent } from "../domain/errors";
 import { restoreHoldMs } from "../domain/limits";
@@ -215,7 +216,7 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
       `diskSizeGB: ${request.diskSizeGB} GiB is smaller than the disk RestorePoint ${source.restorePointId} holds (${source.diskBytes} bytes, ${Math.ceil(source.diskBytes / GiB)} GiB); a restored disk can only be as large or larger`,
     );
   }
-  if (source.managedSnapshot && source.managedSnapshot.location.toLowerCase() !== request.location.toLowerCase()) {
+  if (source.managedSnapshot && !sameRegion(source.managedSnapshot.location, request.location)) {
     throw new PermanentError(
       "InvalidRequest",
       `location: RestorePoint ${source.restorePointId} is a managed copy in ${source.managedSnapshot.location}; a disk copied from it is created there (give location ${source.managedSnapshot.location})`,
@@ -249,17 +250,12 @@ export async function resolveRestore(ports: Pick<RestorePorts, "compute">, reque
  */
 async function refuseOtherRegion(compute: Pick<ComputeGateway, "storageAccountLocation">, request: RestoreRequest, storageAccountId: string): Promise<void> {
   const accountLocation = await compute.storageAccountLocation(storageAccountId);
-  if (accountLocation && normalizedRegion(accountLocation) !== normalizedRegion(request.location)) {
+  if (accountLocation && !sameRegion(accountLocation, request.location)) {
     throw new PermanentError(
       "InvalidRequest",
       `location: ${request.location} is not the region of the target storage account ${storageAccountId.split("/").at(-1)} (${accountLocation}); Disk Import creates the disk where the RestorePoint's data is: give location ${accountLocation}`,
     );
   }
-}
-
-/** ARM compares regions ignoring case and spaces ("West Europe" is westeurope). */
-function normalizedRegion(location: string): string {
-  return location.replace(/\s+/g, "").toLowerCase();
 }
 
 /**

@@ -54,8 +54,9 @@ export async function advanceRestore(deps: Deps, message: RestoreStepMessage, lo
   if (restore.state === "accepted") return startImport(deps, found as Versioned<Extract<RestoreRecord, { state: "accepted" }>>, log);
   if (restore.state === "creating") return lookAtDisk(deps, found as Versioned<Extract<RestoreRecord, { state: "creating" }>>, log);
   // A redelivered last step: the worker that ended it may have died before releasing the hold (a succeeded disk is
-  // provably done with the RestorePoint), and the drill it serves may not have heard of the end yet.
-  if (restore.state === "succeeded") await releaseHold(deps, restore);
+  // provably done with the RestorePoint; a failed one when its import is), and the drill it serves may not have
+  // heard of the end yet.
+  if (restore.state === "succeeded" || await importDone(deps, restore)) await releaseHold(deps, restore);
   await handOffToDrill(deps, restore);
   log.info("step of an ended restore dropped", { ...message, state: restore.state });
 }
@@ -155,14 +156,18 @@ export async function failRestore(deps: Deps, diskKey: string, restoreId: string
     { ...identityOf(restore), state: "failed", error: describeError(error), endedAt: now, updatedAt: now, ...(startedAt ? { startedAt } : {}) },
     found.etag,
   );
-  const importDone = await deps.compute.getDisk(newDiskOf(restore)).then(
-    (disk) => disk.properties.tags[restoreTag] !== restore.restoreId || disk.provisioningState === "Succeeded" || disk.provisioningState === "Failed",
-    (lookError: unknown) => lookError instanceof PermanentError && lookError.code === "DiskNotFound",
-  );
-  if (importDone) await releaseHold(deps, restore);
+  if (await importDone(deps, restore)) await releaseHold(deps, restore);
   else log.warn("restore failed while its disk import may still run; its hold is kept until it expires", { diskKey, restoreId, diskId: restore.newDiskId });
   log.error("restore failed", { diskKey, restoreId, error: describeError(error) });
   await handOffToDrill(deps, restore);
+}
+
+/** True when the disk service is provably done with the restore's RestorePoint: no disk, not its disk, or one that ended. */
+async function importDone(deps: Deps, restore: RestoreRecord): Promise<boolean> {
+  return deps.compute.getDisk(newDiskOf(restore)).then(
+    (disk) => disk.properties.tags[restoreTag] !== restore.restoreId || disk.provisioningState === "Succeeded" || disk.provisioningState === "Failed",
+    (lookError: unknown) => lookError instanceof PermanentError && lookError.code === "DiskNotFound",
+  );
 }
 
 function identityOf(restore: RestoreRecord) {

@@ -22,7 +22,7 @@ import {
 } from "../domain/model";
 import { type VmRestorePointGroup, type VmSetDisk, bySetOrder, groupRestorePoints } from "../domain/vm-groups";
 import type { Deps, Log } from "./deps";
-import { protectDisk, refuseUnsupportedDisk } from "./protection";
+import { planProtection, protectDisk, refuseUnsupportedDisk } from "./protection";
 import { startBackupRun } from "./runs";
 import { listRestorePoints } from "./status";
 
@@ -83,6 +83,10 @@ export async function protectVm(deps: Deps, input: unknown): Promise<ProtectVmOu
   });
   for (const { config } of planned) await refuseUnsupportedDisk(deps, config);
   for (const { config } of planned) await refuseUndrillableAdoption(deps, config);
+  // A disk not protected yet is checked as protect would (its kept chain, its TargetBlob) before any is protected.
+  for (const disk of planned) {
+    if (!(await deps.records.getDisk(disk.config.diskKey))) await planProtection(deps, { ...disk.input, ...(disk.adopt ? { adopt: true } : {}) });
+  }
 
   const disks: VmSetMember[] = [];
   for (const disk of planned) disks.push(await joinSet(deps, disk));
