@@ -22,7 +22,11 @@ async function main(): Promise<void> {
   const folders = process.argv.slice(2);
   const files = (folders.length ? folders.map((f) => join(root, f)) : [root]).flatMap(findTests).sort();
   if (files.length === 0) throw new Error(`no test files under ${root}`);
-  const child = spawn(process.execPath, ["--test", "--test-concurrency=1", ...files], {
+  // Two files at a time on CI's two cores: each file starts its own local stack on free ports, and most of a file's
+  // time is waiting on it. DISKDELTA_TEST_CONCURRENCY=1 runs them one by one.
+  const concurrency = Number(process.env.DISKDELTA_TEST_CONCURRENCY ?? "2");
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`DISKDELTA_TEST_CONCURRENCY: a whole number ≥ 1, not "${process.env.DISKDELTA_TEST_CONCURRENCY}"`);
+  const child = spawn(process.execPath, ["--test", `--test-concurrency=${concurrency}`, ...files], {
     stdio: "inherit",
     // The conformance suite runs against the local stack here, whatever the shell says; live runs are `npm run conformance -- --live`.
     env: { ...process.env, NODE_EXTRA_CA_CERTS: caCertPath, DISKDELTA_CONFORMANCE_MODE: "local" },
