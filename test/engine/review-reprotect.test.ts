@@ -52,15 +52,21 @@ describe("review: kept managed RestorePoints and a protection changed to managed
     assert.equal((await app().verify(fresh)).equal, true);
   });
 
-  it("when adopt names another container than the kept chain's, then the 409 names target.container and the container holding them, and the kept RestorePoints stay restorable", async () => {
-    const diskId = await app().createDisk("disk-review-adopt-container", 1 * GiB);
-    app().stack.disks.writeSeeded(diskId, 2 * MiB, 3 * MiB, 27);
+  /** A disk backed up once (its RestorePoint verified equal to its SourceSnapshot), then unprotected: one kept RestorePoint. */
+  async function backedUpOnceThenUnprotected(name: string, seed: number) {
+    const diskId = await app().createDisk(name, 1 * GiB);
+    app().stack.disks.writeSeeded(diskId, 2 * MiB, 3 * MiB, seed);
     const target = { blobEndpoint: app().stack.target.blobEndpoint, container: "backups", storageAccountId: app().stack.target.resourceId };
     const diskKey = await app().protect(diskId, { target });
     await app().sync(diskKey);
     const [point] = await app().restorePoints(diskKey);
     assert.equal((await app().verify(point)).equal, true);
     assert.equal((await app().host.invokeHttp("DELETE", `/api/disks/${diskKey}`)).status, 200);
+    return { diskId, diskKey, target, point };
+  }
+
+  it("when adopt names another container than the kept chain's, then the 409 names target.container and the container holding them, and the kept RestorePoints stay restorable", async () => {
+    const { diskId, diskKey, target, point } = await backedUpOnceThenUnprotected("disk-review-adopt-container", 27);
 
     const adopt = await app().host.invokeHttp("POST", "/api/disks", { diskId, target: { ...target, container: "elsewhere" }, adopt: true });
     assert.equal(adopt.status, 409, JSON.stringify(adopt.body));
@@ -78,15 +84,8 @@ describe("review: kept managed RestorePoints and a protection changed to managed
   });
 
   it("when another disk asks for the TargetBlob of an unprotected disk's kept chain, then it is refused naming that disk, and the disk adopts its chain after", async () => {
-    const diskId = await app().createDisk("disk-review-kept-owner", 1 * GiB);
     const otherId = await app().createDisk("disk-review-kept-taker", 1 * GiB);
-    app().stack.disks.writeSeeded(diskId, 4 * MiB, 2 * MiB, 37);
-    const target = { blobEndpoint: app().stack.target.blobEndpoint, container: "backups", storageAccountId: app().stack.target.resourceId };
-    const diskKey = await app().protect(diskId, { target });
-    await app().sync(diskKey);
-    const [point] = await app().restorePoints(diskKey);
-    assert.equal((await app().verify(point)).equal, true);
-    assert.equal((await app().host.invokeHttp("DELETE", `/api/disks/${diskKey}`)).status, 200);
+    const { diskId, diskKey, target, point } = await backedUpOnceThenUnprotected("disk-review-kept-owner", 37);
 
     const blobName = point.targetBlobUrl.split("/").at(-1);
     const taken = await app().host.invokeHttp("POST", "/api/disks", { diskId: otherId, target: { ...target, blobName } });
