@@ -35,6 +35,11 @@ export interface BlobProxyOptions {
   behaviour?: ServiceBehaviour;
   /** The modelled scalability targets that page writes pass first (`dataplane/blob-limits.ts`); none: unlimited. */
   limiter?: BlobLimiter;
+  /**
+   * Accounts that are premium (`Premium_LRS`, kind StorageV2): they hold page blobs only, so block and append blob
+   * requests are refused with 400 BlobTypeNotSupported, and Get Account Information answers their SKU.
+   */
+  premiumAccounts?: ReadonlySet<string>;
 }
 
 /** The blob proxy as the HTTPS server uses it. */
@@ -109,9 +114,12 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     // Every path below (forward, page list, Put Page From URL's write) sends req.url on, so it is widened once here.
     req.url = widenHttpsOnlySas(req.url ?? "/", accounts);
     if (!(await admitPageWrite(options.limiter, accountName, req, res))) return true;
+    const premium = options.premiumAccounts?.has(accountName) ?? false;
     try {
+      if (premium && isBlockOrAppendBlobWrite(req)) refuseBlockBlob(req, accounts.get(accountName)!);
       if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
       else if (isGetPageRanges(req)) getPageRanges(req, res);
+      else if (premium && isGetAccountInformation(req)) forward(req, res, undefined, premiumAccountHeaders);
       else forward(req, res);
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
@@ -131,10 +139,20 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   }
 
   /**
-   * Streams the request to Azurite and Azurite's answer back, both ways without buffering; with `rewrite`, a
-   * 200 answer's body is read whole and replaced by what `rewrite` makes of it.
+   * A premium account holds page blobs only: the request is authenticated as the service would (Shared Key here, a
+   * SAS by Azurite, which never sees this request: a forged SAS is refused 400 here where the service says 403), then
+   * refused.
    */
-  function forward(req: IncomingMessage, res: ServerResponse, rewrite?: (body: string) => string): void {
+  function refuseBlockBlob(req: IncomingMessage, account: SharedKeyAccount): never {
+    authenticate(req, new URL(req.url ?? "/", "http://proxy"), account);
+    throw httpError(storageErrors.blockBlobsNotSupported);
+  }
+
+  /**
+   * Streams the request to Azurite and Azurite's answer back, both ways without buffering; with `rewrite`, a
+   * 200 answer's body is read whole and replaced by what `rewrite` makes of it; `answerHeaders` replace Azurite's.
+   */
+  function forward(req: IncomingMessage, res: ServerResponse, rewrite?: (body: string) => string, answerHeaders?: Record<string, string>): void {
     const upstream = httpRequest(
       {
         host: azurite.hostname,
@@ -149,7 +167,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
           relayRewritten(answer, res, rewrite);
           return;
         }
-        res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
+        res.writeHead(answer.statusCode ?? 502, { ...withoutHopByHop(answer.headers), ...(answer.statusCode === 200 ? answerHeaders : undefined) });
         answer.pipe(res);
       },
     );
@@ -376,6 +394,28 @@ function abandonUnsent(upstream: ClientRequest): void {
 
 function isGetPageRanges(req: IncomingMessage): boolean {
   return req.method === "GET" && /[?&]comp=pagelist(&|$)/.test(req.url ?? "");
+}
+
+/** What Get Account Information answers for a premium page blob account (Azurite always says Standard_RAGRS). */
+const premiumAccountHeaders = { "x-ms-sku-name": "Premium_LRS", "x-ms-account-kind": "StorageV2" };
+
+/** Get Account Information, at the account, a container or a blob: `?restype=account&comp=properties`. */
+function isGetAccountInformation(req: IncomingMessage): boolean {
+  const query = new URL(req.url ?? "/", "http://proxy").searchParams;
+  return (req.method === "GET" || req.method === "HEAD") && query.get("restype") === "account" && query.get("comp") === "properties";
+}
+
+/**
+ * A request that creates or writes a block or append blob: Put Blob (and Put Blob From URL) of those types, Put Block
+ * (From URL), Put Block List and Append Block (From URL). Copy Blob passes: its destination takes the source's type.
+ */
+function isBlockOrAppendBlobWrite(req: IncomingMessage): boolean {
+  if (req.method !== "PUT") return false;
+  const comp = new URL(req.url ?? "/", "http://proxy").searchParams.get("comp");
+  if (comp === "block" || comp === "blocklist" || comp === "appendblock") return true;
+  if (comp !== null) return false;
+  const type = String(req.headers["x-ms-blob-type"] ?? "").toLowerCase();
+  return type === "blockblob" || type === "appendblob";
 }
 
 function isPutPageFromUrl(req: IncomingMessage): boolean {

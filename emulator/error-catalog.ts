@@ -56,6 +56,8 @@ export const storageErrors = {
     code: "InvalidQueryParameterValue",
     message: "Value for one of the query parameters specified in the request URI is invalid.",
   },
+  /** A premium (page blob only) account's answer to a block or append blob request; the message is the service's, from public reports. */
+  blockBlobsNotSupported: { status: 400, code: "BlobTypeNotSupported", message: "Block blobs are not supported." },
   outOfRangeInput: { status: 400, code: "OutOfRangeInput", message: "One of the request inputs is out of range." },
   md5Mismatch: {
     status: 400,

@@ -17,6 +17,7 @@ import {
   type ComputeRateLimitsUpdate,
 } from "./behaviour";
 import { createBlobProxy } from "./blob-proxy";
+import type { StorageAccountSku } from "./storage-accounts";
 import { type BlobLimiter, type BlobLimitsOption, createBlobLimiter } from "./dataplane/blob-limits";
 import { caCertPath, ensureLocalCa, issueServerCertificate } from "./ca";
 import { createDiskEmulator, type DiskControl, type DiskEmulator } from "./disks";
@@ -86,6 +87,11 @@ export interface LocalStackOptions {
    * `blobLimits.set`.
    */
   blobLimits?: BlobLimitsOption;
+  /**
+   * The target account's SKU (default Standard_LRS). Premium_LRS plays a premium page blob account: it refuses block
+   * and append blobs (400 BlobTypeNotSupported) and reports its SKU to ARM's Get and to Get Account Information.
+   */
+  targetAccountSku?: StorageAccountSku;
 }
 
 /** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
@@ -228,7 +234,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // The app's own account lives with the app in the source region; the target account in the target region.
       storageAccounts: [
         { name: devAccount.name, resourceGroup: "rg-app", location: sourceLocationOf(options) },
-        { name: target.name, resourceGroup: targetAccountGroup, location: targetLocationOf(options) },
+        { name: target.name, resourceGroup: targetAccountGroup, location: targetLocationOf(options), sku: options.targetAccountSku },
       ],
       behaviour,
       snapshotCopyBytesPerSecond: options.snapshotCopyBytesPerSecond,
@@ -242,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ca: ca.cert,
       behaviour,
       limiter,
+      premiumAccounts: new Set(options.targetAccountSku === "Premium_LRS" ? [target.name] : []),
     });
     cleanups.push(() => proxy.close());
     server.route([

@@ -4,11 +4,16 @@
  * `location`, and a disk Import from one of its blobs is refused when the disk is in another region.
  */
 
+/** The SKUs the stack serves: a standard account, or a premium one that holds page blobs only. */
+export type StorageAccountSku = "Standard_LRS" | "Premium_LRS";
+
 /** A storage account the stack serves: its name (the first path segment of its blob URLs), group and region. */
 export interface StorageAccountSeed {
   readonly name: string;
   readonly resourceGroup: string;
   readonly location: string;
+  /** Default Standard_LRS. */
+  readonly sku?: StorageAccountSku;
 }
 
 /** A served storage account with its ARM id. */

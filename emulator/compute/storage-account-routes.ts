@@ -42,7 +42,7 @@ function accountJson(account: StorageAccountRecord, baseUrl: string): Record<str
     type: "Microsoft.Storage/storageAccounts",
     location: account.location,
     kind: "StorageV2",
-    sku: { name: "Standard_LRS", tier: "Standard" },
+    sku: { name: account.sku ?? "Standard_LRS", tier: account.sku === "Premium_LRS" ? "Premium" : "Standard" },
     properties: {
       provisioningState: "Succeeded",
       primaryLocation: account.location,
