@@ -8,8 +8,8 @@
  */
 import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
-import { BlobServiceClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { InvalidRecordError, isLeaseLost, statusOf } from "../domain/errors";
+import { BlobServiceClient, type ContainerClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
+import { InvalidRecordError, codeOf, isLeaseLost, statusOf } from "../domain/errors";
 import { type RestorePointManifest, guestStateBlobName, manifestBlobName, parseManifestBlobName, restorePointManifestSchema } from "../domain/manifest";
 import type { TargetLocation } from "../domain/target-location";
 import { type ByteRange, lengthOf } from "../domain/ranges";
@@ -196,12 +196,14 @@ export function createTargetBlobFactory(
   pipeline: StoragePipelineOptions = dataPlaneRetry,
 ): TargetBlobFactory {
   const serviceFor = blobServices(credential, pipeline);
+  const pageBlobsOnly = new Set<string>();
   return (location) => {
     const container = serviceFor(location.blobEndpoint).getContainerClient(location.container);
     const blob = container.getPageBlobClient(location.blobName);
     const atSnapshot = (snapshot: string): PageBlobClient => blob.withSnapshot(snapshot);
     const guestStateBlob = (restorePointId: string) => container.getPageBlobClient(guestStateBlobName(location.blobName, restorePointId));
-    const manifestBlob = (restorePointId: string) => container.getBlockBlobClient(manifestBlobName(location.blobName, restorePointId));
+    const manifestBlob = (restorePointId: string) => container.getBlobClient(manifestBlobName(location.blobName, restorePointId));
+    const putSidecar = (name: string, body: string, options: SidecarOptions = {}) => writeSidecar(container, name, body, options, pageBlobsOnly, location.blobEndpoint);
     return {
       url: blob.url,
       location,
@@ -298,12 +300,10 @@ export function createTargetBlobFactory(
       async holdForRestore(snapshot, restoreId, startedAt) {
         // A managed disk's TargetBlob may never have been written: its container holds only descriptions and holds.
         await container.createIfNotExists();
-        await container.getBlockBlobClient(holdBlobName(location.blobName, snapshot, restoreId)).upload("", 0, {
-          metadata: { [holdStartedKey]: startedAt.toISOString() },
-        });
+        await putSidecar(holdBlobName(location.blobName, snapshot, restoreId), "", { metadata: { [holdStartedKey]: startedAt.toISOString() } });
       },
       async releaseRestoreHold(snapshot, restoreId) {
-        await container.getBlockBlobClient(holdBlobName(location.blobName, snapshot, restoreId)).deleteIfExists();
+        await container.getBlobClient(holdBlobName(location.blobName, snapshot, restoreId)).deleteIfExists();
       },
       async listRestoreHolds() {
         const holds: { snapshot: string; restoreId: string; startedAt: Date }[] = [];
@@ -321,13 +321,11 @@ export function createTargetBlobFactory(
       async writeChecksums(restorePointId, checksums) {
         const body = JSON.stringify(checksums);
         await container.createIfNotExists();
-        await container.getBlockBlobClient(checksumBlobName(location.blobName, restorePointId)).upload(body, Buffer.byteLength(body), {
-          blobHTTPHeaders: { blobContentType: "application/json" },
-        });
+        await putSidecar(checksumBlobName(location.blobName, restorePointId), body, { contentType: "application/json" });
       },
       async readChecksums(restorePointId) {
         try {
-          const data = await container.getBlockBlobClient(checksumBlobName(location.blobName, restorePointId)).downloadToBuffer();
+          const data = await container.getBlobClient(checksumBlobName(location.blobName, restorePointId)).downloadToBuffer();
           return JSON.parse(data.toString("utf8")) as unknown;
         } catch (error) {
           if (statusOf(error) === 404) return undefined;
@@ -336,11 +334,11 @@ export function createTargetBlobFactory(
       },
       checksumsBlobName: (restorePointId) => checksumBlobName(location.blobName, restorePointId),
       async deleteChecksums(restorePointId) {
-        await container.getBlockBlobClient(checksumBlobName(location.blobName, restorePointId)).deleteIfExists();
+        await container.getBlobClient(checksumBlobName(location.blobName, restorePointId)).deleteIfExists();
       },
       async writeManifest(manifest) {
         const body = JSON.stringify(manifest, null, 2);
-        await manifestBlob(manifest.restorePointId).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: "application/json" } });
+        await putSidecar(manifestBlobName(location.blobName, manifest.restorePointId), body, { contentType: "application/json" });
       },
       async readManifest(restorePointId) {
         const where = `${location.container}/${manifestBlobName(location.blobName, restorePointId)}`;
@@ -375,10 +373,7 @@ export function createTargetBlobFactory(
         const state = guestStateBlob(restorePointId);
         await container.createIfNotExists();
         await state.create(data.length);
-        for (let start = 0; start < data.length; start += guestStateChunkBytes) {
-          const chunk = data.subarray(start, Math.min(data.length, start + guestStateChunkBytes));
-          await state.uploadPages(chunk, start, chunk.length, { transactionalContentMD5: createHash("md5").update(chunk).digest() });
-        }
+        await writeWholePages(state, data);
       },
       async readGuestState(restorePointId) {
         return guestStateBlob(restorePointId).downloadToBuffer().catch((error: unknown) => {
@@ -401,7 +396,47 @@ export function createTargetBlobFactory(
 
 const holdStartedKey = "diskdeltarestorestarted";
 /** Put Page takes at most 4 MiB. */
-const guestStateChunkBytes = 4 << 20;
+const putPageMaxBytes = 4 << 20;
+const pageBytes = 512;
+
+/** Writes `data` (whole pages) into a page blob from its start, one checked Put Page per 4 MiB. */
+async function writeWholePages(blob: PageBlobClient, data: Buffer): Promise<void> {
+  for (let start = 0; start < data.length; start += putPageMaxBytes) {
+    const chunk = data.subarray(start, Math.min(data.length, start + putPageMaxBytes));
+    await blob.uploadPages(chunk, start, chunk.length, { transactionalContentMD5: createHash("md5").update(chunk).digest() });
+  }
+}
+
+interface SidecarOptions {
+  readonly metadata?: Record<string, string>;
+  readonly contentType?: string;
+}
+
+/**
+ * Writes one of the small blobs beside a TargetBlob (a description, its checksums, a restore hold). It is a block
+ * blob, except in an account that holds page blobs only (a premium account): that is learnt from the account's own
+ * answer, 400 BlobTypeNotSupported, to the first block blob, and from then on, for that endpoint, the blob is a page
+ * blob of whole pages, its text padded with spaces (which JSON readers skip; a hold is empty). Readers need not know:
+ * Get Blob answers either type.
+ */
+async function writeSidecar(container: ContainerClient, name: string, body: string, options: SidecarOptions, pageBlobsOnly: Set<string>, endpoint: string): Promise<void> {
+  const blobHTTPHeaders = options.contentType ? { blobContentType: options.contentType } : undefined;
+  if (!pageBlobsOnly.has(endpoint)) {
+    try {
+      await container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body), { metadata: options.metadata, blobHTTPHeaders });
+      return;
+    } catch (error) {
+      if (statusOf(error) !== 400 || codeOf(error) !== "BlobTypeNotSupported") throw error;
+      pageBlobsOnly.add(endpoint);
+    }
+  }
+  const text = Buffer.from(body, "utf8");
+  const padded = Buffer.alloc(Math.ceil(text.length / pageBytes) * pageBytes, " ");
+  text.copy(padded);
+  const blob = container.getPageBlobClient(name);
+  await blob.create(padded.length, { metadata: options.metadata, blobHTTPHeaders });
+  await writeWholePages(blob, padded);
+}
 
 function holdBlobName(blobName: string, snapshot: string, restoreId: string): string {
   return `${blobName}.restores/${snapshot}/${restoreId}`;

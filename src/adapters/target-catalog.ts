@@ -131,7 +131,7 @@ async function readManifest(blob: ManifestBlob, endpoint: string): Promise<{ man
   if (blob.bytes > maxManifestBytes) return { problem: `${blob.bytes} bytes: too large for a manifest (at most ${maxManifestBytes})` };
   let text: string;
   try {
-    text = (await blob.container.getBlockBlobClient(blob.name).downloadToBuffer()).toString("utf8");
+    text = (await blob.container.getBlobClient(blob.name).downloadToBuffer()).toString("utf8");
   } catch (error) {
     // Removed by retention between the listing and the read: it no longer describes a RestorePoint.
     if (statusOf(error) === 404) return { problem: "removed while it was being read (retention, or by hand)" };
