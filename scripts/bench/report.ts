@@ -6,7 +6,7 @@ import { MiB } from "../../src/domain/ranges";
 import type { Transfer } from "./client";
 import type { FleetResult } from "./fleet";
 import { fleetRows } from "./fleet-report";
-import type { LimitedRun, LimitsResult } from "./limits";
+import { type LimitedRun, type LimitsResult, premiumSeedModelLimits } from "./limits";
 import type { ManagedResult } from "./managed";
 import type { MeasuredRun } from "./runs";
 import type { ScalePoint, StepOverhead } from "./scale";
@@ -299,9 +299,8 @@ function sweepRows(points: readonly SweepPoint[], latencyMs: number): Row[] {
 
 /** Scenario 8: time against the floor of the modelled limits, throttling answers, and what coalescing gains. */
 function limitsRows(result: LimitsResult): Row[] {
-  const { limits } = result;
-  const floorText = (run: LimitedRun) =>
-    `floor ${ms(run.floorMs)} = max(${mib(run.bytes)} ÷ ${limits.blobBytesPerSecond / MiB} MiB/s, ${run.requests} req ÷ ${limits.blobRequestsPerSecond}/s)`;
+  const floorText = ({ floorMs, bytes, requests, limits }: LimitedRun) =>
+    `floor ${ms(floorMs)} = max(${mib(bytes)} ÷ ${(limits.blobBytesPerSecond / MiB).toFixed(0)} MiB/s, ${requests} req ÷ ${limits.blobRequestsPerSecond}/s)`;
   const cost = (bytes: number, requests: number) => bytes + requests * result.transactionCostBytes;
   const unmerged = result.runs.find((run) => run.name.endsWith("no merge"));
   return result.runs.flatMap((run): Row[] => {
@@ -311,7 +310,7 @@ function limitsRows(result: LimitsResult): Row[] {
       { scenario: run.name, measure: "time ÷ floor, whole run (snapshot, prepare, finalize included)", value: ms(run.run.wallMs), reference: floorText(run), ratio: fixed(run.run.wallMs / run.floorMs), target: "(info)" },
       { scenario: run.name, measure: "throttling answers (503 ServerBusy) under diskdelta's pacing", value: String(run.refused), reference: `${run.requests} page writes`, ratio: "", target: "0", holds: run.refused === 0 },
     ];
-    if (run.name.includes(": full copy ")) rows.push(seedModelRow(run, limits));
+    if (run.name.includes(": full copy ")) rows.push(seedModelRow(run));
     if (!unmerged || run === unmerged || !run.name.endsWith("merged")) return rows;
     const gain = run.run.copyPhaseMs / run.unmergedFloorMs;
     const inflation = run.bytes / run.expected.bytes;
@@ -339,15 +338,17 @@ const seedModel = { diskBytes: 4 * 1024 * 1024 * MiB, allocatedBytes: 2 * 1024 *
  * The model's seed time: its floor (allocated bytes at the blob's byte rate, in 4 MiB writes) times the copy-phase
  * ratio the full copy above measured (the run's fixed part, snapshot to finalize, is seconds against hours).
  */
-function seedModelRow(run: LimitedRun, limits: LimitsResult["limits"]): Row {
+function seedModelRow(run: LimitedRun): Row {
+  const premium = run.name.includes("premium");
+  const limits = premium ? premiumSeedModelLimits : run.limits;
   const floorSeconds = Math.max(seedModel.allocatedBytes / limits.blobBytesPerSecond, seedModel.allocatedBytes / (4 * MiB) / limits.blobRequestsPerSecond);
   const ratio = run.run.copyPhaseMs / run.floorMs;
   const hours = (seconds: number) => `${Math.floor(seconds / 3600)} h ${String(Math.round((seconds % 3600) / 60)).padStart(2, "0")} min`;
   return {
     scenario: run.name,
-    measure: `seed model: ${seedModel.diskBytes / 1024 ** 4} TiB disk, ${seedModel.allocatedBytes / 1024 ** 4} TiB allocated, time to the first RestorePoint`,
+    measure: `seed model: ${seedModel.diskBytes / 1024 ** 4} TiB disk, ${seedModel.allocatedBytes / 1024 ** 4} TiB allocated, time to the first RestorePoint${premium ? `, premium target (P60, ${premiumSeedModelLimits.blobRequestsPerSecond} writes/s)` : ""}`,
     value: hours(floorSeconds * ratio),
-    reference: `floor ${hours(floorSeconds)} at ${limits.blobBytesPerSecond / MiB} MiB/s × the copy-phase ratio measured above`,
+    reference: `floor ${hours(floorSeconds)} at ${(limits.blobBytesPerSecond / MiB).toFixed(0)} MiB/s × the copy-phase ratio measured above`,
     ratio: fixed(ratio),
     target: "(model)",
   };
