@@ -140,7 +140,16 @@ const managedCopy = {
 const runSchemasByState = {
   queued: z.object({ ...runIdentity, state: z.literal("queued") }),
   preparing: z.union([
-    z.object({ ...runIdentity, ...notWaiting, state: z.literal("preparing") }),
+    z.object({
+      ...runIdentity,
+      ...notWaiting,
+      /**
+       * The id of the queue message whose delivery claimed the preparation: a delivery of another message (a
+       * duplicate) leaves a claim younger than `stalledAfterMs` to it; a redelivery of that message takes it over.
+       */
+      claimedBy: z.string().min(1).optional(),
+      state: z.literal("preparing"),
+    }),
     z.object({ ...runIdentity, ...hydrationWait, waitingForCopySlot: z.undefined().optional(), state: z.literal("preparing") }),
     z.object({ ...runIdentity, ...copySlotWait, state: z.literal("preparing") }),
   ]),

@@ -28,6 +28,8 @@ export interface Metrics {
 /** How a queue message got here: its delivery count (1 = first delivery; more = an earlier attempt failed or died). */
 export interface Delivery {
   readonly attempt: number;
+  /** The queue message's id, the same on each of its redeliveries and different for a duplicate sent again. */
+  readonly messageId?: string;
 }
 
 export interface Deps {

@@ -8,13 +8,14 @@
  * stays `preparing` with the wait recorded, and looks again through a delayed run-start message.
  */
 import { ConcurrencyError, PermanentError } from "../domain/errors";
-import { hydrationRecheckSeconds, maxClearBytes } from "../domain/limits";
+import { hydrationRecheckSeconds, maxClearBytes, stalledAfterMs } from "../domain/limits";
 import { unsupportedDiskReason } from "../domain/manifest";
 import { type RunStartMessage, queueNames } from "../domain/messages";
 import { type FullCopyReason, type ProtectedDiskConfig, diskRefOf, leaseIdOf } from "../domain/model";
+import { withoutAbsent } from "../domain/objects";
 import { PAGE_BYTES, TiB } from "../domain/ranges";
 import type { ChainBase, PreparedRun, RunIn, RunView, Versioned } from "../domain/records";
-import type { Deps, DiskInfo, Log, SnapshotInfo, TargetBlob, TargetLease, TargetState } from "./deps";
+import type { Delivery, Deps, DiskInfo, Log, SnapshotInfo, TargetBlob, TargetLease, TargetState } from "./deps";
 import { startManagedCopy } from "./managed-copy";
 import { updateState } from "./runs";
 
@@ -24,7 +25,7 @@ export const snapshotTags = { disk: "diskdelta-disk", run: "diskdelta-run" } as 
 /** How a run copies: the diff against the chain base the TargetBlob proves it holds, or everything, and why. */
 type CopyPlan = { readonly diffFrom: ChainBase } | { readonly fullCopyReason: FullCopyReason };
 
-export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log): Promise<void> {
+export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log, delivery: Delivery = { attempt: 1 }): Promise<void> {
   const { diskKey, runId } = message;
   const found = await deps.records.getRun(diskKey, runId);
   if (!found) return log.warn("run-start for an unknown BackupRun dropped", { diskKey, runId });
@@ -32,6 +33,9 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
   // Recorded as copying but the worker may have died before queueing the first step: queue it (again).
   if (run.state === "copying" && run.step === 0) return queueStep(deps, run);
   if (run.state !== "queued" && run.state !== "preparing") return log.info("stale run-start dropped", { diskKey, runId, state: run.state });
+  if (preparedElsewhere(run, delivery, deps.now())) {
+    return log.info("run-start left to the delivery preparing the run", { diskKey, runId, claimedBy: run.claimedBy, since: run.updatedAt });
+  }
 
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
@@ -53,8 +57,13 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
   if (config.replication === "managed") return startManagedCopy(deps, { value: run, etag: found.etag }, config, disk, source, log);
 
   // Claim the run's preparation (ETag): of two deliveries racing here one goes on; the other stops before the blob.
-  const preparing: RunIn<"preparing"> = { ...claimed(run), updatedAt: deps.now().toISOString() };
-  const preparingEtag = await deps.records.putRun(preparing, found.etag);
+  const unclaimed = claimed(run);
+  const preparing: RunIn<"preparing"> = { ...unclaimed, ...withoutAbsent({ claimedBy: delivery.messageId }), updatedAt: deps.now().toISOString() };
+  const preparingEtag = await deps.records.putRun(preparing, found.etag).catch((error: unknown) => {
+    if (error instanceof ConcurrencyError) return undefined;
+    throw error;
+  });
+  if (preparingEtag === undefined) return log.info("run-start raced a duplicate that claimed the run", { diskKey, runId });
 
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const blobBytes = await deps.source.contentLength(sourceSas);
@@ -65,7 +74,7 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log)
   if ("diffFrom" in plan) await deps.compute.grantRead(plan.diffFrom.snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
 
   const prepared = {
-    ...preparing,
+    ...unclaimed,
     state: "copying",
     updatedAt: deps.now().toISOString(),
     sourceSnapshotId: source.id,
@@ -128,12 +137,24 @@ async function waitForHydration(deps: Deps, found: Versioned<RunIn<"queued" | "p
   log.info("waiting for snapshot hydration", { diskKey, runId, snapshot: source.name, completionPercent: source.completionPercent, waitingSince });
 }
 
+/**
+ * True when another message's delivery claimed the run's preparation less than `stalledAfterMs` ago: it is preparing
+ * the run (or died doing it, and its message's redelivery takes over), so this delivery, a duplicate, does not
+ * prepare it a second time and take the claim away mid-way. A claim that old is stalled: the timer's nudge, a new
+ * message, takes it over.
+ */
+function preparedElsewhere(run: RunIn<"queued" | "preparing">, delivery: Delivery, now: Date): run is ClaimedRun {
+  if (run.state !== "preparing" || run.waitingForSnapshotId !== undefined || run.waitingForCopySlot !== undefined) return false;
+  if (run.claimedBy === undefined || run.claimedBy === delivery.messageId) return false;
+  return now.getTime() - Date.parse(run.updatedAt) < stalledAfterMs;
+}
+
 /** A `preparing` run that waits for nothing. */
 type ClaimedRun = Extract<RunIn<"preparing">, { waitingForSnapshotId?: undefined; waitingForCopySlot?: undefined }>;
 
 /** The run as prepare claims it once its snapshot is usable (or to record a new wait): `preparing`, any wait over. */
 export function claimed(run: RunIn<"queued" | "preparing">): ClaimedRun {
-  const { waitingForSnapshotId: _snapshot, waitingSince: _since, completionPercent: _percent, waitingForCopySlot: _slot, ...rest }: RunView = run;
+  const { waitingForSnapshotId: _snapshot, waitingSince: _since, completionPercent: _percent, waitingForCopySlot: _slot, claimedBy: _by, ...rest }: RunView = run;
   return { ...rest, state: "preparing" };
 }
 

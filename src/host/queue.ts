@@ -56,8 +56,9 @@ export function queueHandler<Q extends QueueName>(queue: Q, work: QueueWork<Q>):
     const { message } = received;
     const deps = getDeps(context);
     const attempt = Number(context.triggerMetadata?.dequeueCount ?? 1);
+    const messageId = context.triggerMetadata?.id;
     try {
-      await work(deps, message, log, { attempt });
+      await work(deps, message, log, { attempt, ...(typeof messageId === "string" && messageId !== "" ? { messageId } : {}) });
     } catch (error) {
       const fail = failures[queue] as QueueFailure<Q>;
       if (isPermanent(error)) {

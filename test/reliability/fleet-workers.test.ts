@@ -63,7 +63,8 @@ describe("N workers on the same queues", () => {
       racedDuplicates += logged(app(), "copy-step raced a duplicate", from).length + logged(app(), "stale copy-step dropped", from).length;
       for (const { diskKey } of disks) {
         const [run] = await deps.records.listRuns(diskKey, 1);
-        assert.equal(run.state, "succeeded", run.state === "failed" ? run.error : run.state);
+        const retried = () => logged(app(), "transient failure; the message will be retried", from).filter((event) => event.diskKey === diskKey);
+        assert.equal(run.state, "succeeded", run.state === "failed" ? `${run.error}; retried: ${JSON.stringify(retried())}` : run.state);
         assert.equal(run.bytesCopied, changed.get(diskKey), "bytes copied equal the bytes changed");
         assert.equal(done.filter((d) => d.runId === run.runId).length, run.step, "one completion per step the run counts");
         assert.ok(run.step >= 2, `the run took several CopySteps (${run.step})`);

@@ -12,7 +12,17 @@ export async function runOf(app: TestApp, diskKey: string, runId: string): Promi
 
 /** Syncs, checks the run succeeded and that its RestorePoint equals the SourceSnapshot; returns both. */
 export async function syncAndVerify(app: TestApp, diskKey: string): Promise<{ run: RunView; point: BlobRestorePoint }> {
-  const run = await runOf(app, diskKey, await app.sync(diskKey));
+  return verifiedRun(app, diskKey, await app.sync(diskKey));
+}
+
+/** Runs the queues until idle, then checks that the started run `runId` succeeded and that its RestorePoint equals the SourceSnapshot. */
+export async function drainAndVerify(app: TestApp, diskKey: string, runId: string): Promise<{ run: RunView; point: BlobRestorePoint }> {
+  await app.host.runUntilIdle();
+  return verifiedRun(app, diskKey, runId);
+}
+
+async function verifiedRun(app: TestApp, diskKey: string, runId: string): Promise<{ run: RunView; point: BlobRestorePoint }> {
+  const run = await runOf(app, diskKey, runId);
   assert.equal(run.state, "succeeded", run.error);
   const point = (await app.restorePoints(diskKey)).find((p) => p.runId === run.runId);
   assert.ok(point, `run ${run.runId} recorded no RestorePoint`);

@@ -1,0 +1,60 @@
+/**
+ * Two run-start messages for one BackupRun (a duplicate sent again, as at-least-once queues do) reach two workers
+ * while the first is still preparing. The duplicate must leave the preparation to the delivery that claimed it — not
+ * claim it away mid-way, which made that delivery's own record write conflict and, repeated on every quick
+ * redelivery, used up its deliveries until the run failed "changed by someone else". A claimant that died is taken
+ * over by its own message's redelivery. Either way the run succeeds and its RestorePoint equals its snapshot.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type RunStartMessage, messageVersion } from "../../src/domain/messages";
+import { prepareRun } from "../../src/engine/prepare";
+import { GiB, MiB, type TestApp, useTestApp } from "../support/app";
+import { drainAndVerify } from "../support/backup";
+import { SimulatedCrash, intercept } from "../support/intercept";
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** A protected disk with data and a run started through the API, its run-start message still queued. */
+async function startedRun(app: TestApp, name: string): Promise<RunStartMessage> {
+  const diskId = await app.createDisk(name, 1 * GiB);
+  app.stack.disks.writeSeeded(diskId, 0, 6 * MiB, 91);
+  const diskKey = await app.protect(diskId);
+  const answer = await app.host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  return { v: messageVersion, kind: "run-start", diskKey, runId: (answer.body as { runId: string }).runId };
+}
+
+describe("a duplicate run-start while the run is being prepared", () => {
+  const app = useTestApp();
+
+  it("when a duplicate arrives mid-way through a prepare, then it prepares nothing and the first prepare ends unhindered", async () => {
+    const message = await startedRun(app(), "disk-prepare-race");
+    // The duplicate's own reads of ARM, counted: it must not get as far as granting the snapshot.
+    const duplicate = intercept(app().deps, "compute.grantRead", Number.POSITIVE_INFINITY, "crash");
+    let duplicateOutcome: unknown = "not run";
+    // The first delivery is paused right after its claim (its first grant): the duplicate runs then, to its end.
+    const first = intercept(app().deps, "compute.grantRead", 1, async () => {
+      duplicateOutcome = await prepareRun(duplicate.deps, message, quiet, { attempt: 1, messageId: "duplicate" }).then(() => "done", (error: unknown) => error);
+    });
+    await prepareRun(first.deps, message, quiet, { attempt: 1, messageId: "first" });
+    assert.equal(duplicateOutcome, "done");
+    assert.equal(duplicate.calls(), 0, "the duplicate granted nothing: it left the run to the first delivery");
+    const run = await app().deps.records.getRun(message.diskKey, message.runId);
+    assert.equal(run?.value.state, "copying");
+    await drainAndVerify(app(), message.diskKey, message.runId);
+  });
+
+  it("when the delivery that claimed the run dies, then a duplicate leaves it and the claimant's redelivery prepares it", async () => {
+    const message = await startedRun(app(), "disk-prepare-crash");
+    const crashing = intercept(app().deps, "compute.grantRead", 1, "crash");
+    await assert.rejects(prepareRun(crashing.deps, message, quiet, { attempt: 1, messageId: "claimant" }), SimulatedCrash);
+    const duplicate = intercept(app().deps, "compute.grantRead", Number.POSITIVE_INFINITY, "crash");
+    await prepareRun(duplicate.deps, message, quiet, { attempt: 1, messageId: "duplicate" });
+    assert.equal(duplicate.calls(), 0, "a claim younger than stalledAfterMs is left to its message");
+    assert.equal((await app().deps.records.getRun(message.diskKey, message.runId))?.value.state, "preparing");
+    await prepareRun(app().deps, message, quiet, { attempt: 2, messageId: "claimant" });
+    assert.equal((await app().deps.records.getRun(message.diskKey, message.runId))?.value.state, "copying");
+    await drainAndVerify(app(), message.diskKey, message.runId);
+  });
+});
