@@ -41,8 +41,11 @@ export interface LocalHost {
   /** Base URL of the HTTP routes once `listen` was called (http://127.0.0.1:port/api). */
   apiUrl?: string;
   listen(port?: number): Promise<string>;
-  /** Starts polling queues and the timer, as the host does. */
-  start(): void;
+  /**
+   * Starts polling queues and the timer, as the host does; `timer: false` polls the queues only, for callers that
+   * decide themselves when runs start (`tick`).
+   */
+  start(options?: { readonly timer?: boolean }): void;
   /** Fires the timer once now. */
   tick(): Promise<void>;
   /** Receives and processes queue messages until every queue is empty and nothing is in flight. */
@@ -216,9 +219,9 @@ export function createLocalHost(options: LocalHostOptions): LocalHost {
       host.apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
       return host.apiUrl;
     },
-    start() {
+    start({ timer = true } = {}) {
       polling = true;
-      for (const fn of timerFunctions) {
+      for (const fn of timer ? timerFunctions : []) {
         timers.push(new Cron(resolveSetting(fn.schedule), () => void tick().catch((e: unknown) => sink("error", fn.name, String(e)))));
       }
       const loop = async () => {
