@@ -5,11 +5,12 @@
  * signatures do not cover Host, so signed requests stay valid — except a SAS restricted to https, which is
  * re-signed for Azurite's plain-http port (`https-only-sas.ts`).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
 import { type BlobLimiter, admitPageWrite } from "./dataplane/blob-limits";
+import { createPageBlobTiers } from "./dataplane/page-blob-tiers";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
 import { EmulatorHttpError, SourceUnreachableError, type SourceReader } from "./disks/api";
 import { httpError, storageErrors } from "./error-catalog";
@@ -37,7 +38,8 @@ export interface BlobProxyOptions {
   limiter?: BlobLimiter;
   /**
    * Accounts that are premium (`Premium_LRS`, kind StorageV2): they hold page blobs only, so block and append blob
-   * requests are refused with 400 BlobTypeNotSupported, and Get Account Information answers their SKU.
+   * requests are refused with 400 BlobTypeNotSupported; Get Account Information answers their SKU; their page blobs
+   * have performance tiers (`dataplane/page-blob-tiers.ts`).
    */
   premiumAccounts?: ReadonlySet<string>;
 }
@@ -50,6 +52,13 @@ export interface BlobProxy {
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Closes pooled connections. */
   close(): void;
+}
+
+/** How `forward` treats Azurite's answer. */
+interface ForwardOptions {
+  readonly rewrite?: (body: string) => string;
+  readonly answerHeaders?: (answer: IncomingMessage) => Record<string, string> | undefined;
+  readonly onAnswer?: (status: number) => unknown;
 }
 
 interface ByteRange {
@@ -102,6 +111,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   const azuriteAgent = new HttpAgent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128 });
   const sourceAgent = new HttpsAgent({ keepAlive: true, maxSockets: 128, ca: options.ca });
   const behaviour = options.behaviour ?? new BehaviourSettings();
+  const tiers = createPageBlobTiers();
 
   function accountOf(path: string): string | undefined {
     const name = path.split("/", 2)[1]?.split("?", 1)[0];
@@ -119,7 +129,8 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       if (premium && isBlockOrAppendBlobWrite(req)) refuseBlockBlob(req, accounts.get(accountName)!);
       if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
       else if (isGetPageRanges(req)) getPageRanges(req, res);
-      else if (premium && isGetAccountInformation(req)) forward(req, res, undefined, premiumAccountHeaders);
+      else if (premium && isGetAccountInformation(req)) forward(req, res, { answerHeaders: () => premiumAccountHeaders });
+      else if (premium) await premiumTiered(req, res, accounts.get(accountName)!);
       else forward(req, res);
     } catch (error) {
       if (!(error instanceof EmulatorHttpError)) throw error;
@@ -135,7 +146,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
    */
   function getPageRanges(req: IncomingMessage, res: ServerResponse): void {
     const paging = pageListPaging(new URL(req.url ?? "/", "http://proxy"), req.headers, behaviour.pageListMaxRanges);
-    forward(req, res, (xml) => pageListXml(takePage(parsePageListXml(xml), paging)));
+    forward(req, res, { rewrite: (xml) => pageListXml(takePage(parsePageListXml(xml), paging)) });
   }
 
   /**
@@ -149,10 +160,70 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   }
 
   /**
-   * Streams the request to Azurite and Azurite's answer back, both ways without buffering; with `rewrite`, a
-   * 200 answer's body is read whole and replaced by what `rewrite` makes of it; `answerHeaders` replace Azurite's.
+   * A premium account's request where page blob tiers matter (`dataplane/page-blob-tiers.ts`): Set Blob Tier is
+   * answered here (Shared Key; with a SAS it goes to Azurite, which keeps no page blob tiers); Get Blob Properties
+   * answers carry the tier; a page blob created (Put Blob, with or without `x-ms-access-tier`) or deleted sets or
+   * forgets it. Anything else is forwarded.
    */
-  function forward(req: IncomingMessage, res: ServerResponse, rewrite?: (body: string) => string, answerHeaders?: Record<string, string>): void {
+  async function premiumTiered(req: IncomingMessage, res: ServerResponse, account: SharedKeyAccount): Promise<void> {
+    const target = new URL(req.url ?? "/", "http://proxy");
+    const path = decodeURIComponent(target.pathname);
+    const comp = target.searchParams.get("comp");
+    const onBase = !target.searchParams.has("snapshot") && !target.searchParams.has("versionid");
+    if (req.method === "PUT" && comp === "tier" && onBase && !authenticate(req, target, account)) {
+      const properties = await azuriteHead(target.pathname, account);
+      // Azurite says what the service says of a blob that is not there.
+      if (properties.statusCode !== 200) return forward(req, res);
+      tiers.set(path, tiers.check(header(req, "x-ms-access-tier"), Number(properties.headers["content-length"] ?? 0)));
+      res.writeHead(200, { "x-ms-request-id": randomUUID(), "x-ms-version": storageServiceVersion, "content-length": "0" });
+      return void res.end();
+    }
+    if (req.method === "HEAD" && comp === null) {
+      return forward(req, res, { answerHeaders: (answer) => tiers.answerHeaders(path, answer.headers) });
+    }
+    if (req.method === "PUT" && comp === null && String(req.headers["x-ms-blob-type"] ?? "").toLowerCase() === "pageblob") {
+      const asked = header(req, "x-ms-access-tier");
+      const tier = asked === undefined ? undefined : tiers.check(asked, Number(header(req, "x-ms-blob-content-length") ?? 0));
+      if (asked !== undefined) withoutTierHeader(req, target, account);
+      return forward(req, res, { onAnswer: (status) => status === 201 && tiers.set(path, tier) });
+    }
+    if (req.method === "DELETE" && comp === null && onBase && header(req, "x-ms-delete-snapshots") !== "only") {
+      return forward(req, res, { onAnswer: (status) => status === 202 && tiers.set(path, undefined) });
+    }
+    forward(req, res);
+  }
+
+  /**
+   * Takes `x-ms-access-tier` off a Put Blob this proxy keeps the tier of (Azurite refuses tiers on page blobs): a
+   * Shared Key request is verified here and signed again without it; a SAS does not sign headers.
+   */
+  function withoutTierHeader(req: IncomingMessage, target: URL, account: SharedKeyAccount): void {
+    const usesSas = authenticate(req, target, account);
+    delete req.headers["x-ms-access-tier"];
+    if (!usesSas) req.headers.authorization = sharedKeyAuthorization(req.method ?? "PUT", req.url ?? "/", req.headers, account);
+  }
+
+  /** Get Blob Properties of the blob at `path` as the proxy itself asks Azurite, signed with the account key. */
+  function azuriteHead(path: string, account: SharedKeyAccount): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { "x-ms-version": storageServiceVersion, "x-ms-date": new Date().toUTCString() };
+    headers.authorization = sharedKeyAuthorization("HEAD", path, headers, account);
+    return new Promise((resolve, reject) => {
+      const head = httpRequest({ host: azurite.hostname, port: azurite.port, method: "HEAD", path, headers: { ...headers, host: azurite.host }, agent: azuriteAgent }, (answer) => {
+        answer.resume();
+        resolve(answer);
+      });
+      head.on("error", () => reject(httpError(storageErrors.azuriteSilent)));
+      head.end();
+    });
+  }
+
+  /**
+   * Streams the request to Azurite and Azurite's answer back, both ways without buffering; with `rewrite`, a
+   * 200 answer's body is read whole and replaced by what `rewrite` makes of it; `answerHeaders` are added to (and
+   * replace) Azurite's on a 200; `onAnswer` learns the status Azurite answered.
+   */
+  function forward(req: IncomingMessage, res: ServerResponse, how: ForwardOptions = {}): void {
+    const { rewrite, answerHeaders, onAnswer } = how;
     const upstream = httpRequest(
       {
         host: azurite.hostname,
@@ -163,11 +234,12 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
         agent: azuriteAgent,
       },
       (answer) => {
+        onAnswer?.(answer.statusCode ?? 502);
         if (rewrite && answer.statusCode === 200) {
           relayRewritten(answer, res, rewrite);
           return;
         }
-        res.writeHead(answer.statusCode ?? 502, { ...withoutHopByHop(answer.headers), ...(answer.statusCode === 200 ? answerHeaders : undefined) });
+        res.writeHead(answer.statusCode ?? 502, { ...withoutHopByHop(answer.headers), ...(answer.statusCode === 200 ? answerHeaders?.(answer) : undefined) });
         answer.pipe(res);
       },
     );

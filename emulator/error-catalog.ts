@@ -58,6 +58,12 @@ export const storageErrors = {
   },
   /** A premium (page blob only) account's answer to a block or append blob request; the message is the service's, from public reports. */
   blockBlobsNotSupported: { status: 400, code: "BlobTypeNotSupported", message: "Block blobs are not supported." },
+  invalidBlobTier: { status: 400, code: "InvalidBlobTier", message: "The specified blob tier is invalid." },
+  blobTierInadequateForContentLength: {
+    status: 409,
+    code: "BlobTierInadequateForContentLength",
+    message: "The specified blob tier size limit cannot be less than content length.",
+  },
   outOfRangeInput: { status: 400, code: "OutOfRangeInput", message: "One of the request inputs is out of range." },
   md5Mismatch: {
     status: 400,

@@ -13,6 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
+import { inferredPageBlobTier } from "../../src/domain/page-blob-tiers";
 import { storageErrors, type ServiceError } from "../error-catalog";
 import { answerStorageError } from "../service-errors";
 
@@ -40,31 +41,11 @@ export const serviceBlobWriteLimits: BlobWriteLimits = {
 };
 
 /**
- * A premium page blob's targets are set by its performance tier, which its size chooses (the smallest tier that holds
- * it; a larger tier can be set, and is billed): the premium page blob tiers of
- * https://learn.microsoft.com/azure/virtual-machines/disks-types ("Premium SSD sizes", per-disk IOPS and MB/s, MB =
- * 10^6 bytes) as Set Blob Tier names them (P4 … P60; a page blob holds at most 8 TiB, so P70 and P80 never apply).
+ * The limits of a premium page blob of `sizeBytes`: its performance tier's (the smallest that holds it; the table is
+ * src/domain/page-blob-tiers.ts), with the standard account's request rate.
  */
-export const premiumPageBlobTiers = [
-  { tier: "P4", maxBytes: 32 * 2 ** 30, requestsPerSecond: 120, bytesPerSecond: 25e6 },
-  { tier: "P6", maxBytes: 64 * 2 ** 30, requestsPerSecond: 240, bytesPerSecond: 50e6 },
-  { tier: "P10", maxBytes: 128 * 2 ** 30, requestsPerSecond: 500, bytesPerSecond: 100e6 },
-  { tier: "P15", maxBytes: 256 * 2 ** 30, requestsPerSecond: 1_100, bytesPerSecond: 125e6 },
-  { tier: "P20", maxBytes: 512 * 2 ** 30, requestsPerSecond: 2_300, bytesPerSecond: 150e6 },
-  { tier: "P30", maxBytes: 1024 * 2 ** 30, requestsPerSecond: 5_000, bytesPerSecond: 200e6 },
-  { tier: "P40", maxBytes: 2048 * 2 ** 30, requestsPerSecond: 7_500, bytesPerSecond: 250e6 },
-  { tier: "P50", maxBytes: 4096 * 2 ** 30, requestsPerSecond: 7_500, bytesPerSecond: 250e6 },
-  { tier: "P60", maxBytes: 8192 * 2 ** 30, requestsPerSecond: 16_000, bytesPerSecond: 500e6 },
-] as const;
-
-/** The premium tier a page blob of `sizeBytes` gets by its size; undefined beyond a page blob's 8 TiB. */
-export function premiumPageBlobTier(sizeBytes: number): (typeof premiumPageBlobTiers)[number] | undefined {
-  return premiumPageBlobTiers.find((tier) => sizeBytes <= tier.maxBytes);
-}
-
-/** The limits of a premium page blob of `sizeBytes` (its tier's), with the standard account's request rate. */
 export function premiumBlobWriteLimits(sizeBytes: number): BlobWriteLimits {
-  const tier = premiumPageBlobTier(sizeBytes);
+  const tier = inferredPageBlobTier(sizeBytes);
   if (!tier) throw new Error(`a page blob holds at most 8 TiB; ${sizeBytes} bytes has no premium tier`);
   return { ...serviceBlobWriteLimits, blobBytesPerSecond: tier.bytesPerSecond, blobRequestsPerSecond: tier.requestsPerSecond };
 }

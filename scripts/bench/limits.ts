@@ -6,7 +6,8 @@
  * density (so the same gaps), is request-bound, and is copied once without and once with cost-aware coalescing.
  * Fragmented changes go to the counting page sink (sink.ts), everything else through the stack's blob proxy.
  */
-import { type BlobWriteLimits, createBlobLimiter, premiumBlobWriteLimits, premiumPageBlobTier, serviceBlobWriteLimits } from "../../emulator/dataplane/blob-limits";
+import { type BlobWriteLimits, createBlobLimiter, premiumBlobWriteLimits, serviceBlobWriteLimits } from "../../emulator/dataplane/blob-limits";
+import { inferredPageBlobTier } from "../../src/domain/page-blob-tiers";
 import { mergeGapBytes } from "../../src/domain/plan";
 import { GiB, MiB } from "../../src/domain/ranges";
 import { type BenchStack, startBenchStack } from "./context";
@@ -88,23 +89,19 @@ const standardSeed: SeedTarget = { name: "full copy", diskBytes: 64 * GiB, limit
 
 /**
  * The same disk's TargetBlob in a premium account: 64 GiB + 512 B is a P10 blob (100 MB/s, 500 writes/s), and the
- * worker is paced to it (in whole MiB/s, the setting's unit). P10, not the seed model's P60: the local stack serves
+ * worker, at the default settings, paces itself to the tier the blob reports. P10, not the seed model's P60: the local stack serves
  * about 130 MiB/s on loopback (scenario 1's raw Put Page), below P60's 477 MiB/s, so only a tier below that
  * measures diskdelta rather than this machine.
  */
 function premiumSeed(): SeedTarget {
   const diskBytes = 64 * GiB;
   const limits = { ...premiumBlobWriteLimits(diskBytes + 512), serviceTimeMs: benchLimits.serviceTimeMs };
-  const tier = premiumPageBlobTier(diskBytes + 512)?.tier ?? "?";
+  const tier = inferredPageBlobTier(diskBytes + 512)?.tier ?? "?";
   return {
     name: `full copy into a premium ${tier} blob`,
     diskBytes,
     limits,
-    worker: {
-      ...pacedWorker,
-      DISKDELTA_TARGET_BLOB_MIB_PER_SECOND: String(Math.floor(limits.blobBytesPerSecond / MiB)),
-      DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND: String(limits.blobRequestsPerSecond),
-    },
+    worker: pacedWorker,
   };
 }
 

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, type ContainerClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { InvalidRecordError, codeOf, isLeaseLost, statusOf } from "../domain/errors";
+import { withoutAbsent } from "../domain/objects";
 import { type RestorePointManifest, guestStateBlobName, manifestBlobName, parseManifestBlobName, restorePointManifestSchema } from "../domain/manifest";
 import type { TargetLocation } from "../domain/target-location";
 import { type ByteRange, lengthOf } from "../domain/ranges";
@@ -42,6 +43,11 @@ export interface TargetState {
   readonly owner?: string;
   readonly holds?: TargetStamp["holds"];
   readonly leased: boolean;
+  /**
+   * The blob's tier as Get Blob Properties reports it (`x-ms-access-tier`): a premium page blob's performance tier
+   * (`P10`), set or inferred from its size; absent on a standard account's page blob.
+   */
+  readonly accessTier?: string;
 }
 
 /** Proof of holding the TargetBlob's lease; every write requires one, so an unfenced write does not compile. */
@@ -63,7 +69,7 @@ export interface TargetBlob {
   readonly location: TargetLocation;
   /** Current size, or undefined when the blob does not exist. */
   size(): Promise<number | undefined>;
-  /** Size, stamp and lease state, or undefined when the blob does not exist. */
+  /** Size, stamp, lease state and tier, or undefined when the blob does not exist. */
   inspect(): Promise<TargetState | undefined>;
   /** True when no page of the blob is allocated (asks for one range only). */
   isEmpty(): Promise<boolean>;
@@ -214,7 +220,8 @@ export function createTargetBlobFactory(
         try {
           const properties = await blob.getProperties();
           if (properties.contentLength === undefined) throw new Error(`Get Blob Properties of ${blob.url} answered without Content-Length; retrying`);
-          return { sizeBytes: properties.contentLength, ...stampOf(properties.metadata ?? {}), leased: properties.leaseState === "leased" };
+          const found = { sizeBytes: properties.contentLength, ...stampOf(properties.metadata ?? {}), leased: properties.leaseState === "leased" };
+          return { ...found, ...withoutAbsent({ accessTier: properties.accessTier }) };
         } catch (error) {
           if (statusOf(error) === 404) return undefined;
           throw error;

@@ -16,6 +16,7 @@ import { isDeepStrictEqual } from "node:util";
 import { ConcurrencyError, PermanentError, describeError, isLeaseLost, isSourceError, statusOf } from "../domain/errors";
 import { diffWindowLimits } from "../domain/limits";
 import { type CopyStepMessage, queueNames } from "../domain/messages";
+import { pageBlobTierNamed } from "../domain/page-blob-tiers";
 import { type MergePolicy, type PageOperation, type WindowDiff, adaptWindowBytes, fullCopyDiff, mergeGapBytes, nextWindow, planWindow } from "../domain/plan";
 import { type ByteRange, MiB } from "../domain/ranges";
 import type { Settings } from "../config";
@@ -103,8 +104,9 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
   }
   const config = await deps.records.getDisk(diskKey);
   if (!config) throw new PermanentError("DiskNotProtected", `disk ${diskKey} is no longer protected`);
-  const rates = targetBlobRates(deps.settings);
-  const target = pacedWrites(deps.targets(config.target), rates);
+  const unpaced = deps.targets(config.target);
+  const rates = targetBlobRates(deps.settings, (await unpaced.inspect())?.accessTier);
+  const target = pacedWrites(unpaced, rates);
   const merge = mergePolicy(deps.settings, rates);
   const lease: TargetLease = { leaseId: run.leaseId };
   const access = new SourceAccess(deps, run);
@@ -262,8 +264,14 @@ async function diffOf(deps: Deps, access: SourceAccess, run: RunIn<"copying">, w
   return { window, changed, cleared, allocated: await deps.source.allocated(sourceSas, window) };
 }
 
-/** One TargetBlob's scalability targets as the settings give them: what its writes are paced to and merged for. */
-function targetBlobRates(settings: Settings): WritePacing {
+/**
+ * One TargetBlob's scalability targets, what its writes are paced to and merged for: a premium page blob's are its
+ * performance tier's, as the blob reports it (`accessTier`: set, or inferred from its size); a standard page blob's
+ * are the settings'.
+ */
+export function targetBlobRates(settings: Settings, accessTier: string | undefined): WritePacing {
+  const tier = pageBlobTierNamed(accessTier);
+  if (tier) return { bytesPerSecond: tier.bytesPerSecond, requestsPerSecond: tier.requestsPerSecond };
   return { bytesPerSecond: settings.DISKDELTA_TARGET_BLOB_MIB_PER_SECOND * MiB, requestsPerSecond: settings.DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND };
 }
 

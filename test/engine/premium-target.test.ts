@@ -2,11 +2,13 @@
  * A premium page blob account as the target: it holds page blobs only, so every blob diskdelta keeps there — the
  * TargetBlob, its descriptions, checksums and restore holds — must be a page blob. Backups, the catalog read from
  * the target account alone, and a restore must work as on a standard account, and each RestorePoint must equal its
- * SourceSnapshot byte for byte.
+ * SourceSnapshot byte for byte. A premium page blob's targets are its performance tier's, which the blob reports:
+ * the copy is paced to them.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { StorageSharedKeyCredential } from "@azure/storage-blob";
+import { type PageBlobClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { premiumBlobWriteLimits } from "../../emulator/dataplane/blob-limits";
 import { createTargetCatalog } from "../../src/adapters/target-catalog";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { codeOf, statusOf } from "../../src/domain/errors";
@@ -32,6 +34,54 @@ describe("a premium page blob target account", () => {
     await page.create(1024);
     assert.equal((await page.getProperties()).blobType, "PageBlob");
     assert.equal((await container.getAccountInfo()).skuName, "Premium_LRS");
+  });
+
+  it("when a page blob's tier is asked, set, refused and forgotten, then it answers as the service documents", async () => {
+    const container = targetBlobService(app().stack).getContainerClient("premium-tiers");
+    await container.createIfNotExists();
+    const tierOf = async (blob: PageBlobClient) => {
+      const { accessTier, accessTierInferred } = await blob.getProperties();
+      return { accessTier, inferred: accessTierInferred === true };
+    };
+    const errorOf = (call: Promise<unknown>) => call.then(() => undefined, (thrown: unknown) => [statusOf(thrown), codeOf(thrown)]);
+
+    const small = container.getPageBlobClient("small.vhd");
+    await small.create(64 * GiB + 512);
+    assert.deepEqual(await tierOf(small), { accessTier: "P10", inferred: true }, "the smallest tier that holds a 64 GiB disk and its footer");
+    await small.setAccessTier("P30");
+    assert.deepEqual(await tierOf(small), { accessTier: "P30", inferred: false });
+    assert.deepEqual(await errorOf(small.setAccessTier("P6")), [409, "BlobTierInadequateForContentLength"]);
+    assert.deepEqual(await errorOf(small.setAccessTier("Hot")), [400, "InvalidBlobTier"]);
+    assert.deepEqual(await tierOf(small), { accessTier: "P30", inferred: false }, "a refused tier changes nothing");
+    await small.delete();
+    await small.create(1024);
+    assert.deepEqual(await tierOf(small), { accessTier: "P4", inferred: true }, "a deleted blob's tier is forgotten");
+
+    const created = container.getPageBlobClient("created.vhd");
+    await created.create(1024, { tier: "P20" });
+    assert.deepEqual(await tierOf(created), { accessTier: "P20", inferred: false }, "Put Blob sets the tier it names");
+    assert.deepEqual(await errorOf(container.getPageBlobClient("too-big.vhd").create(256 * GiB, { tier: "P10" })), [409, "BlobTierInadequateForContentLength"]);
+  });
+
+  it("when the TargetBlob's tier is below a standard page blob's targets, then the copy is paced to the tier and never answered 503", async () => {
+    const { stack } = app();
+    const diskId = await app().createDisk("disk-premium-p4", 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 48 * MiB, 74);
+    stack.disks.writeSeeded(diskId, 512 * MiB, 16 * MiB, 75);
+    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-paced", storageAccountId: stack.target.resourceId };
+    const diskKey = await app().protect(diskId, { target });
+    // The TargetBlob (1 GiB + 512 B) is P4: 25 MB/s, below the 60 MiB/s the settings give a standard blob.
+    stack.blobLimits.set(premiumBlobWriteLimits(1 * GiB + 512));
+    const before = { ...stack.blobLimits.counts };
+    try {
+      const { run, point } = await syncAndVerify(app(), diskKey);
+      assert.equal(run.bytesCopied, 64 * MiB + 512, "the written ranges and the footer page");
+      assert.equal((await targetBlobService(stack).getContainerClient("premium-paced").getPageBlobClient(locationFromUrl(point.targetBlobUrl).blobName).getProperties()).accessTier, "P4");
+      assert.equal(stack.blobLimits.counts.refused - before.refused, 0, "paced to the blob's own tier, no write was refused");
+      assert.ok(stack.blobLimits.counts.admitted - before.admitted >= 16, "the writes passed the modelled limits");
+    } finally {
+      stack.blobLimits.set(undefined);
+    }
   });
 
   it("when a disk is backed up into it twice and restored, then every blob is a page blob and the RestorePoints equal their snapshots", async () => {
