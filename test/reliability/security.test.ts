@@ -11,7 +11,7 @@ import { StorageSharedKeyCredential } from "@azure/storage-blob";
 import { createDeps } from "../../src/composition";
 import { loadSettings } from "../../src/config";
 import type { RunView } from "../../src/domain/records";
-import { describeError, redact } from "../../src/domain/errors";
+import { describeError, redact, statusOf } from "../../src/domain/errors";
 import { parseDiskId } from "../../src/domain/model";
 import type { Deps } from "../../src/engine/deps";
 import type { MemoryMetrics } from "../../src/host/metrics";
@@ -205,10 +205,16 @@ describe("security", () => {
         return run;
       };
       const revoke = async () => app().compute.snapshots.revokeAccess(resourceGroup, await activeSnapshot(), poll);
+      // Someone deletes the snapshot, insisting: a copy of the run may be granted access again (after its 403) between
+      // the revoke and the delete, which Azure then refuses (409, "has an active SAS").
       const revokeAndDelete = async () => {
         const name = await activeSnapshot();
-        await app().compute.snapshots.revokeAccess(resourceGroup, name, poll);
-        await app().compute.snapshots.delete(resourceGroup, name, poll);
+        for (let attempt = 1; ; attempt++) {
+          await app().compute.snapshots.revokeAccess(resourceGroup, name, poll);
+          const refused = await app().compute.snapshots.delete(resourceGroup, name, poll).then(() => undefined, (error: unknown) => error);
+          if (refused === undefined) return;
+          if (statusOf(refused) !== 409 || attempt >= 5) throw refused;
+        }
       };
 
       write(0);
