@@ -167,7 +167,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
    */
   async function premiumTiered(req: IncomingMessage, res: ServerResponse, account: SharedKeyAccount): Promise<void> {
     const target = new URL(req.url ?? "/", "http://proxy");
-    const path = decodeURIComponent(target.pathname);
+    const path = decodedPath(target.pathname);
     const comp = target.searchParams.get("comp");
     const onBase = !target.searchParams.has("snapshot") && !target.searchParams.has("versionid");
     if (req.method === "PUT" && comp === "tier" && onBase && !authenticate(req, target, account)) {
@@ -462,6 +462,15 @@ function relayRewritten(answer: IncomingMessage, res: ServerResponse, rewrite: (
  */
 function abandonUnsent(upstream: ClientRequest): void {
   if (!upstream.writableFinished) upstream.destroy();
+}
+
+/** A request path as one key whatever a client percent-encodes; a malformed escape leaves it as sent. */
+function decodedPath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
 }
 
 function isGetPageRanges(req: IncomingMessage): boolean {
