@@ -14,7 +14,7 @@ import { type RunStartMessage, queueNames } from "../domain/messages";
 import { type FullCopyReason, type ProtectedDiskConfig, diskRefOf, leaseIdOf } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
 import { PAGE_BYTES, TiB } from "../domain/ranges";
-import type { ChainBase, PreparedRun, RunIn, RunView, Versioned } from "../domain/records";
+import type { BackupRun, ChainBase, PreparedRun, RunIn, RunView, Versioned } from "../domain/records";
 import type { Delivery, Deps, DiskInfo, Log, SnapshotInfo, TargetBlob, TargetLease, TargetState } from "./deps";
 import { startManagedCopy } from "./managed-copy";
 import { updateState } from "./runs";
@@ -34,7 +34,8 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log,
   if (run.state === "copying" && run.step === 0) return queueStep(deps, run);
   if (run.state !== "queued" && run.state !== "preparing") return log.info("stale run-start dropped", { diskKey, runId, state: run.state });
   if (preparedElsewhere(run, delivery, deps.now())) {
-    return log.info("run-start left to the delivery preparing the run", { diskKey, runId, claimedBy: run.claimedBy, since: run.updatedAt });
+    const view: RunView = run;
+    return log.info("run-start left to the delivery preparing the run", { diskKey, runId, claimedBy: view.claimedBy, since: run.updatedAt });
   }
 
   const config = await deps.records.getDisk(diskKey);
@@ -59,9 +60,11 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log,
   // Claim the run's preparation (ETag): of two deliveries racing here one goes on; the other stops before the blob.
   const unclaimed = claimed(run);
   const preparing: RunIn<"preparing"> = { ...unclaimed, ...withoutAbsent({ claimedBy: delivery.messageId }), updatedAt: deps.now().toISOString() };
-  const preparingEtag = await deps.records.putRun(preparing, found.etag).catch((error: unknown) => {
-    if (error instanceof ConcurrencyError) return undefined;
-    throw error;
+  const preparingEtag = await deps.records.putRun(preparing, found.etag).catch(async (error: unknown) => {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    // The write that conflicted may be this one's own, stored before its answer was lost and retried: then go on.
+    const now = await deps.records.getRun(diskKey, runId);
+    return now && ownClaim(now.value, delivery) ? now.etag : undefined;
   });
   if (preparingEtag === undefined) return log.info("run-start raced a duplicate that claimed the run", { diskKey, runId });
 
@@ -143,10 +146,16 @@ async function waitForHydration(deps: Deps, found: Versioned<RunIn<"queued" | "p
  * prepare it a second time and take the claim away mid-way. A claim that old is stalled: the timer's nudge, a new
  * message, takes it over.
  */
-function preparedElsewhere(run: RunIn<"queued" | "preparing">, delivery: Delivery, now: Date): run is ClaimedRun {
+function preparedElsewhere(run: RunIn<"queued" | "preparing">, delivery: Delivery, now: Date): boolean {
   if (run.state !== "preparing" || run.waitingForSnapshotId !== undefined || run.waitingForCopySlot !== undefined) return false;
   if (run.claimedBy === undefined || run.claimedBy === delivery.messageId) return false;
   return now.getTime() - Date.parse(run.updatedAt) < stalledAfterMs;
+}
+
+/** True when the run is claimed, waiting for nothing, by this delivery's message. */
+function ownClaim(run: BackupRun, delivery: Delivery): boolean {
+  return run.state === "preparing" && run.waitingForSnapshotId === undefined && run.waitingForCopySlot === undefined
+    && delivery.messageId !== undefined && run.claimedBy === delivery.messageId;
 }
 
 /** A `preparing` run that waits for nothing. */

@@ -3,10 +3,11 @@
  * while the first is still preparing. The duplicate must leave the preparation to the delivery that claimed it — not
  * claim it away mid-way, which made that delivery's own record write conflict and, repeated on every quick
  * redelivery, used up its deliveries until the run failed "changed by someone else". A claimant that died is taken
- * over by its own message's redelivery. Either way the run succeeds and its RestorePoint equals its snapshot.
+ * over by its own message's redelivery, and a claim whose own write was answered as a conflict is still its own. Either way the run succeeds and its RestorePoint equals its snapshot.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ConcurrencyError } from "../../src/domain/errors";
 import { type RunStartMessage, messageVersion } from "../../src/domain/messages";
 import { prepareRun } from "../../src/engine/prepare";
 import { GiB, MiB, type TestApp, useTestApp } from "../support/app";
@@ -42,6 +43,23 @@ describe("a duplicate run-start while the run is being prepared", () => {
     assert.equal(duplicate.calls(), 0, "the duplicate granted nothing: it left the run to the first delivery");
     const run = await app().deps.records.getRun(message.diskKey, message.runId);
     assert.equal(run?.value.state, "copying");
+    await drainAndVerify(app(), message.diskKey, message.runId);
+  });
+
+  it("when the claim's own write is stored but answered as a conflict (its answer lost, the retry refused), then the delivery goes on with its claim", async () => {
+    const message = await startedRun(app(), "disk-prepare-own-claim");
+    const { deps } = app();
+    let lost = false;
+    // The first record write (the claim) is stored, and then reported as the conflict its retry would meet.
+    const records = { ...deps.records, putRun: async (...args: Parameters<typeof deps.records.putRun>) => {
+      const etag = await deps.records.putRun(...args);
+      if (lost) return etag;
+      lost = true;
+      throw new ConcurrencyError(`BackupRun ${message.runId}`);
+    } };
+    await prepareRun({ ...deps, records }, message, quiet, { attempt: 1, messageId: "claimant" });
+    assert.ok(lost);
+    assert.equal((await app().deps.records.getRun(message.diskKey, message.runId))?.value.state, "copying", "not left claimed by nobody");
     await drainAndVerify(app(), message.diskKey, message.runId);
   });
 
