@@ -174,7 +174,9 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       const properties = await azuriteHead(target.pathname, account);
       // Azurite says what the service says of a blob that is not there.
       if (properties.statusCode !== 200) return forward(req, res);
-      tiers.set(path, tiers.check(header(req, "x-ms-access-tier"), Number(properties.headers["content-length"] ?? 0)));
+      const asked = header(req, "x-ms-access-tier");
+      if (asked === undefined) throw httpError(storageErrors.missingRequiredHeader, { HeaderName: "x-ms-access-tier" });
+      tiers.set(path, tiers.check(asked, Number(properties.headers["content-length"] ?? 0)));
       res.writeHead(200, { "x-ms-request-id": randomUUID(), "x-ms-version": storageServiceVersion, "content-length": "0" });
       return void res.end();
     }
@@ -183,8 +185,9 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     }
     if (req.method === "PUT" && comp === null && String(req.headers["x-ms-blob-type"] ?? "").toLowerCase() === "pageblob") {
       const asked = header(req, "x-ms-access-tier");
-      const tier = asked === undefined ? undefined : tiers.check(asked, Number(header(req, "x-ms-blob-content-length") ?? 0));
+      // Authenticated first (the service answers 403 before it looks at the tier), then the header is taken off.
       if (asked !== undefined) withoutTierHeader(req, target, account);
+      const tier = asked === undefined ? undefined : tiers.check(asked, Number(header(req, "x-ms-blob-content-length") ?? 0));
       return forward(req, res, { onAnswer: (status) => status === 201 && tiers.set(path, tier) });
     }
     if (req.method === "DELETE" && comp === null && onBase && header(req, "x-ms-delete-snapshots") !== "only") {
