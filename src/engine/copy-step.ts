@@ -269,7 +269,7 @@ async function diffOf(deps: Deps, access: SourceAccess, run: RunIn<"copying">, w
  * performance tier's, as the blob reports it (`accessTier`: set, or inferred from its size); a standard page blob's
  * are the settings'.
  */
-export function targetBlobRates(settings: Settings, accessTier: string | undefined): WritePacing {
+function targetBlobRates(settings: Settings, accessTier: string | undefined): WritePacing {
   const tier = pageBlobTierNamed(accessTier);
   if (tier) return { bytesPerSecond: tier.bytesPerSecond, requestsPerSecond: tier.requestsPerSecond };
   return { bytesPerSecond: settings.DISKDELTA_TARGET_BLOB_MIB_PER_SECOND * MiB, requestsPerSecond: settings.DISKDELTA_TARGET_BLOB_REQUESTS_PER_SECOND };
