@@ -11,6 +11,7 @@ import { readJson, sendJson } from "./disks/http";
 import { controlErrors, httpError } from "./error-catalog";
 import { answeringJsonErrors } from "./service-errors";
 import { armLocation } from "./compute/operations";
+import { premiumPageBlobSnapshots } from "../src/domain/page-blob-tiers";
 import { policyNames, stackComputeRateLimits, type ComputeRateLimits, type Policy, type PolicyBudget, type WindowSeconds } from "./compute/rate-limits";
 
 /** What the emulated services do, as the handlers read it. */
@@ -33,6 +34,11 @@ export interface ServiceBehaviour {
    * source fails with CannotVerifyCopySource. Empty by default.
    */
   readonly regionsDown: readonly string[];
+  /**
+   * Seconds that must pass between two snapshots of one page blob in a premium account: a Snapshot Blob sooner is 409
+   * SnapshotOperationRateExceeded. Default the service's, ten minutes (`premiumPageBlobSnapshots`); 0 turns it off.
+   */
+  readonly premiumSnapshotIntervalSeconds: number;
 }
 
 /** Whether any of `locations` (any spelling ARM accepts, "West Europe" or "westeurope") is down. */
@@ -71,6 +77,8 @@ export interface BehaviourControl {
    * managed-disk data URLs and Put Page From URL (see `ServiceBehaviour.regionsDown`). The other regions keep working.
    */
   setRegionOutage(location: string, down: boolean): Promise<void>;
+  /** Sets the seconds between two snapshots of one premium page blob (see `ServiceBehaviour.premiumSnapshotIntervalSeconds`). */
+  setPremiumSnapshotIntervalSeconds(seconds: number): Promise<void>;
 }
 
 const budget = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -84,6 +92,7 @@ const behaviourUpdateSchema = z.strictObject({
     .strictObject({ ...policyBudgets, windowSeconds: budgetPair.refine(([short, long]) => short <= long, "the short window cannot be longer than the long one").optional() })
     .optional(),
   regionOutage: z.strictObject({ location: z.string().trim().min(1), down: z.boolean() }).optional(),
+  premiumSnapshotIntervalSeconds: z.number().int().min(0).max(86_400).optional(),
 });
 
 type BehaviourUpdate = z.infer<typeof behaviourUpdateSchema>;
@@ -99,6 +108,7 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
       listOldFooterAsCleared: true,
       computeRateLimits: stackComputeRateLimits,
       regionsDown: [],
+      premiumSnapshotIntervalSeconds: premiumPageBlobSnapshots.intervalSeconds,
     };
     this.apply(initial);
   }
@@ -119,6 +129,10 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
     return this.current.regionsDown;
   }
 
+  get premiumSnapshotIntervalSeconds(): number {
+    return this.current.premiumSnapshotIntervalSeconds;
+  }
+
   async setPageListMaxRanges(n: number): Promise<void> {
     this.apply({ pageListMaxRanges: n });
   }
@@ -133,6 +147,10 @@ export class BehaviourSettings implements ServiceBehaviour, BehaviourControl {
 
   async setRegionOutage(location: string, down: boolean): Promise<void> {
     this.apply({ regionOutage: { location, down } });
+  }
+
+  async setPremiumSnapshotIntervalSeconds(seconds: number): Promise<void> {
+    this.apply({ premiumSnapshotIntervalSeconds: seconds });
   }
 
   /** Validates and applies a partial change; throws EmulatorHttpError(400) listing every problem, changing nothing. */
@@ -165,7 +183,8 @@ export const behaviourRoute = "/_emulator/behaviour";
 
 /**
  * Serves `PATCH /_emulator/behaviour` (body: any of `{ pageListMaxRanges, listOldFooterAsCleared,
- * computeRateLimits: { <policy>: [threeMinutes, thirtyMinutes] }, regionOutage: { location, down } }`, answer 204;
+ * computeRateLimits: { <policy>: [threeMinutes, thirtyMinutes] }, regionOutage: { location, down },
+ * premiumSnapshotIntervalSeconds }`, answer 204;
  * 400 `InvalidBehaviour` with every issue) and `GET /_emulator/behaviour` (the page-list cap and footer switch). Returns false
  * for any other path.
  */
@@ -206,6 +225,10 @@ export class BehaviourControlClient implements BehaviourControl {
 
   async setRegionOutage(location: string, down: boolean): Promise<void> {
     await this.change({ regionOutage: { location, down } });
+  }
+
+  async setPremiumSnapshotIntervalSeconds(seconds: number): Promise<void> {
+    await this.change({ premiumSnapshotIntervalSeconds: seconds });
   }
 
   private async change(update: BehaviourOptions | { regionOutage: { location: string; down: boolean } }): Promise<void> {

@@ -11,6 +11,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
 import { type BlobLimiter, admitPageWrite } from "./dataplane/blob-limits";
 import { createPageBlobTiers } from "./dataplane/page-blob-tiers";
+import { admitPremiumSnapshot } from "./dataplane/premium-snapshots";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
 import { EmulatorHttpError, SourceUnreachableError, type SourceReader } from "./disks/api";
 import { httpError, storageErrors } from "./error-catalog";
@@ -161,7 +162,9 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
 
   /**
    * A premium account's request where page blob tiers matter (`dataplane/page-blob-tiers.ts`): Set Blob Tier is
-   * answered here (Shared Key; with a SAS it goes to Azurite, which keeps no page blob tiers); Get Blob Properties
+   * answered here (Shared Key; with a SAS it goes to Azurite, which keeps no page blob tiers); a Snapshot Blob is
+   * refused when the blob has as many snapshots, or as recent a one, as the service allows (`premium-snapshots.ts`);
+   * Get Blob Properties
    * answers carry the tier; a page blob created (Put Blob, with or without `x-ms-access-tier`) or deleted sets or
    * forgets it. Anything else is forwarded.
    */
@@ -179,6 +182,12 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       tiers.set(path, tiers.check(asked, Number(properties.headers["content-length"] ?? 0)));
       res.writeHead(200, { "x-ms-request-id": randomUUID(), "x-ms-version": storageServiceVersion, "content-length": "0" });
       return void res.end();
+    }
+    if (req.method === "PUT" && comp === "snapshot" && onBase) {
+      // Authenticated first (a Shared Key here, a SAS by Azurite after the check), then the limits are proven.
+      authenticate(req, target, account);
+      await admitPremiumSnapshot(options.azuriteBlobUrl, account, path, behaviour.premiumSnapshotIntervalSeconds);
+      return forward(req, res);
     }
     if (req.method === "HEAD" && comp === null) {
       return forward(req, res, { answerHeaders: (answer) => tiers.answerHeaders(path, answer.headers) });

@@ -59,6 +59,8 @@ export const storageErrors = {
   /** A premium (page blob only) account's answer to a block or append blob request; the message is the service's, from public reports. */
   blockBlobsNotSupported: { status: 400, code: "BlobTypeNotSupported", message: "Block blobs are not supported." },
   invalidBlobTier: { status: 400, code: "InvalidBlobTier", message: "The specified blob tier is invalid." },
+  snapshotCountExceeded: { status: 409, code: "SnapshotCountExceeded", message: "The snapshot count against this blob has been exceeded." },
+  snapshotOperationRateExceeded: { status: 409, code: "SnapshotOperationRateExceeded", message: "The rate of snapshot blob calls is exceeded." },
   blobTierInadequateForContentLength: {
     status: 409,
     code: "BlobTierInadequateForContentLength",

@@ -92,6 +92,11 @@ export interface LocalStackOptions {
    * and append blobs (400 BlobTypeNotSupported) and reports its SKU to ARM's Get and to Get Account Information.
    */
   targetAccountSku?: StorageAccountSku;
+  /**
+   * Seconds between two snapshots of one premium page blob (default 600, the service's; 0 turns the check off).
+   * Change at run time with `setPremiumSnapshotIntervalSeconds`.
+   */
+  premiumSnapshotIntervalSeconds?: number;
 }
 
 /** ARM (compute) endpoint of the disk emulator, with what `ComputeManagementClient` needs. */
@@ -209,6 +214,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       pageListMaxRanges: options.pageListMaxRanges,
       listOldFooterAsCleared: options.listOldFooterAsCleared,
       computeRateLimits: options.computeRateLimits,
+      premiumSnapshotIntervalSeconds: options.premiumSnapshotIntervalSeconds,
     });
     const proxied = new Set([devAccount.name, target.name]);
     const server = await startEmulatorServer({
@@ -409,5 +415,6 @@ function behaviourControl(control: BehaviourControl): BehaviourControl {
     setListOldFooterAsCleared: (on) => control.setListOldFooterAsCleared(on),
     setComputeRateLimits: (limits) => control.setComputeRateLimits(limits),
     setRegionOutage: (location, down) => control.setRegionOutage(location, down),
+    setPremiumSnapshotIntervalSeconds: (seconds) => control.setPremiumSnapshotIntervalSeconds(seconds),
   };
 }

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { redact } from "./domain/errors";
 import { diffWindowLimits } from "./domain/limits";
+import { premiumPageBlobSnapshots } from "./domain/page-blob-tiers";
 import { GiB, MiB } from "./domain/ranges";
 import { scheduleProblem } from "./domain/schedule";
 
@@ -60,6 +61,11 @@ export const settingsSchema = z.object({
    * CopyStart) before the run fails with HydrationTimeout.
    */
   DISKDELTA_HYDRATION_TIMEOUT_MINUTES: intSetting(1440, 1, 10_080),
+  /**
+   * Seconds a premium page blob TargetBlob needs between two of its snapshots (Azure documents ten minutes): a run whose
+   * snapshot is refused for the rate waits in `finalizing` until this long after the blob's newest snapshot.
+   */
+  DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS: intSetting(premiumPageBlobSnapshots.intervalSeconds, 0, 3600),
   /** Managed copies (replication `managed`): seconds between looks at a copy's completionPercent (and at a full slot table). */
   DISKDELTA_MANAGED_COPY_CHECK_SECONDS: intSetting(60, 1, 3600),
   /** Managed copies in flight at once per subscription and target region, fleet-wide: Azure allows 100. */

@@ -105,10 +105,14 @@ function rpoText(status: Pick<DiskStatus, "rpoSeconds" | "rpoExceeded" | "config
 
 /**
  * What a run waits for: "waiting for snapshot hydration: 40% (since …)" (its snapshot's background copy), "waiting
- * for a managed copy slot in westus2 (since …)", or "Azure's managed copy to westus2: 40%".
+ * for a managed copy slot in westus2 (since …)", "Azure's managed copy to westus2: 40%", or "waiting for the TargetBlob's
+ * snapshot interval: next try … (since …)" (a premium page blob allows one snapshot per interval).
  */
 function hydrationText(run: RunView): string | undefined {
   if (run.state === "replicating") return `Azure's managed copy to ${run.targetLocation}: ${run.completionPercent}%`;
+  if (run.state === "finalizing" && run.targetSnapshotDueAt !== undefined) {
+    return `waiting for the TargetBlob's snapshot interval: next try ${formatTime(run.targetSnapshotDueAt)} (since ${formatTime(run.waitingSince)})`;
+  }
   if (run.state !== "preparing") return undefined;
   if (run.waitingForCopySlot !== undefined) return `waiting for a managed copy slot in ${run.waitingForCopySlot} (since ${formatTime(run.waitingSince)})`;
   if (run.completionPercent === undefined) return undefined;

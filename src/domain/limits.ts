@@ -32,6 +32,12 @@ export const verifyBlockBytes = 4 * MiB;
  */
 export const hydrationRecheckSeconds = 60;
 
+/**
+ * A run whose premium TargetBlob refuses its snapshot for the rate (one per DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS)
+ * fails after waiting this long, or three intervals if that is longer: a blob that keeps refusing is not waited on forever.
+ */
+export const targetSnapshotWaitLimitMs = 30 * 60 * 1000;
+
 /** A run whose record has not changed for this long gets its current message queued again (the timer's nudge). */
 export const stalledAfterMs = 15 * 60 * 1000;
 

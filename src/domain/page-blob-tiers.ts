@@ -43,3 +43,12 @@ export function inferredPageBlobTier(sizeBytes: number): PageBlobTier | undefine
 export function pageBlobTierNamed(name: string | undefined): PageBlobTier | undefined {
   return premiumPageBlobTiers.find((tier) => tier.tier === name);
 }
+
+/**
+ * What a premium account allows of one page blob's snapshots, from
+ * https://learn.microsoft.com/rest/api/storageservices/using-blob-service-operations-with-azure-premium-storage:
+ * at most 100 (a Snapshot Blob beyond is 409 SnapshotCountExceeded), and one every ten minutes (a Snapshot Blob sooner
+ * is 409 SnapshotOperationRateExceeded). The local stack models both; the product waits out the interval and names
+ * the count when it is reached.
+ */
+export const premiumPageBlobSnapshots = { maxPerBlob: 100, intervalSeconds: 600 } as const;

@@ -160,7 +160,11 @@ const runSchemasByState = {
   copying: preparedRun("copying", { stepBytesCopied: count.optional() }),
   /** A managed run: Azure copies the SourceSnapshot into the target region; `completionPercent` is its progress. */
   replicating: z.object({ ...runIdentity, ...managedCopy, state: z.literal("replicating") }),
-  finalizing: preparedRun("finalizing", {}),
+  /**
+   * While Azure refuses the TargetBlob's snapshot for now (a premium page blob allows one per interval): since when the
+   * run waits, and when it asks again. Both or none.
+   */
+  finalizing: preparedRun("finalizing", { waitingSince: optionalString, targetSnapshotDueAt: optionalString }),
   succeeded: z.union([
     preparedRun("succeeded", { ...ended, restorePointId: z.string().min(1) }),
     z.object({ ...runIdentity, ...managedCopy, ...ended, state: z.literal("succeeded"), restorePointId: z.string().min(1) }),

@@ -6,11 +6,13 @@
  * access revoked, SourceSnapshots diskdelta no longer needs deleted, retention applied; what fails is a warning and
  * is done again by the next run. Every part is idempotent, so a redelivered message finishes the job.
  */
-import { PermanentError, describeError, statusOf } from "../domain/errors";
+import { ConcurrencyError, PermanentError, codeOf, describeError, statusOf } from "../domain/errors";
 import { type FinalizeMessage, queueNames } from "../domain/messages";
 import { type ProtectedDiskConfig, diskRefOf, restorePointIdOf } from "../domain/model";
+import { stalledAfterMs, targetSnapshotWaitLimitMs } from "../domain/limits";
+import { premiumPageBlobSnapshots } from "../domain/page-blob-tiers";
 import { PAGE_BYTES } from "../domain/ranges";
-import type { BlobRestorePoint, ChainBase, RestorePoint, RunIn } from "../domain/records";
+import type { BlobRestorePoint, ChainBase, RestorePoint, RunIn, Versioned } from "../domain/records";
 import { restorePointOfManifest } from "../domain/manifest";
 import { applyRetention } from "../domain/retention";
 import type { Deps, Log, TargetBlob, TargetLease } from "./deps";
@@ -51,9 +53,11 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
   const target = deps.targets(config.target);
 
   const point = await recordRestorePoint(deps, run, config, target, log);
+  if ("dueAt" in point) return waitForTargetSnapshot(deps, { value: run, etag: found.etag }, target, point, log);
   const previousBase = await advanceChain(deps, run, point);
   const ended = deps.now();
-  await endRunSucceeded(deps, { ...run, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag);
+  const { waitingSince: _since, targetSnapshotDueAt: _due, ...finished } = run;
+  await endRunSucceeded(deps, { ...finished, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag);
   recordRunMetrics(deps, run, point);
   log.info("RestorePoint recorded", { diskKey, runId, restorePointId: point.restorePointId, bytesCopied: run.bytesCopied, durationMs: point.durationMs });
 
@@ -110,17 +114,15 @@ export async function endRunSucceeded(deps: Deps, succeeded: RunIn<"succeeded">,
  * removed, the blob's claim to hold anything is withdrawn (the next run copies in full: `target-not-at-base`), and
  * the run fails naming the first differing range.
  */
-async function recordRestorePoint(deps: Deps, run: CopiedRun, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<RestorePoint> {
+async function recordRestorePoint(deps: Deps, run: CopiedRun, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<RestorePoint | SnapshotWait> {
   const lease = leaseOf(run);
   const restorePointId = restorePointIdOf(run.sourceSnapshotId, new Date(run.sourceSnapshotTime));
   // A redelivery after the record was written resumes from there: what was proven is not proven again (its source
   // snapshot may be gone by now), and the recorded blob snapshot is never removed.
   const recorded = await deps.records.getRestorePoint(run.diskKey, restorePointId);
   if (recorded?.runId === run.runId) return recorded;
-  const snapshot = await target.createSnapshotOnce(
-    { runId: run.runId, sourceSnapshotId: run.sourceSnapshotId, diskUniqueId: run.diskUniqueId, diskKey: config.diskKey },
-    lease,
-  );
+  const snapshot = await takeBlobSnapshot(deps, run, config, target);
+  if (typeof snapshot !== "string") return snapshot;
   const check = async (fresh: boolean) => {
     const sourceSasUrl = await deps.compute.grantRead(run.sourceSnapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS, fresh);
     return findStructureMismatch(deps, { sourceSasUrl, target, targetSnapshot: snapshot, blobBytes: run.blobBytes });
@@ -145,6 +147,81 @@ async function recordRestorePoint(deps: Deps, run: CopiedRun, config: ProtectedD
   // The manifest (and a Trusted Launch disk's guest state) first: a record always points at data that describes itself.
   const manifest = await writeSelfDescription(deps, config, target, { run, restorePointId, targetSnapshot: snapshot, createdAt: deps.now() });
   return deps.records.recordRestorePoint(restorePointOfManifest(manifest, target.url));
+}
+
+/** Azure refused the TargetBlob's snapshot for now (a premium page blob allows one per interval): when to ask again. */
+interface SnapshotWait {
+  readonly dueAt: Date;
+}
+
+/**
+ * The run's blob snapshot (the one it made already, on a redelivery), or when to ask again if Azure refused it for the
+ * rate. The premium limits are Azure's answers, not guesses from the tier: a refusal for the count fails the run
+ * naming what the blob holds; the time to ask again is proven from the blob's own newest snapshot.
+ */
+async function takeBlobSnapshot(deps: Deps, run: CopiedRun, config: ProtectedDiskConfig, target: TargetBlob): Promise<string | SnapshotWait> {
+  const stamp = { runId: run.runId, sourceSnapshotId: run.sourceSnapshotId, diskUniqueId: run.diskUniqueId, diskKey: config.diskKey };
+  try {
+    return await target.createSnapshotOnce(stamp, leaseOf(run));
+  } catch (error) {
+    const code = codeOf(error);
+    if (code !== "SnapshotCountExceeded" && code !== "SnapshotOperationRateExceeded") throw error;
+    const snapshots = await target.listSnapshots();
+    if (code === "SnapshotCountExceeded") {
+      const points = (await deps.records.listRestorePoints(config.diskKey)).filter((p) => p.kind === "blob" && p.targetBlobUrl === target.url);
+      throw new PermanentError(
+        "SnapshotCountExceeded",
+        `TargetBlob ${target.url} has ${snapshots.length} snapshots, as many as Azure allows a premium page blob (${premiumPageBlobSnapshots.maxPerBlob}), and ${points.length} of them are RestorePoints of disk ${config.diskKey}; no RestorePoint was recorded: keep fewer (a smaller RetentionPolicy) or delete the blob's snapshots that are not RestorePoints`,
+      );
+    }
+    return { dueAt: nextSnapshotTry(snapshots.map((s) => Date.parse(s.snapshot)), deps.settings.DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS, deps.now()) };
+  }
+}
+
+/**
+ * When to ask for a refused snapshot again: an interval after the blob's newest snapshot, or, when that has passed
+ * already (Azure's interval is longer than the setting says), a tenth of the interval from now; never sooner than 1 s.
+ */
+export function nextSnapshotTry(snapshotTimes: readonly number[], intervalSeconds: number, now: Date): Date {
+  const newest = Math.max(...snapshotTimes.filter(Number.isFinite));
+  const due = newest + intervalSeconds * 1000;
+  const soonest = now.getTime() + Math.max(1000, intervalSeconds * 100);
+  return new Date(due > now.getTime() + 1000 ? due : soonest);
+}
+
+/**
+ * The run waits in `finalizing` for its TargetBlob's snapshot interval: the wait is recorded (status says until when)
+ * and the finalize message is sent again with that delay, so waiting uses up no delivery. A record changed meanwhile
+ * means another delivery went on with the run: this one drops. Waiting past `targetSnapshotWaitLimitMs` (or three
+ * intervals) fails the run.
+ */
+async function waitForTargetSnapshot(deps: Deps, found: Versioned<CopiedRun>, target: TargetBlob, wait: SnapshotWait, log: Log): Promise<void> {
+  const { diskKey, runId } = found.value;
+  const now = deps.now();
+  const since = found.value.waitingSince ?? now.toISOString();
+  const interval = deps.settings.DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS;
+  const waitedMs = now.getTime() - Date.parse(since);
+  if (waitedMs > Math.max(targetSnapshotWaitLimitMs, 3 * interval * 1000)) {
+    throw new PermanentError(
+      "SnapshotOperationRateExceeded",
+      `TargetBlob ${target.url} has refused a snapshot for ${Math.round(waitedMs / 60_000)} minutes (DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS is ${interval}); no RestorePoint was recorded: check what else snapshots the blob, then start a new run`,
+    );
+  }
+  const waiting = { ...found.value, waitingSince: since, targetSnapshotDueAt: wait.dueAt.toISOString(), updatedAt: now.toISOString() };
+  try {
+    await deps.records.putRun(waiting, found.etag);
+  } catch (error) {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    // A write that was stored but answered as a conflict (its answer lost, the retry refused) is this wait's own.
+    const again = (await deps.records.getRun(diskKey, runId))?.value;
+    const own = again?.state === "finalizing" && again.updatedAt === waiting.updatedAt && again.targetSnapshotDueAt === waiting.targetSnapshotDueAt;
+    if (!own) return log.info("snapshot wait raced a duplicate", { diskKey, runId });
+  }
+  // A wait longer than half the stall threshold asks (and is refused) once more on the way, refreshing the record,
+  // so the timer's nudge never mistakes it for a stall.
+  const delaySeconds = Math.min(Math.ceil((wait.dueAt.getTime() - now.getTime()) / 1000), stalledAfterMs / 2000);
+  await deps.queues.send(queueNames.finalizations, { diskKey, runId }, delaySeconds);
+  log.info("waiting for the TargetBlob's snapshot interval", { diskKey, runId, since, dueAt: waiting.targetSnapshotDueAt });
 }
 
 /** After success: give up the lease, revoke read access, delete superseded snapshots, apply retention. Never throws. */

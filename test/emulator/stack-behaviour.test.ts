@@ -94,6 +94,16 @@ describe("service behaviour switches on a running stack", () => {
     }
     assert.equal(await firstAnswerLength(stack(), "not-capped"), 8);
   });
+
+  test("when the premium snapshot interval is not a whole number of seconds from 0 to a day, then setting it fails with 400 InvalidBehaviour in-process and remotely", async () => {
+    const connection = connectToStack(stackFileOf(stack()));
+    for (const seconds of [-1, 1.5, 86_401]) {
+      await rejectsAsInvalidBehaviour(stack().setPremiumSnapshotIntervalSeconds(seconds));
+      await rejectsAsInvalidBehaviour(connection.setPremiumSnapshotIntervalSeconds(seconds));
+    }
+    await connection.setPremiumSnapshotIntervalSeconds(0);
+    await stack().setPremiumSnapshotIntervalSeconds(600);
+  });
 });
 
 describe("service behaviour set when the stack starts", () => {

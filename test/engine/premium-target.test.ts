@@ -11,15 +11,17 @@ import { type PageBlobClient, StorageSharedKeyCredential } from "@azure/storage-
 import { premiumBlobWriteLimits } from "../../emulator/dataplane/blob-limits";
 import { createTargetCatalog } from "../../src/adapters/target-catalog";
 import { locationFromUrl } from "../../src/adapters/target-blob";
-import { codeOf, statusOf } from "../../src/domain/errors";
+import { ConcurrencyError, codeOf, statusOf } from "../../src/domain/errors";
 import { manifestBlobName } from "../../src/domain/manifest";
 import { GiB, MiB, useTestApp } from "../support/app";
-import { syncAndVerify } from "../support/backup";
+import { drainAndVerify, runOf, syncAndVerify } from "../support/backup";
 import { assertRestoredContent, restoreThroughApi } from "../support/restored";
 import { quickRetries, targetBlobService } from "../support/stack";
 
 describe("a premium page blob target account", () => {
-  const app = useTestApp({ stack: { targetAccountSku: "Premium_LRS" } });
+  // Azure allows one snapshot of a premium page blob every ten minutes: here 2 s, on the stack and in the app alike.
+  const app = useTestApp({ stack: { targetAccountSku: "Premium_LRS", premiumSnapshotIntervalSeconds: 2 }, settings: { DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS: "2" } });
+  const errorOf = (call: Promise<unknown>) => call.then(() => undefined, (thrown: unknown) => [statusOf(thrown), codeOf(thrown)]);
 
   it("when a block or append blob is written to it, then it answers 400 BlobTypeNotSupported, and says it is Premium_LRS", async () => {
     const container = targetBlobService(app().stack).getContainerClient("premium-probe");
@@ -43,7 +45,6 @@ describe("a premium page blob target account", () => {
       const { accessTier, accessTierInferred } = await blob.getProperties();
       return { accessTier, inferred: accessTierInferred === true };
     };
-    const errorOf = (call: Promise<unknown>) => call.then(() => undefined, (thrown: unknown) => [statusOf(thrown), codeOf(thrown)]);
 
     const small = container.getPageBlobClient("small.vhd");
     await small.create(64 * GiB + 512);
@@ -117,5 +118,113 @@ describe("a premium page blob target account", () => {
     assert.equal(restored.restore?.state, "succeeded", JSON.stringify(restored.body));
     await assertRestoredContent(app(), restored.restore.newDiskId, second.point, "check-premium-restored");
     assert.deepEqual(await deps.targets(locationFromUrl(first.point.targetBlobUrl)).listRestoreHolds(), [], "the restore's hold (a page blob here) is released");
+  });
+  it("when a page blob is snapshotted within the interval of its newest snapshot, or has 100 snapshots, then Snapshot Blob answers 409 as the service documents", async () => {
+    const { stack } = app();
+    const container = targetBlobService(stack).getContainerClient("premium-snapshots");
+    await container.createIfNotExists();
+    const blob = container.getPageBlobClient("disk.vhd");
+    await blob.create(1024);
+    try {
+      await stack.setPremiumSnapshotIntervalSeconds(3600);
+      await blob.createSnapshot();
+      assert.deepEqual(await errorOf(blob.createSnapshot()), [409, "SnapshotOperationRateExceeded"]);
+      await stack.setPremiumSnapshotIntervalSeconds(0);
+      const taken: string[] = [];
+      for (let i = 1; i < 100; i++) taken.push((await blob.createSnapshot()).snapshot!);
+      assert.deepEqual(await errorOf(blob.createSnapshot()), [409, "SnapshotCountExceeded"]);
+      await blob.withSnapshot(taken[0]!).delete();
+      assert.ok((await blob.createSnapshot()).snapshot, "a deleted snapshot makes room");
+      assert.deepEqual(await errorOf(blob.createSnapshot()), [409, "SnapshotCountExceeded"]);
+      const other = container.getPageBlobClient("other.vhd");
+      await other.create(1024);
+      assert.ok((await other.createSnapshot()).snapshot, "the count is per blob");
+    } finally {
+      await stack.setPremiumSnapshotIntervalSeconds(2);
+    }
+  });
+
+  it("when Azure refuses the TargetBlob's snapshot for the rate, then the run waits in finalizing and records its RestorePoint after, equal to its snapshot", async () => {
+    const { stack } = app();
+    const diskId = await app().createDisk("disk-premium-interval", 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 2 * MiB, 81);
+    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-interval", storageAccountId: stack.target.resourceId };
+    const diskKey = await app().protect(diskId, { target });
+    const first = await syncAndVerify(app(), diskKey);
+    stack.disks.writeSeeded(diskId, 1 * MiB, 1 * MiB, 82);
+    // Azure's interval is longer than the app's setting says (2 s): the refusal is Azure's answer, and the time to
+    // ask again is proven from the blob's own snapshots.
+    const intervalSeconds = 15;
+    await stack.setPremiumSnapshotIntervalSeconds(intervalSeconds);
+    const logsBefore = app().logs.length;
+    try {
+      const second = await syncAndVerify(app(), diskKey);
+      assert.equal(second.run.waitingSince, undefined, "a run that succeeded waits for nothing");
+      assert.equal(second.run.targetSnapshotDueAt, undefined);
+      const waits = app().logs.slice(logsBefore).filter((l) => l.text.includes("waiting for the TargetBlob's snapshot interval"));
+      assert.ok(waits.length >= 1, "the snapshot was refused at least once and waited for");
+      const gap = Date.parse(second.point.targetSnapshot) - Date.parse(first.point.targetSnapshot);
+      assert.ok(gap >= intervalSeconds * 1000, `the second snapshot came ${gap} ms after the first`);
+      const retried = app().logs.slice(logsBefore).filter((l) => l.level === "error" || /retry|redeliver/i.test(l.text));
+      assert.deepEqual(retried, [], "waiting used up no delivery");
+    } finally {
+      await stack.setPremiumSnapshotIntervalSeconds(2);
+    }
+  });
+
+  it("when the snapshot wait's own record write is stored but answered as a conflict, then the run still asks again and succeeds", async () => {
+    const { stack, deps } = app();
+    const diskId = await app().createDisk("disk-premium-lost-answer", 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 2 * MiB, 85);
+    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-lost-answer", storageAccountId: stack.target.resourceId };
+    const diskKey = await app().protect(diskId, { target });
+    await syncAndVerify(app(), diskKey);
+    stack.disks.writeSeeded(diskId, 1 * MiB, 1 * MiB, 86);
+    await stack.setPremiumSnapshotIntervalSeconds(10);
+    let lost = false;
+    // The first write of a wait is stored, and then reported as the conflict its retry would meet.
+    const records = { ...deps.records, putRun: async (...args: Parameters<typeof deps.records.putRun>) => {
+      const etag = await deps.records.putRun(...args);
+      const [run] = args;
+      if (lost || run.state !== "finalizing" || run.targetSnapshotDueAt === undefined) return etag;
+      lost = true;
+      throw new ConcurrencyError(`BackupRun ${run.runId}`);
+    } };
+    try {
+      const runId = await app().withDeps({ ...deps, records }).sync(diskKey);
+      assert.ok(lost, "the snapshot was refused and its wait written");
+      await drainAndVerify(app(), diskKey, runId);
+    } finally {
+      await stack.setPremiumSnapshotIntervalSeconds(2);
+    }
+  });
+
+  it("when the TargetBlob has as many snapshots as Azure allows, then the run fails naming them, nothing backed up is lost, and a run after room is made succeeds", async () => {
+    const { stack, deps } = app();
+    const diskId = await app().createDisk("disk-premium-count", 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 2 * MiB, 83);
+    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-count", storageAccountId: stack.target.resourceId };
+    const diskKey = await app().protect(diskId, { target });
+    const first = await syncAndVerify(app(), diskKey);
+    const blob = targetBlobService(stack).getContainerClient("premium-count").getPageBlobClient(locationFromUrl(first.point.targetBlobUrl).blobName);
+    const others: string[] = [];
+    await stack.setPremiumSnapshotIntervalSeconds(0);
+    try {
+      // Someone else's snapshots fill the blob up to Azure's 100 with the RestorePoint's own.
+      for (let i = 1; i < 100; i++) others.push((await blob.createSnapshot()).snapshot!);
+      stack.disks.writeSeeded(diskId, 512 * MiB, 1 * MiB, 84);
+      const failed = await runOf(app(), diskKey, await app().sync(diskKey));
+      assert.equal(failed.state, "failed");
+      assert.match(failed.error ?? "", /SnapshotCountExceeded.*has 100 snapshots, as many as Azure allows a premium page blob \(100\), and 1 of them are RestorePoints/);
+      const points = await deps.records.listRestorePoints(diskKey);
+      assert.deepEqual(points.map((p) => p.restorePointId), [first.point.restorePointId], "the RestorePoint before stands");
+      assert.ok(await blob.withSnapshot(first.point.targetSnapshot).exists(), "and so does its blob snapshot");
+
+      for (const snapshot of others) await blob.withSnapshot(snapshot).delete();
+      const after = await syncAndVerify(app(), diskKey);
+      assert.equal(after.run.bytesCopied, 1 * MiB, "the diff from the chain base, the failed run's writes rewritten");
+    } finally {
+      await stack.setPremiumSnapshotIntervalSeconds(2);
+    }
   });
 });

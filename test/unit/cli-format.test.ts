@@ -124,6 +124,13 @@ describe("disk list and status", () => {
     assert.equal(formatProgress({ ...waiting, completionPercent: 40 }, waiting), undefined);
     assert.match(formatProgress({ ...waiting, completionPercent: 70 }, waiting) ?? "", /hydration: 70%/);
   });
+
+  it("when the active run waits for its premium TargetBlob's snapshot interval, then status shows until when and since when", () => {
+    const waiting = run({ runId: "r3", state: "finalizing", waitingSince: "2026-01-15T10:00:00.000Z", targetSnapshotDueAt: "2026-01-15T10:09:30.000Z" });
+    const expected = "waiting for the TargetBlob's snapshot interval: next try 2026-01-15 10:09:30Z \\(since 2026-01-15 10:00:00Z\\)";
+    assert.match(formatDiskStatus({ ...healthy, activeRun: waiting }), new RegExp(`^Active run {11}r3 finalizing: ${expected}$`, "m"));
+    assert.match(formatRun(waiting), new RegExp(`^BackupRun r3 is still finalizing, ${expected}\\.$`, "m"));
+  });
 });
 
 describe("runs, RestorePoints and results", () => {
