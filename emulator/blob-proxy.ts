@@ -113,6 +113,8 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   const sourceAgent = new HttpsAgent({ keepAlive: true, maxSockets: 128, ca: options.ca });
   const behaviour = options.behaviour ?? new BehaviourSettings();
   const tiers = createPageBlobTiers();
+  /** Per premium blob path, the Snapshot Blob being served (its answer's end), which the next one waits for. */
+  const snapshotTurns = new Map<string, Promise<void>>();
 
   function accountOf(path: string): string | undefined {
     const name = path.split("/", 2)[1]?.split("?", 1)[0];
@@ -183,9 +185,11 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       res.writeHead(200, { "x-ms-request-id": randomUUID(), "x-ms-version": storageServiceVersion, "content-length": "0" });
       return void res.end();
     }
-    if (req.method === "PUT" && comp === "snapshot" && onBase) {
-      // Authenticated first (a Shared Key here, a SAS by Azurite after the check), then the limits are proven.
+    if (req.method === "PUT" && comp === "snapshot") {
+      // Authenticated first (a Shared Key here, a SAS by Azurite after the check), then the limits are proven, in the
+      // blob's turn. Asked through a snapshot's or a version's URL it is still a snapshot of this blob, and counts.
       authenticate(req, target, account);
+      await afterEarlierSnapshots(path, res);
       await admitPremiumSnapshot(options.azuriteBlobUrl, account, path, behaviour.premiumSnapshotIntervalSeconds);
       return forward(req, res);
     }
@@ -203,6 +207,22 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       return forward(req, res, { onAnswer: (status) => status === 202 && tiers.set(path, undefined) });
     }
     forward(req, res);
+  }
+
+  /**
+   * Waits until every earlier Snapshot Blob of the blob at `path` has been answered, and holds the blob's turn until
+   * `res` is: the check of the blob's snapshots and the snapshot it admits are one step, so calls made at the same
+   * instant cannot all pass one count.
+   */
+  async function afterEarlierSnapshots(path: string, res: ServerResponse): Promise<void> {
+    const earlier = snapshotTurns.get(path) ?? Promise.resolve();
+    const answered = new Promise<void>((resolve) => res.once("close", () => resolve()));
+    const turn = earlier.then(() => answered);
+    snapshotTurns.set(path, turn);
+    void turn.then(() => {
+      if (snapshotTurns.get(path) === turn) snapshotTurns.delete(path);
+    });
+    await earlier;
   }
 
   /**

@@ -174,18 +174,23 @@ async function takeBlobSnapshot(deps: Deps, run: CopiedRun, config: ProtectedDis
         `TargetBlob ${target.url} has ${snapshots.length} snapshots, as many as Azure allows a premium page blob (${premiumPageBlobSnapshots.maxPerBlob}), and ${points.length} of them are RestorePoints of disk ${config.diskKey}; no RestorePoint was recorded: keep fewer (a smaller RetentionPolicy) or delete the blob's snapshots that are not RestorePoints`,
       );
     }
-    return { dueAt: nextSnapshotTry(snapshots.map((s) => Date.parse(s.snapshot)), deps.settings.DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS, deps.now()) };
+    const times = snapshots.map((s) => Date.parse(s.snapshot));
+    const since = run.waitingSince === undefined ? undefined : new Date(run.waitingSince);
+    return { dueAt: nextSnapshotTry(times, deps.settings.DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS, deps.now(), since) };
   }
 }
 
 /**
  * When to ask for a refused snapshot again: an interval after the blob's newest snapshot, or, when that has passed
- * already (Azure's interval is longer than the setting says), a tenth of the interval from now; never sooner than 1 s.
+ * already (Azure's interval is longer than the setting says), after a tenth of the interval or half the time waited
+ * since `waitingSince`, whichever is longer, so a setting too short costs a few asks, not one a second; never sooner
+ * than 1 s.
  */
-export function nextSnapshotTry(snapshotTimes: readonly number[], intervalSeconds: number, now: Date): Date {
+export function nextSnapshotTry(snapshotTimes: readonly number[], intervalSeconds: number, now: Date, waitingSince?: Date): Date {
   const newest = Math.max(...snapshotTimes.filter(Number.isFinite));
   const due = newest + intervalSeconds * 1000;
-  const soonest = now.getTime() + Math.max(1000, intervalSeconds * 100);
+  const waitedMs = waitingSince ? Math.max(0, now.getTime() - waitingSince.getTime()) : 0;
+  const soonest = now.getTime() + Math.max(1000, intervalSeconds * 100, waitedMs / 2);
   return new Date(due > now.getTime() + 1000 ? due : soonest);
 }
 

@@ -127,11 +127,17 @@ describe("a premium page blob target account", () => {
     await blob.create(1024);
     try {
       await stack.setPremiumSnapshotIntervalSeconds(3600);
-      await blob.createSnapshot();
+      const taken = [(await blob.createSnapshot()).snapshot!];
       assert.deepEqual(await errorOf(blob.createSnapshot()), [409, "SnapshotOperationRateExceeded"]);
+      assert.deepEqual(await errorOf(blob.withSnapshot(taken[0]!).createSnapshot()), [409, "SnapshotOperationRateExceeded"], "asked through a snapshot's URL too");
       await stack.setPremiumSnapshotIntervalSeconds(0);
-      const taken: string[] = [];
-      for (let i = 1; i < 100; i++) taken.push((await blob.createSnapshot()).snapshot!);
+      for (let i = 1; i < 97; i++) taken.push((await blob.createSnapshot()).snapshot!);
+      // Eight at the same instant for the last three places: three are taken, five refused.
+      const outcomes = await Promise.all(Array.from({ length: 8 }, () => blob.createSnapshot().then((made) => made.snapshot!, (thrown: unknown) => codeOf(thrown))));
+      assert.deepEqual(outcomes.filter((o) => o === "SnapshotCountExceeded").length, 5, JSON.stringify(outcomes));
+      let count = 0;
+      for await (const item of container.listBlobsFlat({ prefix: "disk.vhd", includeSnapshots: true })) if (item.snapshot) count++;
+      assert.equal(count, 100);
       assert.deepEqual(await errorOf(blob.createSnapshot()), [409, "SnapshotCountExceeded"]);
       await blob.withSnapshot(taken[0]!).delete();
       assert.ok((await blob.createSnapshot()).snapshot, "a deleted snapshot makes room");
