@@ -4,10 +4,10 @@
  * another process (`StackConnection`, over `/_emulator/behaviour`).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, test } from "node:test";
+import { after, afterEach, describe, test } from "node:test";
 import { AnonymousCredential, PageBlobClient } from "@azure/storage-blob";
 import { EmulatorHttpError } from "../../emulator/disks";
 import { connectToStack, writeStackFile, type StackEndpoints } from "../../emulator/stack";
@@ -117,9 +117,17 @@ describe("service behaviour set when the stack starts", () => {
   });
 });
 
+/** The folders `stackFileOf` made, removed when the file's tests are done. */
+const stackFolders: string[] = [];
+after(() => {
+  for (const folder of stackFolders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
 /** Writes the stack file of `stack` to a fresh folder, as `npm run stack` would for another process. */
 function stackFileOf(stack: StackEndpoints): string {
-  const path = join(mkdtempSync(join(tmpdir(), "diskdelta-behaviour-")), "stack.json");
+  const folder = mkdtempSync(join(tmpdir(), "diskdelta-behaviour-"));
+  stackFolders.push(folder);
+  const path = join(folder, "stack.json");
   writeStackFile(stack, path);
   return path;
 }
