@@ -9,7 +9,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
-import { type BlobLimiter, admitPageWrite } from "./dataplane/blob-limits";
+import { type BlobLimiter, type BlobRates, admitPageWrite } from "./dataplane/blob-limits";
 import { createPageBlobTiers } from "./dataplane/page-blob-tiers";
 import { admitPremiumSnapshot } from "./dataplane/premium-snapshots";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
@@ -113,6 +113,8 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   const sourceAgent = new HttpsAgent({ keepAlive: true, maxSockets: 128, ca: options.ca });
   const behaviour = options.behaviour ?? new BehaviourSettings();
   const tiers = createPageBlobTiers();
+  /** Per premium blob path, its length as Azurite last answered it, for its tier's write targets. */
+  const blobSizes = new Map<string, number>();
   /** Per premium blob path, the Snapshot Blob being served (its answer's end), which the next one waits for. */
   const snapshotTurns = new Map<string, Promise<void>>();
 
@@ -126,9 +128,10 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     if (!accountName) return false;
     // Every path below (forward, page list, Put Page From URL's write) sends req.url on, so it is widened once here.
     req.url = widenHttpsOnlySas(req.url ?? "/", accounts);
-    if (!(await admitPageWrite(options.limiter, accountName, req, res))) return true;
     const premium = options.premiumAccounts?.has(accountName) ?? false;
+    const ratesOf = premium ? () => premiumWriteRates(req, accounts.get(accountName)!) : undefined;
     try {
+      if (!(await admitPageWrite(options.limiter, accountName, req, res, ratesOf))) return true;
       if (premium && isBlockOrAppendBlobWrite(req)) refuseBlockBlob(req, accounts.get(accountName)!);
       if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
       else if (isGetPageRanges(req)) getPageRanges(req, res);
@@ -166,15 +169,17 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
    * A premium account's request where page blob tiers matter (`dataplane/page-blob-tiers.ts`): Set Blob Tier is
    * answered here (Shared Key; with a SAS it goes to Azurite, which keeps no page blob tiers); a Snapshot Blob is
    * refused when the blob has as many snapshots, or as recent a one, as the service allows (`premium-snapshots.ts`);
-   * Get Blob Properties
-   * answers carry the tier; a page blob created (Put Blob, with or without `x-ms-access-tier`) or deleted sets or
-   * forgets it. Anything else is forwarded.
+   * Get Blob Properties answers carry the tier; a page blob created (Put Blob, with or without `x-ms-access-tier`) or
+   * deleted sets or forgets it, and a request that may change its length forgets the length kept for its write
+   * targets. Anything else is forwarded.
    */
   async function premiumTiered(req: IncomingMessage, res: ServerResponse, account: SharedKeyAccount): Promise<void> {
     const target = new URL(req.url ?? "/", "http://proxy");
     const path = decodedPath(target.pathname);
     const comp = target.searchParams.get("comp");
     const onBase = !target.searchParams.has("snapshot") && !target.searchParams.has("versionid");
+    const forget = forgetSize(req, path, comp);
+    if (forget) res.once("close", forget);
     if (req.method === "PUT" && comp === "tier" && onBase && !authenticate(req, target, account)) {
       const properties = await azuriteHead(target.pathname, account);
       // Azurite says what the service says of a blob that is not there.
@@ -207,6 +212,36 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       return forward(req, res, { onAnswer: (status) => status === 202 && tiers.set(path, undefined) });
     }
     forward(req, res);
+  }
+
+  /**
+   * A premium page blob's own write targets, its tier's: the tier set on it, or the one its length infers. The length
+   * is asked of Azurite once and kept until a request that may change it (`forgetSize`); a blob Azurite does not know
+   * has none (the write then meets Azurite's own answer).
+   */
+  async function premiumWriteRates(req: IncomingMessage, account: SharedKeyAccount): Promise<BlobRates | undefined> {
+    const pathname = new URL(req.url ?? "/", "http://proxy").pathname;
+    const path = decodedPath(pathname);
+    let size = blobSizes.get(path);
+    if (size === undefined) {
+      const properties = await azuriteHead(pathname, account);
+      if (properties.statusCode !== 200) return undefined;
+      size = Number(properties.headers["content-length"] ?? 0);
+      blobSizes.set(path, size);
+    }
+    const tier = tiers.tierOf(path, size);
+    return tier && { bytesPerSecond: tier.bytesPerSecond, requestsPerSecond: tier.requestsPerSecond };
+  }
+
+  /**
+   * Forgets the kept length of the blob a request addresses when the request may change it (Put Blob, Copy Blob, Set
+   * Blob Properties, Incremental Copy, Delete), before it is served and again once it is answered.
+   */
+  function forgetSize(req: IncomingMessage, path: string, comp: string | null): (() => void) | undefined {
+    const changes = req.method === "DELETE" || (req.method === "PUT" && (comp === null || comp === "properties" || comp === "incrementalcopy"));
+    if (!changes) return undefined;
+    blobSizes.delete(path);
+    return () => void blobSizes.delete(path);
   }
 
   /**

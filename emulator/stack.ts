@@ -83,8 +83,8 @@ export interface LocalStackOptions {
   maxSnapshotCopiesPerRegion?: number;
   /**
    * Azure Storage's scalability targets on the target account's page writes (`emulator/dataplane/blob-limits.ts`):
-   * off by default; `{}` plays the service's, `{ scale: 0.01 }` a hundredth of them. Switch at run time with
-   * `blobLimits.set`.
+   * off by default; `{}` plays the service's, `{ scale: 0.01 }` a hundredth of them (a premium account's page blobs
+   * take their tiers' bytes and writes per second). Switch at run time with `blobLimits.set`.
    */
   blobLimits?: BlobLimitsOption;
   /**

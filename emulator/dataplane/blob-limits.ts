@@ -9,7 +9,8 @@
  * 500 requests per second"; "Target throughput for a single page blob: up to 60 MiB per second") and
  * https://learn.microsoft.com/azure/storage/common/scalability-targets-standard-account ("Maximum request rate per
  * storage account: 20,000 requests per second"). How large a burst the service absorbs is not documented; the model
- * lets a bucket hold `burstSeconds` of its rate.
+ * lets a bucket hold `burstSeconds` of its rate. A premium page blob's targets are its performance tier's
+ * (src/domain/page-blob-tiers.ts): the proxy gives them with each of its writes.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -80,12 +81,20 @@ export interface BlobLimitCounts {
   refused: number;
 }
 
+/** One page blob's own write targets, where they are its own (a premium page blob's performance tier). */
+export interface BlobRates {
+  readonly bytesPerSecond: number;
+  readonly requestsPerSecond: number;
+}
+
 /** One write as the model sees it. */
 export interface PageWrite {
   readonly account: string;
   /** The blob's path (`/<account>/<container>/<blob>`), without the query. */
   readonly blob: string;
   readonly bytes: number;
+  /** The blob's own targets (times the option's `scale`) instead of the model's per-blob ones; none for a standard blob. */
+  readonly rates?: BlobRates;
 }
 
 /** The model's state: the buckets, switched on and off at run time. */
@@ -96,6 +105,8 @@ export interface BlobLimiter {
   readonly serviceTimeMs: number;
   /** Switches the model on with `option`, or off with undefined; the buckets start full. */
   set(option: BlobLimitsOption | undefined): void;
+  /** Whether the model is on. */
+  readonly on: boolean;
   readonly counts: BlobLimitCounts;
 }
 
@@ -114,6 +125,7 @@ function shortfall(bucket: Bucket, cost: number, rate: number, burstSeconds: num
 
 export function createBlobLimiter(option?: BlobLimitsOption, clock: () => number = () => performance.now()): BlobLimiter {
   let limits: BlobWriteLimits | undefined;
+  let scale = 1;
   let buckets = new Map<string, Bucket>();
   const counts: BlobLimitCounts = { admitted: 0, refused: 0 };
   const bucket = (key: string, rate: number, now: number): Bucket => {
@@ -129,10 +141,12 @@ export function createBlobLimiter(option?: BlobLimitsOption, clock: () => number
       if (!limits) return undefined;
       const now = clock();
       const { burstSeconds } = limits;
+      const blobRequests = write.rates ? write.rates.requestsPerSecond * scale : limits.blobRequestsPerSecond;
+      const blobBytes = write.rates ? write.rates.bytesPerSecond * scale : limits.blobBytesPerSecond;
       const checks = [
         { key: `account ${write.account}`, cost: 1, rate: limits.accountRequestsPerSecond, error: storageErrors.accountThrottled },
-        { key: `requests ${write.blob}`, cost: 1, rate: limits.blobRequestsPerSecond, error: storageErrors.serverBusy },
-        { key: `bytes ${write.blob}`, cost: write.bytes, rate: limits.blobBytesPerSecond, error: storageErrors.serverBusy },
+        { key: `requests ${write.blob}`, cost: 1, rate: blobRequests, error: storageErrors.serverBusy },
+        { key: `bytes ${write.blob}`, cost: write.bytes, rate: blobBytes, error: storageErrors.serverBusy },
       ].map((check) => ({ ...check, bucket: bucket(check.key, check.rate, now) }));
       for (const check of checks) {
         const missing = shortfall(check.bucket, check.cost, check.rate, burstSeconds, now);
@@ -149,8 +163,12 @@ export function createBlobLimiter(option?: BlobLimitsOption, clock: () => number
     get serviceTimeMs() {
       return limits?.serviceTimeMs ?? 0;
     },
+    get on() {
+      return limits !== undefined;
+    },
     set(next) {
       limits = next ? blobWriteLimits(next) : undefined;
+      scale = next?.scale ?? 1;
       buckets = new Map();
       counts.admitted = 0;
       counts.refused = 0;
@@ -178,11 +196,14 @@ export function pageWriteOf(method: string | undefined, path: string, headers: R
  * A page write passes the modelled limits first, as it reaches the service's front end before anything else: over
  * them it is answered 503 ServerBusy with Retry-After (in whole seconds; its body is left unread, as the service
  * leaves it) and false is returned; within them it waits the modelled service time. Other requests pass at once.
+ * `ratesOf` gives a blob's own targets (a premium page blob's tier), asked only while the model is on.
  */
-export async function admitPageWrite(limiter: BlobLimiter | undefined, account: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  const write = limiter && pageWriteOf(req.method, req.url ?? "/", req.headers);
+export async function admitPageWrite(
+  limiter: BlobLimiter | undefined, account: string, req: IncomingMessage, res: ServerResponse, ratesOf?: () => Promise<BlobRates | undefined>,
+): Promise<boolean> {
+  const write = limiter?.on ? pageWriteOf(req.method, req.url ?? "/", req.headers) : undefined;
   if (!limiter || !write) return true;
-  const refusal = limiter.admit({ account, ...write });
+  const refusal = limiter.admit({ account, ...write, rates: await ratesOf?.() });
   if (refusal) {
     answerStorageError(res, refusal.error, { headers: { "retry-after": String(refusal.retryAfterSeconds) } });
     return false;

@@ -20,6 +20,8 @@ export interface PageBlobTiers {
   check(name: string | undefined, sizeBytes: number): PageBlobTier;
   /** Records the blob's set tier; undefined forgets it (the blob was deleted, or created with none). */
   set(path: string, tier: PageBlobTier | undefined): void;
+  /** The blob's tier: the one set on it, else the smallest that holds `sizeBytes` (undefined past 8 TiB). */
+  tierOf(path: string, sizeBytes: number): PageBlobTier | undefined;
 }
 
 export function createPageBlobTiers(): PageBlobTiers {
@@ -41,6 +43,9 @@ export function createPageBlobTiers(): PageBlobTiers {
     set(path, tier) {
       if (tier) set.set(path, tier);
       else set.delete(path);
+    },
+    tierOf(path, sizeBytes) {
+      return set.get(path) ?? inferredPageBlobTier(sizeBytes);
     },
   };
 }

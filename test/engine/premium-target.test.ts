@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type PageBlobClient, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { premiumBlobWriteLimits } from "../../emulator/dataplane/blob-limits";
 import { createTargetCatalog } from "../../src/adapters/target-catalog";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { ConcurrencyError, codeOf, statusOf } from "../../src/domain/errors";
@@ -71,8 +70,9 @@ describe("a premium page blob target account", () => {
     stack.disks.writeSeeded(diskId, 512 * MiB, 16 * MiB, 75);
     const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-paced", storageAccountId: stack.target.resourceId };
     const diskKey = await app().protect(diskId, { target });
-    // The TargetBlob (1 GiB + 512 B) is P4: 25 MB/s, below the 60 MiB/s the settings give a standard blob.
-    stack.blobLimits.set(premiumBlobWriteLimits(1 * GiB + 512));
+    // The TargetBlob (1 GiB + 512 B) is P4: 25 MB/s, below the 60 MiB/s the settings give a standard blob. The limits
+    // model holds it to its own tier's targets.
+    stack.blobLimits.set({});
     const before = { ...stack.blobLimits.counts };
     try {
       const { run, point } = await syncAndVerify(app(), diskKey);
@@ -80,6 +80,32 @@ describe("a premium page blob target account", () => {
       assert.equal((await targetBlobService(stack).getContainerClient("premium-paced").getPageBlobClient(locationFromUrl(point.targetBlobUrl).blobName).getProperties()).accessTier, "P4");
       assert.equal(stack.blobLimits.counts.refused - before.refused, 0, "paced to the blob's own tier, no write was refused");
       assert.ok(stack.blobLimits.counts.admitted - before.admitted >= 16, "the writes passed the modelled limits");
+    } finally {
+      stack.blobLimits.set(undefined);
+    }
+  });
+
+  it("when the limits model is on, then each page blob is held to its own tier's targets", async () => {
+    const { stack } = app();
+    const container = targetBlobService(stack, { retryOptions: { maxTries: 1 } }).getContainerClient("premium-tier-limits");
+    await container.createIfNotExists();
+    const page = Buffer.alloc(4 * MiB, 7);
+    const eightWrites = async (blob: PageBlobClient) => {
+      const outcomes: (string | number | undefined)[] = [];
+      for (let i = 0; i < 8; i++) outcomes.push(await blob.uploadPages(page, i * 4 * MiB, 4 * MiB).then(() => "ok", (thrown: unknown) => statusOf(thrown)));
+      return outcomes;
+    };
+    const p4 = container.getPageBlobClient("p4.vhd");
+    await p4.create(32 * MiB);
+    const p30 = container.getPageBlobClient("p30.vhd");
+    await p30.create(32 * MiB, { tier: "P30" });
+    // A bucket holds 0.2 s of its rate: P4 (25 MB/s) 5 MB, P30 (200 MB/s) 40 MB; a standard blob's 60 MiB/s, 12.6 MB.
+    stack.blobLimits.set({ burstSeconds: 0.2 });
+    try {
+      const onP4 = await eightWrites(p4);
+      assert.equal(onP4[0], "ok", JSON.stringify(onP4));
+      assert.ok(onP4.includes(503), `P4 holds one 4 MiB write of burst: ${JSON.stringify(onP4)}`);
+      assert.deepEqual(await eightWrites(p30), Array(8).fill("ok"), "P30 takes 32 MiB at once, which a standard blob's targets would refuse");
     } finally {
       stack.blobLimits.set(undefined);
     }
