@@ -20,6 +20,15 @@ import { quickRetries, targetBlobService } from "../support/stack";
 describe("a premium page blob target account", () => {
   // Azure allows one snapshot of a premium page blob every ten minutes: here 2 s, on the stack and in the app alike.
   const app = useTestApp({ stack: { targetAccountSku: "Premium_LRS", premiumSnapshotIntervalSeconds: 2 }, settings: { DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS: "2" } });
+  /** A 1 GiB disk with 2 MiB written, protected into container `name` of the premium account and backed up once. */
+  const backedUpOnce = async (name: string, seed: number) => {
+    const { stack } = app();
+    const diskId = await app().createDisk(`disk-${name}`, 1 * GiB);
+    stack.disks.writeSeeded(diskId, 0, 2 * MiB, seed);
+    const target = { blobEndpoint: stack.target.blobEndpoint, container: name, storageAccountId: stack.target.resourceId };
+    const diskKey = await app().protect(diskId, { target });
+    return { diskId, diskKey, first: await syncAndVerify(app(), diskKey) };
+  };
   const errorOf = (call: Promise<unknown>) => call.then(() => undefined, (thrown: unknown) => [statusOf(thrown), codeOf(thrown)]);
 
   it("when a block or append blob is written to it, then it answers 400 BlobTypeNotSupported, and says it is Premium_LRS", async () => {
@@ -178,11 +187,7 @@ describe("a premium page blob target account", () => {
 
   it("when Azure refuses the TargetBlob's snapshot for the rate, then the run waits in finalizing and records its RestorePoint after, equal to its snapshot", async () => {
     const { stack } = app();
-    const diskId = await app().createDisk("disk-premium-interval", 1 * GiB);
-    stack.disks.writeSeeded(diskId, 0, 2 * MiB, 81);
-    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-interval", storageAccountId: stack.target.resourceId };
-    const diskKey = await app().protect(diskId, { target });
-    const first = await syncAndVerify(app(), diskKey);
+    const { diskId, diskKey, first } = await backedUpOnce("premium-interval", 81);
     stack.disks.writeSeeded(diskId, 1 * MiB, 1 * MiB, 82);
     // Azure's interval is longer than the app's setting says (2 s): the refusal is Azure's answer, and the time to
     // ask again is proven from the blob's own snapshots.
@@ -206,11 +211,7 @@ describe("a premium page blob target account", () => {
 
   it("when the snapshot wait's own record write is stored but answered as a conflict, then the run still asks again and succeeds", async () => {
     const { stack, deps } = app();
-    const diskId = await app().createDisk("disk-premium-lost-answer", 1 * GiB);
-    stack.disks.writeSeeded(diskId, 0, 2 * MiB, 85);
-    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-lost-answer", storageAccountId: stack.target.resourceId };
-    const diskKey = await app().protect(diskId, { target });
-    await syncAndVerify(app(), diskKey);
+    const { diskId, diskKey } = await backedUpOnce("premium-lost-answer", 85);
     stack.disks.writeSeeded(diskId, 1 * MiB, 1 * MiB, 86);
     await stack.setPremiumSnapshotIntervalSeconds(10);
     let lost = false;
@@ -233,11 +234,7 @@ describe("a premium page blob target account", () => {
 
   it("when the TargetBlob has as many snapshots as Azure allows, then the run fails naming them, nothing backed up is lost, and a run after room is made succeeds", async () => {
     const { stack, deps } = app();
-    const diskId = await app().createDisk("disk-premium-count", 1 * GiB);
-    stack.disks.writeSeeded(diskId, 0, 2 * MiB, 83);
-    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-count", storageAccountId: stack.target.resourceId };
-    const diskKey = await app().protect(diskId, { target });
-    const first = await syncAndVerify(app(), diskKey);
+    const { diskId, diskKey, first } = await backedUpOnce("premium-count", 83);
     const blob = targetBlobService(stack).getContainerClient("premium-count").getPageBlobClient(locationFromUrl(first.point.targetBlobUrl).blobName);
     const others: string[] = [];
     await stack.setPremiumSnapshotIntervalSeconds(0);
