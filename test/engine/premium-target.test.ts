@@ -115,6 +115,10 @@ describe("a premium page blob target account", () => {
       assert.equal(onP4[0], "ok", JSON.stringify(onP4));
       assert.ok(onP4.includes(503), `P4 holds one 4 MiB write of burst: ${JSON.stringify(onP4)}`);
       assert.deepEqual(await eightWrites(p30), Array(8).fill("ok"), "P30 takes 32 MiB at once, which a standard blob's targets would refuse");
+      // Grown to 600 GiB, the P4 blob is P30 by its length: the length known before is not used again.
+      await p4.resize(600 * GiB);
+      stack.blobLimits.set({ burstSeconds: 0.2 });
+      assert.deepEqual(await eightWrites(p4), Array(8).fill("ok"), "held to the tier its new length infers");
     } finally {
       stack.blobLimits.set(undefined);
     }
