@@ -236,6 +236,33 @@ describe("a premium page blob target account", () => {
     }
   });
 
+  it("when the TargetBlob keeps refusing its snapshot past the wait limit, then the run fails saying so, the RestorePoint before stays, and the next run diffs", async () => {
+    const { stack, deps } = app();
+    const { diskId, diskKey, first } = await backedUpOnce("premium-wait-limit", 87);
+    stack.disks.writeSeeded(diskId, 1 * MiB, 1 * MiB, 88);
+    await stack.setPremiumSnapshotIntervalSeconds(3600);
+    // Once the first wait is written, the worker's clock is 31 minutes on: the next refusal is past the 30-minute limit.
+    let ahead = 0;
+    const records = { ...deps.records, putRun: async (...args: Parameters<typeof deps.records.putRun>) => {
+      const etag = await deps.records.putRun(...args);
+      if (args[0].state === "finalizing" && args[0].targetSnapshotDueAt !== undefined) ahead = 31 * 60_000;
+      return etag;
+    } };
+    try {
+      const runId = await app().withDeps({ ...deps, records, now: () => new Date(Date.now() + ahead) }).sync(diskKey);
+      assert.ok(ahead > 0, "the snapshot was refused and waited for");
+      const failed = await runOf(app(), diskKey, runId);
+      assert.equal(failed.state, "failed");
+      assert.match(failed.error ?? "", /SnapshotOperationRateExceeded.*has refused a snapshot for 31 minutes/);
+      assert.deepEqual((await deps.records.listRestorePoints(diskKey)).map((p) => p.restorePointId), [first.point.restorePointId]);
+      await stack.setPremiumSnapshotIntervalSeconds(0);
+      const after = await syncAndVerify(app(), diskKey);
+      assert.equal(after.run.bytesCopied, 1 * MiB, "the diff from the chain base");
+    } finally {
+      await stack.setPremiumSnapshotIntervalSeconds(2);
+    }
+  });
+
   it("when the TargetBlob has as many snapshots as Azure allows, then the run fails naming them, nothing backed up is lost, and a run after room is made succeeds", async () => {
     const { stack, deps } = app();
     const { diskId, diskKey, first } = await backedUpOnce("premium-count", 83);
