@@ -73,6 +73,8 @@ export interface TargetBlob {
   inspect(): Promise<TargetState | undefined>;
   /** True when no page of the blob is allocated (asks for one range only). */
   isEmpty(): Promise<boolean>;
+  /** The account's sku and kind as Get Account Information answers them (asked of the blob's container). */
+  account(): Promise<{ skuName?: string; accountKind?: string }>;
   /** Creates the container and the blob, owned by `owner` and holding nothing; a no-op when the blob exists. */
   create(sizeBytes: number, owner: string): Promise<void>;
   /**
@@ -232,6 +234,10 @@ export function createTargetBlobFactory(
           if ((page.pageRange ?? []).length > 0) return false;
         }
         return true;
+      },
+      async account() {
+        const { skuName, accountKind } = await container.getAccountInfo();
+        return withoutAbsent({ skuName, accountKind });
       },
       async create(sizeBytes, owner) {
         await container.createIfNotExists();

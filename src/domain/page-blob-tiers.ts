@@ -52,3 +52,11 @@ export function pageBlobTierNamed(name: string | undefined): PageBlobTier | unde
  * the count when it is reached.
  */
 export const premiumPageBlobSnapshots = { maxPerBlob: 100, intervalSeconds: 600 } as const;
+
+/**
+ * Whether an account, as Get Account Information describes it, holds premium page blobs: a premium sku of a general
+ * purpose kind (a premium BlockBlobStorage or FileStorage account holds no page blobs).
+ */
+export function holdsPremiumPageBlobs(account: { readonly skuName?: string; readonly accountKind?: string }): boolean {
+  return /^premium_/i.test(account.skuName ?? "") && /^(storage|storagev2)$/i.test(account.accountKind ?? "");
+}

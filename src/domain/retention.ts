@@ -1,4 +1,5 @@
 /** RetentionPolicy: which RestorePoints to remove. Pure; the newest RestorePoint is never removed. */
+import { judgeSpacing } from "./schedule";
 
 /**
  * Keep every RestorePoint (`keepAll`), or the newest `keepLast` and/or those younger than `maxAgeDays` — a point is
@@ -31,4 +32,16 @@ export function applyRetention<T extends RetainedPoint>(points: readonly T[], po
     return beyondCount || tooOld;
   });
   return expired.reverse();
+}
+
+/**
+ * The most RestorePoints `policy` keeps while BackupRuns start as `schedule` says, counted up to `cap` (Infinity for
+ * keepAll): keepLast, or the scheduled starts within maxAgeDays, whichever is fewer. Manual runs add to a policy of
+ * maxAgeDays alone.
+ */
+export function mostKept(policy: RetentionPolicy, schedule: string, cap: number, from: Date): number {
+  if (policy.keepAll) return Infinity;
+  const byCount = policy.keepLast ?? Infinity;
+  const byAge = policy.maxAgeDays === undefined ? Infinity : judgeSpacing(schedule, policy.maxAgeDays * 86_400_000, cap, from).mostWithin;
+  return Math.min(byCount, byAge);
 }

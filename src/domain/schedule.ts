@@ -38,3 +38,43 @@ export function nextDueAt(schedule: string, lastStartedAt: Date | undefined): Da
 export function isDue(schedule: string, lastStartedAt: Date | undefined, now: Date): boolean {
   return nextDueAt(schedule, lastStartedAt).getTime() <= now.getTime();
 }
+
+/** How far ahead an NCRONTAB schedule is walked to judge its spacing: a year covers its calendar cycle. */
+const cronHorizonMs = 366 * unitMs.d;
+/** At most this many starts are walked, so that a schedule of every second is judged quickly (it repeats by then). */
+const cronStartsWalked = 10_000;
+
+/** An NCRONTAB schedule's starts after `from`, up to `untilMs` and at most `cronStartsWalked` of them. */
+function* cronStarts(schedule: string, from: Date, untilMs: number): Generator<number> {
+  const cron = new Cron(schedule, { paused: true });
+  let at: Date | null = from;
+  for (let walked = 0; walked < cronStartsWalked; walked++) {
+    at = cron.nextRun(at);
+    if (!at || at.getTime() > untilMs) return;
+    yield at.getTime();
+  }
+}
+
+/**
+ * How a schedule spaces its BackupRuns, from `from` on: the most starts it makes in any span of `windowMs` (both ends
+ * included; counted up to `cap`, a larger count answers `cap`) and the shortest time between two starts. An
+ * interval's are exact; an NCRONTAB's are read from its starts over the next year (at most 10,000 of them).
+ */
+export function judgeSpacing(schedule: string, windowMs: number, cap: number, from: Date): { mostWithin: number; shortestGapMs: number } {
+  const interval = intervalPattern.exec(schedule.trim());
+  if (interval) {
+    const everyMs = Number(interval[1]) * unitMs[interval[2].toLowerCase() as keyof typeof unitMs];
+    return { mostWithin: Math.min(cap, Math.floor(windowMs / everyMs) + 1), shortestGapMs: everyMs };
+  }
+  const inWindow: number[] = [];
+  let mostWithin = 0;
+  let shortestGapMs = Infinity;
+  for (const start of cronStarts(schedule, from, from.getTime() + cronHorizonMs + windowMs)) {
+    const previous = inWindow[inWindow.length - 1];
+    if (previous !== undefined) shortestGapMs = Math.min(shortestGapMs, start - previous);
+    inWindow.push(start);
+    while (inWindow[0] < start - windowMs) inWindow.shift();
+    mostWithin = Math.max(mostWithin, inWindow.length);
+  }
+  return { mostWithin: Math.min(cap, mostWithin), shortestGapMs };
+}

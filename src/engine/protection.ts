@@ -12,7 +12,10 @@ import {
 import { ConflictError, PermanentError } from "../domain/errors";
 import { unsupportedDiskReason } from "../domain/manifest";
 import type { RestorePoint } from "../domain/records";
+import { holdsPremiumPageBlobs, premiumPageBlobSnapshots } from "../domain/page-blob-tiers";
 import { sameRegion } from "../domain/regions";
+import { mostKept } from "../domain/retention";
+import { judgeSpacing } from "../domain/schedule";
 import { locationFromUrl } from "../domain/target-location";
 import type { Deps } from "./deps";
 
@@ -71,6 +74,7 @@ export async function planProtection(deps: Deps, input: unknown): Promise<{ disk
     chain = await chooseKeptChain(deps, disk, kept, { adopt, blobNameGiven: parsed.target.blobName !== undefined });
   }
   await refuseSharedTarget(deps, disk);
+  await refuseBeyondPremiumSnapshots(deps, disk);
   return { disk, chain };
 }
 
@@ -182,6 +186,7 @@ export async function updateDisk(deps: Deps, diskKey: string, update: ProtectedD
     if (refusal) throw new InvalidProtectionError("InvalidRequest", `disk ${diskKey}: ${refusal}; unprotect it and protect it again with target.storageAccountId (its TargetBlob and RestorePoints stay)`);
     await refuseBadReplication(deps, next);
     if (before.kind === "valid" && before.config.replication !== "managed" && next.replication === "managed") await refuseKeptManaged(deps, next);
+    if (update.retention || update.schedule || update.replication) await refuseBeyondPremiumSnapshots(deps, next);
   });
 }
 
@@ -241,6 +246,34 @@ export async function refuseUnsupportedDisk(deps: Deps, disk: ProtectedDiskConfi
   });
   const reason = found && unsupportedDiskReason(found.properties);
   if (reason) throw new UnsupportedDiskError(disk.diskId, reason);
+}
+
+/**
+ * A premium page blob keeps at most 100 snapshots and takes one per DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS
+ * (premiumPageBlobSnapshots): a RetentionPolicy that can keep more RestorePoints than leave room for the next run's
+ * snapshot would fail that run, and a schedule starting runs closer than the interval would have each wait for it.
+ * Refused when the TargetBlob's account says it is premium; one that cannot be asked now is left to the runs, which
+ * get Azure's own answers.
+ */
+async function refuseBeyondPremiumSnapshots(deps: Deps, disk: ProtectedDiskConfig): Promise<void> {
+  if (disk.replication === "managed") return;
+  const account = await deps.targets(disk.target).account().catch(() => undefined);
+  if (!account || !holdsPremiumPageBlobs(account)) return;
+  const premium = `the TargetBlob's account ${disk.target.blobEndpoint} is premium (${account.skuName}), and Azure keeps at most ${premiumPageBlobSnapshots.maxPerBlob} snapshots of a premium page blob`;
+  const room = premiumPageBlobSnapshots.maxPerBlob - 1;
+  const kept = mostKept(disk.retention, disk.schedule, premiumPageBlobSnapshots.maxPerBlob, deps.now());
+  if (kept > room) {
+    const keeps = disk.retention.keepAll ? "keepAll keeps every RestorePoint" : `this RetentionPolicy keeps up to ${kept >= premiumPageBlobSnapshots.maxPerBlob ? `${kept} or more` : kept} RestorePoints on schedule "${disk.schedule}"`;
+    throw new InvalidProtectionError("InvalidRequest", `retention: ${premium}, one of them taken by each backup before retention runs; ${keeps}: set retention.keepLast to ${room} or fewer (CLI --keep-last)`);
+  }
+  const intervalSeconds = deps.settings.DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS;
+  const { shortestGapMs } = judgeSpacing(disk.schedule, 0, 1, deps.now());
+  if (shortestGapMs < intervalSeconds * 1000) {
+    throw new InvalidProtectionError(
+      "InvalidRequest",
+      `schedule: the TargetBlob's account ${disk.target.blobEndpoint} is premium (${account.skuName}), and Azure takes one snapshot of a premium page blob every ${intervalSeconds} s (DISKDELTA_PREMIUM_SNAPSHOT_INTERVAL_SECONDS); "${disk.schedule}" starts backups ${Math.round(shortestGapMs / 1000)} s apart: choose a schedule at least ${intervalSeconds} s apart`,
+    );
+  }
 }
 
 /** The same TargetBlob: endpoints and containers compare case-insensitively, blob names exactly (as the service). */

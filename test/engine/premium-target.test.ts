@@ -287,4 +287,35 @@ describe("a premium page blob target account", () => {
       await stack.setPremiumSnapshotIntervalSeconds(2);
     }
   });
+
+  it("when a protection's retention or schedule would outrun the blob's snapshot limits, then protect and update answer 400 naming the field, and what fits is taken", async () => {
+    const { stack, host } = app();
+    const target = { blobEndpoint: stack.target.blobEndpoint, container: "premium-policies" };
+    const protect = (name: string, body: Record<string, unknown>) => host.invokeHttp("POST", "/api/disks", { diskId: `/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/disks/${name}`, target, ...body });
+    const refusals: { name: string; body: Record<string, unknown>; says: RegExp }[] = [
+      { name: "keep-all", body: { retention: { keepAll: true } }, says: /^retention: .*premium \(Premium_LRS\).*at most 100 snapshots.*keepAll keeps every RestorePoint: set retention.keepLast to 99 or fewer/ },
+      { name: "keep-100", body: { retention: { keepLast: 100 } }, says: /^retention: .*keeps up to 100 or more RestorePoints on schedule "every 4h"/ },
+      { name: "age-30d", body: { retention: { maxAgeDays: 30 } }, says: /^retention: .*keeps up to 100 or more RestorePoints/ },
+      { name: "every-second", body: { schedule: "*/1 * * * * *" }, says: /^schedule: .*one snapshot of a premium page blob every 2 s.*starts backups 1 s apart/ },
+    ];
+    for (const refusal of refusals) {
+      const answer = await protect(refusal.name, refusal.body);
+      assert.equal(answer.status, 400, `${refusal.name}: ${JSON.stringify(answer.body)}`);
+      assert.match((answer.body as { error: { message: string } }).error.message, refusal.says, `${refusal.name}: ${JSON.stringify(answer.body)}`);
+      assert.doesNotMatch(JSON.stringify(answer.body), /sig=|AccountKey/i);
+    }
+    const fits = await protect("keep-99", { retention: { keepLast: 99 } });
+    assert.equal(fits.status, 201, JSON.stringify(fits.body));
+    const aged = await protect("age-7d", { retention: { maxAgeDays: 7 }, schedule: "every 4h" });
+    assert.equal(aged.status, 201, `43 RestorePoints fit: ${JSON.stringify(aged.body)}`);
+
+    const diskKey = (fits.body as { diskKey: string }).diskKey;
+    const widened = await host.invokeHttp("PATCH", `/api/disks/${diskKey}`, { retention: { keepAll: true } });
+    assert.equal(widened.status, 400, JSON.stringify(widened.body));
+    assert.match((widened.body as { error: { message: string } }).error.message, /^retention: /);
+    const row = await host.invokeHttp("GET", `/api/disks/${diskKey}`);
+    assert.deepEqual((row.body as { config: { retention: unknown } }).config.retention, { keepLast: 99 }, "a refused update changes nothing");
+    const narrowed = await host.invokeHttp("PATCH", `/api/disks/${diskKey}`, { retention: { keepLast: 30 } });
+    assert.equal(narrowed.status, 200, JSON.stringify(narrowed.body));
+  });
 });

@@ -1,7 +1,8 @@
 /** RetentionPolicy: which RestorePoints go, oldest first; the newest RestorePoint always stays. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type RetainedPoint, type RetentionPolicy, applyRetention } from "../../src/domain/retention";
+import { type RetainedPoint, type RetentionPolicy, applyRetention, mostKept } from "../../src/domain/retention";
+import { nextDueAt } from "../../src/domain/schedule";
 
 const now = new Date("2026-06-30T12:00:00Z");
 const dayMs = 86_400_000;
@@ -35,5 +36,39 @@ describe("applyRetention", () => {
   it("when points carry more fields, then the removed ones come back whole", () => {
     const points = [{ ...point(0), targetSnapshot: "a" }, { ...point(9), targetSnapshot: "b" }];
     assert.deepEqual(applyRetention(points, { keepLast: 1 }, now), [points[1]]);
+  });
+});
+
+describe("mostKept", () => {
+  /** Runs the schedule for `days` from `now`, retention after each run as finalize applies it: the most points left. */
+  const simulate = (schedule: string, policy: RetentionPolicy, days: number) => {
+    let points: RetainedPoint[] = [];
+    let most = 0;
+    for (let at = nextDueAt(schedule, now); at.getTime() <= now.getTime() + days * dayMs; at = nextDueAt(schedule, at)) {
+      points.push({ id: at.toISOString(), createdAt: at });
+      const removed = new Set(applyRetention(points, policy, at).map((p) => p.id));
+      points = points.filter((p) => !removed.has(p.id));
+      most = Math.max(most, points.length);
+    }
+    return most;
+  };
+  const cases: { schedule: string; policy: RetentionPolicy; kept: number }[] = [
+    { schedule: "every 4h", policy: { keepLast: 14 }, kept: 14 },
+    { schedule: "every 4h", policy: { maxAgeDays: 7 }, kept: 43 },
+    { schedule: "every 1d", policy: { maxAgeDays: 99 }, kept: 100 },
+    { schedule: "every 1d", policy: { keepLast: 120, maxAgeDays: 98 }, kept: 99 },
+    { schedule: "0 0 2,3 * * *", policy: { maxAgeDays: 30 }, kept: 61 },
+    { schedule: "0 30 2 * * 1", policy: { maxAgeDays: 30 }, kept: 5 },
+  ];
+  for (const c of cases) {
+    it(`when runs start "${c.schedule}" under ${JSON.stringify(c.policy)}, then it says ${c.kept}, as many as retention leaves`, () => {
+      assert.equal(mostKept(c.policy, c.schedule, 10_000, now), c.kept);
+      assert.equal(simulate(c.schedule, c.policy, 200), c.kept);
+    });
+  }
+
+  it("when the count passes the cap, then it answers the cap; keepAll keeps without bound", () => {
+    assert.equal(mostKept({ maxAgeDays: 30 }, "0 * * * * *", 100, now), 100);
+    assert.equal(mostKept({ keepAll: true }, "every 1d", 100, now), Infinity);
   });
 });

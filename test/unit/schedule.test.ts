@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isDue, nextDueAt, scheduleProblem } from "../../src/domain/schedule";
+import { isDue, nextDueAt, scheduleProblem, judgeSpacing } from "../../src/domain/schedule";
 
 const minute = 60_000;
 const hour = 60 * minute;
@@ -71,5 +71,26 @@ describe("nextDueAt and isDue", () => {
 
   it("when a valid expression never fires (30 February), then the disk is never due", () => {
     assert.equal(isDue("0 0 0 30 2 *", last, new Date(last.getTime() + 3650 * 24 * hour)), false);
+  });
+});
+
+describe("judgeSpacing", () => {
+  const from = new Date("2026-01-15T10:00:00Z");
+  const cases: { schedule: string; gapMs: number }[] = [
+    { schedule: "every 30m", gapMs: 1_800_000 },
+    { schedule: "0 */5 * * * *", gapMs: 300_000 },
+    { schedule: "0 0 2,3 * * *", gapMs: 3_600_000 },
+    { schedule: "*/1 * * * * *", gapMs: 1000 },
+    { schedule: "0 30 2 * * 1", gapMs: 7 * 86_400_000 },
+  ];
+  for (const c of cases) {
+    it(`when runs start "${c.schedule}", then the shortest time between two is ${c.gapMs / 1000} s`, () => {
+      assert.equal(judgeSpacing(c.schedule, 0, 1, from).shortestGapMs, c.gapMs);
+    });
+  }
+
+  it("when a schedule runs twice an hour on Sundays only, then its shortest gap and busiest day are those of Sunday", () => {
+    const spacing = judgeSpacing("0 0,30 * * * 0", 86_400_000 - 1, 1000, from);
+    assert.deepEqual(spacing, { mostWithin: 48, shortestGapMs: 1_800_000 });
   });
 });
