@@ -16,13 +16,20 @@ export interface PageListPaging {
   resumeAt: number;
   /** The byte range the request asked for, as sent; a marker is valid only for the same range. */
   requestedRange: string;
+  /** False for a version before 2020-10-02, which knows no paging: the whole list, and no `<NextMarker>`. */
+  paged: boolean;
 }
 
 /** One answer's worth of ranges and the marker of the rest, if any. */
 export interface PageListPage {
   ranges: ListedRange[];
   nextMarker?: string;
+  /** Whether the body carries `<NextMarker>` (PageListPaging's `paged`). */
+  paged: boolean;
 }
+
+/** The first version whose Get Page Ranges takes `maxresults` and `marker` and answers `<NextMarker>`. */
+const pagingVersion = "2020-10-02";
 
 const markerPrefix = "pr1";
 const pageBytes = 512;
@@ -36,16 +43,20 @@ export function requestedRange(headers: IncomingHttpHeaders): string {
 /**
  * Reads `maxresults` and `marker` of a request. An answer holds at most min(maxresults, cap) ranges, `cap`
  * being the service's 10,000 unless a test lowered it. Throws 400 InvalidQueryParameterValue for a maxresults
- * that is not a positive integer and for a marker this emulator did not hand out for the same byte range.
+ * that is not a positive integer and for a marker this emulator did not hand out for the same byte range. A request
+ * of a version before 2020-10-02 (`x-ms-version`) is not paged: its answer is the whole list, as then.
  */
 export function pageListPaging(url: URL, headers: IncomingHttpHeaders, cap: number): PageListPaging {
   const range = requestedRange(headers);
+  const version = headers["x-ms-version"];
+  if (typeof version === "string" && version < pagingVersion) return { limit: Infinity, resumeAt: 0, requestedRange: range, paged: false };
   const maxResults = url.searchParams.get("maxresults");
   const marker = url.searchParams.get("marker");
   return {
     limit: Math.min(cap, maxResults === null ? cap : parseMaxResults(maxResults)),
     resumeAt: marker === null || marker === "" ? 0 : parseMarker(marker, range),
     requestedRange: range,
+    paged: true,
   };
 }
 
@@ -58,21 +69,22 @@ export function takePage(listing: Iterable<ListedRange>, paging: PageListPaging)
   const ranges: ListedRange[] = [];
   for (const range of listing) {
     if (range.start < paging.resumeAt) continue;
-    if (ranges.length === paging.limit) return { ranges, nextMarker: encodeMarker(range.start, paging.requestedRange) };
+    if (ranges.length === paging.limit) return { ranges, nextMarker: encodeMarker(range.start, paging.requestedRange), paged: true };
     ranges.push(range);
   }
-  return { ranges };
+  return { ranges, paged: paging.paged };
 }
 
 /**
  * The Get Page Ranges body: ranges interleaved in offset order with inclusive ends, then `<NextMarker>` with the
- * continuation, or empty (`<NextMarker />`) when the list is complete, as the service writes it since 2020-10-02.
+ * continuation, or empty (`<NextMarker />`) when the list is complete, as the service writes it since 2020-10-02
+ * (before, the body ends with the ranges).
  */
 export function pageListXml(page: PageListPage): string {
   const ranges = page.ranges.map((r) =>
     element(r.kind === "page" ? "PageRange" : "ClearRange", [element("Start", r.start), element("End", r.end - 1)]),
   );
-  return xmlDocument(element("PageList", [...ranges, element("NextMarker", page.nextMarker)]));
+  return xmlDocument(element("PageList", page.paged ? [...ranges, element("NextMarker", page.nextMarker)] : ranges));
 }
 
 /** The ranges of a `<PageList>` body (Azurite's), in document order, ends made exclusive. */

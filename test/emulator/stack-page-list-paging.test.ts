@@ -158,6 +158,17 @@ describe("paged Get Page Ranges on the snapshot data endpoint", () => {
     assert.ok(nextMarkerOf(partial.body));
   });
 
+  test("when a request's version is before 2020-10-02, then the answer is the whole list without NextMarker, maxresults or not", async () => {
+    await stack().setPageListMaxRanges(2);
+    const whole = await rawPageList(olderUrl, "", { "x-ms-version": "2019-12-12" });
+    const ranges = wireRanges(whole.body);
+    assert.ok(ranges.length > 2, `more ranges than the cap: ${ranges.length}`);
+    assert.doesNotMatch(whole.body, /NextMarker/);
+    assert.deepEqual(wireRanges((await rawPageList(olderUrl, "&maxresults=1", { "x-ms-version": "2020-08-04" })).body), ranges);
+    const paged = await rawPageList(olderUrl, "", { "x-ms-version": "2020-10-02" });
+    assert.equal(wireRanges(paged.body).length, 2, "from 2020-10-02 the answer is paged");
+  });
+
   test("when maxresults is not a positive integer, then the answer is 400 InvalidQueryParameterValue naming it", async () => {
     for (const value of ["0", "-1", "abc", "1.5"]) {
       const answer = await rawPageList(olderUrl, `&maxresults=${value}`);
@@ -227,6 +238,16 @@ describe("paged Get Page Ranges on the target storage, through the blob proxy", 
     assert.ok(continuationTokenOf(answer));
     const pages = await pagesOf(blob, 0, 64 * MiB, 10);
     assert.deepEqual(pages.map((p) => p.length), [4, 4, 4]);
+  });
+
+  test("when a request's version is before 2020-10-02, then the proxy answers the whole list without NextMarker", async () => {
+    await stack().setPageListMaxRanges(4);
+    const sasUrl = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse("r"), expiresOn: new Date(Date.now() + 600_000) });
+    const whole = await rawPageList(sasUrl, "", { "x-ms-version": "2019-12-12" });
+    assert.equal(whole.status, 200, whole.body);
+    assert.equal(wireRanges(whole.body).length, 12);
+    assert.doesNotMatch(whole.body, /NextMarker/);
+    assert.equal(wireRanges((await rawPageList(sasUrl, "")).body).length, 4, "a current version is paged");
   });
 
   test("when maxresults or the marker is invalid, then the proxy answers 400 InvalidQueryParameterValue", async () => {
