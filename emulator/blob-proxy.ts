@@ -11,16 +11,17 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BehaviourSettings, type ServiceBehaviour } from "./behaviour";
 import { type BlobLimiter, type BlobRates, admitPageWrite } from "./dataplane/blob-limits";
 import { createPageBlobTiers } from "./dataplane/page-blob-tiers";
+import { evaluateConditions } from "./dataplane/conditions";
 import { admitPremiumSnapshot } from "./dataplane/premium-snapshots";
+import { maxPageWriteBytes, refusalOf, serviceErrorFor } from "./dataplane/request-rules";
 import { pageListPaging, pageListXml, parsePageListXml, takePage } from "./dataplane/page-list";
-import { EmulatorHttpError, SourceUnreachableError, type SourceReader } from "./disks/api";
+import { type CopySource, EmulatorHttpError, SourceUnreachableError } from "./disks/api";
 import { httpError, storageErrors } from "./error-catalog";
 import { answerStorageError, storageServiceVersion } from "./service-errors";
 import { widenHttpsOnlySas } from "./https-only-sas";
 import { hasValidSharedKey, sharedKeyAuthorization, type SharedKeyAccount } from "./shared-key";
 
 /** Largest range one Put Page From URL may copy. */
-export const maxPageCopyBytes = 4 * 1024 * 1024;
 const pageSize = 512;
 
 /** Options for the blob proxy. */
@@ -30,7 +31,7 @@ export interface BlobProxyOptions {
   /** Accounts served through the proxy; their keys verify callers' and sign the proxy's own requests. */
   accounts: SharedKeyAccount[];
   /** In-process read of a disk-emulator data URL (the emulator's `openSource`); other URLs are fetched over HTTP. */
-  openSource?: (url: URL) => SourceReader | undefined;
+  openSource?: (url: URL) => CopySource | undefined;
   /** Extra CA (PEM) trusted when fetching https sources, i.e. the local CA. */
   ca?: string;
   /** Live service behaviour; Get Page Ranges answers hold at most `pageListMaxRanges`. Default: the service's. */
@@ -93,6 +94,26 @@ const sourceConditionHeaders: Record<string, string> = {
   "x-ms-source-if-unmodified-since": "if-unmodified-since",
 };
 
+/** The request's `x-ms-source-if-*` headers as the conditions of a read of the source. */
+function sourceConditions(req: IncomingMessage): Record<string, string> {
+  const conditions: Record<string, string> = {};
+  for (const [from, to] of Object.entries(sourceConditionHeaders)) {
+    const value = header(req, from);
+    if (value !== undefined) conditions[to] = value;
+  }
+  return conditions;
+}
+
+/** Whether a managed-disk source meets the request's source conditions (a 304 or 412 of a read fails them alike). */
+function sourceConditionsMet(req: IncomingMessage, source: CopySource): boolean {
+  try {
+    return evaluateConditions(sourceConditions(req), source) === "proceed";
+  } catch (error) {
+    if (error instanceof EmulatorHttpError && error.status === 412) return false;
+    throw error;
+  }
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(",") : value;
@@ -133,6 +154,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     try {
       if (!(await admitPageWrite(options.limiter, accountName, req, res, ratesOf))) return true;
       if (premium && isBlockOrAppendBlobWrite(req)) refuseBlockBlob(req, accounts.get(accountName)!);
+      refuseAsTheService(req, accounts.get(accountName)!);
       if (isPutPageFromUrl(req)) await putPageFromUrl(req, res, accounts.get(accountName)!);
       else if (isGetPageRanges(req)) getPageRanges(req, res);
       else if (premium && isGetAccountInformation(req)) forward(req, res, { answerHeaders: () => premiumAccountHeaders });
@@ -163,6 +185,15 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
   function refuseBlockBlob(req: IncomingMessage, account: SharedKeyAccount): never {
     authenticate(req, new URL(req.url ?? "/", "http://proxy"), account);
     throw httpError(storageErrors.blockBlobsNotSupported);
+  }
+
+  /** Refuses, once authenticated, what the service refuses before it touches the blob (`dataplane/request-rules.ts`). */
+  function refuseAsTheService(req: IncomingMessage, account: SharedKeyAccount): void {
+    const target = new URL(req.url ?? "/", "http://proxy");
+    const refusal = refusalOf(req, target);
+    if (!refusal) return;
+    authenticate(req, target, account);
+    throw refusal;
   }
 
   /**
@@ -302,6 +333,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       },
       (answer) => {
         onAnswer?.(answer.statusCode ?? 502);
+        if (answeredAsTheService(req, answer, res)) return;
         if (rewrite && answer.statusCode === 200) {
           relayRewritten(answer, res, rewrite);
           return;
@@ -341,10 +373,10 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     if (source.end - source.start + 1 !== length) {
       throw invalidHeader("x-ms-source-range", "The source range and the destination range must have the same length.");
     }
-    if (length > maxPageCopyBytes) {
+    if (length > maxPageWriteBytes) {
       throw httpError(storageErrors.outOfRangeInput, {
         HeaderName: "x-ms-range",
-        Reason: `A page range can be at most ${maxPageCopyBytes} bytes.`,
+        Reason: `A page range can be at most ${maxPageWriteBytes} bytes.`,
       });
     }
     if ((header(req, "x-ms-page-write") ?? "").toLowerCase() !== "update") {
@@ -400,7 +432,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
     } catch {
       throw invalidHeader("x-ms-copy-source", "The copy source is not an absolute URL.");
     }
-    let reader: SourceReader | undefined;
+    let reader: CopySource | undefined;
     try {
       reader = options.openSource?.(url);
     } catch (error) {
@@ -410,6 +442,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       throw error;
     }
     if (!reader) return fetchSource(req, url, range);
+    if (!sourceConditionsMet(req, reader)) throw httpError(storageErrors.sourceConditionNotMet);
     if (range.end >= reader.sizeBytes) throw sourceRangeInvalid();
     return reader.read(range.start, range.end - range.start + 1);
   }
@@ -421,10 +454,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       "x-ms-version": header(req, "x-ms-version") ?? storageServiceVersion,
       "x-ms-date": new Date().toUTCString(),
     };
-    for (const [from, to] of Object.entries(sourceConditionHeaders)) {
-      const value = header(req, from);
-      if (value !== undefined) headers[to] = value;
-    }
+    Object.assign(headers, sourceConditions(req));
     const length = range.end - range.start + 1;
     const get = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
@@ -435,7 +465,10 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
         answer.on("error", reject);
         answer.on("end", () => {
           const bytes = Buffer.concat(body);
-          if (status >= 300) {
+          if (status === 304 || status === 412) {
+            // Only the source conditions can fail the read: the service answers 412 whichever failed.
+            reject(httpError(storageErrors.sourceConditionNotMet));
+          } else if (status >= 300) {
             const code = /<Code>([^<]*)<\/Code>/.exec(bytes.toString("utf8"))?.[1] ?? answer.headers["x-ms-error-code"];
             reject(cannotVerifySource(status, String(code ?? "Unknown"), answer.statusMessage ?? "The source refused the read."));
           } else if (bytes.length !== length) {
@@ -480,6 +513,13 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       const put = httpRequest(
         { host: azurite.hostname, port: azurite.port, method: "PUT", path, headers: { ...headers, host: azurite.host }, agent: azuriteAgent },
         (answer) => {
+          if (answeredAsTheService(req, answer, res)) {
+            answer.on("end", () => {
+              abandonUnsent(put);
+              resolve();
+            });
+            return;
+          }
           const answerHeaders = withoutHopByHop(answer.headers);
           if (md5 !== undefined && answer.statusCode === 201) answerHeaders["content-md5"] = md5;
           res.writeHead(answer.statusCode ?? 502, answerHeaders);
@@ -507,6 +547,20 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
       sourceAgent.destroy();
     },
   };
+}
+
+/**
+ * Answers in the service's words an Azurite error it names otherwise (`serviceErrorFor`), keeping its request id;
+ * false when Azurite's answer stands. Azurite's body is read and dropped.
+ */
+function answeredAsTheService(req: IncomingMessage, answer: IncomingMessage, res: ServerResponse): boolean {
+  const code = answer.headers["x-ms-error-code"];
+  const error = serviceErrorFor(req, new URL(req.url ?? "/", "http://proxy"), answer.statusCode ?? 502, Array.isArray(code) ? code[0] : code);
+  if (!error) return false;
+  answer.resume();
+  const requestId = answer.headers["x-ms-request-id"];
+  answerStorageError(res, error, { requestId: typeof requestId === "string" ? requestId : undefined });
+  return true;
 }
 
 /** Relays Azurite's answer with its body replaced, headers kept but the length recomputed. */

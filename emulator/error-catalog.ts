@@ -83,6 +83,23 @@ export const storageErrors = {
     message: "The request body is too large and exceeds the maximum permissible limit.",
   },
   conditionNotMet: { status: 412, code: "ConditionNotMet", message: "The condition specified using HTTP conditional header(s) is not met." },
+  sourceConditionNotMet: {
+    status: 412,
+    code: "SourceConditionNotMet",
+    message: "The source condition specified using HTTP conditional header(s) is not met.",
+  },
+  /** The header is the managed-disk accounts' (AZURE-FACTS); the status and message are the emulator's reading. */
+  previousSnapshotUrlNotSupported: {
+    status: 400,
+    code: "UnsupportedHeaderForNonManagedDisksAccount",
+    message: "The header 'x-ms-previous-snapshot-url' is supported only on managed disk accounts.",
+  },
+  /** A write addressed to a blob snapshot, which is read-only; the code is the emulator's reading (see docs/local-stack.md). */
+  snapshotIsReadOnly: {
+    status: 400,
+    code: "InvalidQueryParameterValue",
+    message: "Value for one of the query parameters specified in the request URI is invalid.",
+  },
   cannotVerifyCopySource: { status: 500, code: "CannotVerifyCopySource", message: "Could not verify the copy source within the specified time." },
   previousSnapshotNotSupported: {
     status: 409,

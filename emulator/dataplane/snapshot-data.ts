@@ -114,14 +114,14 @@ export function createSnapshotDataRoute(
  * The blob's ETag, quoted. A snapshot (and the guest state it froze) never changes, so it is derived from its unique
  * id; an exported disk does not change during its export, so its ETag is the export's (a new one for each export).
  */
-function etagOf(served: ServedBlob): string {
+export function etagOf(served: ServedBlob): string {
   const base = served.kind === "snapshot" ? served.snapshot.uniqueId : `${served.disk.uniqueId}/export/${served.access.accessId}`;
   const key = served.content === "disk" ? base : `${base}/guest-state`;
   return `"0x8D${createHash("sha256").update(key).digest("hex").slice(0, 15).toUpperCase()}"`;
 }
 
 /** A snapshot's blob was last modified when it was taken; a disk export's when it was granted (assumed). */
-function lastModifiedOf(served: ServedBlob): number {
+export function lastModifiedOf(served: ServedBlob): number {
   return served.kind === "snapshot" ? served.snapshot.timeCreated : served.access.grantedAt;
 }
 

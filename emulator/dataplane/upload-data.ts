@@ -18,9 +18,9 @@ import type { DiskRecord, DiskStore } from "../disks/store";
 import { vhdFooterSize } from "../disks/vhd";
 import { httpError, storageErrors } from "../error-catalog";
 import { answerStorageError } from "../service-errors";
+import { maxPageWriteBytes } from "./request-rules";
 import { authenticationFailed, type SasAuthority } from "./sas";
 
-const maxPutPageBytes = 4 * 1024 * 1024;
 
 /** Serves the upload URLs; answers false for any other path (snapshot data URLs included). */
 export type UploadRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
@@ -98,11 +98,11 @@ async function putPage(req: IncomingMessage, store: DiskStore, disk: DiskRecord)
     store.putUploadPages(disk, start, length, undefined);
     return undefined;
   }
-  if (length > maxPutPageBytes) throw httpError(storageErrors.requestBodyTooLarge);
+  if (length > maxPageWriteBytes) throw httpError(storageErrors.requestBodyTooLarge);
   if (contentLength !== length) {
     throw invalidHeader("value", "Content-Length", `Content-Length ${contentLength} is not the range's length ${length}.`);
   }
-  const body = await readBody(req, maxPutPageBytes);
+  const body = await readBody(req, maxPageWriteBytes);
   if (body.length !== length) {
     throw invalidHeader("value", "Content-Length", `The body holds ${body.length} bytes, not the range's ${length}.`);
   }

@@ -17,6 +17,13 @@ export interface SourceReader {
   read(offset: number, length: number): Buffer;
 }
 
+/** A managed-disk source as Put Page From URL reads it: its bytes, and the ETag and Last-Modified its URL answers with. */
+export interface CopySource extends SourceReader {
+  /** Quoted, as in the ETag header. */
+  readonly etag: string;
+  readonly lastModifiedMs: number;
+}
+
 /** Extra elements a storage error body carries after its Message, e.g. QueryParameterName. */
 export type ErrorDetails = Record<string, string | number>;
 
@@ -107,7 +114,7 @@ export interface DiskEmulator {
    * undefined when the URL is not one of its data URLs; throws EmulatorHttpError(403, ...) for an expired,
    * revoked or forged SAS and (404, ...) for a source that no longer exists.
    */
-  openSource(url: URL): SourceReader | undefined;
+  openSource(url: URL): CopySource | undefined;
 }
 
 /** Options the stack passes when it creates the disk emulator. */

@@ -7,7 +7,7 @@ import { createResourceGroupRoute } from "../compute/resource-group-routes";
 import { createComputeRoute } from "../compute/routes";
 import { StorageAccountDirectory } from "../storage-accounts";
 import { SasAuthority } from "../dataplane/sas";
-import { createSnapshotDataRoute, resolveDataUrl, servedResource } from "../dataplane/snapshot-data";
+import { createSnapshotDataRoute, etagOf, lastModifiedOf, resolveDataUrl, servedResource } from "../dataplane/snapshot-data";
 import { createUploadRoute } from "../dataplane/upload-data";
 import { SourceUnreachableError, type DiskEmulator, type DiskEmulatorOptions } from "./api";
 import { createControlRoute } from "./control-routes";
@@ -49,7 +49,8 @@ export function createDiskEmulator(options: DiskEmulatorOptions): DiskEmulator {
       const served = resolveDataUrl(store, sas, url);
       const resource = servedResource(served);
       if (inRegionDown(resource)) throw new SourceUnreachableError(resource.location);
-      return served.view;
+      const { view } = served;
+      return { sizeBytes: view.sizeBytes, read: (offset, length) => view.read(offset, length), etag: etagOf(served), lastModifiedMs: lastModifiedOf(served) };
     },
   };
 }

@@ -110,7 +110,7 @@ export async function countAtTarget(stack: LocalStack): Promise<TargetCounter> {
     const reader = open(url);
     if (!reader) return reader;
     return {
-      sizeBytes: reader.sizeBytes,
+      ...reader,
       read(offset, length) {
         const bytes = reader.read(offset, length);
         copiedBytes += bytes.length;
