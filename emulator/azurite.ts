@@ -29,6 +29,11 @@ export interface AzuriteOptions {
   extentMemoryLimitMb?: number;
   /** Give up if Azurite has not started within this many ms (default 30 s). */
   startTimeoutMs?: number;
+  /**
+   * A CA certificate (PEM file) Azurite trusts: it reads a Copy Blob's SAS-signed source over https to prove the SAS,
+   * and the local stack's sources are served by its own CA.
+   */
+  trustedCaPath?: string;
 }
 
 /** A running Azurite: plain-HTTP service roots (path-style URLs: `<root>/<account>/...`). */
@@ -70,6 +75,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteInst
     env: {
       ...process.env,
       AZURITE_ACCOUNTS: options.accounts.map((a) => `${a.name}:${a.key}`).join(";"),
+      ...(options.trustedCaPath ? { NODE_EXTRA_CA_CERTS: options.trustedCaPath } : {}),
     },
   });
   child.unref();

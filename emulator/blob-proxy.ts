@@ -94,6 +94,21 @@ const sourceConditionHeaders: Record<string, string> = {
   "x-ms-source-if-unmodified-since": "if-unmodified-since",
 };
 
+/**
+ * Whether a Copy Blob's source is addressed through this proxy (its URL's host is the request's own). Azurite proves
+ * such a source's SAS by reading the source URL, but only when its host is the one the request was sent to: the
+ * request then reaches Azurite with its own Host (Shared Key does not sign it), not Azurite's.
+ */
+function copiesThroughProxy(req: IncomingMessage): boolean {
+  const source = header(req, "x-ms-copy-source");
+  if (source === undefined || req.headers.host === undefined) return false;
+  try {
+    return new URL(source).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
 /** The request's `x-ms-source-if-*` headers as the conditions of a read of the source. */
 function sourceConditions(req: IncomingMessage): Record<string, string> {
   const conditions: Record<string, string> = {};
@@ -328,7 +343,7 @@ export function createBlobProxy(options: BlobProxyOptions): BlobProxy {
         port: azurite.port,
         method: req.method,
         path: req.url,
-        headers: { ...withoutHopByHop(req.headers), host: azurite.host },
+        headers: { ...withoutHopByHop(req.headers), host: copiesThroughProxy(req) ? String(req.headers.host) : azurite.host },
         agent: azuriteAgent,
       },
       (answer) => {

@@ -200,10 +200,9 @@ function storageConnectionString(account: { name: string; key: string }, blobEnd
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const subscriptionId = options.subscriptionId ?? defaultSubscriptionId;
   const target = { name: options.targetAccountName ?? "diskdeltatarget", key: randomBytes(64).toString("base64") };
-  const [ca, azurite] = await Promise.all([
-    ensureLocalCa(),
-    startAzurite({ accounts: [devAccount, target], extentMemoryLimitMb: options.extentMemoryLimitMb }),
-  ]);
+  // The CA first: Azurite trusts it, to read a Copy Blob's source through the proxy.
+  const ca = await ensureLocalCa();
+  const azurite = await startAzurite({ accounts: [devAccount, target], extentMemoryLimitMb: options.extentMemoryLimitMb, trustedCaPath: caCertPath });
   const cleanups: (() => Promise<void> | void)[] = [() => azurite.stop()];
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

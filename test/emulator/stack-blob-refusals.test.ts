@@ -99,6 +99,18 @@ describe("blob requests the service refuses, through the blob proxy", () => {
     assert.equal(sha(await target.downloadToBuffer(0, 2 * MiB)), sha(Buffer.concat([written.subarray(0, MiB), written.subarray(0, MiB)])));
   });
 
+  test("when a blob of the target account is copied with Copy Blob from its SAS URL, then the copy succeeds with the source's bytes", async () => {
+    const data = randomBytes(MiB);
+    const source = await blobWith("copy-source.vhd", data);
+    const sourceUrl = await source.generateSasUrl({ permissions: BlobSASPermissions.parse("r"), expiresOn: new Date(Date.now() + 600_000) });
+    const copy = container.getPageBlobClient("copy-destination.vhd");
+    const done = await (await copy.beginCopyFromURL(sourceUrl)).pollUntilDone();
+    assert.equal(done.copyStatus, "success");
+    assert.equal(sha(await copy.downloadToBuffer(0, MiB)), sha(data));
+    const forged = sourceUrl.replace(/sig=[^&]+/, `sig=${encodeURIComponent(randomBytes(32).toString("base64"))}`);
+    await assert.rejects((async () => (await container.getPageBlobClient("copy-forged.vhd").beginCopyFromURL(forged)).pollUntilDone())(), { statusCode: 403, code: "CannotVerifyCopySource" });
+  });
+
   test("when a SAS's signature does not verify, then it is 403 AuthenticationFailed, as the service names it", async () => {
     const blob = await blobWith("signed.vhd", randomBytes(MiB));
     const sasUrl = await blob.generateSasUrl({ permissions: BlobSASPermissions.parse("r"), expiresOn: new Date(Date.now() + 600_000) });
