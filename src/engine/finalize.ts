@@ -269,7 +269,8 @@ export async function deleteSupersededSnapshots(deps: Deps, config: ProtectedDis
  * Applies the RetentionPolicy: the record goes first and the blob snapshot after, so no record ever points at
  * deleted data; a RestorePoint a restore is reading from is kept until the restore is done. Blob snapshots that
  * this disk made (their stamp says so) without a record and older than the newest RestorePoint (left by a crash
- * between the two deletes) are removed too; other disks' snapshots are never touched.
+ * between the two deletes, or by a failed run) are removed too once the tables hold their run; other disks'
+ * snapshots, and those of runs the tables do not know (tables lost since), are never touched.
  */
 async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfig, target: TargetBlob, log: Log): Promise<void> {
   const points = await deps.records.listRestorePoints(config.diskKey);
@@ -307,7 +308,11 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
     const expiredNow = expired.some((p) => p.targetSnapshot === snapshot.snapshot);
     // Only a snapshot stamped with this disk and a run id is judged: one without a run id is not provably an orphan.
     const { diskKey: stampedDisk, runId: stampedRun } = snapshot.stamp;
-    const orphan = stampedDisk === config.diskKey && stampedRun !== undefined && !recordedRuns.has(stampedRun) && newest !== undefined && snapshot.snapshot < newest;
+    const unrecordedOlder = stampedDisk === config.diskKey && stampedRun !== undefined && !recordedRuns.has(stampedRun) && newest !== undefined && snapshot.snapshot < newest;
+    const orphan = unrecordedOlder && (await runIsRecorded(deps, config.diskKey, stampedRun));
+    if (unrecordedOlder && !orphan) {
+      log.warn("blob snapshot of a run the tables do not know kept: it may be a RestorePoint the tables lost (diskdelta catalog rebuild records it)", { diskKey: config.diskKey, snapshot: snapshot.snapshot, runId: stampedRun });
+    }
     if (!expiredNow && !orphan) continue;
     if (held.has(snapshot.snapshot)) {
       log.info("blob snapshot kept while a restore reads it", { diskKey: config.diskKey, snapshot: snapshot.snapshot });
@@ -323,6 +328,15 @@ async function removeExpiredRestorePoints(deps: Deps, config: ProtectedDiskConfi
     for (const restorePointId of restorePointIds) await removeDescription(target, restorePointId);
     log.info("manifest of a removed blob snapshot removed", { diskKey: config.diskKey, snapshot, restorePointIds });
   }
+}
+
+/**
+ * Whether the tables hold the run a blob snapshot's stamp names: only then is a snapshot without a RestorePoint
+ * record proven an orphan (the run failed, or its record was removed by retention). A run the tables do not know may
+ * have recorded a RestorePoint in tables that were lost since; an unreadable run record proves nothing either.
+ */
+async function runIsRecorded(deps: Deps, diskKey: string, runId: string): Promise<boolean> {
+  return (await deps.records.getRun(diskKey, runId).catch(() => undefined)) !== undefined;
 }
 
 /** What lies beside a RestorePoint's data: its manifest, guest state copy and checksums. */

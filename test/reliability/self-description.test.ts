@@ -7,7 +7,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { failRun } from "../../src/engine/runs";
+import { restorePointDigest } from "../../src/engine/verify-restore-point";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
+import { emptyAppTables } from "../support/app-tables";
+import { syncAndVerify } from "../support/backup";
 import { intercept } from "../support/intercept";
 
 describe("self-describing RestorePoints", () => {
@@ -59,5 +62,34 @@ describe("self-describing RestorePoints", () => {
     assert.equal(listed?.dataPresent, true, "the target account alone still lists the RestorePoint's data");
     assert.equal(after?.runId, points[0].runId, "the manifest's runId is the record's");
     assert.equal(after?.target.snapshot, points[0].targetSnapshot, "the manifest names the record's blob snapshot");
+  });
+
+  it("when the tables are lost and the disk is protected again with adopt before a catalog rebuild, then its next run keeps the earlier RestorePoints' data and the rebuild finds them equal", async () => {
+    const { stack, deps } = app();
+    const diskId = await app().createDisk("disk-tables-lost", GiB);
+    stack.disks.writeSeeded(diskId, 0, 8 * MiB, 61);
+    const diskKey = await app().protect(diskId);
+    const first = await syncAndVerify(app(), diskKey);
+    stack.disks.writeSeeded(diskId, 50 * MiB, 2 * MiB, 62);
+    const second = await syncAndVerify(app(), diskKey);
+    const digests = await Promise.all([first.point, second.point].map(async (point) => (await restorePointDigest(deps, point, "disk")).digest));
+
+    await emptyAppTables(stack);
+    await app().protect(diskId, { adopt: true });
+    stack.disks.writeSeeded(diskId, 80 * MiB, 2 * MiB, 63);
+    const third = await syncAndVerify(app(), diskKey);
+    const target = deps.targets(locationFromUrl(third.point.targetBlobUrl));
+    const kept = new Set((await target.listSnapshots()).map((s) => s.snapshot));
+    assert.ok(kept.has(first.point.targetSnapshot) && kept.has(second.point.targetSnapshot), "the earlier blob snapshots are kept: their runs are not in the tables, so they are not proven orphans");
+    assert.ok(app().logs.some((l) => l.text.includes("blob snapshot of a run the tables do not know kept")));
+
+    const rebuilt = await app().host.invokeHttp("POST", "/api/catalog/rebuild", { blobEndpoint: stack.target.blobEndpoint });
+    assert.ok(rebuilt.status < 300, JSON.stringify(rebuilt.body));
+    const points = await app().restorePoints(diskKey);
+    for (const [i, earlier] of [first.point, second.point].entries()) {
+      const found = points.find((p) => p.targetSnapshot === earlier.targetSnapshot);
+      assert.ok(found, `RestorePoint ${earlier.restorePointId} is in the catalog again`);
+      assert.equal((await restorePointDigest(deps, found, "disk")).digest, digests[i], "its data is the one backed up");
+    }
   });
 });
