@@ -102,6 +102,8 @@ export function codeOf(error: unknown): string | undefined {
 const secretPatterns: [RegExp, string][] = [
   [/([?&](?:sig|se|st|sv|sp|sr|skoid|sktid|skt|ske|sks|skv|si|spr)=)[^&\s"'<>]*/gi, "$1REDACTED"],
   [/(AccountKey=)[^;\s"']+/gi, "$1REDACTED"],
+  // A password in a URL's user information (https://user:password@host).
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@"'<>]*:)[^\s/@"'<>]+@/gi, "$1REDACTED@"],
   [/(SharedAccessSignature=)[^;\s"']+/gi, "$1REDACTED"],
   // A SAS nested, percent-encoded, in another URL's query.
   [/((?:%3F|%26)sig%3D)(?:(?!%26)[^&\s"'<>])*/gi, "$1REDACTED"],

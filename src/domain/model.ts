@@ -57,6 +57,13 @@ export const vmMemberSchema = z
   .refine((member) => (member.role === "data") === (member.lun !== undefined), { message: "a data disk has a lun, the OS disk none" });
 export type VmMember = z.output<typeof vmMemberSchema>;
 
+/** True when a URL carries no credential or query: nothing to keep out of tables, answers and logs (not a URL: the URL check says so). */
+function credentialFreeEndpoint(text: string): boolean {
+  if (!URL.canParse(text)) return true;
+  const url = new URL(text);
+  return url.username === "" && url.password === "" && url.search === "" && url.hash === "" && !/[?#]/.test(text);
+}
+
 /** A stable short key for a disk resource id (ARM ids are case-insensitive), used as table key and in URLs. */
 export function diskKeyOf(diskId: string): string {
   return createHash("sha256").update(diskId.trim().toLowerCase()).digest("hex").slice(0, 16);
@@ -129,13 +136,20 @@ export type ManagedTarget = z.output<typeof managedTargetSchema>;
 /** What a user sets when protecting a disk (HTTP body, CLI); defaults filled in. */
 export const protectedDiskInputSchema = z
   .object({
-    diskId: z.string().trim().refine((id) => parseDiskId(id) !== undefined, {
-      message: "must be a managed disk resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/disks/<name>",
-    }),
+    diskId: z
+      .string()
+      .trim()
+      .refine((id) => parseDiskId(id) !== undefined, {
+        message: "must be a managed disk resource id: /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Compute/disks/<name>",
+      })
+      .refine((id) => !/[?#%\s]/.test(id), { message: "must be the resource id alone: no ?query, #fragment, %-escapes or spaces (Azure resource names have none)" }),
     target: z
       .object({
         blobEndpoint: z
           .url({ protocol: /^https$/, message: "must be the https blob endpoint of the target storage account" })
+          .refine((url) => credentialFreeEndpoint(url), {
+            message: "must be the blob endpoint alone, without a SAS or other query, user:password@ or #fragment: diskdelta authenticates with its own identity, and what the endpoint carries is stored and shown",
+          })
           .transform((url) => url.replace(/\/+$/, "")),
         container: z.string().regex(containerPattern, "must be a valid container name (3-63 chars, a-z 0-9 -)").default("diskdelta"),
         blobName: z.string().regex(blobNamePattern, "must be a valid blob name").optional(),

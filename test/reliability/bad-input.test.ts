@@ -218,6 +218,9 @@ describe("bad input", () => {
       { name: "body JSON null", method: "POST", path: "/api/disks", body: "null", status: 400, says: /\(body\): Invalid input: expected object, received null/ },
       { name: "oversized body", method: "POST", path: "/api/disks", body: { diskId: "x".repeat(70 * 1024) }, status: 413, says: /larger than 65536 bytes/ },
       { name: "http target endpoint", method: "POST", path: "/api/disks", body: { diskId, target: { blobEndpoint: "http://target.example" } }, status: 400, says: /target\.blobEndpoint: must be the https blob endpoint/ },
+      { name: "SAS in the target endpoint", method: "POST", path: "/api/disks", body: { diskId, target: { blobEndpoint: `${endpoint}?sv=2022-11-02&sig=s3cr3t` } }, status: 400, says: /target\.blobEndpoint: must be the blob endpoint alone, without a SAS/ },
+      { name: "password in the catalog endpoint", method: "POST", path: "/api/catalog/rebuild", body: { blobEndpoint: endpoint.replace("https://", "https://ops:s3cr3t@") }, status: 400, says: /: blobEndpoint: must be the blob endpoint alone/ },
+      { name: "query in the diskId", method: "POST", path: "/api/disks", body: { diskId: `${diskId}?x=1`, target: { blobEndpoint: endpoint } }, status: 400, says: /: diskId: must be the resource id alone/ },
       { name: "negative keepLast", method: "POST", path: "/api/disks", body: { diskId, target: { blobEndpoint: endpoint }, retention: { keepLast: -1 } }, status: 400, says: /retention\.keepLast: Too small/ },
       { name: "PATCH of an unknown disk", method: "PATCH", path: "/api/disks/0000000000000000", body: { enabled: false }, status: 404, says: /no protected disk 0000000000000000/ },
       { name: "PATCH changing the diskId", method: "PATCH", path: `/api/disks/${diskKey}`, body: { diskId: "/x" }, status: 400, says: /Unrecognized key: "diskId"/ },
@@ -244,6 +247,7 @@ describe("bad input", () => {
       results.push({ name: c.name, problem });
     }
     const failures = failuresOf(results);
+    assert.ok(!app().logs.slice(mark).some((l) => l.text.includes("s3cr3t")), "no refused credential reaches the log");
     const configAfter = ((await app().host.invokeHttp("GET", `/api/disks/${diskKey}`)).body as { config: unknown }).config;
     await assertUnharmed(mark);
     recordOutcome({

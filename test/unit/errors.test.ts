@@ -53,6 +53,12 @@ describe("redact", () => {
       kept: ["Authorization: SharedKey REDACTED"],
     },
     {
+      name: "when a URL carries user:password@, then the password is removed and the user, host and port stay",
+      text: "endpoint https://ops:s3cr3t@backupweu.blob.core.windows.net:443/c and https://host:8443/x",
+      secrets: ["s3cr3t"],
+      kept: ["https://ops:REDACTED@backupweu.blob.core.windows.net:443/c", "https://host:8443/x"],
+    },
+    {
       name: "when text holds no secret, then it is unchanged",
       text: "disk 0123456789abcdef: snapshot snap-1 is gone; signature checks are fine",
       secrets: [],

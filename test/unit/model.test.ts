@@ -52,6 +52,16 @@ describe("protectedDiskInputSchema", () => {
     { name: "when the container is too short, then it is refused", body: { diskId, target: { ...target, container: "ab" } }, problems: [/^target\.container: /] },
     { name: "when the endpoint is http, then it is refused", body: { diskId, target: { blobEndpoint: "http://backupweu.blob.core.windows.net" } }, problems: [/^target\.blobEndpoint: must be the https blob endpoint/] },
     { name: "when the endpoint is not a URL, then it is refused", body: { diskId, target: { blobEndpoint: "backupweu" } }, problems: [/^target\.blobEndpoint: /] },
+    ...["?sv=2022-11-02&sig=s3cr3t", "/?", "#frag"].map((tail) => ({
+      name: `when the endpoint carries "${tail}", then it is refused: what it carries would be stored and shown`,
+      body: { diskId, target: { blobEndpoint: `${target.blobEndpoint}${tail}` } },
+      problems: [/^target\.blobEndpoint: must be the blob endpoint alone, without a SAS or other query/],
+    })),
+    {
+      name: "when the endpoint carries user:password@, then it is refused",
+      body: { diskId, target: { blobEndpoint: "https://ops:s3cr3t@backupweu.blob.core.windows.net" } },
+      problems: [/^target\.blobEndpoint: must be the blob endpoint alone/],
+    },
     { name: "when the target is missing, then it is refused", body: { diskId }, problems: [/^target: /] },
     { name: "when the body has an unknown field, then it is refused by name", body: { diskId, target, schedul: "every 1h" }, problems: [/^: Unrecognized key: "schedul"/] },
     { name: "when the target has an unknown field, then it is refused by name", body: { diskId, target: { ...target, containr: "x" } }, problems: [/^target: Unrecognized key: "containr"/] },
