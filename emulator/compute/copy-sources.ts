@@ -1,8 +1,9 @@
 /**
- * Resources made from a snapshot: a managed copy into another region (snapshot PUT with `createOption: CopyStart`,
- * DiskRP 2025-01-02 example Snapshot_Create_FromAnExistingSnapshotInDifferentRegion.json) and a disk created from a
- * snapshot (disk PUT with `createOption: Copy`, the restore of a managed RestorePoint). The request's shape is
- * checked here, before anything is created; the copy's limits and usability are the store's.
+ * Resources made from another: a managed copy into another region (snapshot PUT with `createOption: CopyStart`,
+ * DiskRP 2025-01-02 example Snapshot_Create_FromAnExistingSnapshotInDifferentRegion.json), a disk created from a
+ * snapshot (disk PUT with `createOption: Copy`, the restore of a managed RestorePoint) and a snapshot of a disk
+ * (snapshot PUT with `createOption: Copy`). A Copy stays in its source's region; only CopyStart crosses regions.
+ * The request's shape is checked here, before anything is created; the copy's limits and usability are the store's.
  */
 import { gib } from "../disks/limits";
 import type { DiskRecord, DiskSettings, DiskStore, NewResource, SnapshotRecord } from "../disks/store";
@@ -48,9 +49,7 @@ export function copyDiskFromSnapshot(
   settings: DiskSettings,
 ): DiskRecord {
   const source = sourceSnapshot(store, creation, "The disk emulator creates disks with createOption 'Copy' from snapshots");
-  if (armLocation(source.location) !== armLocation(params.location)) {
-    throw armError("location", `A disk copied from snapshot '${source.name}' must be in its region '${source.location}', not '${params.location}'.`);
-  }
+  requireSourceRegion("disk", "snapshot", source, params.location);
   const snapshotBytes = source.view.diskSizeBytes;
   const sizeBytes = diskSizeGB === undefined ? snapshotBytes : diskSizeGB * gib;
   if (sizeBytes < snapshotBytes) {
@@ -66,6 +65,40 @@ export function copyDiskFromSnapshot(
     data: source.view.data,
     ...(source.guestState ? { guestState: source.guestState } : {}),
   });
+}
+
+/**
+ * The disk a snapshot PUT with `createOption: Copy` snapshots: `creationData.sourceResourceId` (older api-versions
+ * named it in `sourceUri`, see the recorded session; both are accepted), in the snapshot's region (Azure copies a
+ * snapshot into another region with CopyStart only). 404 for a source that does not exist; a snapshot as the source
+ * in the same region is refused 400: the emulator snapshots disks only.
+ */
+export function snapshotSourceDisk(store: DiskStore, location: string, creation: Record<string, unknown> | undefined): DiskRecord {
+  const sourceId = requiredString(creation?.sourceResourceId ?? creation?.sourceUri, "creationData.sourceResourceId");
+  const disk = store.diskById(sourceId);
+  if (disk) {
+    requireSourceRegion("snapshot", "disk", disk, location);
+    return disk;
+  }
+  const snapshot = store.snapshotById(sourceId);
+  if (!snapshot) throw httpError(armErrors.sourceDiskNotFound(sourceId));
+  requireSourceRegion("snapshot", "snapshot", snapshot, location);
+  throw armError("creationData.sourceResourceId", "The disk emulator snapshots disks only, not snapshots.");
+}
+
+/**
+ * A Copy is made in its source's region: 400 InvalidParameter naming `location` otherwise (assumed answer; Azure
+ * documents CopyStart as the way into another region).
+ */
+function requireSourceRegion(
+  kind: "disk" | "snapshot",
+  sourceKind: "disk" | "snapshot",
+  source: DiskRecord | SnapshotRecord,
+  location: string,
+): void {
+  if (armLocation(source.location) !== armLocation(location)) {
+    throw armError("location", `A ${kind} copied from ${sourceKind} '${source.name}' must be in its region '${source.location}', not '${location}'.`);
+  }
 }
 
 /** The snapshot `creationData.sourceResourceId` names: 404 ResourceNotFound when missing, 400 for a disk. */

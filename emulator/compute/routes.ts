@@ -26,7 +26,7 @@ import { answerArmError, checkAuthorization, decodeNames, sendArm, type ArmCall 
 import { RouteTable } from "./route-table";
 import { acceptedJson, diskJson, snapshotJson, virtualMachineJson } from "./resources";
 import { unchangedCreationData } from "./creation-data";
-import { copyDiskFromSnapshot, startSnapshotCopy } from "./copy-sources";
+import { copyDiskFromSnapshot, snapshotSourceDisk, startSnapshotCopy } from "./copy-sources";
 import {
   armError,
   missingParameter,
@@ -239,15 +239,7 @@ export function createComputeRoute(
       if (createOption.toLowerCase() !== "copy") {
         throw armError("creationData.createOption", `The disk emulator supports createOption 'Copy' and 'CopyStart', not '${createOption}'.`);
       }
-      // Older api-versions named the source disk in sourceUri (see the recorded session); both are accepted.
-      const sourceId = requiredString(creation?.sourceResourceId ?? creation?.sourceUri, "creationData.sourceResourceId");
-      const source = store.diskById(sourceId);
-      if (!source) {
-        if (store.snapshotById(sourceId)) {
-          throw armError("creationData.sourceResourceId", "The disk emulator snapshots disks only, not snapshots.");
-        }
-        throw httpError(armErrors.sourceDiskNotFound(sourceId));
-      }
+      const source = snapshotSourceDisk(store, location, creation);
       const incremental = properties.incremental === true;
       snapshot = store.createSnapshot(params, source, incremental);
     }

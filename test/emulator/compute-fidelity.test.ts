@@ -1,7 +1,8 @@
 /**
  * Contract tests for ARM compute behaviours beyond the newest api-version: every registered DiskRP api-version,
- * throttling (x-ms-ratelimit-remaining-resource, 429 with Retry-After) and long-running operations that stay
- * InProgress with the Retry-After of the recorded azure-mgmt-compute session.
+ * throttling (x-ms-ratelimit-remaining-resource, 429 with Retry-After), long-running operations that stay
+ * InProgress with the Retry-After of the recorded azure-mgmt-compute session, and the PUTs ARM refuses outright
+ * (a Copy across regions).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -10,6 +11,7 @@ import { RestError } from "@azure/core-rest-pipeline";
 import { BehaviourSettings } from "../../emulator/behaviour";
 import { diskApiVersions } from "../../emulator/compute/api-versions";
 import {
+  createDiskWith,
   credential,
   location,
   resourceGroup,
@@ -237,5 +239,65 @@ describe("long-running operations that take a while", () => {
     assert.equal(snapshot.provisioningState, "Succeeded");
     assert.ok(states.filter((s) => s === "running").length >= 1, `states seen: ${states.join(",")}`);
     assert.equal(states[states.length - 1], "succeeded");
+  });
+});
+
+describe("PUTs that ARM refuses", () => {
+  const otherRegion = "westus";
+  let server: DiskEmulatorServer;
+  let diskId: string;
+  let snapshotId: string;
+  before(async () => {
+    server = await startDiskEmulatorServer();
+    diskId = (await createDiskWith(server.compute, location, "refusals-disk")).id ?? "";
+    const snapshot = await server.compute.snapshots.beginCreateOrUpdateAndWait(
+      resourceGroup,
+      "refusals-snap",
+      { location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+      poll,
+    );
+    snapshotId = snapshot.id ?? "";
+  });
+  after(() => server.close());
+
+  const resourceUrl = (type: "disks" | "snapshots", name: string) =>
+    armUrl(server, `/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/${type}/${name}`, "2025-01-02");
+  const put = (type: "disks" | "snapshots", name: string, body: unknown) =>
+    armFetch(resourceUrl(type, name), { method: "PUT", body: JSON.stringify(body) });
+  const errorOf = async (res: Response): Promise<Record<string, unknown>> => ({ status: res.status, ...((await res.json()) as { error: object }).error });
+
+  test("when a snapshot is PUT with createOption Copy of a disk in another region, then 400 InvalidParameter naming location and no snapshot is made", async () => {
+    const refused = await put("snapshots", "copy-of-disk-elsewhere", {
+      location: otherRegion,
+      properties: { incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+    });
+    assert.deepEqual(await errorOf(refused), {
+      status: 400,
+      code: "InvalidParameter",
+      target: "location",
+      message: `A snapshot copied from disk 'refusals-disk' must be in its region '${location}', not '${otherRegion}'.`,
+    });
+    assert.equal((await armFetch(resourceUrl("snapshots", "copy-of-disk-elsewhere"))).status, 404);
+  });
+
+  test("when a snapshot is PUT with createOption Copy of a snapshot in another region, then 400 InvalidParameter naming location: only CopyStart crosses regions", async () => {
+    const refused = await put("snapshots", "copy-of-snap-elsewhere", {
+      location: otherRegion,
+      properties: { incremental: true, creationData: { createOption: "Copy", sourceResourceId: snapshotId } },
+    });
+    assert.deepEqual(await errorOf(refused), {
+      status: 400,
+      code: "InvalidParameter",
+      target: "location",
+      message: `A snapshot copied from snapshot 'refusals-snap' must be in its region '${location}', not '${otherRegion}'.`,
+    });
+    assert.equal((await armFetch(resourceUrl("snapshots", "copy-of-snap-elsewhere"))).status, 404);
+    const copy = await server.compute.snapshots.beginCreateOrUpdateAndWait(
+      resourceGroup,
+      "copystart-elsewhere",
+      { location: otherRegion, incremental: true, creationData: { createOption: "CopyStart", sourceResourceId: snapshotId } },
+      poll,
+    );
+    assert.equal(copy.location, otherRegion);
   });
 });

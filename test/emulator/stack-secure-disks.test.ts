@@ -38,7 +38,8 @@ describe("secure disks: boot properties, VM guest state, ImportSecure", () => {
     return compute.snapshots.beginCreateOrUpdateAndWait(
       resourceGroup,
       name,
-      { location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: disk.id } },
+      // In the disk's region: a Copy into another one is refused (only CopyStart crosses regions).
+      { location: disk.location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: disk.id } },
       fastPolling,
     );
   }
