@@ -163,7 +163,12 @@ export const armErrors = {
     code: "ServiceUnavailable",
     message: `The Microsoft.Compute resource provider in region '${location}' is unavailable. Retry later.`,
   }),
-  creationDataChanged: { status: 409, code: "PropertyChangeNotAllowed", message: "Changing property 'creationData' is not allowed." },
+  /** A PUT of an existing resource that changes what is fixed at creation (a disk's creationData, a snapshot's incremental). */
+  propertyChangeNotAllowed: (property: string) => ({
+    status: 409,
+    code: "PropertyChangeNotAllowed",
+    message: `Changing property '${property}' is not allowed.`,
+  }),
   /** Answered with Retry-After and a TooManyRequests detail, which the SDKs' throttling retry policy waits for. */
   throttled: {
     status: 429,

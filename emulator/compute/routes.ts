@@ -25,7 +25,7 @@ import { RateLimitCounters, type Policy } from "./rate-limits";
 import { answerArmError, checkAuthorization, decodeNames, sendArm, type ArmCall } from "./arm-call";
 import { RouteTable } from "./route-table";
 import { acceptedJson, diskJson, snapshotJson, virtualMachineJson } from "./resources";
-import { unchangedCreationData } from "./creation-data";
+import { unchangedCreationData, unchangedIncremental } from "./creation-data";
 import { copyDiskFromSnapshot, snapshotSourceDisk, startSnapshotCopy } from "./copy-sources";
 import {
   armError,
@@ -225,6 +225,7 @@ export function createComputeRoute(
     const { group, name, location, properties, tags } = await readResourcePut(call);
     let snapshot = store.findSnapshot(group, name);
     if (snapshot) {
+      unchangedIncremental(snapshot.incremental, properties.incremental);
       if (tags) snapshot.tags = tags;
     } else {
       const creation = optionalObject(properties.creationData, "creationData");

@@ -2,7 +2,7 @@
  * Contract tests for ARM compute behaviours beyond the newest api-version: every registered DiskRP api-version,
  * throttling (x-ms-ratelimit-remaining-resource, 429 with Retry-After), long-running operations that stay
  * InProgress with the Retry-After of the recorded azure-mgmt-compute session, and the PUTs ARM refuses outright
- * (a Copy across regions).
+ * (a Copy across regions, an existing resource changed where it cannot be).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -11,6 +11,7 @@ import { RestError } from "@azure/core-rest-pipeline";
 import { BehaviourSettings } from "../../emulator/behaviour";
 import { diskApiVersions } from "../../emulator/compute/api-versions";
 import {
+  armFailure,
   createDiskWith,
   credential,
   location,
@@ -299,5 +300,14 @@ describe("PUTs that ARM refuses", () => {
       poll,
     );
     assert.equal(copy.location, otherRegion);
+  });
+
+  test("when an existing snapshot is PUT again with another incremental, then 409 PropertyChangeNotAllowed and it stays incremental", async () => {
+    const body = (incremental: boolean) => ({ location, incremental, creationData: { createOption: "Copy", sourceResourceId: diskId } });
+    const failure = await armFailure(() => server.compute.snapshots.beginCreateOrUpdateAndWait(resourceGroup, "refusals-snap", body(false), poll));
+    assert.deepEqual(failure, { status: 409, code: "PropertyChangeNotAllowed", message: "Changing property 'incremental' is not allowed." });
+    assert.equal((await server.compute.snapshots.get(resourceGroup, "refusals-snap")).incremental, true);
+    const again = await server.compute.snapshots.beginCreateOrUpdateAndWait(resourceGroup, "refusals-snap", body(true), poll);
+    assert.equal(again.provisioningState, "Succeeded", "a PUT repeating the same incremental is accepted");
   });
 });
