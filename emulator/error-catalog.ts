@@ -163,6 +163,18 @@ export const armErrors = {
     code: "ServiceUnavailable",
     message: `The Microsoft.Compute resource provider in region '${location}' is unavailable. Retry later.`,
   }),
+  /**
+   * ARM's front door, for a PUT of an existing resource in another location (a resource cannot move). Code and
+   * message as public reports quote them (e.g. MicrosoftDocs/azure-docs#70422); 409 as ARM gives a resource group's
+   * InvalidResourceGroupLocation.
+   */
+  resourceInOtherLocation: (name: string, location: string, resourceGroup: string, requested: string) => ({
+    status: 409,
+    code: "InvalidResourceLocation",
+    message:
+      `The resource '${name}' already exists in location '${location}' in resource group '${resourceGroup}'. ` +
+      `A resource with the same name cannot be created in location '${requested}'. Please select a new resource name.`,
+  }),
   /** A PUT of an existing resource that changes what is fixed at creation (a disk's creationData, a snapshot's incremental). */
   propertyChangeNotAllowed: (property: string) => ({
     status: 409,

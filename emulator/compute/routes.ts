@@ -144,9 +144,10 @@ export function createComputeRoute(
 
   async function putDisk(call: ArmCall) {
     const { group, name, location, properties, tags, body } = await readResourcePut(call);
+    let disk = store.findDisk(group, name);
+    if (disk) requireSameLocation(disk, group, location);
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
     const settings = parseDiskPut(body, properties);
-    let disk = store.findDisk(group, name);
     if (disk) {
       unchangedCreationData(disk.creationData, optionalObject(properties.creationData, "creationData"));
       if (diskSizeGB !== undefined) store.resizeDisk(disk, diskSizeGB * gib);
@@ -225,6 +226,7 @@ export function createComputeRoute(
     const { group, name, location, properties, tags } = await readResourcePut(call);
     let snapshot = store.findSnapshot(group, name);
     if (snapshot) {
+      requireSameLocation(snapshot, group, location);
       unchangedIncremental(snapshot.incremental, properties.incremental);
       if (tags) snapshot.tags = tags;
     } else {
@@ -458,6 +460,15 @@ function guestStateFlag(body: Record<string, unknown>): boolean {
   const guestState = body.getSecureVMGuestStateSAS ?? false;
   if (typeof guestState !== "boolean") throw armError("getSecureVMGuestStateSAS", "Parameter 'getSecureVMGuestStateSAS' must be true or false.");
   return guestState;
+}
+
+/**
+ * A PUT of an existing disk or snapshot names its location: another one is ARM's 409 InvalidResourceLocation, answered
+ * before the resource provider checks anything else (a resource cannot move; the resource group check is alike).
+ */
+function requireSameLocation(existing: DiskRecord | SnapshotRecord, group: string, location: string): void {
+  if (armLocation(existing.location) === armLocation(location)) return;
+  throw httpError(armErrors.resourceInOtherLocation(existing.name, armLocation(existing.location), group, armLocation(location)));
 }
 
 /** What a PUT of any resource type reads first, checked in this order: its body, location, properties, tags. */

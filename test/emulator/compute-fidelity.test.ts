@@ -2,7 +2,7 @@
  * Contract tests for ARM compute behaviours beyond the newest api-version: every registered DiskRP api-version,
  * throttling (x-ms-ratelimit-remaining-resource, 429 with Retry-After), long-running operations that stay
  * InProgress with the Retry-After of the recorded azure-mgmt-compute session, and the PUTs ARM refuses outright
- * (a Copy across regions, an existing resource changed where it cannot be).
+ * (a Copy across regions, an existing resource moved or changed where it cannot be).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -309,5 +309,38 @@ describe("PUTs that ARM refuses", () => {
     assert.equal((await server.compute.snapshots.get(resourceGroup, "refusals-snap")).incremental, true);
     const again = await server.compute.snapshots.beginCreateOrUpdateAndWait(resourceGroup, "refusals-snap", body(true), poll);
     assert.equal(again.provisioningState, "Succeeded", "a PUT repeating the same incremental is accepted");
+  });
+
+  test("when an existing disk or snapshot is PUT again in another location, then 409 InvalidResourceLocation with ARM's message and it stays where it was", async () => {
+    const moved = (name: string) =>
+      `The resource '${name}' already exists in location '${location}' in resource group '${resourceGroup}'. ` +
+      `A resource with the same name cannot be created in location '${otherRegion}'. Please select a new resource name.`;
+    const disk = await armFailure(() =>
+      server.compute.disks.beginCreateOrUpdateAndWait(
+        resourceGroup,
+        "refusals-disk",
+        { location: otherRegion, diskSizeGB: 1, creationData: { createOption: "Empty" } },
+        poll,
+      ),
+    );
+    assert.deepEqual(disk, { status: 409, code: "InvalidResourceLocation", message: moved("refusals-disk") });
+    assert.equal((await server.compute.disks.get(resourceGroup, "refusals-disk")).location, location);
+    const snapshot = await armFailure(() =>
+      server.compute.snapshots.beginCreateOrUpdateAndWait(
+        resourceGroup,
+        "refusals-snap",
+        { location: otherRegion, incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } },
+        poll,
+      ),
+    );
+    assert.deepEqual(snapshot, { status: 409, code: "InvalidResourceLocation", message: moved("refusals-snap") });
+    assert.equal((await server.compute.snapshots.get(resourceGroup, "refusals-snap")).location, location);
+  });
+
+  test("when an existing disk is PUT in another location and with another creationData, then ARM's location refusal comes first", async () => {
+    const refused = await put("disks", "refusals-disk", { location: "West US", properties: { diskSizeGB: 1, creationData: { createOption: "Upload", uploadSizeBytes: 20 * 1024 * 1024 + 512 } } });
+    const error = await errorOf(refused);
+    assert.deepEqual([error.status, error.code], [409, "InvalidResourceLocation"]);
+    assert.match(String(error.message), /in location 'westus'\. Please select/);
   });
 });

@@ -10,7 +10,7 @@ import { before, describe, test } from "node:test";
 import { RestError, type ComputeManagementClient, type Disk } from "@azure/arm-compute";
 import type { PageBlobClient } from "@azure/storage-blob";
 import { buildFixedVhdFooter } from "../../emulator/disks/vhd";
-import { createEmptyDisk, fastPolling, resourceGroup } from "../support/disk-emulator-server";
+import { createDiskWith, fastPolling, resourceGroup } from "../support/disk-emulator-server";
 import { computeClient, targetBlobService, useTestStack } from "../support/stack";
 
 const MiB = 1024 * 1024;
@@ -74,7 +74,8 @@ describe("a disk's creationData cannot change", () => {
   });
 
   test("when an empty disk is PUT again as an Import or with another storage account, then 409 PropertyChangeNotAllowed", async () => {
-    await createEmptyDisk(compute, "was-empty", 1);
+    // In the Import's region: a PUT naming another location is refused first, as InvalidResourceLocation.
+    await createDiskWith(compute, stack().target.location, "was-empty");
     await rejectsAsPropertyChange(importDisk("was-empty", firstUri));
     await importDisk("imported-here", firstUri);
     const otherAccount = { createOption: "Import", sourceUri: firstUri, storageAccountId: `${stack().target.resourceId}x` };
