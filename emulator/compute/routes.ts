@@ -36,6 +36,7 @@ import {
   optionalTags,
   requiredLocation,
   requiredString,
+  requireResourceName,
 } from "./validation";
 
 /** Serves ARM compute requests; answers false for paths that are not disk or snapshot routes. */
@@ -144,6 +145,7 @@ export function createComputeRoute(
 
   async function putDisk(call: ArmCall) {
     const { group, name, location, properties, tags, body } = await readResourcePut(call);
+    requireResourceName("disk", name);
     let disk = store.findDisk(group, name);
     if (disk) requireSameLocation(disk, group, location);
     const diskSizeGB = optionalPositiveInt(properties.diskSizeGB, "diskSizeGB", maxDiskSizeGB);
@@ -224,6 +226,7 @@ export function createComputeRoute(
 
   async function putSnapshot(call: ArmCall) {
     const { group, name, location, properties, tags } = await readResourcePut(call);
+    requireResourceName("snapshot", name);
     let snapshot = store.findSnapshot(group, name);
     if (snapshot) {
       requireSameLocation(snapshot, group, location);

@@ -72,3 +72,19 @@ export function requiredLocation(body: Record<string, unknown>): string {
   }
   return body.location;
 }
+
+/**
+ * Disk and snapshot names as resource-name-rules gives them for Microsoft.Compute/disks and snapshots: 1 to 80
+ * alphanumerics, underscores, periods and hyphens, starting with an alphanumeric, ending with an alphanumeric or
+ * an underscore.
+ */
+const resourceName = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
+
+/**
+ * A PUT's disk or snapshot name, checked as DiskRP does: 400 InvalidParameter, target `disk.name` / `snapshot.name`,
+ * "The value of parameter disk.name is invalid." (the message as reported for a name over 80 characters,
+ * microsoft/AzureStorageExplorer#4425; the code is assumed, DiskRP's for that message).
+ */
+export function requireResourceName(kind: "disk" | "snapshot", name: string): void {
+  if (!resourceName.test(name)) throw armError(`${kind}.name`, `The value of parameter ${kind}.name is invalid.`);
+}

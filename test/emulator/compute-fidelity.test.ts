@@ -2,7 +2,7 @@
  * Contract tests for ARM compute behaviours beyond the newest api-version: every registered DiskRP api-version,
  * throttling (x-ms-ratelimit-remaining-resource, 429 with Retry-After), long-running operations that stay
  * InProgress with the Retry-After of the recorded azure-mgmt-compute session, and the PUTs ARM refuses outright
- * (a Copy across regions, an existing resource moved or changed where it cannot be).
+ * (a Copy across regions, an existing resource moved or changed where it cannot be, a name the rules refuse).
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
@@ -335,6 +335,26 @@ describe("PUTs that ARM refuses", () => {
     );
     assert.deepEqual(snapshot, { status: 409, code: "InvalidResourceLocation", message: moved("refusals-snap") });
     assert.equal((await server.compute.snapshots.get(resourceGroup, "refusals-snap")).location, location);
+  });
+
+  test("when a disk or snapshot name breaks the naming rules, then the PUT is 400 InvalidParameter naming disk.name or snapshot.name and nothing is made", async () => {
+    const refused = async (type: "disks" | "snapshots", name: string) => {
+      const body =
+        type === "disks"
+          ? { location, properties: { diskSizeGB: 1, creationData: { createOption: "Empty" } } }
+          : { location, properties: { incremental: true, creationData: { createOption: "Copy", sourceResourceId: diskId } } };
+      const error = await errorOf(await put(type, encodeURIComponent(name), body));
+      assert.equal((await armFetch(resourceUrl(type, encodeURIComponent(name)))).status, 404, `${type} '${name}' was made`);
+      return [error.status, error.code, error.target, error.message];
+    };
+    for (const name of ["d".repeat(81), "-leading-hyphen", "_leading-underscore", "trailing-hyphen-", "trailing.period.", "with space", "with~tilde"]) {
+      assert.deepEqual(await refused("disks", name), [400, "InvalidParameter", "disk.name", "The value of parameter disk.name is invalid."], name);
+    }
+    assert.deepEqual(await refused("snapshots", "s".repeat(81)), [400, "InvalidParameter", "snapshot.name", "The value of parameter snapshot.name is invalid."]);
+    for (const name of ["d".repeat(80), "a", "A.b-c_d", "ends_with_underscore_"]) {
+      const disk = await createDiskWith(server.compute, location, name);
+      assert.equal(disk.name, name);
+    }
   });
 
   test("when an existing disk is PUT in another location and with another creationData, then ARM's location refusal comes first", async () => {
