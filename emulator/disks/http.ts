@@ -1,6 +1,5 @@
 /** Small HTTP helpers the emulator's routes share. */
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { armErrors, httpError, storageErrors } from "../error-catalog";
 import { EmulatorHttpError } from "./api";
@@ -58,11 +57,25 @@ export async function streamChunks(
 ): Promise<void> {
   const end = offset + length;
   for (let pos = offset; pos < end && !res.destroyed; pos += chunkBytes) {
-    if (!res.write(read(pos, Math.min(chunkBytes, end - pos)))) {
-      await Promise.race([once(res, "drain"), once(res, "close")]);
-    }
+    if (!res.write(read(pos, Math.min(chunkBytes, end - pos)))) await drainedOrClosed(res);
   }
   res.end();
+}
+
+/**
+ * Resolves once `res` drains or closes, and takes both its listeners off again: a wait that left the other one
+ * behind (as racing two `events.once` does) would add a listener per chunk of a long answer.
+ */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 /** Parses `bytes=start-end` / `bytes=start-` into an inclusive range; undefined when the header is absent. */

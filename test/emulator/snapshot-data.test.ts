@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ComputeManagementClient } from "@azure/arm-compute";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { AnonymousCredential, PageBlobClient } from "@azure/storage-blob";
 import type { DiskControl } from "../../emulator/disks";
 import { seededBytes } from "../../emulator/disks/seeded";
@@ -247,6 +248,48 @@ describe("disk emulator snapshot data endpoint", () => {
     const { older, newer } = await twoSnapshots("disk-order", 1, () => undefined, () => undefined);
     const failure = await storageFailure(() => older.getPageRangesDiffForManagedDisks(0, 4 * mib, newer.url));
     assert.deepEqual([failure.status, failure.code], [400, "PreviousSnapshotCannotBeNewer"]);
+  });
+
+  /** A granted snapshot of a fresh 1 GiB disk with one written page, as a client of its data URL. */
+  async function grantedSnapshot(name: string): Promise<PageBlobClient> {
+    const id = await createEmptyDisk(compute, name, 1);
+    control.writeSeeded(id, 0, 512, 1);
+    await takeSnapshot(compute, `${name}-1`, id);
+    return sasBlob(await grantRead(compute, `${name}-1`));
+  }
+
+  it("when a long read streams to a slow reader, then the endpoint's listeners on the answer do not grow with the bytes sent", async () => {
+    const blob = await grantedSnapshot("disk-listeners");
+    const answers: ServerResponse[] = [];
+    const handle = server.emulator.handle;
+    server.emulator.handle = (req: IncomingMessage, res: ServerResponse) => {
+      answers.push(res);
+      return handle(req, res);
+    };
+    const listeners = (res: ServerResponse) => ({ close: res.listenerCount("close"), error: res.listenerCount("error"), drain: res.listenerCount("drain") });
+    try {
+      const res = await fetch(blob.url);
+      assert.equal(res.status, 200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let read = 0;
+      /** Reads until `bytes` have arrived, then stops reading until the server waits for the socket to drain. */
+      const readUpTo = async (bytes: number) => {
+        while (read < bytes) {
+          const { value, done } = await reader.read();
+          assert.ok(!done, "the disk is longer than this read");
+          read += value.length;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      };
+      await readUpTo(8 * mib);
+      const [answer] = answers;
+      const early = listeners(answer);
+      await readUpTo(96 * mib);
+      assert.deepEqual(listeners(answer), early, "a wait for the socket to drain leaves no listener behind");
+      await reader.cancel();
+    } finally {
+      server.emulator.handle = handle;
+    }
   });
 
   it("when the signature is forged, then the answer is 403 AuthenticationFailed", async () => {
