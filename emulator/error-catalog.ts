@@ -56,6 +56,11 @@ export const storageErrors = {
     code: "InvalidQueryParameterValue",
     message: "Value for one of the query parameters specified in the request URI is invalid.",
   },
+  /**
+   * Get Block List of a page blob: the service documents 400 ("Get Block List applies only to block blobs"), not its
+   * code; this is the service's code and message for an operation on a blob of the wrong type (listed there with 409).
+   */
+  blockListOfPageBlob: { status: 400, code: "InvalidBlobType", message: "The blob type is invalid for this operation." },
   /** A premium (page blob only) account's answer to a block or append blob request; the message is the service's, from public reports. */
   blockBlobsNotSupported: { status: 400, code: "BlobTypeNotSupported", message: "Block blobs are not supported." },
   invalidBlobTier: { status: 400, code: "InvalidBlobTier", message: "The specified blob tier is invalid." },

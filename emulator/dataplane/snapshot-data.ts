@@ -1,8 +1,9 @@
 /**
  * The managed-disk data endpoint behind each accessSAS: a read-only page blob holding the snapshot (or the exported
- * disk) as a fixed VHD. Get Blob Properties, Get Blob (ranged, streamed; a range of at most 4 MiB with its Content-MD5 or
- * x-ms-content-crc64 on request), Get Page Ranges and its managed-disk diff form (`x-ms-previous-snapshot-url`),
- * both paged with `maxresults`/`marker` under the stack's cap. Every read honours If-Match, If-None-Match,
+ * disk) as a fixed VHD. Get Blob Properties, Get Blob Metadata (headers only), Get Blob (ranged, streamed; a range of
+ * at most 4 MiB with its Content-MD5 or x-ms-content-crc64 on request), Get Page Ranges and its managed-disk diff form
+ * (`x-ms-previous-snapshot-url`), both paged with `maxresults`/`marker` under the stack's cap; any other `comp` is
+ * refused as the service refuses it on a page blob behind a read SAS. Every read honours If-Match, If-None-Match,
  * If-Modified-Since and If-Unmodified-Since. A grant made with `getSecureVMGuestStateSAS` also names the snapshot's
  * VM guest state, served the same way as a page blob of its own (no VHD footer, no diff). A disk export is served
  * like a snapshot, without the diff (neither on nor against it). While the resource's region is down (`setRegionOutage`) its data URLs reset the connection, as an unreachable storage host does.
@@ -85,15 +86,21 @@ export function createSnapshotDataRoute(
       }
       const method = req.method ?? "GET";
       if (method !== "GET" && method !== "HEAD") throw httpError(storageErrors.authorizationPermissionMismatch);
+      const operation = requestedOperation(url);
       const etag = etagOf(served);
       const lastModifiedMs = lastModifiedOf(served);
-      const headers = { ...common, Date: new Date().toUTCString(), ...blobHeaders(etag, lastModifiedMs, servedResource(served).timeCreated) };
+      const identity = { ...common, Date: new Date().toUTCString(), ETag: etag, "Last-Modified": new Date(lastModifiedMs).toUTCString() };
+      const headers = { ...identity, ...blobHeaders(servedResource(served).timeCreated) };
       if (evaluateConditions(req.headers, { etag, lastModifiedMs }) === "not-modified") {
         // The service answers 304 without a body, naming the unmet condition in x-ms-error-code.
         res.writeHead(304, { ...headers, "x-ms-error-code": storageErrors.conditionNotMet.code });
         res.end();
-      } else if (url.searchParams.get("comp") === "pagelist") {
+      } else if (operation === "pagelist") {
         sendPageList(req, res, url, { served, headers, behaviour, resolve });
+      } else if (operation === "metadata") {
+        // Get Blob Metadata: the blob's x-ms-meta-* (a managed disk's blob has none) and its identity, no body.
+        res.writeHead(200, { ...identity, "Content-Length": 0 });
+        res.end();
       } else {
         await sendBlob(req, res, served.view, headers, method === "HEAD");
       }
@@ -125,10 +132,9 @@ export function lastModifiedOf(served: ServedBlob): number {
   return served.kind === "snapshot" ? served.snapshot.timeCreated : served.access.grantedAt;
 }
 
-function blobHeaders(etag: string, lastModifiedMs: number, createdMs: number): Record<string, string> {
+/** The properties Get Blob, Get Blob Properties and Get Page Ranges answer beside the blob's ETag and Last-Modified. */
+function blobHeaders(createdMs: number): Record<string, string> {
   return {
-    ETag: etag,
-    "Last-Modified": new Date(lastModifiedMs).toUTCString(),
     "x-ms-creation-time": new Date(createdMs).toUTCString(),
     "x-ms-blob-type": "PageBlob",
     "x-ms-blob-sequence-number": "0",
@@ -137,6 +143,35 @@ function blobHeaders(etag: string, lastModifiedMs: number, createdMs: number): R
     "x-ms-server-encrypted": "true",
     "Accept-Ranges": "bytes",
   };
+}
+
+/** What a data URL is asked for: Get Blob (or, by HEAD, Get Blob Properties), Get Page Ranges or Get Blob Metadata. */
+type BlobOperation = "blob" | "pagelist" | "metadata";
+
+/**
+ * The operation `comp` names, or the service's refusal of it on this page blob behind a read SAS: Get Blob Tags needs
+ * the SAS's `t` permission, which a read SAS (`sp=r`) does not grant; Get Block List applies to block blobs only; any
+ * other value names no blob operation. Asked before the conditions, as a request is parsed and authorized first.
+ */
+function requestedOperation(url: URL): BlobOperation {
+  const comp = url.searchParams.get("comp");
+  switch (comp) {
+    case null:
+      return "blob";
+    case "pagelist":
+    case "metadata":
+      return comp;
+    case "tags":
+      throw httpError(storageErrors.authorizationPermissionMismatch);
+    case "blocklist":
+      throw httpError(storageErrors.blockListOfPageBlob);
+    default:
+      throw httpError(storageErrors.invalidQueryParameterValue, {
+        QueryParameterName: "comp",
+        QueryParameterValue: comp,
+        Reason: "Not the comp value of a blob operation asked with GET or HEAD.",
+      });
+  }
 }
 
 /** A 416 carries the blob size in Content-Range; the error says which size that was. */

@@ -1,12 +1,13 @@
 /**
  * Contract tests of the managed-disk data endpoint behind accessSAS through the real `PageBlobClient`: the
- * fixed-VHD content, Get Page Ranges, the managed-disk diff and the SAS lifecycle.
+ * fixed-VHD content, Get Page Ranges, the managed-disk diff, the operations a read SAS may and may not ask for, and
+ * the SAS lifecycle.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { ComputeManagementClient } from "@azure/arm-compute";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { AnonymousCredential, PageBlobClient } from "@azure/storage-blob";
+import { AnonymousCredential, BlockBlobClient, PageBlobClient } from "@azure/storage-blob";
 import type { DiskControl } from "../../emulator/disks";
 import { seededBytes } from "../../emulator/disks/seeded";
 import { parseVhdFooter } from "../../emulator/disks/vhd";
@@ -257,6 +258,60 @@ describe("disk emulator snapshot data endpoint", () => {
     await takeSnapshot(compute, `${name}-1`, id);
     return sasBlob(await grantRead(compute, `${name}-1`));
   }
+
+  it("when Get Blob Metadata is asked (GET and HEAD ?comp=metadata), then it answers 200 with the blob's ETag and Last-Modified and no body", async () => {
+    const blob = await grantedSnapshot("disk-metadata");
+    const properties = await blob.getProperties();
+    for (const method of ["GET", "HEAD"]) {
+      const res = await fetch(`${blob.url}&comp=metadata`, { method, headers: { "x-ms-version": "2021-08-06" } });
+      const body = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 200, method);
+      assert.equal(res.headers.get("content-length"), "0", `${method}: headers only, not the disk's length`);
+      assert.equal(body.length, 0, method);
+      assert.equal(res.headers.get("etag"), properties.etag, method);
+      assert.equal(res.headers.get("last-modified"), properties.lastModified?.toUTCString(), method);
+      assert.equal(res.headers.get("x-ms-version"), "2021-08-06", method);
+      assert.ok(res.headers.get("x-ms-request-id"), method);
+      assert.equal(res.headers.get("x-ms-blob-type"), null, `${method}: Get Blob Metadata does not answer the blob's properties`);
+      assert.deepEqual([...res.headers.keys()].filter((name) => name.startsWith("x-ms-meta-")), [], `${method}: the blob has no metadata`);
+    }
+    const unchanged = await fetch(`${blob.url}&comp=metadata`, { headers: { "If-None-Match": properties.etag ?? "" } });
+    assert.equal(unchanged.status, 304, "the conditional headers apply to Get Blob Metadata too");
+  });
+
+  it("when Get Blob Tags is asked with the read SAS, then it is refused 403 AuthorizationPermissionMismatch: reading tags needs the SAS's t permission", async () => {
+    const blob = await grantedSnapshot("disk-tags");
+    const failure = await storageFailure(() => blob.getTags());
+    assert.deepEqual([failure.status, failure.code], [403, "AuthorizationPermissionMismatch"]);
+    const res = await fetch(`${blob.url}&comp=tags`, { headers: { "x-ms-version": "2021-08-06" } });
+    assert.equal(res.status, 403);
+    assert.ok(!(await res.text()).includes("TagSet"), "no tags are answered");
+  });
+
+  it("when Get Block List is asked of the snapshot's page blob, then it is refused 400 InvalidBlobType", async () => {
+    const blob = await grantedSnapshot("disk-blocklist");
+    const failure = await storageFailure(() => new BlockBlobClient(blob.url, new AnonymousCredential()).getBlockList("committed"));
+    assert.deepEqual([failure.status, failure.code], [400, "InvalidBlobType"]);
+  });
+
+  it("when comp names no blob operation, then it is refused 400 InvalidQueryParameterValue naming comp and its value, before any condition", async () => {
+    const blob = await grantedSnapshot("disk-bogus-comp");
+    const { etag } = await blob.getProperties();
+    const conditions: Record<string, string>[] = [{}, { "If-None-Match": etag ?? "" }];
+    for (const headers of conditions) {
+      const res = await fetch(`${blob.url}&comp=bogus`, { headers: { "x-ms-version": "2021-08-06", ...headers } });
+      assert.equal(res.status, 400);
+      assert.equal(res.headers.get("x-ms-error-code"), "InvalidQueryParameterValue");
+      const body = await res.text();
+      assert.match(body, /<QueryParameterName>comp<\/QueryParameterName>/);
+      assert.match(body, /<QueryParameterValue>bogus<\/QueryParameterValue>/);
+      assert.match(body, /<Reason>[^<]+<\/Reason>/);
+    }
+    const head = await fetch(`${blob.url}&comp=bogus`, { method: "HEAD" });
+    assert.deepEqual([head.status, head.headers.get("x-ms-error-code")], [400, "InvalidQueryParameterValue"]);
+    const empty = await fetch(`${blob.url}&comp=`);
+    assert.deepEqual([empty.status, empty.headers.get("x-ms-error-code")], [400, "InvalidQueryParameterValue"]);
+  });
 
   it("when a long read streams to a slow reader, then the endpoint's listeners on the answer do not grow with the bytes sent", async () => {
     const blob = await grantedSnapshot("disk-listeners");
