@@ -43,6 +43,8 @@ export interface TargetState {
   readonly owner?: string;
   readonly holds?: TargetStamp["holds"];
   readonly leased: boolean;
+  /** The blob's ETag: it changes with every write to the blob (pages, size, metadata), not with leases or snapshots. */
+  readonly etag: string;
   /**
    * The blob's tier as Get Blob Properties reports it (`x-ms-access-tier`): a premium page blob's performance tier
    * (`P10`), set or inferred from its size; absent on a standard account's page blob.
@@ -84,6 +86,11 @@ export interface TargetBlob {
   acquireLease(leaseId: string): Promise<TargetLease>;
   /** Gives the lease up; a no-op when it is not held with this id any more. */
   releaseLease(lease: TargetLease): Promise<void>;
+  /**
+   * The blob's ETag, proven under `lease` (Renew Lease answers it, and fails when the lease is not held with this id):
+   * no one else wrote the blob while the lease was held.
+   */
+  etagUnderLease(lease: TargetLease): Promise<string>;
   /** Replaces the blob's stamp. */
   setStamp(stamp: TargetStamp, lease: TargetLease): Promise<void>;
   resize(sizeBytes: number, lease: TargetLease): Promise<void>;
@@ -222,7 +229,8 @@ export function createTargetBlobFactory(
         try {
           const properties = await blob.getProperties();
           if (properties.contentLength === undefined) throw new Error(`Get Blob Properties of ${blob.url} answered without Content-Length; retrying`);
-          const found = { sizeBytes: properties.contentLength, ...stampOf(properties.metadata ?? {}), leased: properties.leaseState === "leased" };
+          if (properties.etag === undefined) throw new Error(`Get Blob Properties of ${blob.url} answered without ETag; retrying`);
+          const found = { sizeBytes: properties.contentLength, etag: properties.etag, ...stampOf(properties.metadata ?? {}), leased: properties.leaseState === "leased" };
           return { ...found, ...withoutAbsent({ accessTier: properties.accessTier }) };
         } catch (error) {
           if (statusOf(error) === 404) return undefined;
@@ -264,6 +272,11 @@ export function createTargetBlobFactory(
         await blob.getBlobLeaseClient(lease.leaseId).releaseLease().catch((error: unknown) => {
           if (statusOf(error) !== 409 && statusOf(error) !== 404 && !isLeaseLost(error)) throw error;
         });
+      },
+      async etagUnderLease(lease) {
+        const renewed = await blob.getBlobLeaseClient(lease.leaseId).renewLease();
+        if (!renewed.etag) throw new Error(`Renew Lease of ${blob.url} answered without ETag; retrying`);
+        return renewed.etag;
       },
       async setStamp(stamp, lease) {
         await blob.setMetadata(stampMetadata(stamp), { conditions: { leaseId: lease.leaseId } });

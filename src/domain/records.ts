@@ -15,6 +15,13 @@ export const chainBaseSchema = z.object({
   familyId: z.string(),
   sizeBytes: count,
   timeCreated: z.string(),
+  /**
+   * The TargetBlob's ETag when it was proven to hold this base (read under the lease of the run that recorded it, or
+   * of a later diff run that failed: its writes are the base's diff, which the next diff rewrites). A blob whose ETag
+   * differs was written by someone else since: the next run copies in full (`target-changed`). Absent on bases
+   * recorded before it was kept, and on managed ones.
+   */
+  targetEtag: z.string().optional(),
 });
 export type ChainBase = z.output<typeof chainBaseSchema>;
 

@@ -151,9 +151,8 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
 
   // The step's bytes now count in the totals: the in-step figure goes.
   const { stepBytesCopied: _inStep, ...recorded } = run;
-  const progressed: PreparedRun = {
+  const advanced = {
     ...recorded,
-    state: cursor >= blobBytes ? "finalizing" : "copying",
     step: run.step + 1,
     cursor,
     windowsDone: run.windowsDone + totals.windows,
@@ -163,6 +162,8 @@ export async function runCopyStep(deps: Deps, message: CopyStepMessage, log: Log
     requests: run.requests + totals.requests,
     updatedAt: deps.now().toISOString(),
   };
+  // One state per branch: TypeScript checks a union of states and copy kinds only up to 25 combinations.
+  const progressed: PreparedRun = cursor >= blobBytes ? { ...advanced, state: "finalizing" } : { ...advanced, state: "copying" };
   if (!(await recordStep(deps, run, progressed, progress.etag))) {
     // A duplicate of this message did the same work and recorded it first; it queues the successor.
     return log.info("copy-step raced a duplicate", { diskKey, runId, step: message.step });

@@ -54,7 +54,8 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
 
   const point = await recordRestorePoint(deps, run, config, target, log);
   if ("dueAt" in point) return waitForTargetSnapshot(deps, { value: run, etag: found.etag }, target, point, log);
-  const previousBase = await advanceChain(deps, run, point);
+  // The blob as this run leaves it, proven under its lease: the next run diffs into it only if no one wrote it since.
+  const previousBase = await advanceChain(deps, run, point, await target.etagUnderLease(leaseOf(run)));
   const ended = deps.now();
   const { waitingSince: _since, targetSnapshotDueAt: _due, ...finished } = run;
   await endRunSucceeded(deps, { ...finished, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag);
@@ -79,7 +80,7 @@ type ReplicatedSource = Pick<RunIn<"finalizing" | "replicating">, "diskKey" | "r
  * returns the base it replaces. Only while the run still holds the disk: a late duplicate of a run that ended must
  * not move the chain back under a newer run's.
  */
-export async function advanceChain(deps: Deps, run: ReplicatedSource, point: RestorePoint): Promise<ChainBase | undefined> {
+export async function advanceChain(deps: Deps, run: ReplicatedSource, point: RestorePoint, targetEtag?: string): Promise<ChainBase | undefined> {
   const previousBase = (await deps.records.getState(run.diskKey)).value.base;
   await updateState(deps, run.diskKey, (state) => state.activeRunId !== run.runId ? undefined : ({
     ...state,
@@ -89,6 +90,7 @@ export async function advanceChain(deps: Deps, run: ReplicatedSource, point: Res
       familyId: run.familyId,
       sizeBytes: run.blobBytes - PAGE_BYTES,
       timeCreated: run.sourceSnapshotTime,
+      ...(targetEtag === undefined ? {} : { targetEtag }),
     },
     lastRestorePointId: point.restorePointId,
     lastRestorePointAt: point.createdAt,

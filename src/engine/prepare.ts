@@ -242,7 +242,8 @@ async function pickSourceSnapshot(
 
 /**
  * The run diffs against the chain base only when the TargetBlob's own stamp says it holds the base (same snapshot,
- * same size), whatever the records say; otherwise it copies in full, saying why.
+ * same size), whatever the records say, and its ETag is the one proven with the base (nothing wrote it since);
+ * otherwise it copies in full, saying why.
  */
 async function planCopy(
   deps: Deps, base: ChainBase | undefined, disk: DiskInfo, familyId: string, sourceBytes: number, target: TargetState | undefined,
@@ -254,6 +255,8 @@ async function planCopy(
   if (!holds || holds.snapshotId.toLowerCase() !== base.snapshotId.toLowerCase() || holds.blobBytes !== base.sizeBytes + PAGE_BYTES) {
     return full("target-not-at-base");
   }
+  // Written since the base was proven (pages, size or metadata, by anyone but diskdelta's runs): not the base.
+  if (base.targetEtag !== undefined && target.etag !== base.targetEtag) return full("target-changed");
   if (base.diskUniqueId !== disk.uniqueId || base.familyId !== familyId) return full("disk-recreated");
   if (base.sizeBytes <= 4 * TiB && sourceBytes > 4 * TiB) return full("crossed-4tib");
   const baseSnapshot = await deps.compute.getSnapshot(base.snapshotId);

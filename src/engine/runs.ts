@@ -93,6 +93,7 @@ export async function failRun(deps: Deps, diskKey: string, runId: string, cause:
     for (const snapshotId of [prepared.sourceSnapshotId, prepared.baseSnapshotId]) {
       if (snapshotId) await deps.compute.revokeAccess(snapshotId).catch(() => undefined);
     }
+    await keepProvenTarget(deps, prepared);
     await releaseTargetLease(deps, prepared);
   }
   await updateState(deps, diskKey, (state) =>
@@ -117,6 +118,25 @@ async function readRun(deps: Deps, diskKey: string, runId: string, log: Log): Pr
 }
 
 /** Gives up a failed run's TargetBlob lease, so the blob is not left locked; the next run would break it anyway. */
+/**
+ * A diff run that fails leaves the TargetBlob holding the base plus part of the base's diff, which the next diff
+ * rewrites: its writes are the only ones since the base's ETag, so the ETag it leaves (proven under its lease) becomes
+ * the base's. Nothing is kept when the lease is no longer this run's, or the base moved.
+ */
+async function keepProvenTarget(deps: Deps, run: RunView): Promise<void> {
+  const { leaseId, baseSnapshotId } = run;
+  if (!leaseId || !baseSnapshotId) return;
+  const config = await deps.records.getDisk(run.diskKey).catch(() => undefined);
+  if (!config) return;
+  const targetEtag = await deps.targets(config.target).etagUnderLease({ leaseId }).catch(() => undefined);
+  if (targetEtag === undefined) return;
+  await updateState(deps, run.diskKey, (state) =>
+    state.activeRunId === run.runId && state.base?.targetEtag !== undefined && state.base.snapshotId.toLowerCase() === baseSnapshotId.toLowerCase()
+      ? { ...state, base: { ...state.base, targetEtag } }
+      : undefined,
+  );
+}
+
 async function releaseTargetLease(deps: Deps, run: RunView): Promise<void> {
   const leaseId = run.leaseId;
   if (!leaseId) return;

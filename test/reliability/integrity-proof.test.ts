@@ -204,6 +204,25 @@ describe("integrity by proof", () => {
     recordOutcome({ area, scenario: "TargetBlob changed between the last copy and the finalizer", runs: 3, faults: "4 KiB written where the source has nothing", result: "run failed StructureMismatch naming the range; no RestorePoint; next run full copy, verified" });
   });
 
+  it("when someone writes to the TargetBlob between runs where the source has data, then the next run copies in full (target-changed) and its RestorePoint is the disk", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const blob = targetBlobService(app().stack).getContainerClient(config.target.container).getPageBlobClient(config.target.blobName);
+    // Pages the source holds (disk 1000-series seeds at 0 and 200 MiB) and the next diff does not touch: only the ETag tells.
+    await blob.uploadPages(Buffer.alloc(4096, 0xab), 1 * MiB, 4096);
+    change(diskId, 9000);
+    const { run } = await syncAndVerify(app(), diskKey);
+    assert.equal(run.fullCopyReason, "target-changed");
+    // A failed diff run's own writes do not break the chain: the next run still diffs.
+    change(diskId, 9100);
+    const failed = await syncIntercepted(diskKey, "queues.send", 2, () => deleteActiveRunSnapshot(diskId));
+    assert.equal(failed.state, "failed", JSON.stringify(failed));
+    change(diskId, 9200);
+    const { run: after } = await syncAndVerify(app(), diskKey);
+    assert.equal(after.fullCopyReason, undefined, "the failed run's writes are the base's diff, proven under its lease: a diff");
+    recordOutcome({ area, scenario: "TargetBlob written by someone else between runs", runs: 5, faults: "4 KiB written where the source has data; a diff run's SourceSnapshot deleted before its finalizer", result: "next run full copy (target-changed), verified; after the failed diff run the next run diffed, verified" });
+  });
+
   it("when retention wants a RestorePoint that a restore is reading, then retention keeps it until the restore is done", async () => {
     const { diskId, diskKey } = await backedUpDisk({ retention: { keepLast: 1 } });
     const [point] = await app().restorePoints(diskKey);
