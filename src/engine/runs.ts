@@ -117,7 +117,6 @@ async function readRun(deps: Deps, diskKey: string, runId: string, log: Log): Pr
   }
 }
 
-/** Gives up a failed run's TargetBlob lease, so the blob is not left locked; the next run would break it anyway. */
 /**
  * A diff run that fails leaves the TargetBlob holding the base plus part of the base's diff, which the next diff
  * rewrites: its writes are the only ones since the base's ETag, so the ETag it leaves (proven under its lease) becomes
@@ -137,6 +136,7 @@ async function keepProvenTarget(deps: Deps, run: RunView): Promise<void> {
   );
 }
 
+/** Gives up a failed run's TargetBlob lease, so the blob is not left locked; the next run would break it anyway. */
 async function releaseTargetLease(deps: Deps, run: RunView): Promise<void> {
   const leaseId = run.leaseId;
   if (!leaseId) return;
