@@ -87,10 +87,10 @@ export interface TargetBlob {
   /** Gives the lease up; a no-op when it is not held with this id any more. */
   releaseLease(lease: TargetLease): Promise<void>;
   /**
-   * The blob's ETag, proven under `lease` (Renew Lease answers it, and fails when the lease is not held with this id):
-   * no one else wrote the blob while the lease was held.
+   * The blob's ETag, proven under `lease` (Renew Lease answers it): no one else wrote the blob while the lease was held.
+   * Undefined when the blob is not leased with this id now (the lease was broken, released or taken, or the blob is gone).
    */
-  etagUnderLease(lease: TargetLease): Promise<string>;
+  etagUnderLease(lease: TargetLease): Promise<string | undefined>;
   /** Replaces the blob's stamp. */
   setStamp(stamp: TargetStamp, lease: TargetLease): Promise<void>;
   resize(sizeBytes: number, lease: TargetLease): Promise<void>;
@@ -274,9 +274,15 @@ export function createTargetBlobFactory(
         });
       },
       async etagUnderLease(lease) {
-        const renewed = await blob.getBlobLeaseClient(lease.leaseId).renewLease();
-        if (!renewed.etag) throw new Error(`Renew Lease of ${blob.url} answered without ETag; retrying`);
-        return renewed.etag;
+        try {
+          const renewed = await blob.getBlobLeaseClient(lease.leaseId).renewLease();
+          if (!renewed.etag) throw new Error(`Renew Lease of ${blob.url} answered without ETag; retrying`);
+          return renewed.etag;
+        } catch (error) {
+          // 409: leased with another id, broken, or not leased; 404: the blob is gone.
+          if (statusOf(error) === 409 || statusOf(error) === 404) return undefined;
+          throw error;
+        }
       },
       async setStamp(stamp, lease) {
         await blob.setMetadata(stampMetadata(stamp), { conditions: { leaseId: lease.leaseId } });

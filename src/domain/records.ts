@@ -23,6 +23,8 @@ export const chainBaseSchema = z.object({
    */
   targetEtag: z.string().optional(),
 });
+/** A chain base's `targetEtag` when the run that recorded it no longer held the lease: no ETag matches it. */
+export const unprovenTargetEtag = "unproven";
 export type ChainBase = z.output<typeof chainBaseSchema>;
 
 /** A ProtectedDisk's moving parts, kept apart from its configuration so that edits and runs do not collide. */
@@ -155,6 +157,12 @@ const runSchemasByState = {
        * duplicate) leaves a claim younger than `stalledAfterMs` to it; a redelivery of that message takes it over.
        */
       claimedBy: z.string().min(1).optional(),
+      /**
+       * The TargetBlob's ETag when this run took its lease, recorded (before the run shapes the blob) once it matched
+       * the chain base's. A redelivered prepare that proves it still holds that lease diffs on it: every write since
+       * is this run's own shaping. Without the proof it compares the blob's ETag as it finds it.
+       */
+      leasedTargetEtag: z.string().min(1).optional(),
       state: z.literal("preparing"),
     }),
     z.object({ ...runIdentity, ...hydrationWait, waitingForCopySlot: z.undefined().optional(), state: z.literal("preparing") }),

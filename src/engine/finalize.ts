@@ -12,7 +12,7 @@ import { type ProtectedDiskConfig, diskRefOf, restorePointIdOf } from "../domain
 import { stalledAfterMs, targetSnapshotWaitLimitMs } from "../domain/limits";
 import { premiumPageBlobSnapshots } from "../domain/page-blob-tiers";
 import { PAGE_BYTES } from "../domain/ranges";
-import type { BlobRestorePoint, ChainBase, RestorePoint, RunIn, Versioned } from "../domain/records";
+import { type BlobRestorePoint, type ChainBase, type RestorePoint, type RunIn, type Versioned, unprovenTargetEtag } from "../domain/records";
 import { restorePointOfManifest } from "../domain/manifest";
 import { applyRetention } from "../domain/retention";
 import type { Deps, Log, TargetBlob, TargetLease } from "./deps";
@@ -55,7 +55,9 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
   const point = await recordRestorePoint(deps, run, config, target, log);
   if ("dueAt" in point) return waitForTargetSnapshot(deps, { value: run, etag: found.etag }, target, point, log);
   // The blob as this run leaves it, proven under its lease: the next run diffs into it only if no one wrote it since.
-  const previousBase = await advanceChain(deps, run, point, await target.etagUnderLease(leaseOf(run)));
+  // A lease lost by now proves nothing: the next run copies in full.
+  const leftAs = await target.etagUnderLease(leaseOf(run));
+  const previousBase = await advanceChain(deps, run, point, leftAs ?? unprovenTargetEtag);
   const ended = deps.now();
   const { waitingSince: _since, targetSnapshotDueAt: _due, ...finished } = run;
   await endRunSucceeded(deps, { ...finished, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag);

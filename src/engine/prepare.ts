@@ -59,25 +59,26 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log,
 
   // Claim the run's preparation (ETag): of two deliveries racing here one goes on; the other stops before the blob.
   const unclaimed = claimed(run);
-  const preparing: RunIn<"preparing"> = { ...unclaimed, ...withoutAbsent({ claimedBy: delivery.messageId }), updatedAt: deps.now().toISOString() };
-  const preparingEtag = await deps.records.putRun(preparing, found.etag).catch(async (error: unknown) => {
-    if (!(error instanceof ConcurrencyError)) throw error;
-    // The write that conflicted may be this one's own, stored before its answer was lost and retried: then go on.
-    const now = await deps.records.getRun(diskKey, runId);
-    return now && ownClaim(now.value, delivery) ? now.etag : undefined;
-  });
+  const preparing: ClaimedRun = { ...unclaimed, ...withoutAbsent({ claimedBy: delivery.messageId }), updatedAt: deps.now().toISOString() };
+  let preparingEtag = await putClaim(deps, preparing, found.etag, delivery);
   if (preparingEtag === undefined) return log.info("run-start raced a duplicate that claimed the run", { diskKey, runId });
 
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const blobBytes = await deps.source.contentLength(sourceSas);
   const target = deps.targets(config.target);
-  const { lease, found: targetFound } = await claimTarget(deps, target, config, runId, blobBytes);
+  const { lease, found: targetFound } = await claimTarget(deps, target, config, runId, blobBytes, preparing.leasedTargetEtag);
   const plan = await planCopy(deps, state.base, disk, source.familyId, source.sizeBytes, targetFound);
+  if ("diffFrom" in plan && targetFound && preparing.leasedTargetEtag === undefined) {
+    // The proof a redelivery of this prepare needs once the shaping below has changed the blob's ETag.
+    preparingEtag = await putClaim(deps, { ...preparing, leasedTargetEtag: targetFound.etag }, preparingEtag, delivery);
+    if (preparingEtag === undefined) return log.info("run-start raced a duplicate that claimed the run", { diskKey, runId });
+  }
   await shapeTarget(target, lease, config.diskKey, "diffFrom" in plan ? plan.diffFrom : undefined, blobBytes);
   if ("diffFrom" in plan) await deps.compute.grantRead(plan.diffFrom.snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
 
+  const { leasedTargetEtag: _leased, ...identity } = unclaimed;
   const prepared = {
-    ...unclaimed,
+    ...identity,
     state: "copying",
     updatedAt: deps.now().toISOString(),
     sourceSnapshotId: source.id,
@@ -152,8 +153,20 @@ function preparedElsewhere(run: RunIn<"queued" | "preparing">, delivery: Deliver
   return now.getTime() - Date.parse(run.updatedAt) < stalledAfterMs;
 }
 
+/**
+ * Records the claim (ETag-conditional) and answers its new ETag, or undefined when another delivery changed the run
+ * first. The write that conflicted may be this one's own, stored before its answer was lost and retried: then go on.
+ */
+async function putClaim(deps: Deps, claim: ClaimedRun, etag: string, delivery: Delivery): Promise<string | undefined> {
+  return deps.records.putRun(claim, etag).catch(async (error: unknown) => {
+    if (!(error instanceof ConcurrencyError)) throw error;
+    const now = await deps.records.getRun(claim.diskKey, claim.runId);
+    return now && ownClaim(now.value, delivery) && now.value.leasedTargetEtag === claim.leasedTargetEtag ? now.etag : undefined;
+  });
+}
+
 /** True when the run is claimed, waiting for nothing, by this delivery's message. */
-function ownClaim(run: BackupRun, delivery: Delivery): boolean {
+function ownClaim(run: BackupRun, delivery: Delivery): run is ClaimedRun {
   return run.state === "preparing" && run.waitingForSnapshotId === undefined && run.waitingForCopySlot === undefined
     && delivery.messageId !== undefined && run.claimedBy === delivery.messageId;
 }
@@ -170,10 +183,11 @@ export function claimed(run: RunIn<"queued" | "preparing">): ClaimedRun {
 /**
  * Makes the TargetBlob this run's: creates it (owned by this disk, holding nothing) when missing, refuses one owned
  * by another ProtectedDisk, and takes its lease, which fences off every earlier run's writers. Returns the blob as
- * found before (undefined when this call created it) and the lease.
+ * found before (undefined when this call created it), its ETag the one `leasedEtag` recorded when the lease proves
+ * it, and the lease.
  */
 async function claimTarget(
-  deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number,
+  deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number, leasedEtag: string | undefined,
 ): Promise<{ lease: TargetLease; found: TargetState | undefined }> {
   const before = await target.inspect();
   if (!before) await target.create(blobBytes, config.diskKey);
@@ -182,11 +196,14 @@ async function claimTarget(
   // Only the disk's active run may break a lease: a prepare that stalled until its run ended must not take the blob.
   const { value: state } = await deps.records.getState(config.diskKey);
   if (state.activeRunId !== runId) throw new PermanentError("RunNotActive", `BackupRun ${runId} no longer holds disk ${config.diskKey}; its prepare stops`);
+  // A redelivered prepare: the ETag recorded when an earlier delivery took the lease stands only while that lease
+  // is still held (Renew Lease, asked before taking it again: a broken lease could be taken again by its id).
+  const kept = leasedEtag !== undefined && (await target.etagUnderLease({ leaseId: leaseIdOf(runId) })) !== undefined;
   const lease = await target.acquireLease(leaseIdOf(runId));
   const found = await target.inspect();
   if (!found) throw new Error(`TargetBlob ${target.url} vanished while this run took its lease; retrying`);
   await refuseOtherOwner(deps, target, config, found);
-  return { lease, found: before && found };
+  return { lease, found: before && (kept ? { ...found, etag: leasedEtag } : found) };
 }
 
 /**

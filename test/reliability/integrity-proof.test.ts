@@ -223,6 +223,25 @@ describe("integrity by proof", () => {
     recordOutcome({ area, scenario: "TargetBlob written by someone else between runs", runs: 5, faults: "4 KiB written where the source has data; a diff run's SourceSnapshot deleted before its finalizer", result: "next run full copy (target-changed), verified; after the failed diff run the next run diffed, verified" });
   });
 
+  it("when a prepare dies after shaping the TargetBlob and someone breaks its lease and writes before the redelivery, then the redelivered prepare copies in full (target-changed) and its RestorePoint is the disk", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const blob = targetBlobService(app().stack).getContainerClient(config.target.container).getPageBlobClient(config.target.blobName);
+    change(diskId, 9300);
+    const crashing = intercept(app().deps, "target.resize", 1, "crash").deps;
+    // Inspect #3 is the redelivered prepare's first look: the dead worker's lease is broken then, and the blob
+    // written where the source has data the diff does not touch.
+    const run = await syncWith(intercept(crashing, "target.inspect", 3, async () => {
+      await blob.getBlobLeaseClient().breakLease(0);
+      await blob.uploadPages(Buffer.alloc(4096, 0xcd), 1 * MiB, 4096);
+    }).deps, diskKey);
+    assert.equal(run.state, "succeeded", run.error);
+    assert.equal(run.fullCopyReason, "target-changed", "the ETag recorded under the first delivery's lease no longer stands: the lease was broken");
+    const [point] = await app().restorePoints(diskKey);
+    assert.ok((await app().verify(point)).equal, "the RestorePoint is the disk");
+    recordOutcome({ area, scenario: "prepare dies after resizing the TargetBlob; its lease broken and the blob written before the redelivery", runs: 2, faults: "1 simulated crash after target.resize; lease broken; 4 KiB written where the source has data", result: "redelivered prepare copied in full (target-changed); RestorePoint verified" });
+  });
+
   it("when retention wants a RestorePoint that a restore is reading, then retention keeps it until the restore is done", async () => {
     const { diskId, diskKey } = await backedUpDisk({ retention: { keepLast: 1 } });
     const [point] = await app().restorePoints(diskKey);
