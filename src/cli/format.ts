@@ -337,7 +337,9 @@ export function formatRestorePoints(points: readonly RestorePoint[]): string {
     formatBytes(point.bytesCopied),
     formatSeconds(point.durationMs / 1000),
   ]);
-  return table(["RESTORE POINT", "SOURCE SNAPSHOT TIME", "CREATED", "COPY", "DISK SIZE", "COPIED", "DURATION"], rows);
+  const differing = points.filter((point) => point.differsFromSource !== undefined);
+  const warnings = differing.map((point) => `RestorePoint ${point.restorePointId} differs from its source snapshot (${point.differsFromSource}): it is not the disk.`);
+  return [table(["RESTORE POINT", "SOURCE SNAPSHOT TIME", "CREATED", "COPY", "DISK SIZE", "COPIED", "DURATION"], rows), ...(warnings.length ? ["", ...warnings] : [])].join("\n");
 }
 
 /** Direct mode: the RestorePoints a target account describes, newest first, and the manifests that cannot be used. */

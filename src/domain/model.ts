@@ -264,7 +264,7 @@ export function isActive(state: BackupRunState): boolean {
 }
 
 /** Why a BackupRun copies every allocated page instead of the diff. */
-export const fullCopyReasons = ["first-run", "base-missing", "disk-recreated", "crossed-4tib", "target-missing", "target-not-at-base", "target-changed"] as const;
+export const fullCopyReasons = ["first-run", "base-missing", "disk-recreated", "crossed-4tib", "target-missing", "target-not-at-base", "target-changed", "target-unproven"] as const;
 export type FullCopyReason = (typeof fullCopyReasons)[number];
 
 

@@ -23,7 +23,11 @@ export const chainBaseSchema = z.object({
    */
   targetEtag: z.string().optional(),
 });
-/** A chain base's `targetEtag` when the run that recorded it no longer held the lease: no ETag matches it. */
+/**
+ * A chain base's `targetEtag` when the TargetBlob is not proven to hold it: the run that recorded it no longer held
+ * the lease, or verifyAfterBackup found a RestorePoint of the chain differs from its source (a diff from such a base
+ * inherits it). No ETag matches it: the next run copies in full (`target-unproven`).
+ */
 export const unprovenTargetEtag = "unproven";
 export type ChainBase = z.output<typeof chainBaseSchema>;
 
@@ -267,6 +271,11 @@ const restorePointCommon = {
   durationMs: count,
   /** The run's `groupTime` when the disk is one of a VM's disk set: the set's RestorePoints of one tick share it. */
   groupTime: optionalString,
+  /**
+   * Set when verifyAfterBackup found the RestorePoint's data differs from its SourceSnapshot: when, and the byte
+   * ranges that differ. It is not the disk; the disk's next run copies in full.
+   */
+  differsFromSource: optionalString,
 };
 
 /** Where a RestorePoint's data is: a blob snapshot of the TargetBlob (diff copy), or a target-region snapshot (managed copy). */

@@ -10,6 +10,7 @@ import { ConcurrencyError, PermanentError, codeOf, describeError, statusOf } fro
 import { type FinalizeMessage, queueNames } from "../domain/messages";
 import { type ProtectedDiskConfig, diskRefOf, restorePointIdOf } from "../domain/model";
 import { stalledAfterMs, targetSnapshotWaitLimitMs } from "../domain/limits";
+import { withoutAbsent } from "../domain/objects";
 import { premiumPageBlobSnapshots } from "../domain/page-blob-tiers";
 import { PAGE_BYTES } from "../domain/ranges";
 import { type BlobRestorePoint, type ChainBase, type RestorePoint, type RunIn, type Versioned, unprovenTargetEtag } from "../domain/records";
@@ -57,7 +58,7 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
   // The blob as this run leaves it, proven under its lease: the next run diffs into it only if no one wrote it since.
   // A lease lost by now proves nothing: the next run copies in full.
   const leftAs = await target.etagUnderLease(leaseOf(run));
-  const previousBase = await advanceChain(deps, run, point, leftAs ?? unprovenTargetEtag);
+  const previousBase = await advanceChain(deps, run, point, { targetEtag: leftAs ?? unprovenTargetEtag, diffFrom: run.baseSnapshotId });
   const ended = deps.now();
   const { waitingSince: _since, targetSnapshotDueAt: _due, ...finished } = run;
   await endRunSucceeded(deps, { ...finished, state: "succeeded", restorePointId: point.restorePointId, endedAt: ended.toISOString(), updatedAt: ended.toISOString() }, found.etag);
@@ -77,13 +78,25 @@ export async function finalizeRun(deps: Deps, message: FinalizeMessage, log: Log
 /** What a run that replicated a SourceSnapshot knows of it: what the chain base becomes. */
 type ReplicatedSource = Pick<RunIn<"finalizing" | "replicating">, "diskKey" | "runId" | "sourceSnapshotId" | "sourceSnapshotTime" | "diskUniqueId" | "familyId" | "blobBytes">;
 
+/** What a diff run's finalizer proved of the TargetBlob: its ETag as the run leaves it, and the base it diffed from. */
+interface TargetProof {
+  readonly targetEtag: string;
+  readonly diffFrom: string | undefined;
+}
+
 /**
  * The new chain base (the SourceSnapshot just replicated) and the disk's newest RestorePoint, once its record exists;
  * returns the base it replaces. Only while the run still holds the disk: a late duplicate of a run that ended must
- * not move the chain back under a newer run's.
+ * not move the chain back under a newer run's. A diff from a base the TargetBlob is not proven to hold is not proven
+ * either (its blob is that base's plus the diff).
  */
-export async function advanceChain(deps: Deps, run: ReplicatedSource, point: RestorePoint, targetEtag?: string): Promise<ChainBase | undefined> {
+export async function advanceChain(deps: Deps, run: ReplicatedSource, point: RestorePoint, proof?: TargetProof): Promise<ChainBase | undefined> {
   const previousBase = (await deps.records.getState(run.diskKey)).value.base;
+  const targetEtagAfter = (base: ChainBase | undefined): string | undefined => {
+    if (!proof) return undefined;
+    const fromUnproven = proof.diffFrom !== undefined && base?.targetEtag === unprovenTargetEtag && base.snapshotId.toLowerCase() === proof.diffFrom.toLowerCase();
+    return fromUnproven ? unprovenTargetEtag : proof.targetEtag;
+  };
   await updateState(deps, run.diskKey, (state) => state.activeRunId !== run.runId ? undefined : ({
     ...state,
     base: {
@@ -92,7 +105,7 @@ export async function advanceChain(deps: Deps, run: ReplicatedSource, point: Res
       familyId: run.familyId,
       sizeBytes: run.blobBytes - PAGE_BYTES,
       timeCreated: run.sourceSnapshotTime,
-      ...(targetEtag === undefined ? {} : { targetEtag }),
+      ...withoutAbsent({ targetEtag: targetEtagAfter(state.base) }),
     },
     lastRestorePointId: point.restorePointId,
     lastRestorePointAt: point.createdAt,

@@ -14,7 +14,7 @@ import { type RunStartMessage, queueNames } from "../domain/messages";
 import { type FullCopyReason, type ProtectedDiskConfig, diskRefOf, leaseIdOf } from "../domain/model";
 import { withoutAbsent } from "../domain/objects";
 import { PAGE_BYTES, TiB } from "../domain/ranges";
-import type { BackupRun, ChainBase, PreparedRun, RunIn, RunView, Versioned } from "../domain/records";
+import { type BackupRun, type ChainBase, type PreparedRun, type RunIn, type RunView, type Versioned, unprovenTargetEtag } from "../domain/records";
 import type { Delivery, Deps, DiskInfo, Log, SnapshotInfo, TargetBlob, TargetLease, TargetState } from "./deps";
 import { startManagedCopy } from "./managed-copy";
 import { updateState } from "./runs";
@@ -273,6 +273,7 @@ async function planCopy(
     return full("target-not-at-base");
   }
   // Written since the base was proven (pages, size or metadata, by anyone but diskdelta's runs): not the base.
+  if (base.targetEtag === unprovenTargetEtag) return full("target-unproven");
   if (base.targetEtag !== undefined && target.etag !== base.targetEtag) return full("target-changed");
   if (base.diskUniqueId !== disk.uniqueId || base.familyId !== familyId) return full("disk-recreated");
   if (base.sizeBytes <= 4 * TiB && sourceBytes > 4 * TiB) return full("crossed-4tib");

@@ -6,7 +6,7 @@ import { ConcurrencyError, InvalidRecordError, describeError } from "../domain/e
 import { abandonedAfterMs, orphanClaimAfterMs } from "../domain/limits";
 import { queueNames } from "../domain/messages";
 import { isActive, newRunId } from "../domain/model";
-import type { BackupRun, DiskState, RunView, Versioned } from "../domain/records";
+import { type BackupRun, type DiskState, type RunView, type Versioned, unprovenTargetEtag } from "../domain/records";
 import type { Deps, Log } from "./deps";
 
 /** What happened when a run was asked for. */
@@ -120,7 +120,7 @@ async function readRun(deps: Deps, diskKey: string, runId: string, log: Log): Pr
 /**
  * A diff run that fails leaves the TargetBlob holding the base plus part of the base's diff, which the next diff
  * rewrites: its writes are the only ones since the base's ETag, so the ETag it leaves (proven under its lease) becomes
- * the base's. Nothing is kept when the lease is no longer this run's, or the base moved.
+ * the base's. Nothing is kept when the lease is no longer this run's, the base moved, or it was not proven.
  */
 async function keepProvenTarget(deps: Deps, run: RunView): Promise<void> {
   const { leaseId, baseSnapshotId } = run;
@@ -130,7 +130,8 @@ async function keepProvenTarget(deps: Deps, run: RunView): Promise<void> {
   const targetEtag = await deps.targets(config.target).etagUnderLease({ leaseId }).catch(() => undefined);
   if (targetEtag === undefined) return;
   await updateState(deps, run.diskKey, (state) =>
-    state.activeRunId === run.runId && state.base?.targetEtag !== undefined && state.base.snapshotId.toLowerCase() === baseSnapshotId.toLowerCase()
+    state.activeRunId === run.runId && state.base?.targetEtag !== undefined && state.base.targetEtag !== unprovenTargetEtag
+      && state.base.snapshotId.toLowerCase() === baseSnapshotId.toLowerCase()
       ? { ...state, base: { ...state.base, targetEtag } }
       : undefined,
   );

@@ -6,9 +6,10 @@ import { z } from "zod";
 import { locationFromUrl } from "../domain/target-location";
 import { ConcurrencyError, PermanentError, describeError } from "../domain/errors";
 import type { VerifyMessage } from "../domain/messages";
-import type { BlobRestorePoint, RestorePoint, Verification } from "../domain/records";
+import { type BlobRestorePoint, type RestorePoint, type Verification, unprovenTargetEtag } from "../domain/records";
 import type { Deps, Log, TargetBlob } from "./deps";
 import { createProgressWriter } from "./progress";
+import { updateState } from "./runs";
 import { type DigestProgress, type SparseBlob, type SparseDigest, type VerifyResult, compareDigests, digestOf, sparseDigest } from "./verify";
 import { verifyBlockBytes } from "../domain/limits";
 import { PAGE_BYTES } from "../domain/ranges";
@@ -141,14 +142,19 @@ export async function recordedDigest(target: TargetBlob, restorePointId: string)
 async function verifyAgainstRecord(deps: Deps, target: TargetBlob, point: RestorePoint, progress: VerifyProgressSink | undefined): Promise<VerifyOutcome> {
   const recorded = await recordedDigest(target, point.restorePointId);
   if (recorded === undefined) {
-    throw new PermanentError(
-      "NothingToCompare",
-      `source snapshot ${point.sourceSnapshotId} no longer exists and no checksums were recorded for RestorePoint ${point.restorePointId}; set verifyAfterBackup on the disk to record them`,
-    );
+    throw new PermanentError("NothingToCompare", `source snapshot ${point.sourceSnapshotId} no longer exists and no checksums were recorded for RestorePoint ${point.restorePointId}; ${await whyNoChecksums(deps, point)}`);
   }
   const [ofTarget] = progressOf([point.blobBytes], progress);
   const now = await withRestorePointData(deps, target, point, (data) => sparseDigest(data, undefined, undefined, ofTarget));
   return { ...compareDigests(recorded, now), basis: "recorded-checksums" };
+}
+
+/** Why a RestorePoint has no recorded checksums: they are kept only by a verification after its backup that found it equal. */
+async function whyNoChecksums(deps: Deps, point: RestorePoint): Promise<string> {
+  if (point.differsFromSource !== undefined) return `the verification after its backup found it differs from its source (${point.differsFromSource}): it is not the disk`;
+  const config = await deps.records.getDisk(point.diskKey).catch(() => undefined);
+  if (config?.verifyAfterBackup) return "the verification after its backup did not finish (see the log for \"RestorePoint could not be verified\")";
+  return "set verifyAfterBackup on the disk to record them for later RestorePoints";
 }
 
 function toRecord(point: RestorePoint, digest: SparseDigest, now: Date): z.output<typeof recordedChecksumsSchema> {
@@ -216,10 +222,30 @@ export async function verifyAfterBackup(deps: Deps, message: VerifyMessage, log:
   try {
     const result = await verifyRestorePoint(deps, point);
     deps.metrics.record("diskdelta.verify.mismatch", result.equal ? 0 : 1, { diskKey });
-    if (result.equal) log.info("RestorePoint verified", { diskKey, restorePointId, basis: result.basis, bytesRead: result.bytesRead });
-    else log.error("RestorePoint differs from its source", { diskKey, restorePointId, mismatches: result.mismatches });
+    if (result.equal) return log.info("RestorePoint verified", { diskKey, restorePointId, basis: result.basis, bytesRead: result.bytesRead });
+    log.error("RestorePoint differs from its source", { diskKey, restorePointId, mismatches: result.mismatches });
+    await withdrawProof(deps, point, result, log);
   } catch (error) {
     if (!(error instanceof PermanentError)) throw error;
     log.error("RestorePoint could not be verified", { diskKey, restorePointId, error: describeError(error) });
   }
+}
+
+/**
+ * A RestorePoint found to differ from its source is marked so (`differsFromSource`, seen wherever RestorePoints are
+ * listed), the disk's status says so (`lastError`), and the TargetBlob it was made from is no longer taken to hold
+ * the chain base: the next run copies in full (`target-unproven`), whatever the blob's stamp and ETag say.
+ */
+async function withdrawProof(deps: Deps, point: RestorePoint, result: VerifyResult, log: Log): Promise<void> {
+  const { diskKey, restorePointId } = point;
+  const ranges = result.mismatches.slice(0, 5).map((range) => `${range.start}-${range.end}`).join(",");
+  const more = result.mismatches.length > 5 ? ` and ${result.mismatches.length - 5} more` : "";
+  const differsFromSource = `${deps.now().toISOString()}: bytes ${ranges}${more}`;
+  await deps.records.flagDiffersFromSource(diskKey, restorePointId, differsFromSource);
+  await updateState(deps, diskKey, (state) => ({
+    ...state,
+    ...(point.kind === "blob" && state.base ? { base: { ...state.base, targetEtag: unprovenTargetEtag } } : {}),
+    lastError: `RestorePoint ${restorePointId} differs from its source snapshot (bytes ${ranges}${more}): it is not the disk; ${point.kind === "blob" ? "the next run copies in full" : "Azure's managed copy made it: open a support case"}`,
+  }));
+  log.error("RestorePoint marked as differing from its source", { diskKey, restorePointId, nextRun: point.kind === "blob" ? "full copy" : "unchanged" });
 }

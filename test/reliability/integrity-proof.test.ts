@@ -242,6 +242,35 @@ describe("integrity by proof", () => {
     recordOutcome({ area, scenario: "prepare dies after resizing the TargetBlob; its lease broken and the blob written before the redelivery", runs: 2, faults: "1 simulated crash after target.resize; lease broken; 4 KiB written where the source has data", result: "redelivered prepare copied in full (target-changed); RestorePoint verified" });
   });
 
+  it("when verifyAfterBackup finds a RestorePoint differs from its source, then the RestorePoint is marked, the status says so, and the next run copies in full (target-unproven) and is the disk", async () => {
+    const { diskId, diskKey } = await backedUpDisk({ verifyAfterBackup: true });
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const target = app().deps.targets(config.target);
+    change(diskId, 9400);
+    // A bug in our own writer the structure check cannot see: pages where the source has data, under the run's lease.
+    const run = await syncIntercepted(diskKey, "queues.send", 2, async () => {
+      const [active]: RunView[] = await app().deps.records.listRuns(diskKey, 1);
+      await target.upload({ start: 1 * MiB, end: 1 * MiB + 4096 }, Buffer.alloc(4096, 0x6b), { leaseId: active.leaseId! });
+    });
+    assert.equal(run.state, "succeeded", run.error);
+    const listed = await app().host.invokeHttp("GET", `/api/disks/${diskKey}/restore-points`);
+    const bad = (listed.body as { restorePoints: { runId: string; differsFromSource?: string }[] }).restorePoints.find((p) => p.runId === run.runId);
+    assert.match(bad?.differsFromSource ?? "", /bytes 0-4194304/, "the listing marks the RestorePoint and names the 4 MiB block holding the write");
+    const status = await app().host.invokeHttp("GET", `/api/disks/${diskKey}`);
+    assert.match(JSON.stringify(status.body), /differs from its source snapshot \(bytes 0-4194304\).*next run copies in full/);
+    change(diskId, 9500);
+    const { run: next } = await syncAndVerify(app(), diskKey);
+    assert.equal(next.fullCopyReason, "target-unproven", "the blob the bad RestorePoint came from is not diffed into");
+    change(diskId, 9600);
+    const { run: after } = await syncAndVerify(app(), diskKey);
+    assert.equal(after.fullCopyReason, undefined, "the full copy proved the chain again: a diff");
+    // Its SourceSnapshot is gone now: verify says why there is nothing to compare with, not "set verifyAfterBackup".
+    const answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/restore-points/${run.restorePointId}/verify`);
+    assert.equal(answer.status, 409);
+    assert.match((answer.body as { error: { message: string } }).error.message, /no checksums were recorded.*found it differs from its source \(.*bytes 0-4194304\): it is not the disk/);
+    recordOutcome({ area, scenario: "RestorePoint differs from its source where the structure check cannot see it (verifyAfterBackup)", runs: 4, faults: "4 KiB written under the run's lease where the source has data, before the finalizer", result: "RestorePoint marked differsFromSource naming the range; status lastError; next run full copy (target-unproven), verified" });
+  });
+
   it("when retention wants a RestorePoint that a restore is reading, then retention keeps it until the restore is done", async () => {
     const { diskId, diskKey } = await backedUpDisk({ retention: { keepLast: 1 } });
     const [point] = await app().restorePoints(diskKey);

@@ -165,6 +165,15 @@ describe("runs, RestorePoints and results", () => {
     );
   });
 
+  it("when a RestorePoint was found to differ from its source after its backup, then the listing says it is not the disk", () => {
+    const point: RestorePoint = {
+      kind: "blob", diskKey: config.diskKey, restorePointId: "rp2", runId: "r2", diskId: config.diskId, sourceSnapshotId: "snap", sourceSnapshotTime: "2026-01-15T10:00:00Z",
+      diskUniqueId: "u", blobBytes: GiB + 512, targetBlobUrl: "https://b/c/d", targetSnapshot: "t", createdAt: "2026-01-15T10:01:00Z",
+      fullCopy: false, bytesChanged: MiB, bytesCopied: MiB, requests: 1, durationMs: 1000, differsFromSource: "2026-01-15T10:02:00.000Z: bytes 0-4194304",
+    };
+    assert.match(formatRestorePoints([point]), /\n\nRestorePoint rp2 differs from its source snapshot \(2026-01-15T10:02:00.000Z: bytes 0-4194304\): it is not the disk\.$/);
+  });
+
   it("when a waited-for run failed, then the headline says so with the error", () => {
     assert.match(formatRun(run({ state: "failed", error: "snapshot gone", endedAt: "2026-01-15T10:00:09Z" })), /^BackupRun r1 FAILED: snapshot gone\n\n[^]*Duration {2}9s/);
   });

@@ -1,6 +1,7 @@
 /**
  * Table `diskdeltaRestorePoints`: every RestorePoint of a disk (partition key diskKey, row key restorePointId, which
- * sorts newest first). A RestorePoint is never edited: recording it twice keeps the first; only retention deletes one.
+ * sorts newest first). A RestorePoint's data is never edited: recording it twice keeps the first; only retention deletes
+ * one. The one column written later is `differsFromSource`, when verifyAfterBackup finds it is not its disk.
  */
 import { statusOf } from "../../domain/errors";
 import { type RestorePoint, restorePointSchema } from "../../domain/records";
@@ -13,6 +14,8 @@ export interface RestorePointRecords {
   listRestorePoints(diskKey: string): Promise<RestorePoint[]>;
   getRestorePoint(diskKey: string, restorePointId: string): Promise<RestorePoint | undefined>;
   deleteRestorePoint(diskKey: string, restorePointId: string): Promise<void>;
+  /** Marks the RestorePoint as differing from its SourceSnapshot (`differsFromSource`); a no-op when it is gone. */
+  flagDiffersFromSource(diskKey: string, restorePointId: string, differsFromSource: string): Promise<void>;
   /**
    * Every disk that has RestorePoints: its diskKey and diskId, how many, the newest source snapshot time. Reads three
    * columns of the whole table (for `list`: the disks no longer protected whose RestorePoints are kept).
@@ -54,6 +57,13 @@ export function createRestorePointRecords(table: Table): RestorePointRecords {
         return entity ? parsePoint(diskKey, entity) : undefined;
       }),
     deleteRestorePoint: (diskKey, restorePointId) => table.use(() => deleteEntity(table, diskKey, restorePointId)),
+    flagDiffersFromSource: (diskKey, restorePointId, differsFromSource) =>
+      table.use(async () => {
+        // Merge with If-Match *: writes the one column, and never re-creates a RestorePoint retention deleted.
+        await table.client.updateEntity(toEntity(diskKey, restorePointId, { differsFromSource }), "Merge", { etag: "*" }).catch((error: unknown) => {
+          if (statusOf(error) !== 404) throw error;
+        });
+      }),
     summarizeRestorePoints: () =>
       table.use(async () => {
         const byDisk = new Map<string, RestorePointSummary>();
