@@ -82,7 +82,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     settings: options.settings,
     log: (level, functionName, text) => logs.push({ level, functionName, text }),
     queueSettings: { visibilityTimeout: 0 },
-    dataPlane: { retryOptions: { maxTries: 4, retryDelayInMs: 20, maxRetryDelayInMs: 200, tryTimeoutInMs: 60_000 } },
+    // As many tries as production's dataPlaneRetry (a seeded fault sequence can fail one request four times running),
+    // with shorter delays.
+    dataPlane: { retryOptions: { maxTries: 6, retryDelayInMs: 20, maxRetryDelayInMs: 200, tryTimeoutInMs: 60_000 } },
   });
   return testApp(local, stack, computeClient(stack), logs, local.deps, local.host);
 }

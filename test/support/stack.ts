@@ -32,7 +32,7 @@ export function useTestStack(options?: LocalStackOptions): () => LocalStack {
 
 /** SDK retries as in production, only with short delays so tests stay quick. */
 export const quickRetries: StoragePipelineOptions = {
-  retryOptions: { maxTries: 4, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
+  retryOptions: { maxTries: 6, retryDelayInMs: 20, maxRetryDelayInMs: 200 },
 };
 
 /** A client for the target storage account, through the blob proxy, signed with the account key. */
