@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, type ContainerClient, type PageBlobClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
+import { maxManifestBytes } from "../domain/limits";
 import { InvalidRecordError, codeOf, isLeaseLost, statusOf } from "../domain/errors";
 import { withoutAbsent } from "../domain/objects";
 import { type RestorePointManifest, guestStateBlobName, manifestBlobName, parseManifestBlobName, restorePointManifestSchema } from "../domain/manifest";
@@ -374,10 +375,16 @@ export function createTargetBlobFactory(
       },
       async readManifest(restorePointId) {
         const where = `${location.container}/${manifestBlobName(location.blobName, restorePointId)}`;
-        const data = await manifestBlob(restorePointId).downloadToBuffer().catch((error: unknown) => {
+        const blob = manifestBlob(restorePointId);
+        const notFound = (error: unknown) => {
           if (statusOf(error) === 404) return undefined;
           throw error;
-        });
+        };
+        // Sized first: a blob in the manifests folder that is not a manifest (however large) is never downloaded.
+        const size = (await blob.getProperties().catch(notFound))?.contentLength;
+        if (size === undefined) return undefined;
+        if (size > maxManifestBytes) throw new InvalidRecordError(`manifest ${where}`, [`${size} bytes: too large for a manifest (at most ${maxManifestBytes})`]);
+        const data = await blob.downloadToBuffer(0, size).catch(notFound);
         if (!data) return undefined;
         let json: unknown;
         try {

@@ -18,6 +18,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
 import { z } from "zod";
 import { PermanentError, codeOf, statusOf } from "../domain/errors";
+import { maxManifestBytes } from "../domain/limits";
 import { type RestorePointManifest, parseManifestBlobName, restorePointManifestSchema } from "../domain/manifest";
 import { diskKeyOf } from "../domain/model";
 import { dataPlaneRetry } from "./source-snapshot";
@@ -53,7 +54,6 @@ export interface TargetCatalog {
 }
 
 /** Manifests are a few KiB; anything much larger is not one, and is not read. */
-const maxManifestBytes = 1024 * 1024;
 /** Manifests read at once: enough to list thousands in seconds, few enough for any account's limits. */
 const readConcurrency = 16;
 

@@ -58,3 +58,6 @@ export const drillWindowBytes = GiB;
 
 /** A drill whose schedule allows an interval of T is reported stale when its last success is older than this many T. */
 export const drillStaleIntervals = 2;
+
+/** The largest blob read as a RestorePoint manifest (a few KiB in practice): anything larger is not one. */
+export const maxManifestBytes = 1024 * 1024;

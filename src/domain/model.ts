@@ -74,6 +74,13 @@ export const copyModes = ["server", "stream"] as const;
 export type CopyMode = (typeof copyModes)[number];
 
 const blobNamePattern = /^[^\\?#]{1,1024}$/;
+/**
+ * The folders beside every TargetBlob that hold its RestorePoints' descriptions and its restores' holds
+ * (`<blobName>.manifests/`, `.checksums/`, `.restores/`, `.gueststate/`): another TargetBlob inside one would be read
+ * as one of them (and its own would land inside another's).
+ */
+export const sidecarFolders = ["manifests", "checksums", "restores", "gueststate"] as const;
+const insideSidecarFolder = new RegExp(`\\.(${sidecarFolders.join("|")})/`);
 const containerPattern = /^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** Defined once so that an update is checked like a new ProtectedDisk (a refinement does not survive removeDefault). */
@@ -152,7 +159,13 @@ export const protectedDiskInputSchema = z
           })
           .transform((url) => url.replace(/\/+$/, "")),
         container: z.string().regex(containerPattern, "must be a valid container name (3-63 chars, a-z 0-9 -)").default("diskdelta"),
-        blobName: z.string().regex(blobNamePattern, "must be a valid blob name").optional(),
+        blobName: z
+          .string()
+          .regex(blobNamePattern, "must be a valid blob name")
+          .refine((name) => !insideSidecarFolder.test(name), {
+            message: `must not lie in the folders diskdelta keeps beside a TargetBlob (a path segment ending in ${sidecarFolders.map((f) => `.${f}`).join(", ")})`,
+          })
+          .optional(),
         /** ARM id of the target storage account, used by restores (Disk Import needs it). */
         storageAccountId: z
           .string()

@@ -6,12 +6,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { locationFromUrl } from "../../src/adapters/target-blob";
+import { InvalidRecordError } from "../../src/domain/errors";
+import { manifestBlobName } from "../../src/domain/manifest";
 import { failRun } from "../../src/engine/runs";
 import { restorePointDigest } from "../../src/engine/verify-restore-point";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
 import { emptyAppTables } from "../support/app-tables";
 import { syncAndVerify } from "../support/backup";
 import { intercept } from "../support/intercept";
+import { targetBlobService } from "../support/stack";
 
 describe("self-describing RestorePoints", () => {
   const app = useTestApp();
@@ -62,6 +65,21 @@ describe("self-describing RestorePoints", () => {
     assert.equal(listed?.dataPresent, true, "the target account alone still lists the RestorePoint's data");
     assert.equal(after?.runId, points[0].runId, "the manifest's runId is the record's");
     assert.equal(after?.target.snapshot, points[0].targetSnapshot, "the manifest names the record's blob snapshot");
+  });
+
+  it("when a blob in a TargetBlob's manifests folder is larger than any manifest, then reading it is refused by its size, without downloading it", async () => {
+    const diskId = await app().createDisk("disk-bigmanifest", 1 * GiB);
+    app().stack.disks.writeSeeded(diskId, 0, 1 * MiB, 93);
+    const diskKey = await app().protect(diskId);
+    await syncAndVerify(app(), diskKey);
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const container = targetBlobService(app().stack).getContainerClient(config.target.container);
+    await container.getBlockBlobClient(manifestBlobName(config.target.blobName, "0000000000000-big")).uploadData(Buffer.alloc(2 * MiB, 0x7b));
+    await assert.rejects(app().deps.targets(config.target).readManifest("0000000000000-big"), (error: Error) => {
+      assert.ok(error instanceof InvalidRecordError, String(error));
+      assert.match(JSON.stringify(error.problems), /2097152 bytes: too large for a manifest \(at most 1048576\)/);
+      return true;
+    });
   });
 
   it("when the tables are lost and the disk is protected again with adopt before a catalog rebuild, then its next run keeps the earlier RestorePoints' data and the rebuild finds them equal", async () => {

@@ -62,6 +62,11 @@ describe("protectedDiskInputSchema", () => {
       body: { diskId, target: { blobEndpoint: "https://ops:s3cr3t@backupweu.blob.core.windows.net" } },
       problems: [/^target\.blobEndpoint: must be the blob endpoint alone/],
     },
+    ...["data.vhd.manifests/x.json", "data.vhd.checksums/1.json", "a/data.vhd.restores/s/r", "data.vhd.gueststate/1.vmgs"].map((blobName) => ({
+      name: `when the blob name "${blobName}" lies in another TargetBlob's sidecar folder, then it is refused`,
+      body: { diskId, target: { ...target, blobName } },
+      problems: [/^target\.blobName: must not lie in the folders diskdelta keeps beside a TargetBlob/],
+    })),
     { name: "when the target is missing, then it is refused", body: { diskId }, problems: [/^target: /] },
     { name: "when the body has an unknown field, then it is refused by name", body: { diskId, target, schedul: "every 1h" }, problems: [/^: Unrecognized key: "schedul"/] },
     { name: "when the target has an unknown field, then it is refused by name", body: { diskId, target: { ...target, containr: "x" } }, problems: [/^target: Unrecognized key: "containr"/] },
