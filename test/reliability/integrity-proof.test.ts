@@ -8,10 +8,11 @@ import { describe, it } from "node:test";
 import { locationFromUrl } from "../../src/adapters/target-blob";
 import { isLeaseLost } from "../../src/domain/errors";
 import { diskKeyOf, protectedDiskInputSchema, toProtectedDisk } from "../../src/domain/model";
-import type { RunView } from "../../src/domain/records";
+import { type RunView, unprovenTargetEtag } from "../../src/domain/records";
 import type { Deps } from "../../src/engine/deps";
 import { runCopyStep } from "../../src/engine/copy-step";
 import { acceptRestore, advanceRestore } from "../../src/engine/restores";
+import { updateState } from "../../src/engine/runs";
 import { compareBlobs } from "../../src/engine/verify";
 import { GiB, MiB, resourceGroup, useTestApp } from "../support/app";
 import { runOf, syncAndVerify } from "../support/backup";
@@ -269,6 +270,20 @@ describe("integrity by proof", () => {
     assert.equal(answer.status, 409);
     assert.match((answer.body as { error: { message: string } }).error.message, /no checksums were recorded.*found it differs from its source \(.*bytes 0-4194304\): it is not the disk/);
     recordOutcome({ area, scenario: "RestorePoint differs from its source where the structure check cannot see it (verifyAfterBackup)", runs: 4, faults: "4 KiB written under the run's lease where the source has data, before the finalizer", result: "RestorePoint marked differsFromSource naming the range; status lastError; next run full copy (target-unproven), verified" });
+  });
+
+  it("when the chain base is found unproven while a diff from it copies, then that diff's base is unproven too and the run after it copies in full", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    change(diskId, 9700);
+    // The verification of an earlier RestorePoint lands while this run diffs from the base it withdraws.
+    const run = await syncIntercepted(diskKey, "queues.send", 2, () =>
+      updateState(app().deps, diskKey, (state) => ({ ...state, base: { ...state.base!, targetEtag: unprovenTargetEtag } })),
+    );
+    assert.equal(run.state, "succeeded", run.error);
+    assert.equal(run.fullCopyReason, undefined, "prepared as a diff before the base was withdrawn");
+    change(diskId, 9800);
+    const { run: next } = await syncAndVerify(app(), diskKey);
+    assert.equal(next.fullCopyReason, "target-unproven", "a blob made from an unproven base is not proven either");
   });
 
   it("when retention wants a RestorePoint that a restore is reading, then retention keeps it until the restore is done", async () => {
