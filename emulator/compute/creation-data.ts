@@ -1,5 +1,5 @@
 /**
- * What is fixed once a disk or snapshot exists: a disk's `creationData` and a snapshot's `incremental`. A PUT on the
+ * What is fixed once a disk or snapshot exists: its `creationData`, and a snapshot's `incremental`. A PUT on the
  * same name may update tags or size, but a different source is refused. The answer is the one seen from the service
  * for a disk PUT (ansible/ansible#38883: `PropertyChangeNotAllowed`, "Changing property 'creationData' is not
  * allowed.", target `creationData`); 409 is the status ARM gives that code elsewhere (azure-cli#15765). Assumed for
@@ -21,8 +21,8 @@ const comparedFields: readonly { name: keyof CreationData; caseInsensitive: bool
 
 /**
  * Throws 409 PropertyChangeNotAllowed when `requested` (a PUT body's creationData) differs from the existing
- * disk's; a body without creationData asks for no change. Runs before anything is applied, so a refused PUT
- * leaves the disk as it was.
+ * disk's or snapshot's; a body without creationData asks for no change. Runs before anything is applied, so a
+ * refused PUT leaves the resource as it was.
  */
 export function unchangedCreationData(existing: CreationData, requested: Record<string, unknown> | undefined): void {
   if (requested === undefined) return;

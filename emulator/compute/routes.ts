@@ -231,6 +231,7 @@ export function createComputeRoute(
     if (snapshot) {
       requireSameLocation(snapshot, group, location);
       unchangedIncremental(snapshot.incremental, properties.incremental);
+      unchangedCreationData(snapshot.creationData, optionalObject(properties.creationData, "creationData"));
       if (tags) snapshot.tags = tags;
     } else {
       const creation = optionalObject(properties.creationData, "creationData");

@@ -311,6 +311,15 @@ describe("PUTs that ARM refuses", () => {
     assert.equal(again.provisioningState, "Succeeded", "a PUT repeating the same incremental is accepted");
   });
 
+  test("when an existing snapshot is PUT again with another source, then 409 PropertyChangeNotAllowed and its source is unchanged", async () => {
+    const otherDisk = diskId.replace(/[^/]+$/, "some-other-disk");
+    const failure = await armFailure(() =>
+      server.compute.snapshots.beginCreateOrUpdateAndWait(resourceGroup, "refusals-snap", { location, incremental: true, creationData: { createOption: "Copy", sourceResourceId: otherDisk } }, poll),
+    );
+    assert.deepEqual(failure, { status: 409, code: "PropertyChangeNotAllowed", message: "Changing property 'creationData' is not allowed." });
+    assert.equal((await server.compute.snapshots.get(resourceGroup, "refusals-snap")).creationData?.sourceResourceId?.toLowerCase(), diskId.toLowerCase());
+  });
+
   test("when an existing disk or snapshot is PUT again in another location, then 409 InvalidResourceLocation with ARM's message and it stays where it was", async () => {
     const moved = (name: string) =>
       `The resource '${name}' already exists in location '${location}' in resource group '${resourceGroup}'. ` +
