@@ -94,8 +94,11 @@ export async function advanceChain(deps: Deps, run: ReplicatedSource, point: Res
   const previousBase = (await deps.records.getState(run.diskKey)).value.base;
   const targetEtagAfter = (base: ChainBase | undefined): string | undefined => {
     if (!proof) return undefined;
-    const fromUnproven = proof.diffFrom !== undefined && base?.targetEtag === unprovenTargetEtag && base.snapshotId.toLowerCase() === proof.diffFrom.toLowerCase();
-    return fromUnproven ? unprovenTargetEtag : proof.targetEtag;
+    const unproven = base?.targetEtag === unprovenTargetEtag;
+    const fromUnproven = unproven && proof.diffFrom !== undefined && base.snapshotId.toLowerCase() === proof.diffFrom.toLowerCase();
+    // A redelivered finalizer finds its own base: withdrawn since (a verification), it stays withdrawn.
+    const ownWithdrawn = unproven && base.snapshotId.toLowerCase() === run.sourceSnapshotId.toLowerCase();
+    return fromUnproven || ownWithdrawn ? unprovenTargetEtag : proof.targetEtag;
   };
   await updateState(deps, run.diskKey, (state) => state.activeRunId !== run.runId ? undefined : ({
     ...state,

@@ -197,9 +197,10 @@ async function claimTarget(
   const { value: state } = await deps.records.getState(config.diskKey);
   if (state.activeRunId !== runId) throw new PermanentError("RunNotActive", `BackupRun ${runId} no longer holds disk ${config.diskKey}; its prepare stops`);
   // A redelivered prepare: the ETag recorded when an earlier delivery took the lease stands only while that lease
-  // is still held (Renew Lease, asked before taking it again: a broken lease could be taken again by its id).
+  // is still held. Renew Lease proves it and keeps it: it is not taken again (a broken lease could be taken again by
+  // its id, hiding the break); a break after the renewal fails this prepare's writes, and its redelivery copies in full.
   const kept = leasedEtag !== undefined && (await target.etagUnderLease({ leaseId: leaseIdOf(runId) })) !== undefined;
-  const lease = await target.acquireLease(leaseIdOf(runId));
+  const lease = kept ? { leaseId: leaseIdOf(runId) } : await target.acquireLease(leaseIdOf(runId));
   const found = await target.inspect();
   if (!found) throw new Error(`TargetBlob ${target.url} vanished while this run took its lease; retrying`);
   await refuseOtherOwner(deps, target, config, found);

@@ -242,6 +242,12 @@ async function withdrawProof(deps: Deps, point: RestorePoint, result: VerifyResu
   const more = result.mismatches.length > 5 ? ` and ${result.mismatches.length - 5} more` : "";
   const differsFromSource = `${deps.now().toISOString()}: bytes ${ranges}${more}`;
   await deps.records.flagDiffersFromSource(diskKey, restorePointId, differsFromSource);
+  // The disk's chain is withdrawn only when the RestorePoint is of the TargetBlob the disk is protected into now (not
+  // a kept one of an earlier protection, nor of a disk no longer protected).
+  const config = await deps.records.getDisk(diskKey).catch(() => undefined);
+  if (!config || (point.kind === "blob" && deps.targets(config.target).url !== point.targetBlobUrl)) {
+    return log.error("RestorePoint marked as differing from its source", { diskKey, restorePointId, nextRun: "unchanged (not the disk's current TargetBlob)" });
+  }
   await updateState(deps, diskKey, (state) => ({
     ...state,
     ...(point.kind === "blob" && state.base ? { base: { ...state.base, targetEtag: unprovenTargetEtag } } : {}),

@@ -286,6 +286,40 @@ describe("integrity by proof", () => {
     assert.equal(next.fullCopyReason, "target-unproven", "a blob made from an unproven base is not proven either");
   });
 
+  it("when a redelivered prepare has proven its lease and the lease is then broken and the blob written, then its writes fail and the next delivery copies in full (target-changed)", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const blob = targetBlobService(app().stack).getContainerClient(config.target.container).getPageBlobClient(config.target.blobName);
+    change(diskId, 9900);
+    const crashing = intercept(app().deps, "target.resize", 1, "crash").deps;
+    // The first Renew Lease is the redelivered prepare's proof; right after it the lease is broken and the blob written.
+    const run = await syncWith(intercept(crashing, "target.etagUnderLease", 1, async () => {
+      await blob.getBlobLeaseClient().breakLease(0);
+      await blob.uploadPages(Buffer.alloc(4096, 0xcd), 1 * MiB, 4096);
+    }).deps, diskKey);
+    assert.equal(run.state, "succeeded", run.error);
+    assert.equal(run.fullCopyReason, "target-changed");
+    const [point] = await app().restorePoints(diskKey);
+    assert.ok((await app().verify(point)).equal, "the RestorePoint is the disk");
+  });
+
+  it("when a finalizer is redelivered after it advanced the chain and a verification withdrew that base meanwhile, then the base stays unproven", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    const [earlier] = await app().restorePoints(diskKey);
+    change(diskId, 10_000);
+    // putState #2 is the finalizer's advanceChain: a verification finding a mismatch lands after it, then the worker dies.
+    const withdrawing = intercept(app().deps, "records.putState", 2, () =>
+      updateState(app().deps, diskKey, (state) => ({ ...state, base: { ...state.base!, targetEtag: unprovenTargetEtag } })),
+    ).deps;
+    const run = await syncWith(intercept(withdrawing, "records.putState", 2, "crash").deps, diskKey);
+    assert.equal(run.state, "succeeded", run.error);
+    assert.notEqual(run.restorePointId, earlier.restorePointId);
+    assert.equal((await app().deps.records.getState(diskKey)).value.base?.targetEtag, unprovenTargetEtag, "the redelivered finalizer kept the withdrawal");
+    change(diskId, 10_100);
+    const { run: next } = await syncAndVerify(app(), diskKey);
+    assert.equal(next.fullCopyReason, "target-unproven");
+  });
+
   it("when retention wants a RestorePoint that a restore is reading, then retention keeps it until the restore is done", async () => {
     const { diskId, diskKey } = await backedUpDisk({ retention: { keepLast: 1 } });
     const [point] = await app().restorePoints(diskKey);
