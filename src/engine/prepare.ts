@@ -62,17 +62,24 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log,
   const preparing: ClaimedRun = { ...unclaimed, ...withoutAbsent({ claimedBy: delivery.messageId }), updatedAt: deps.now().toISOString() };
   let preparingEtag = await putClaim(deps, preparing, found.etag, delivery);
   if (preparingEtag === undefined) return log.info("run-start raced a duplicate that claimed the run", { diskKey, runId });
+  const { leasedTargetEtag: recorded, ...claim } = preparing;
+  /** Records the claim with the TargetBlob's ETag as this delivery proved it under its lease (none: nothing proven). */
+  const recordLeasedEtag = async (leasedTargetEtag: string | undefined): Promise<void> => {
+    const etag = await putClaim(deps, { ...claim, ...withoutAbsent({ leasedTargetEtag }) }, preparingEtag!, delivery);
+    if (etag === undefined) throw new ConcurrencyError(`preparation of BackupRun ${runId}`);
+    preparingEtag = etag;
+  };
 
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const blobBytes = await deps.source.contentLength(sourceSas);
   const target = deps.targets(config.target);
-  const { lease, found: targetFound } = await claimTarget(deps, target, config, runId, blobBytes, preparing.leasedTargetEtag);
+  const leased = recorded === undefined ? undefined : { etag: recorded, forget: () => recordLeasedEtag(undefined) };
+  const { lease, found: targetFound, kept } = await claimTarget(deps, target, config, runId, blobBytes, leased);
   const plan = await planCopy(deps, state.base, disk, source.familyId, source.sizeBytes, targetFound);
-  if ("diffFrom" in plan && targetFound && preparing.leasedTargetEtag === undefined) {
-    // The proof a redelivery of this prepare needs once the shaping below has changed the blob's ETag.
-    preparingEtag = await putClaim(deps, { ...preparing, leasedTargetEtag: targetFound.etag }, preparingEtag, delivery);
-    if (preparingEtag === undefined) return log.info("run-start raced a duplicate that claimed the run", { diskKey, runId });
-  }
+  // The proof a redelivery of this prepare needs once the shaping below has changed the blob's ETag: the ETag found
+  // under this lease when it diffs, none when it copies in full.
+  const leasedTargetEtag = "diffFrom" in plan ? targetFound?.etag : undefined;
+  if (leasedTargetEtag !== (kept ? recorded : undefined)) await recordLeasedEtag(leasedTargetEtag);
   await shapeTarget(target, lease, config.diskKey, "diffFrom" in plan ? plan.diffFrom : undefined, blobBytes);
   if ("diffFrom" in plan) await deps.compute.grantRead(plan.diffFrom.snapshotId, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
 
@@ -183,12 +190,12 @@ export function claimed(run: RunIn<"queued" | "preparing">): ClaimedRun {
 /**
  * Makes the TargetBlob this run's: creates it (owned by this disk, holding nothing) when missing, refuses one owned
  * by another ProtectedDisk, and takes its lease, which fences off every earlier run's writers. Returns the blob as
- * found before (undefined when this call created it), its ETag the one `leasedEtag` recorded when the lease proves
- * it, and the lease.
+ * found before (undefined when this call created it), its ETag the one `leased` recorded when the lease proves it
+ * (`kept`), and the lease.
  */
 async function claimTarget(
-  deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number, leasedEtag: string | undefined,
-): Promise<{ lease: TargetLease; found: TargetState | undefined }> {
+  deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number, leased: LeasedEtag | undefined,
+): Promise<{ lease: TargetLease; found: TargetState | undefined; kept: boolean }> {
   const before = await target.inspect();
   if (!before) await target.create(blobBytes, config.diskKey);
   // The owner is checked before the lease is taken: breaking the lease of another disk's run would disturb it.
@@ -199,12 +206,20 @@ async function claimTarget(
   // A redelivered prepare: the ETag recorded when an earlier delivery took the lease stands only while that lease
   // is still held. Renew Lease proves it and keeps it: it is not taken again (a broken lease could be taken again by
   // its id, hiding the break); a break after the renewal fails this prepare's writes, and its redelivery copies in full.
-  const kept = leasedEtag !== undefined && (await target.etagUnderLease({ leaseId: leaseIdOf(runId) })) !== undefined;
+  // Unproven, the record is forgotten before the lease is taken again: it never stands for a later taking.
+  const kept = leased !== undefined && (await target.etagUnderLease({ leaseId: leaseIdOf(runId) })) !== undefined;
+  if (leased && !kept) await leased.forget();
   const lease = kept ? { leaseId: leaseIdOf(runId) } : await target.acquireLease(leaseIdOf(runId));
   const found = await target.inspect();
   if (!found) throw new Error(`TargetBlob ${target.url} vanished while this run took its lease; retrying`);
   await refuseOtherOwner(deps, target, config, found);
-  return { lease, found: before && (kept ? { ...found, etag: leasedEtag } : found) };
+  return { lease, found: before && (kept && leased ? { ...found, etag: leased.etag } : found), kept };
+}
+
+/** The TargetBlob's ETag an earlier delivery of this prepare recorded under its lease, and how to forget it. */
+interface LeasedEtag {
+  readonly etag: string;
+  readonly forget: () => Promise<void>;
 }
 
 /**

@@ -286,6 +286,25 @@ describe("integrity by proof", () => {
     assert.equal(next.fullCopyReason, "target-unproven", "a blob made from an unproven base is not proven either");
   });
 
+  it("when a redelivered prepare finds its lease broken and dies right after taking it again, then the next delivery does not trust the first delivery's ETag", async () => {
+    const { diskId, diskKey } = await backedUpDisk();
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const blob = targetBlobService(app().stack).getContainerClient(config.target.container).getPageBlobClient(config.target.blobName);
+    change(diskId, 10_200);
+    const crashing = intercept(app().deps, "target.resize", 1, "crash").deps;
+    // Inspect #3 is the second delivery's first look: the lease is broken and the blob written; that delivery dies
+    // right after it takes the lease again (acquire #2), before it shapes the blob.
+    const breaking = intercept(crashing, "target.inspect", 3, async () => {
+      await blob.getBlobLeaseClient().breakLease(0);
+      await blob.uploadPages(Buffer.alloc(4096, 0xcd), 1 * MiB, 4096);
+    }).deps;
+    const run = await syncWith(intercept(breaking, "target.acquireLease", 2, "crash").deps, diskKey);
+    assert.equal(run.state, "succeeded", run.error);
+    assert.equal(run.fullCopyReason, "target-changed");
+    const [point] = await app().restorePoints(diskKey);
+    assert.ok((await app().verify(point)).equal, "the RestorePoint is the disk");
+  });
+
   it("when a redelivered prepare has proven its lease and the lease is then broken and the blob written, then its writes fail and the next delivery copies in full (target-changed)", async () => {
     const { diskId, diskKey } = await backedUpDisk();
     const config = (await app().deps.records.getDisk(diskKey))!;
