@@ -284,6 +284,7 @@ describe("integrity by proof", () => {
     change(diskId, 9800);
     const { run: next } = await syncAndVerify(app(), diskKey);
     assert.equal(next.fullCopyReason, "target-unproven", "a blob made from an unproven base is not proven either");
+    recordOutcome({ area, scenario: "chain base withdrawn while a diff from it copies", runs: 3, faults: "base withdrawn before the finalizer", result: "the diff's base unproven too; next run full copy (target-unproven), verified" });
   });
 
   it("when a redelivered prepare finds its lease broken and dies right after taking it again, then the next delivery does not trust the first delivery's ETag", async () => {
@@ -303,6 +304,7 @@ describe("integrity by proof", () => {
     assert.equal(run.fullCopyReason, "target-changed");
     const [point] = await app().restorePoints(diskKey);
     assert.ok((await app().verify(point)).equal, "the RestorePoint is the disk");
+    recordOutcome({ area, scenario: "prepare redelivered: lease found broken, dies right after taking it again", runs: 2, faults: "crash after target.resize; lease broken and 4 KiB written; crash after the second acquire", result: "the first delivery's ETag was forgotten before the lease was taken again; next delivery full copy (target-changed); RestorePoint verified" });
   });
 
   it("when a redelivered prepare has proven its lease and the lease is then broken and the blob written, then its writes fail and the next delivery copies in full (target-changed)", async () => {
@@ -320,6 +322,7 @@ describe("integrity by proof", () => {
     assert.equal(run.fullCopyReason, "target-changed");
     const [point] = await app().restorePoints(diskKey);
     assert.ok((await app().verify(point)).equal, "the RestorePoint is the disk");
+    recordOutcome({ area, scenario: "prepare redelivered: its lease proven by Renew, then broken and the blob written", runs: 2, faults: "crash after target.resize; lease broken and 4 KiB written after the Renew", result: "the redelivery's writes failed (lease lost); the next delivery copied in full (target-changed); RestorePoint verified" });
   });
 
   it("when a finalizer is redelivered after it advanced the chain and a verification withdrew that base meanwhile, then the base stays unproven", async () => {
@@ -337,6 +340,7 @@ describe("integrity by proof", () => {
     change(diskId, 10_100);
     const { run: next } = await syncAndVerify(app(), diskKey);
     assert.equal(next.fullCopyReason, "target-unproven");
+    recordOutcome({ area, scenario: "finalizer redelivered after a verification withdrew the base it recorded", runs: 3, faults: "base withdrawn after advanceChain; crash after it", result: "base stayed unproven; next run full copy (target-unproven), verified" });
   });
 
   it("when retention wants a RestorePoint that a restore is reading, then retention keeps it until the restore is done", async () => {
