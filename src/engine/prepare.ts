@@ -73,7 +73,7 @@ export async function prepareRun(deps: Deps, message: RunStartMessage, log: Log,
   const sourceSas = await deps.compute.grantRead(source.id, deps.settings.DISKDELTA_SAS_DURATION_SECONDS);
   const blobBytes = await deps.source.contentLength(sourceSas);
   const target = deps.targets(config.target);
-  const leased = recorded === undefined ? undefined : { etag: recorded, forget: () => recordLeasedEtag(undefined) };
+  const leased = { etag: recorded, forget: () => recordLeasedEtag(undefined) };
   const { lease, found: targetFound, kept } = await claimTarget(deps, target, config, runId, blobBytes, leased);
   const plan = await planCopy(deps, state.base, disk, source.familyId, source.sizeBytes, targetFound);
   // The proof a redelivery of this prepare needs once the shaping below has changed the blob's ETag: the ETag found
@@ -168,7 +168,8 @@ async function putClaim(deps: Deps, claim: ClaimedRun, etag: string, delivery: D
   return deps.records.putRun(claim, etag).catch(async (error: unknown) => {
     if (!(error instanceof ConcurrencyError)) throw error;
     const now = await deps.records.getRun(claim.diskKey, claim.runId);
-    return now && ownClaim(now.value, delivery) && now.value.leasedTargetEtag === claim.leasedTargetEtag ? now.etag : undefined;
+    const own = now && ownClaim(now.value, delivery) && now.value.updatedAt === claim.updatedAt && now.value.leasedTargetEtag === claim.leasedTargetEtag;
+    return own ? now.etag : undefined;
   });
 }
 
@@ -194,7 +195,7 @@ export function claimed(run: RunIn<"queued" | "preparing">): ClaimedRun {
  * (`kept`), and the lease.
  */
 async function claimTarget(
-  deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number, leased: LeasedEtag | undefined,
+  deps: Deps, target: TargetBlob, config: ProtectedDiskConfig, runId: string, blobBytes: number, leased: LeasedEtag,
 ): Promise<{ lease: TargetLease; found: TargetState | undefined; kept: boolean }> {
   const before = await target.inspect();
   if (!before) await target.create(blobBytes, config.diskKey);
@@ -206,19 +207,21 @@ async function claimTarget(
   // A redelivered prepare: the ETag recorded when an earlier delivery took the lease stands only while that lease
   // is still held. Renew Lease proves it and keeps it: it is not taken again (a broken lease could be taken again by
   // its id, hiding the break); a break after the renewal fails this prepare's writes, and its redelivery copies in full.
-  // Unproven, the record is forgotten before the lease is taken again: it never stands for a later taking.
-  const kept = leased !== undefined && (await target.etagUnderLease({ leaseId: leaseIdOf(runId) })) !== undefined;
-  if (leased && !kept) await leased.forget();
+  // Otherwise the record is written without it before the lease is taken (again): an ETag recorded under an earlier
+  // taking never stands for this one, and that write (ETag-checked) stops any other delivery of this prepare that
+  // recorded since — or a stalled one, once the run has moved on — before it takes the lease.
+  const kept = leased.etag !== undefined && (await target.etagUnderLease({ leaseId: leaseIdOf(runId) })) !== undefined;
+  if (!kept) await leased.forget();
   const lease = kept ? { leaseId: leaseIdOf(runId) } : await target.acquireLease(leaseIdOf(runId));
   const found = await target.inspect();
   if (!found) throw new Error(`TargetBlob ${target.url} vanished while this run took its lease; retrying`);
   await refuseOtherOwner(deps, target, config, found);
-  return { lease, found: before && (kept && leased ? { ...found, etag: leased.etag } : found), kept };
+  return { lease, found: before && (kept && leased.etag !== undefined ? { ...found, etag: leased.etag } : found), kept };
 }
 
-/** The TargetBlob's ETag an earlier delivery of this prepare recorded under its lease, and how to forget it. */
+/** The TargetBlob's ETag an earlier delivery of this prepare recorded under its lease (if one did), and how to forget it. */
 interface LeasedEtag {
-  readonly etag: string;
+  readonly etag: string | undefined;
   readonly forget: () => Promise<void>;
 }
 

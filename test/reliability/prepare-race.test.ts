@@ -13,6 +13,7 @@ import { prepareRun } from "../../src/engine/prepare";
 import { GiB, MiB, type TestApp, useTestApp } from "../support/app";
 import { drainAndVerify } from "../support/backup";
 import { SimulatedCrash, intercept } from "../support/intercept";
+import { targetBlobService } from "../support/stack";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -61,6 +62,32 @@ describe("a duplicate run-start while the run is being prepared", () => {
     assert.ok(lost);
     assert.equal((await app().deps.records.getRun(message.diskKey, message.runId))?.value.state, "copying", "not left claimed by nobody");
     await drainAndVerify(app(), message.diskKey, message.runId);
+  });
+
+  it("when a stalled delivery of the run-start resumes after another delivery of it prepared the run and the lease was broken and the blob written, then it stops before taking the lease again and no RestorePoint that is not the disk is recorded", async () => {
+    const diskId = await app().createDisk("disk-prepare-stalled", 1 * GiB);
+    app().stack.disks.writeSeeded(diskId, 0, 6 * MiB, 92);
+    const diskKey = await app().protect(diskId);
+    await app().sync(diskKey);
+    app().stack.disks.writeSeeded(diskId, 512 * MiB, 1 * MiB, 93);
+    const answer = await app().host.invokeHttp("POST", `/api/disks/${diskKey}/sync`);
+    const message: RunStartMessage = { v: messageVersion, kind: "run-start", diskKey, runId: (answer.body as { runId: string }).runId };
+    const config = (await app().deps.records.getDisk(diskKey))!;
+    const blob = targetBlobService(app().stack).getContainerClient(config.target.container).getPageBlobClient(config.target.blobName);
+    // The same message delivered twice (its visibility timeout passed): the first delivery stalls after its claim
+    // while the second prepares the run; then the lease is broken and pages the source holds are overwritten.
+    const stalled = intercept(app().deps, "compute.grantRead", 1, async () => {
+      await prepareRun(app().deps, message, quiet, { attempt: 2, messageId: "same" });
+      await blob.getBlobLeaseClient().breakLease(0);
+      await blob.uploadPages(Buffer.alloc(4096, 0xcd), 1 * MiB, 4096);
+    });
+    await assert.rejects(prepareRun(stalled.deps, message, quiet, { attempt: 1, messageId: "same" }), ConcurrencyError);
+    assert.notEqual((await blob.getProperties()).leaseState, "leased", "the stalled delivery did not take the broken lease again");
+    await app().host.runUntilIdle();
+    const run = (await app().deps.records.getRun(diskKey, message.runId))!.value;
+    const point = (await app().restorePoints(diskKey)).find((p) => p.runId === message.runId);
+    if (point) assert.ok((await app().verify(point)).equal, `run ${run.state}: its RestorePoint is the disk`);
+    else assert.equal(run.state, "failed", "no RestorePoint: the run failed on the lost lease");
   });
 
   it("when the delivery that claimed the run dies, then a duplicate leaves it and the claimant's redelivery prepares it", async () => {
